@@ -1,0 +1,148 @@
+"""The one small contract every connector fulfils.
+
+A connector is built from a source's configuration and its parsed mapping. It can
+``check`` that the source answers, ``check_mapping`` that every mapped place exists,
+and ``scan`` for a set of normalised identifiers, returning the matched records.
+The engine does the rest (classifying matches, identity expansion, provenance,
+turning records into hits), so a connector author writes the source-specific part
+only: how to push the search down to the source and how to read its records.
+
+Records carry their field values with the mapping's FieldSpec; a connector never
+puts a secret's value in a record (it reports the field as present or absent).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from discover.identifiers import Identifier
+from discover.mapping import FieldSpec
+from discover.register import Register
+from discover.sources import Settings, SourceConfig
+
+#: Stands in for a secret's value: the field exists and holds something.
+WITHHELD = object()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    """One field of a record: its spec and its value (None for empty)."""
+
+    spec: FieldSpec
+    value: Any
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An identifier found in a field of a record.
+
+    ``exact`` is True when the stored text equals the canonical value as it is,
+    False when they only agree after normalisation.
+    """
+
+    identifier: Identifier
+    field: str
+    exact: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """How a related record was reached from another record of the same source."""
+
+    location: str
+    key: str
+    relation: str
+
+
+@dataclass(slots=True)
+class Record:
+    """A record a connector found: directly by identifier, or through a relation."""
+
+    location: str
+    key: str
+    fields: list[FieldValue]
+    matches: list[Match] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    entity: str = "person"
+    third_party: bool = False
+    recorded_at: datetime | None = None
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.location, self.key)
+
+    def value(self, field_name: str) -> Any:
+        """The value of one field (None when the record has no such field)."""
+        for item in self.fields:
+            if item.spec.name == field_name:
+                return item.value
+        return None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """What one scan returned, with any warnings the source raised."""
+
+    records: list[Record] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+    rows_read: int = 0
+
+
+class Connector(ABC):
+    """Base class of every connector kind."""
+
+    #: the sources-file kind this class serves, e.g. "sql"
+    kind: ClassVar[str]
+    #: the JSON Schema file (in mappings/schemas) its mappings validate against
+    mapping_schema: ClassVar[str]
+
+    def __init__(
+        self, source: SourceConfig, mapping: Any, register: Register, settings: Settings
+    ) -> None:
+        self.source = source
+        self.mapping = mapping
+        self.register = register
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @classmethod
+    @abstractmethod
+    def parse_mapping(cls, document: dict[str, Any], *, register: Register, file: str) -> Any:
+        """Build the kind-specific mapping model from a schema-valid document."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise SourceError when the source cannot be reached or read."""
+
+    @abstractmethod
+    def check_mapping(self) -> list[str]:
+        """Problems with the mapping against the live source (missing tables, columns …)."""
+
+    @abstractmethod
+    def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
+        """Find the records holding any of ``identifiers`` (already normalised)."""
+
+    def identifier_types(self) -> frozenset[str]:
+        """The identifier types this source can be searched by (others are skipped)."""
+        return frozenset()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; called once when the search ends."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,348 @@
+"""SQL connector: SQLite, PostgreSQL (psycopg 3) and MariaDB/MySQL (PyMySQL).
+
+The search is pushed down: one SELECT per table with a WHERE built from candidate
+predicates and bound parameters, table and column names quoted by SQLAlchemy.
+Candidates are verified after normalisation in Python, then declared relations are
+followed with ``IN`` queries on the join columns. Sources are opened read-only
+where the database allows it (SQLite ``mode=ro``, PostgreSQL
+``default_transaction_read_only``, MariaDB ``SET SESSION TRANSACTION READ ONLY``)
+and every transaction is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.sql.elements import ColumnElement
+
+from connectors.base import WITHHELD, Connector, FieldValue, Link, Match, Record, ScanResult
+from connectors.sql_mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
+from connectors.sql_predicates import candidate_predicate
+from discover.errors import SourceError
+from discover.identifiers import Identifier, try_normalise
+from discover.register import Register
+
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
+def database_url(raw: str, base_dir: Path) -> URL:
+    """The SQLAlchemy URL with the shipped drivers; relative SQLite paths from ``base_dir``."""
+    url = make_url(raw)
+    if url.drivername in _DRIVERS:
+        url = url.set(drivername=_DRIVERS[url.drivername])
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.is_absolute():
+            url = url.set(database=str(base_dir / path))
+    return url
+
+
+def open_engine(
+    raw_url: str, base_dir: Path, *, read_only: bool = True, timeout: int = 10
+) -> Engine:
+    """An engine that cannot write where the database supports it."""
+    url = database_url(raw_url, base_dir)
+    backend = url.get_backend_name()
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        if read_only and url.database and url.database != ":memory:":
+            if not Path(url.database).is_file():
+                raise FileNotFoundError(f"SQLite database {url.database} does not exist")
+            url = url.set(database=f"file:{url.database}?mode=ro", query={"uri": "true"})
+        connect_args["timeout"] = timeout
+    elif backend == "postgresql":
+        connect_args["connect_timeout"] = timeout
+        if read_only:
+            connect_args["options"] = "-c default_transaction_read_only=on"
+    elif backend in ("mysql", "mariadb"):
+        connect_args["connect_timeout"] = timeout
+    engine = sa.create_engine(url, connect_args=connect_args, poolclass=sa.pool.NullPool)
+    if read_only and backend in ("mysql", "mariadb"):
+
+        @sa.event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+
+    return engine
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _recorded_at(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time.min)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+class SqlConnector(Connector):
+    """Searches relational databases through SQLAlchemy 2."""
+
+    kind: ClassVar[str] = "sql"
+    mapping_schema: ClassVar[str] = "mapping-sql.schema.json"
+    mapping: SqlMapping
+
+    @classmethod
+    def parse_mapping(
+        cls, document: dict[str, Any], *, register: Register, file: str
+    ) -> SqlMapping:
+        return parse_sql_mapping(document, register=register, file=file)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._engine: Engine | None = None
+        self._tables: dict[str, sa.TableClause] = {
+            name: sa.table(table.table, *map(sa.column, table.columns), schema=table.schema)
+            for name, table in self.mapping.tables.items()
+        }
+
+    # -- connection -----------------------------------------------------------------
+
+    def _failure(self, exc: BaseException) -> SourceError:
+        transient = isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | TimeoutError)
+        detail = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+        text = " ".join(str(detail).split())
+        return SourceError(self.name, f"{type(detail).__name__}: {text[:300]}", transient=transient)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            url = self.source.connection.get("url")
+            if not url:
+                raise SourceError(self.name, "connection.url is not set in the sources file")
+            timeout = int(self.source.connection.get("timeout", 10))
+            try:
+                self._engine = open_engine(str(url), self.source.base_dir, timeout=timeout)
+            except (sa.exc.ArgumentError, FileNotFoundError, ImportError, ValueError) as exc:
+                raise SourceError(self.name, str(exc)) from exc
+        return self._engine
+
+    def _connect(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._failure(exc) from exc
+
+    def check(self) -> None:
+        with self._connect() as connection:
+            try:
+                connection.execute(sa.text("SELECT 1"))
+            except sa.exc.SQLAlchemyError as exc:
+                raise self._failure(exc) from exc
+            finally:
+                connection.rollback()
+
+    def check_mapping(self) -> list[str]:
+        problems: list[str] = []
+        with self._connect() as connection:
+            inspector = sa.inspect(connection)
+            for name, table in self.mapping.tables.items():
+                try:
+                    present = {c["name"] for c in inspector.get_columns(table.table, table.schema)}
+                except sa.exc.NoSuchTableError:
+                    problems.append(f"table {table.location!r} (tables.{name}) does not exist")
+                    continue
+                except sa.exc.SQLAlchemyError as exc:
+                    raise self._failure(exc) from exc
+                lowered = {c.lower() for c in present}
+                for column in table.columns:
+                    if column not in present and column.lower() not in lowered:
+                        problems.append(
+                            f"column {column!r} (tables.{name}.columns.{column}) does not exist "
+                            f"in {table.location!r}"
+                        )
+            connection.rollback()
+        return problems
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def identifier_types(self) -> frozenset[str]:
+        return frozenset(
+            spec.identifier
+            for table in self.mapping.tables.values()
+            for spec in table.searchable
+            if spec.identifier
+        )
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _select(self, name: str) -> tuple[sa.Select, list[str]]:
+        """SELECT of a table's mapped columns; secrets only as 'present or not'."""
+        table = self.mapping.tables[name]
+        clause = self._tables[name]
+        columns: list[ColumnElement] = []
+        names: list[str] = []
+        for index, (column, spec) in enumerate(table.columns.items()):
+            expression: ColumnElement = clause.c[column]
+            if spec.secret:
+                expression = sa.case((expression.is_(None), 0), else_=1)
+            columns.append(expression.label(f"c{index}"))
+            names.append(column)
+        return sa.select(*columns).select_from(clause), names
+
+    def _record(self, name: str, names: list[str], row: Sequence[Any]) -> Record:
+        table = self.mapping.tables[name]
+        values = dict(zip(names, row, strict=True))
+        fields: list[FieldValue] = []
+        recorded_at = None
+        for column, spec in table.columns.items():
+            value = values[column]
+            if spec.secret:
+                value = WITHHELD if value else None
+            elif spec.recorded_at and recorded_at is None:
+                recorded_at = _recorded_at(value)
+            fields.append(FieldValue(spec, value))
+        key = ";".join(f"{column}={values[column]}" for column in table.key)
+        return Record(
+            location=table.location,
+            key=key,
+            fields=fields,
+            entity=table.entity,
+            recorded_at=recorded_at,
+        )
+
+    def _verify(
+        self, table: SqlTable, record: Record, wanted: dict[str, dict[str, Identifier]]
+    ) -> None:
+        """Keep only matches that hold after normalisation (the exact check)."""
+        for value in record.fields:
+            spec = value.spec
+            if not spec.searchable or value.value is None or spec.identifier not in wanted:
+                continue
+            normalised = try_normalise(spec.identifier, value.value)
+            identifier = wanted[spec.identifier].get(normalised) if normalised else None
+            if identifier is not None:
+                exact = str(value.value) == identifier.value
+                record.matches.append(Match(identifier, spec.name, exact))
+
+    def _execute(self, connection: Connection, statement: sa.Select) -> list[Sequence[Any]]:
+        try:
+            return list(connection.execute(statement))
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._failure(exc) from exc
+
+    def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
+        wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
+        for identifier in identifiers:
+            wanted[identifier.type][identifier.value] = identifier
+        result = ScanResult()
+        found: dict[str, dict[str, Record]] = defaultdict(dict)
+        size = self.settings.chunk_size
+        with self._connect() as connection:
+            try:
+                for name, table in self.mapping.tables.items():
+                    searchable = [s for s in table.searchable if s.identifier in wanted]
+                    if not searchable:
+                        continue
+                    select, names = self._select(name)
+                    clause = self._tables[name]
+                    for spec in searchable:
+                        values = sorted(wanted[spec.identifier].values())
+                        for chunk in _chunks(values, size):
+                            predicate = candidate_predicate(
+                                spec.identifier, clause.c[spec.name], chunk
+                            )
+                            for row in self._execute(connection, select.where(predicate)):
+                                result.rows_read += 1
+                                record = self._record(name, names, row)
+                                if record.key in found[name]:
+                                    continue
+                                self._verify(table, record, wanted)
+                                if record.matches:
+                                    found[name][record.key] = record
+                self._follow_relations(connection, found, result)
+            finally:
+                connection.rollback()
+        result.records = [record for records in found.values() for record in records.values()]
+        return result
+
+    # -- relations --------------------------------------------------------------------
+
+    def _edges(self) -> dict[str, list[tuple[SqlRelation, str, str, str]]]:
+        """For each table: (relation, own column, other table, other column) to follow."""
+        edges: dict[str, list[tuple[SqlRelation, str, str, str]]] = defaultdict(list)
+        for relation in self.mapping.relations:
+            if relation.follow in ("forward", "both"):
+                edges[relation.from_table].append(
+                    (relation, relation.from_column, relation.to_table, relation.to_column)
+                )
+            if relation.follow in ("backward", "both"):
+                edges[relation.to_table].append(
+                    (relation, relation.to_column, relation.from_table, relation.from_column)
+                )
+        return edges
+
+    def _follow_relations(
+        self, connection: Connection, found: dict[str, dict[str, Record]], result: ScanResult
+    ) -> None:
+        edges = self._edges()
+        frontier: dict[str, list[Record]] = {
+            name: list(records.values()) for name, records in found.items()
+        }
+        while frontier:
+            next_frontier: dict[str, list[Record]] = defaultdict(list)
+            for name, records in frontier.items():
+                for relation, own, other, other_column in edges.get(name, []):
+                    # Keyed by text: an INT foreign key may reference a BIGINT key.
+                    parents: dict[str, list[Record]] = defaultdict(list)
+                    join_values: dict[str, Any] = {}
+                    for record in records:
+                        value = record.value(own)
+                        if value is not None and value is not WITHHELD:
+                            parents[str(value)].append(record)
+                            join_values[str(value)] = value
+                    if not parents:
+                        continue
+                    for child in self._fetch_related(
+                        connection, other, other_column, list(join_values.values()), result
+                    ):
+                        existing = found[other].get(child.key)
+                        target = existing or child
+                        for parent in parents.get(str(child.value(other_column)), []):
+                            link = Link(parent.location, parent.key, relation.label)
+                            if link not in target.links and parent.ref != target.ref:
+                                target.links.append(link)
+                        if existing is None:
+                            found[other][child.key] = child
+                            next_frontier[other].append(child)
+            frontier = dict(next_frontier)
+
+    def _fetch_related(
+        self,
+        connection: Connection,
+        name: str,
+        column: str,
+        values: Iterable[Any],
+        result: ScanResult,
+    ) -> Iterator[Record]:
+        select, names = self._select(name)
+        clause = self._tables[name]
+        ordered = sorted(values, key=str)
+        for chunk in _chunks(ordered, self.settings.chunk_size):
+            for row in self._execute(connection, select.where(clause.c[column].in_(list(chunk)))):
+                result.rows_read += 1
+                yield self._record(name, names, row)

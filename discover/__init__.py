@@ -1,0 +1,41 @@
+"""discover: find a data subject's records across a provider's systems and export them.
+
+The public surface is small: build a :class:`Request`, load a sources file, call
+:func:`search`, write the case, export a package. Everything else is reachable
+through its module.
+"""
+
+from discover.engine import SearchResult, search, search_many
+from discover.errors import (
+    CaseError,
+    ConfigError,
+    DiscoverError,
+    ExportError,
+    InputError,
+    InvalidIdentifier,
+    SourceError,
+)
+from discover.identifiers import Identifier, normalise
+from discover.request import Request, build_request, load_request
+from discover.sources import load_sources
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CaseError",
+    "ConfigError",
+    "DiscoverError",
+    "ExportError",
+    "Identifier",
+    "InputError",
+    "InvalidIdentifier",
+    "Request",
+    "SearchResult",
+    "SourceError",
+    "build_request",
+    "load_request",
+    "load_sources",
+    "normalise",
+    "search",
+    "search_many",
+]

@@ -1,0 +1,43 @@
+"""``discover demo``: build the demo estate, search it and write the access package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from discover.case import write_case
+from discover.cli.output import console, print_summary
+from discover.demo import build_estate
+from discover.engine import search
+from discover.request import load_request
+from discover.sources import load_sources
+from exporters import export_case
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo"),
+    show_default=True,
+    help="Directory for the estate, case and package.",
+)
+@click.pass_context
+def demo(ctx: click.Context, out: Path) -> None:
+    """Build a demo estate (no server needed), search it for the demo subject and export."""
+    layout = build_estate(out)
+    sources = load_sources(layout.sources)
+    request = load_request(layout.request)
+    result = search(request, sources)
+    summary = write_case(result, layout.case, force=True)
+    print_summary(summary, case_path=str(layout.case))
+    package = export_case(
+        layout.case, kind="access", formats=["json"], out=layout.packages, force=True
+    )
+    out_console = console()
+    out_console.print(f"sources file: {layout.sources}")
+    out_console.print(f"request:      {layout.request}")
+    out_console.print(f"case:         {layout.case}")
+    out_console.print(f"package:      {package}")
+    ctx.exit(0 if summary["complete"] else 1)

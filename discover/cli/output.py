@@ -1,0 +1,82 @@
+"""Rendering results for people (rich tables) and machines (JSON)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+@cache
+def console() -> Console:
+    return Console(highlight=False)
+
+
+@cache
+def console_err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(document: Any) -> None:
+    """Machine output on stdout: plain JSON, nothing else."""
+    print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+def sources_table(summary: dict[str, Any]) -> Table:
+    """Per source: status, records, hits, and hits per category."""
+    table = Table(title="Sources", title_justify="left")
+    for column in ("source", "kind", "status", "records", "hits", "categories"):
+        table.add_column(column, justify="right" if column in ("records", "hits") else "left")
+    for source in summary["sources"]:
+        status = source["status"]
+        style = {"ok": "green", "failed": "bold red", "skipped": "dim"}.get(status, "")
+        detail = escape(f"{status}: {source['error']}" if source.get("error") else status)
+        categories = ", ".join(f"{k} {v}" for k, v in source.get("categories", {}).items())
+        table.add_row(
+            source["name"],
+            source["kind"],
+            f"[{style}]{detail}[/]" if style else detail,
+            str(source.get("records", 0)),
+            str(source.get("hits", 0)),
+            categories or "-",
+        )
+    return table
+
+
+def identifiers_table(summary: dict[str, Any]) -> Table:
+    """The identifiers searched, how each was found, and where expansion stopped."""
+    table = Table(title="Identifiers", title_justify="left")
+    for column in ("identifier", "depth", "found in", "note"):
+        table.add_column(column)
+    for trace in summary["identifiers"]:
+        note = trace.get("stopped") or ("searched" if trace.get("searched") else "")
+        table.add_row(
+            escape(trace["identifier"]),
+            str(trace["depth"]),
+            escape(trace.get("found_in") or "request"),
+            escape(note),
+        )
+    return table
+
+
+def print_summary(summary: dict[str, Any], *, case_path: str) -> None:
+    out = console()
+    out.print(sources_table(summary))
+    out.print(identifiers_table(summary))
+    totals = summary["totals"]
+    out.print(
+        f"{totals['records']} records, {totals['hits']} hits; "
+        f"{totals['needs_review']} possible (need review), {totals['overdue']} overdue, "
+        f"{totals['secrets_withheld']} secrets withheld, {totals['third_party']} third-party"
+    )
+    for warning in summary.get("warnings", []):
+        out.print(f"[yellow]warning:[/] {escape(warning)}")
+    if summary["complete"]:
+        out.print(f"[green]complete[/]: case written to {case_path}")
+    else:
+        failed = ", ".join(summary["failed_sources"]) or "truncated results"
+        out.print(f"[bold red]INCOMPLETE[/] ({failed}): case written to {case_path}")

@@ -1,0 +1,113 @@
+"""The hits table: one Arrow schema for every source, exporter and job.
+
+Long format: one row per field value of a matched record, with where it came from
+(source, location, record key, field), why it matched (matched_on, match, via), and
+how the register says it must be treated (category, controller, legal basis,
+portable, secret, third_party). Category, identity and policy are real columns,
+never Arrow metadata, so they survive Parquet, CSV and any join.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Literal
+
+import pyarrow as pa
+
+MatchKind = Literal["exact", "normalised", "related", "expanded", "possible"]
+#: strongest first; a record matched several ways takes the strongest.
+MATCH_KINDS: tuple[str, ...] = ("exact", "normalised", "expanded", "related", "possible")
+
+ValueType = Literal["text", "integer", "decimal", "boolean", "date", "datetime", "time", "binary"]
+
+_TS = pa.timestamp("us", tz="UTC")
+
+HITS_SCHEMA = pa.schema(
+    [
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("location", pa.string(), nullable=False),
+        pa.field("record_key", pa.string(), nullable=False),
+        pa.field("field", pa.string(), nullable=False),
+        pa.field("value", pa.string()),
+        pa.field("value_type", pa.string(), nullable=False),
+        pa.field("identifier", pa.string()),
+        pa.field("category", pa.string(), nullable=False),
+        pa.field("service", pa.string(), nullable=False),
+        pa.field("matched_on", pa.string(), nullable=False),
+        pa.field("match", pa.string(), nullable=False),
+        pa.field("via", pa.string(), nullable=False),
+        pa.field("observed_at", _TS, nullable=False),
+        pa.field("recorded_at", _TS),
+        pa.field("overdue", pa.bool_(), nullable=False),
+        pa.field("controller", pa.string(), nullable=False),
+        pa.field("legal_basis", pa.string(), nullable=False),
+        pa.field("portable", pa.bool_(), nullable=False),
+        pa.field("secret", pa.bool_(), nullable=False),
+        pa.field("third_party", pa.bool_(), nullable=False),
+    ]
+)
+HIT_COLUMNS: tuple[str, ...] = tuple(HITS_SCHEMA.names)
+
+#: What each column means; the README's hits-schema table is generated from the same words.
+HIT_COLUMN_DOCS: Mapping[str, str] = {
+    "request_id": "the request this hit answers",
+    "source": "source name from the sources file",
+    "location": "table (schema.table), directory DN, or file[#sheet]",
+    "record_key": "the record's key within its location, e.g. id=17",
+    "field": "column / attribute / file field name",
+    "value": "the value as text; null for a withheld secret",
+    "value_type": "text, integer, decimal, boolean, date, datetime, time or binary",
+    "identifier": "identifier type the field holds (email, phone …), null if none",
+    "category": "register category id (mappings/register.yaml)",
+    "service": "the register service of the category",
+    "matched_on": "the subject's identifiers that led to this record, '; '-separated",
+    "match": "exact | normalised | expanded | related | possible",
+    "via": "provenance: the chain from the request's identifier to this record",
+    "observed_at": "when discover read the record (UTC)",
+    "recorded_at": "the record's own date, where the mapping names one",
+    "overdue": "older than its category's retention period",
+    "controller": "provider or client (the client organisation)",
+    "legal_basis": "contract, legal_obligation, legitimate_interest or consent",
+    "portable": "included in a portability package (consent or contract)",
+    "secret": "password / PIN / PUK / codeword: value withheld, never exported",
+    "third_party": "identifies another person: redacted in packages (Art. 15(4))",
+}
+
+
+def render_value(value: Any) -> tuple[str | None, str]:
+    """A stored value as (text, value_type); bytes become a size and a digest."""
+    if value is None:
+        return None, "text"
+    if isinstance(value, bool):
+        return ("true" if value else "false"), "boolean"
+    if isinstance(value, int):
+        return str(value), "integer"
+    if isinstance(value, float | Decimal):
+        return str(value), "decimal"
+    if isinstance(value, datetime):
+        return value.isoformat(), "datetime"
+    if isinstance(value, date):
+        return value.isoformat(), "date"
+    if isinstance(value, time):
+        return value.isoformat(), "time"
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        digest = hashlib.sha256(data).hexdigest()
+        return f"<binary: {len(data)} bytes, sha256 {digest}>", "binary"
+    return str(value), "text"
+
+
+def hits_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Build a table in HITS_SCHEMA from row dicts (missing columns are errors)."""
+    rows = list(rows)
+    columns = {name: [row[name] for row in rows] for name in HIT_COLUMNS}
+    return pa.Table.from_pydict(columns, schema=HITS_SCHEMA)
+
+
+def empty_hits() -> pa.Table:
+    """A hits table with no rows."""
+    return HITS_SCHEMA.empty_table()

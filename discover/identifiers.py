@@ -1,0 +1,341 @@
+"""Typed identifiers and their normalisation.
+
+Every identifier is normalised once, the same way, on both sides: the value the
+privacy officer types and the value a source stores. Two surface spellings of one
+phone number, MAC address or IMEI therefore compare equal, and two different
+numbers never do. Validation uses the well-kept libraries for each kind
+(phonenumbers, netaddr, python-stdnum, ipaddress) so that the rules are the
+published ones, not ours.
+
+:func:`normalise` raises :class:`~discover.errors.InvalidIdentifier` with the
+reason; :func:`try_normalise` returns ``None`` instead, for values read from a
+source that may hold anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import netaddr
+import phonenumbers
+from stdnum import imsi as stdnum_imsi
+from stdnum import luhn
+from stdnum.exceptions import ValidationError
+from stdnum.nl import postcode as stdnum_postcode
+
+from discover.errors import InvalidIdentifier
+
+IdentifierType = Literal[
+    "email",
+    "phone",
+    "mac",
+    "imei",
+    "iccid",
+    "imsi",
+    "ip",
+    "postcode",
+    "name",
+    "username",
+    "account",
+    "extension",
+]
+IDENTIFIER_TYPES: tuple[str, ...] = get_args(IdentifierType)
+
+#: Kinds that on their own do not identify one person: a match on them alone is
+#: only "possible" and needs review, and they never feed identity expansion.
+WEAK_TYPES: frozenset[str] = frozenset({"name", "postcode"})
+
+DEFAULT_REGION = "NL"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Identifier:
+    """A normalised identifier: its type and its canonical value."""
+
+    type: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
+
+    @property
+    def weak(self) -> bool:
+        """True when a match on this alone is only "possible".
+
+        Names and postcodes are weak; so is an extension without its scope ("201"
+        exists at every client), while "acme/201" names one line.
+        """
+        if self.type == "extension":
+            return "/" not in self.value
+        return self.type in WEAK_TYPES
+
+    @classmethod
+    def parse(cls, kind: str, raw: str) -> Identifier:
+        """Normalise ``raw`` as ``kind``; raise InvalidIdentifier when it is not one."""
+        return cls(kind, normalise(kind, raw))
+
+
+def _reject_control(kind: str, raw: str) -> str:
+    if not isinstance(raw, str):
+        raw = str(raw)
+    if _CONTROL.search(raw):
+        raise InvalidIdentifier(kind, raw, "contains control characters (NUL, tab, newline …)")
+    value = raw.strip()
+    if not value:
+        raise InvalidIdentifier(kind, raw, "is empty")
+    return value
+
+
+def _email(raw: str) -> str:
+    value = _reject_control("email", raw)
+    if value.lower().startswith("mailto:"):
+        value = value[7:]
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or not domain or " " in domain or "." not in domain:
+        raise InvalidIdentifier("email", raw, "expected local-part@domain.tld")
+    # IDNA domains are compared in their Unicode form, case-folded.
+    return f"{local.casefold()}@{domain.casefold().rstrip('.')}"
+
+
+def _phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    value = _reject_control("phone", raw)
+    lowered = value.lower()
+    for prefix in ("tel:", "sip:"):
+        if lowered.startswith(prefix):
+            value = value[len(prefix) :].split(";")[0].split("@")[0]
+    digits = re.sub(r"\D", "", value)
+    if not digits:
+        raise InvalidIdentifier("phone", raw, "holds no digits")
+    candidates = [value]
+    if not value.lstrip().startswith(("+", "00")):
+        # A switch or CDR format without the plus (31612345678), or a national
+        # number that lost its leading zero in a spreadsheet (612345678).
+        candidates.append("+" + digits)
+    best: phonenumbers.PhoneNumber | None = None
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            best = number
+            break
+        if best is None and phonenumbers.is_possible_number(number):
+            best = number
+    if best is None:
+        raise InvalidIdentifier("phone", raw, f"not a possible phone number (region {region})")
+    return phonenumbers.format_number(best, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _mac(raw: str) -> str:
+    value = _reject_control("mac", raw)
+    try:
+        eui = netaddr.EUI(value)
+    except (netaddr.AddrFormatError, TypeError, ValueError) as exc:
+        raise InvalidIdentifier("mac", raw, "not a MAC address in any known notation") from exc
+    if eui.version != 48:
+        raise InvalidIdentifier("mac", raw, "expected a 48-bit MAC address")
+    return str(eui.format(netaddr.mac_bare)).lower()
+
+
+def _digits(kind: str, raw: str, *, allowed: str = r"[\s\-./]") -> str:
+    value = _reject_control(kind, raw)
+    compact = re.sub(allowed, "", value)
+    if not compact.isdigit():
+        raise InvalidIdentifier(kind, raw, "expected digits only")
+    return compact
+
+
+def _imei(raw: str) -> str:
+    digits = _digits("imei", raw)
+    if len(digits) == 16:  # IMEISV: 14-digit TAC+serial, 2-digit software version
+        return digits[:14] + luhn.calc_check_digit(digits[:14])
+    if len(digits) == 14:  # without its check digit
+        return digits + luhn.calc_check_digit(digits)
+    if len(digits) != 15:
+        raise InvalidIdentifier("imei", raw, f"expected 14, 15 or 16 digits, got {len(digits)}")
+    expected = luhn.calc_check_digit(digits[:14])
+    if digits[14] != expected:
+        raise InvalidIdentifier("imei", raw, f"check digit should be {expected}")
+    return digits
+
+
+def _iccid(raw: str) -> str:
+    value = _reject_control("iccid", raw)
+    value = re.sub(r"[\s\-]", "", value)
+    if value[-1:] in ("F", "f"):  # some systems pad odd lengths with F
+        value = value[:-1]
+    if not value.isdigit():
+        raise InvalidIdentifier("iccid", raw, "expected digits only")
+    if not 18 <= len(value) <= 22:
+        raise InvalidIdentifier("iccid", raw, f"expected 18 to 22 digits, got {len(value)}")
+    if not value.startswith("89"):
+        raise InvalidIdentifier("iccid", raw, "expected the telecom prefix 89")
+    expected = luhn.calc_check_digit(value[:-1])
+    if value[-1] != expected:
+        raise InvalidIdentifier("iccid", raw, f"check digit should be {expected}")
+    return value
+
+
+def _imsi(raw: str) -> str:
+    digits = _digits("imsi", raw)
+    try:
+        return str(stdnum_imsi.validate(digits))
+    except ValidationError as exc:
+        raise InvalidIdentifier("imsi", raw, str(exc).rstrip(".").lower()) from exc
+
+
+def _ip(raw: str) -> str:
+    value = _reject_control("ip", raw)
+    try:
+        address = ipaddress.ip_address(value.strip("[]"))
+    except ValueError as exc:
+        raise InvalidIdentifier("ip", raw, "not an IPv4 or IPv6 address") from exc
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.compressed
+
+
+def _postcode(raw: str) -> str:
+    value = _reject_control("postcode", raw)
+    try:
+        return str(stdnum_postcode.compact(stdnum_postcode.validate(value)))
+    except ValidationError as exc:
+        raise InvalidIdentifier("postcode", raw, "expected a Dutch postcode like 2289 BA") from exc
+
+
+def fold_text(text: str) -> str:
+    """Case-fold and strip accents: 'Zoë Çelik' -> 'zoe celik'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped.replace("ß", "ss").replace("ø", "o"))
+
+
+def _name(raw: str) -> str:
+    value = _reject_control("name", raw)
+    if "," in value:  # "Vries, Jan de" -> "Jan de Vries"
+        last, _, first = value.partition(",")
+        value = f"{first} {last}"
+    folded = fold_text(value)
+    folded = re.sub(r"[.\"“”]", " ", folded)
+    folded = re.sub(r"\s+", " ", folded).strip()
+    if not any(ch.isalpha() for ch in folded):
+        raise InvalidIdentifier("name", raw, "holds no letters")
+    return folded
+
+
+def _username(raw: str) -> str:
+    value = _reject_control("username", raw)
+    if "\\" in value:  # DOMAIN\user
+        value = value.rsplit("\\", 1)[1]
+    if not value:
+        raise InvalidIdentifier("username", raw, "is empty")
+    return value.casefold()
+
+
+def _account(raw: str) -> str:
+    return _reject_control("account", raw).casefold()
+
+
+def _extension(raw: str) -> str:
+    """An internal extension, optionally scoped by its PBX or client: ``acme/201``."""
+    value = _reject_control("extension", raw)
+    scope, _, number = value.rpartition("/")
+    number = re.sub(r"[\s\-.]", "", number)
+    if not re.fullmatch(r"[0-9*#]{1,12}", number):
+        raise InvalidIdentifier("extension", raw, "expected 1 to 12 digits (with * or #)")
+    scope = scope.strip().casefold()
+    if "/" in scope or (scope and not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", scope)):
+        raise InvalidIdentifier("extension", raw, "expected scope/number, e.g. acme/201")
+    return f"{scope}/{number}" if scope else number
+
+
+_NORMALISERS: dict[str, Callable[[str], str]] = {
+    "email": _email,
+    "phone": _phone,
+    "mac": _mac,
+    "imei": _imei,
+    "iccid": _iccid,
+    "imsi": _imsi,
+    "ip": _ip,
+    "postcode": _postcode,
+    "name": _name,
+    "username": _username,
+    "account": _account,
+    "extension": _extension,
+}
+
+
+def normalise(kind: str, raw: str) -> str:
+    """The canonical value of ``raw`` read as identifier type ``kind``.
+
+    Raises InvalidIdentifier naming the type, the value and the reason.
+    """
+    try:
+        normaliser = _NORMALISERS[kind]
+    except KeyError:
+        raise InvalidIdentifier(
+            kind,
+            str(raw),
+            f"unknown identifier type; expected one of {', '.join(IDENTIFIER_TYPES)}",
+        ) from None
+    return normaliser(raw)
+
+
+def try_normalise(kind: str, raw: object) -> str | None:
+    """Like :func:`normalise` for values read from a source: ``None`` when unreadable."""
+    if raw is None:
+        return None
+    try:
+        return normalise(kind, str(raw))
+    except InvalidIdentifier:
+        return None
+
+
+def normalise_all(kind: str, raws: Iterable[object]) -> list[str | None]:
+    """Normalise many stored values; unreadable ones become ``None``."""
+    return [try_normalise(kind, raw) for raw in raws]
+
+
+def surface_forms(identifier: Identifier) -> list[str]:
+    """Common spellings a source may store for one identifier, canonical first.
+
+    Used where a source compares strings itself (an LDAP server, an SQL ``IN``):
+    the candidates it returns are always verified again after normalisation.
+    """
+    value = identifier.value
+    forms = [value]
+    if identifier.type == "phone":
+        number = phonenumbers.parse(value)
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        international = phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        national_digits = re.sub(r"\D", "", national)
+        forms += [
+            national,
+            international,
+            national_digits,
+            "00" + value[1:],
+            value[1:],
+            national.replace(" ", "-"),
+            international.replace(" ", ""),
+        ]
+    elif identifier.type == "mac":
+        pairs = [value[i : i + 2] for i in range(0, 12, 2)]
+        quads = [value[i : i + 4] for i in range(0, 12, 4)]
+        for text in (":".join(pairs), "-".join(pairs), ".".join(quads)):
+            forms += [text, text.upper()]
+        forms.append(value.upper())
+    elif identifier.type == "email":
+        pass
+    elif identifier.type == "postcode":
+        forms.append(f"{value[:4]} {value[4:]}")
+    return list(dict.fromkeys(forms))

@@ -1,0 +1,146 @@
+"""Mappings: declarative descriptions of what a source holds.
+
+A mapping is one YAML file per source (``version: 1``). It says where records live
+(tables, directory bases, files), which fields hold which identifier types, which
+register category each field belongs to, which fields are secrets or identify other
+people, and how records relate. It never holds credentials: those come from the
+sources file and the environment.
+
+This module does what every kind shares — reading, schema validation, checking
+category ids against the register — and hands the validated document to the
+connector kind's own ``parse_mapping`` for the kind-specific model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from discover.config import read_document, validate
+from discover.errors import ConfigError
+from discover.identifiers import WEAK_TYPES
+from discover.register import Register
+
+MAPPING_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """What one mapped field holds and how discover must treat its values."""
+
+    name: str
+    category: str
+    identifier: str | None = None
+    secret: bool = False
+    third_party: bool = False
+    expand: bool = True
+    recorded_at: bool = False
+    label: dict[str, str] | None = None
+
+    @property
+    def expandable(self) -> bool:
+        """Whether values of this field may be searched for in turn."""
+        return (
+            self.identifier is not None
+            and self.expand
+            and not self.secret
+            and not self.third_party
+            and self.identifier not in WEAK_TYPES
+        )
+
+    @property
+    def searchable(self) -> bool:
+        """Whether the subject's identifiers are looked for in this field.
+
+        Fields marked ``third_party`` are searched too: the subject may be the other
+        party of someone's call or an entry in someone's phonebook. Such a field is
+        redacted only when it does not hold the subject's own identifier.
+        """
+        return self.identifier is not None and not self.secret
+
+
+def field_spec(
+    name: str,
+    raw: MappingABC[str, Any] | None,
+    *,
+    default_category: str,
+    register: Register,
+    file: str,
+    where: str,
+) -> FieldSpec:
+    """Build a FieldSpec from its mapping entry, checking the category against the register."""
+    raw = raw or {}
+    category = raw.get("category", default_category)
+    check_category(category, register, file=file, where=f"{where}.category")
+    return FieldSpec(
+        name=name,
+        category=category,
+        identifier=raw.get("identifier"),
+        secret=bool(raw.get("secret", False)),
+        third_party=bool(raw.get("third_party", False)),
+        expand=bool(raw.get("expand", True)),
+        recorded_at=bool(raw.get("recorded_at", False)),
+        label=raw.get("label"),
+    )
+
+
+def check_category(category: str, register: Register, *, file: str, where: str) -> None:
+    """Raise ConfigError when ``category`` is not a register category id."""
+    if category not in register:
+        known = ", ".join(sorted(register.categories))
+        raise ConfigError(file, where, f"{category!r} is not a register category (one of {known})")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedMapping:
+    """A validated mapping: its file, kind and the kind-specific model."""
+
+    path: Path
+    kind: str
+    document: dict[str, Any]
+    model: Any = field(default=None)
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+
+def load_mapping(
+    path: Path, register: Register, *, expected_kind: str | None = None
+) -> LoadedMapping:
+    """Read, validate and parse one mapping file.
+
+    Errors name the file, the place inside it and what was expected.
+    """
+    from connectors import connector_class  # local: connectors import discover
+
+    file = path.name
+    document = read_document(path, label=file)
+    if not isinstance(document, dict):
+        raise ConfigError(file, "(top)", "expected a mapping with version, kind and its sections")
+    version = document.get("version")
+    if version != MAPPING_VERSION:
+        raise ConfigError(
+            file, "version", f"expected {MAPPING_VERSION} (mapping format v1), got {version!r}"
+        )
+    kind = document.get("kind")
+    if expected_kind is not None and kind != expected_kind:
+        accepted = {expected_kind, *_kind_aliases(expected_kind)}
+        if kind not in accepted:
+            raise ConfigError(
+                file, "kind", f"this source is of kind {expected_kind!r}, the mapping is {kind!r}"
+            )
+    try:
+        cls = connector_class(str(kind))
+    except KeyError as exc:
+        raise ConfigError(file, "kind", str(exc.args[0])) from None
+    validate(document, cls.mapping_schema, file=file)
+    model = cls.parse_mapping(document, register=register, file=file)
+    return LoadedMapping(path=path, kind=str(kind), document=document, model=model)
+
+
+def _kind_aliases(kind: str) -> tuple[str, ...]:
+    # An LDIF export is scanned with the directory's mapping.
+    return {"ldif": ("ldap",)}.get(kind, ())

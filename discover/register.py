@@ -1,0 +1,178 @@
+"""The processing register: categories of personal data and the terms they are kept on.
+
+It is data (``mappings/register.yaml``), transcribed from the provider's privacy
+statement, because it changes when the statement changes and privacy staff must be
+able to read and review it without reading code. Every hit carries the category id
+of its field, and packages take the Art. 15 information from here.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from discover.config import read_document, shipped_path, validate
+from discover.errors import ConfigError
+
+Language = Literal["nl", "en"]
+Controller = Literal["provider", "client"]
+LegalBasis = Literal["contract", "legal_obligation", "legitimate_interest", "consent"]
+PORTABLE_BASES: frozenset[str] = frozenset({"contract", "consent"})
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """A retention rule: a fixed period, until the end of the service, or set by the user."""
+
+    rule: Literal["period", "end_of_service", "user_defined"]
+    days: int = 0
+    months: int = 0
+    years: int = 0
+
+    def expires(self, recorded_at: datetime) -> datetime | None:
+        """When a record made at ``recorded_at`` is due for deletion; None if no fixed date."""
+        if self.rule != "period":
+            return None
+        month_index = recorded_at.month - 1 + self.months + 12 * self.years
+        year = recorded_at.year + month_index // 12
+        month = month_index % 12 + 1
+        day = min(recorded_at.day, calendar.monthrange(year, month)[1])
+        return recorded_at.replace(year=year, month=month, day=day) + timedelta(days=self.days)
+
+    def describe(self, language: Language) -> str:
+        """The rule in words, for packages."""
+        if self.rule == "end_of_service":
+            return (
+                "tot einde dienstverlening" if language == "nl" else "until the end of the service"
+            )
+        if self.rule == "user_defined":
+            return "afhankelijk van de gebruiker" if language == "nl" else "set by the user"
+        units_nl = (("jaar", "jaar", self.years), ("maand", "maanden", self.months))
+        units_nl += (("dag", "dagen", self.days),)
+        units_en = (("year", "years", self.years), ("month", "months", self.months))
+        units_en += (("day", "days", self.days),)
+        units = units_nl if language == "nl" else units_en
+        parts = [f"{n} {one if n == 1 else many}" for one, many, n in units if n]
+        joiner = " en " if language == "nl" else " and "
+        return joiner.join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """One row of the processing register."""
+
+    id: str
+    service: str
+    description: dict[str, str]
+    retention: Retention
+    controller: Controller
+    legal_basis: LegalBasis
+    portable: bool
+    purposes: tuple[str, ...]
+    recipients: tuple[str, ...]
+    in_statement: bool = True
+    legitimate_interest: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """The whole register, with the texts packages need."""
+
+    categories: dict[str, Category]
+    services: dict[str, dict[str, str]]
+    controllers: dict[str, dict[str, str]]
+    legal_bases: dict[str, dict[str, str]]
+    purposes: dict[str, dict[str, str]]
+    recipients: dict[str, dict[str, str]]
+    organisation: dict[str, str]
+    authority: dict[str, str]
+    source: str = field(default="register.yaml")
+
+    def category(self, category_id: str) -> Category:
+        """The category with this id; KeyError names the known ids."""
+        try:
+            return self.categories[category_id]
+        except KeyError:
+            known = ", ".join(sorted(self.categories))
+            raise KeyError(f"unknown category {category_id!r}; known: {known}") from None
+
+    def __contains__(self, category_id: object) -> bool:
+        return category_id in self.categories
+
+
+def _build(document: dict[str, Any], file: str) -> Register:
+    categories: dict[str, Category] = {}
+    for index, raw in enumerate(document["categories"]):
+        where = f"categories[{index}]"
+        if raw["id"] in categories:
+            raise ConfigError(file, f"{where}.id", f"duplicate category id {raw['id']!r}")
+        if raw["service"] not in document["services"]:
+            raise ConfigError(
+                file, f"{where}.service", f"{raw['service']!r} is not one of the listed services"
+            )
+        if raw["portable"] and raw["legal_basis"] not in PORTABLE_BASES:
+            raise ConfigError(
+                file,
+                f"{where}.portable",
+                "only data processed on consent or contract is portable (Art. 20(1)(a))",
+            )
+        if raw["legal_basis"] == "legitimate_interest" and "legitimate_interest" not in raw:
+            raise ConfigError(
+                file,
+                where,
+                "a legitimate-interest category must state the interest (Art. 13(1)(d))",
+            )
+        for key, table in (("purposes", "purposes"), ("recipients", "recipients")):
+            for position, name in enumerate(raw[key]):
+                if name not in document[table]:
+                    raise ConfigError(
+                        file, f"{where}.{key}[{position}]", f"{name!r} is not defined"
+                    )
+        retention = dict(raw["retention"])
+        categories[raw["id"]] = Category(
+            id=raw["id"],
+            service=raw["service"],
+            description=dict(raw["description"]),
+            retention=Retention(**retention),
+            controller=raw["controller"],
+            legal_basis=raw["legal_basis"],
+            portable=raw["portable"],
+            purposes=tuple(raw["purposes"]),
+            recipients=tuple(raw["recipients"]),
+            in_statement=raw.get("in_statement", True),
+            legitimate_interest=raw.get("legitimate_interest"),
+        )
+    return Register(
+        categories=categories,
+        services=document["services"],
+        controllers=document["controllers"],
+        legal_bases=document["legal_bases"],
+        purposes=document["purposes"],
+        recipients=document["recipients"],
+        organisation={k: str(v) for k, v in document["organisation"].items()},
+        authority=document["authority"],
+        source=file,
+    )
+
+
+def load_register(path: Path | None = None) -> Register:
+    """Load and validate a register; the shipped one when ``path`` is None."""
+    if path is None:
+        return default_register()
+    return _load(path)
+
+
+def _load(path: Path) -> Register:
+    document = read_document(path, label=path.name)
+    validate(document, "register.schema.json", file=path.name)
+    return _build(document, path.name)
+
+
+@cache
+def default_register() -> Register:
+    """The shipped register (mappings/register.yaml), loaded once."""
+    return _load(shipped_path("register.yaml"))

@@ -1,0 +1,182 @@
+"""The sources file: which systems to search, with which mapping and connection.
+
+Connection settings may hold ``${VAR}`` (or ``${VAR:-default}``), taken from the
+environment, or else from the secrets file the sources file names. A variable that
+is set nowhere is an error that names it: a search must never run against a
+half-configured source. Passwords are accepted only through ``${VAR}``, so that no
+secret sits in a file that is shared or committed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from discover.config import place, read_document, shipped_path, validate
+from discover.errors import ConfigError
+from discover.mapping import LoadedMapping, load_mapping
+from discover.register import Register, default_register
+
+SHIPPED_PREFIX = "shipped:"
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_KEYS = frozenset({"password", "bind_password", "passphrase", "token", "secret"})
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^@/]+)@", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Engine settings a sources file may tune."""
+
+    max_depth: int = 3
+    max_holders: int = 3
+    chunk_size: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One configured source, with its connection settings resolved."""
+
+    name: str
+    kind: str
+    mapping_path: Path
+    connection: dict[str, Any]
+    client: str | None = None
+    description: str | None = None
+    file: str = "sources.yaml"
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesConfig:
+    """A whole sources file."""
+
+    path: Path
+    sources: tuple[SourceConfig, ...]
+    settings: Settings
+
+    def load_mappings(self, register: Register | None = None) -> dict[str, LoadedMapping]:
+        """Every source's mapping, validated; the first malformed one raises ConfigError."""
+        register = register or default_register()
+        return {
+            source.name: load_mapping(source.mapping_path, register, expected_kind=source.kind)
+            for source in self.sources
+        }
+
+
+def read_secrets_file(path: Path, *, file: str) -> dict[str, str]:
+    """Parse KEY=VALUE lines (``#`` comments, optional quotes) of a secrets file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(file, "secrets_file", f"cannot read {path}: {exc.strerror}") from None
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            file,
+            "secrets_file",
+            f"{path} is readable by others (mode {stat.filemode(mode)}); chmod 600 it",
+        )
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
+            raise ConfigError(path.name, f"line {number}", "expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def expand_variables(value: Any, variables: Mapping[str, str], *, file: str, where: str) -> Any:
+    """Replace ``${VAR}`` in strings (recursively in lists); unset variables are errors."""
+    if isinstance(value, list):
+        return [
+            expand_variables(item, variables, file=file, where=f"{where}[{i}]")
+            for i, item in enumerate(value)
+        ]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in variables:
+            return variables[name]
+        if default is not None:
+            return default
+        raise ConfigError(file, where, f"environment variable {name} is not set")
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def _check_no_literal_secret(key: str, raw: Any, *, file: str, where: str) -> None:
+    if not isinstance(raw, str):
+        return
+    if key.lower() in _SECRET_KEYS and raw and not _VARIABLE.search(raw):
+        raise ConfigError(file, where, "a password must come from the environment: use ${VAR}")
+    match = _URL_PASSWORD.match(raw)
+    if match and not _VARIABLE.search(match.group(1)):
+        raise ConfigError(
+            file, where, "the URL holds a password: put it in ${VAR} from the environment"
+        )
+
+
+def resolve_mapping_path(raw: str, base_dir: Path) -> Path:
+    """A mapping path relative to the sources file, or ``shipped:<path>`` inside discover."""
+    if raw.startswith(SHIPPED_PREFIX):
+        return shipped_path(*raw[len(SHIPPED_PREFIX) :].split("/"))
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> SourcesConfig:
+    """Read and validate a sources file, resolving ``${VAR}`` in connection settings."""
+    file = path.name
+    document = read_document(path, label=file)
+    validate(document, "sources.schema.json", file=file)
+    base_dir = path.resolve().parent
+    variables: dict[str, str] = {}
+    if "secrets_file" in document:
+        secrets_path = resolve_mapping_path(document["secrets_file"], base_dir)
+        variables.update(read_secrets_file(secrets_path, file=file))
+    variables.update(os.environ if environ is None else environ)
+
+    names: set[str] = set()
+    sources: list[SourceConfig] = []
+    for index, raw in enumerate(document["sources"]):
+        where = place(["sources", index])
+        if raw["name"] in names:
+            raise ConfigError(file, f"{where}.name", f"duplicate source name {raw['name']!r}")
+        names.add(raw["name"])
+        if raw.get("enabled", True) is False:
+            continue
+        connection: dict[str, Any] = {}
+        for key, value in raw["connection"].items():
+            key_place = f"{where}.connection.{key}"
+            _check_no_literal_secret(key, value, file=file, where=key_place)
+            connection[key] = expand_variables(value, variables, file=file, where=key_place)
+        mapping_path = resolve_mapping_path(raw["mapping"], base_dir)
+        if not mapping_path.is_file():
+            raise ConfigError(file, f"{where}.mapping", f"mapping file {mapping_path} not found")
+        sources.append(
+            SourceConfig(
+                name=raw["name"],
+                kind=raw["kind"],
+                mapping_path=mapping_path,
+                connection=connection,
+                client=raw.get("client"),
+                description=raw.get("description"),
+                file=file,
+                base_dir=base_dir,
+            )
+        )
+    settings = Settings(**document.get("settings", {}))
+    return SourcesConfig(path=path, sources=tuple(sources), settings=settings)

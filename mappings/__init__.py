@@ -1,0 +1,1 @@
+"""Shipped mappings, the processing register and the JSON Schemas of every input file."""
