@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 #: kind -> "module:Class"
 KINDS: dict[str, str] = {
     "sql": "connectors.sql:SqlConnector",
+    "voip": "connectors.voip:VoipConnector",
 }
 
 

@@ -1,0 +1,175 @@
+"""VoIP provisioning connector: the files handsets fetch, and their phonebooks.
+
+A provisioning directory (``connection.directory`` in the sources file, typically
+``${PROVISIONING_DIR}``) holds one configuration per handset in its vendor's format
+(Yealink ``<mac>.cfg``, Polycom ``<mac>-registration.cfg`` / ``phone1.cfg``, Cisco SPA
+``<flat-profile>``, Grandstream ``<gs_provision>``, Snom ``<settings>``) and the
+phonebooks the handsets load. The mapping (kind ``voip``) says which files to read,
+how each format is recognised and which vendor keys hold which fields.
+
+A scan reads every file once, builds an index of normalised identifiers
+(:mod:`connectors.voip_index`) and answers any number of identifiers with one lookup
+each; the index is kept while no file changes, so later rounds of the same search do
+not parse again. Passwords (SIP, authentication, provisioning, admin) are never read
+into a record: the field says only that a value is set (``WITHHELD``).
+
+A file that cannot be read — an XML entity bomb, an external entity, binary garbage,
+a truncated or non-UTF-8 file, a file in no known format — is named in a warning and
+the others are still scanned; the result is then marked truncated, so that the search
+reports itself incomplete and no package is silently missing a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from connectors.base import Connector, Match, Record, ScanResult
+from connectors.voip_files import list_files
+from connectors.voip_index import Index, IndexBuilder, valid_scope
+from connectors.voip_mapping import VoipMapping, parse_voip_mapping
+from discover.errors import SourceError
+from discover.identifiers import Identifier
+from discover.register import Register
+
+Signature = tuple[tuple[str, int, int], ...]
+
+
+class VoipConnector(Connector):
+    """Searches a VoIP provisioning directory (handset configurations and phonebooks)."""
+
+    kind: ClassVar[str] = "voip"
+    mapping_schema: ClassVar[str] = "mapping-voip.schema.json"
+    mapping: VoipMapping
+
+    @classmethod
+    def parse_mapping(
+        cls, document: dict[str, Any], *, register: Register, file: str
+    ) -> VoipMapping:
+        return parse_voip_mapping(document, register=register, file=file)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._index: Index | None = None
+        self._signature: Signature | None = None
+        self._fresh = False
+
+    # -- configuration ------------------------------------------------------------
+
+    @property
+    def directory(self) -> Path:
+        raw = self.source.connection.get("directory")
+        if not raw:
+            raise SourceError(
+                self.name,
+                "connection.directory is not set in the sources file "
+                "(e.g. directory: ${PROVISIONING_DIR})",
+            )
+        path = Path(str(raw)).expanduser()
+        return path if path.is_absolute() else self.source.base_dir / path
+
+    @property
+    def fallback_scope(self) -> str | None:
+        """The client scope for files outside a client directory (or for every file).
+
+        ``connection.scope`` when set, else the source's ``client`` when it is a valid
+        scope (``acme``); None leaves such extensions unscoped.
+        """
+        raw = self.source.connection.get("scope")
+        if raw:
+            scope = valid_scope(str(raw))
+            if scope is None:
+                raise SourceError(
+                    self.name,
+                    f"connection.scope {raw!r} is not a valid extension scope "
+                    "(lowercase letters, digits, '.', '_' or '-', e.g. acme)",
+                )
+            return scope
+        return valid_scope(self.source.client)
+
+    def check(self) -> None:
+        directory = self.directory
+        if not directory.is_dir():
+            raise SourceError(self.name, f"provisioning directory {directory} does not exist")
+        if not os.access(directory, os.R_OK | os.X_OK):
+            raise SourceError(self.name, f"provisioning directory {directory} is not readable")
+        if self.mapping.scope_from == "source" and self.fallback_scope is None:
+            raise SourceError(
+                self.name,
+                "the mapping takes the extension scope from the source, but neither "
+                "connection.scope nor a valid client is set",
+            )
+
+    def check_mapping(self) -> list[str]:
+        self.check()
+        index = self._current_index()
+        problems: list[str] = []
+        if index.files == 0:
+            problems.append(
+                f"no file in {self.directory} matches files.include "
+                f"({', '.join(self.mapping.include)})"
+            )
+        problems.extend(index.warnings)
+        return problems
+
+    def identifier_types(self) -> frozenset[str]:
+        return self.mapping.identifier_types
+
+    def close(self) -> None:
+        self._index = None
+        self._signature = None
+
+    # -- scanning -----------------------------------------------------------------
+
+    def _files(self) -> tuple[list[str], Signature]:
+        directory = self.directory
+        relpaths = list_files(directory, self.mapping.include, self.mapping.exclude)
+        signature: list[tuple[str, int, int]] = []
+        for relpath in relpaths:
+            try:
+                stat = (directory / relpath).stat()
+            except OSError:
+                signature.append((relpath, -1, -1))
+                continue
+            signature.append((relpath, stat.st_mtime_ns, stat.st_size))
+        return relpaths, tuple(signature)
+
+    def _current_index(self) -> Index:
+        """The index of the directory as it is now: rebuilt only when a file changed."""
+        relpaths, signature = self._files()
+        if self._index is None or signature != self._signature:
+            builder = IndexBuilder(self.directory, self.mapping, self.fallback_scope)
+            self._index = builder.build(relpaths)
+            self._signature = signature
+            self._fresh = True
+        else:
+            self._fresh = False
+        return self._index
+
+    def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
+        if not self.directory.is_dir():
+            raise SourceError(self.name, f"provisioning directory {self.directory} does not exist")
+        index = self._current_index()
+        matches: dict[int, list[Match]] = {}
+        for identifier in identifiers:
+            for number, field_name, exact in index.places.get(
+                (identifier.type, identifier.value), ()
+            ):
+                matches.setdefault(number, []).append(Match(identifier, field_name, exact))
+        records: list[Record] = []
+        related: dict[tuple[str, str], Record] = {}
+        for number in sorted(matches):
+            records.append(replace(index.records[number], matches=matches[number], links=[]))
+            for child in index.children.get(number, ()):
+                if child.ref not in related:
+                    related[child.ref] = replace(child, matches=[], links=list(child.links))
+        records.extend(related.values())
+        return ScanResult(
+            records=records,
+            warnings=list(index.warnings),
+            truncated=index.unreadable > 0,
+            rows_read=index.rows if self._fresh else 0,
+        )

@@ -1,0 +1,242 @@
+"""Finding and safely reading the files of a provisioning directory.
+
+Provisioning files come from many hands (a PBX's generator, an engineer's editor, a
+phone uploading its own contacts), so every file is treated as hostile:
+
+* XML goes through defusedxml: a DTD may not declare entities, so an
+  entity-expansion bomb ("billion laughs") and an external entity
+  (``file:///etc/passwd``, ``http://...``) are refused before anything is expanded
+  or fetched;
+* a file larger than the mapping's ``max_bytes`` is not read;
+* binary content, a byte sequence that is not valid in the file's encoding and XML
+  that is not well-formed (a truncated download) are refused;
+* symbolic links are not followed out of the directory.
+
+Each refusal is a :class:`Unreadable` naming the file and the reason; the scan goes
+on with the other files and the connector reports the result as incomplete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree.ElementTree import Element, ParseError
+
+import netaddr
+from defusedxml import (
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
+from defusedxml import ElementTree as SafeElementTree
+
+#: MAC addresses that name no handset: Polycom's shared 000000000000-directory.xml.
+_NO_MAC = frozenset({"000000000000", "ffffffffffff"})
+
+_MAC_PATTERNS = (
+    re.compile(r"(?<![0-9a-f])([0-9a-f]{2}(?:[-:][0-9a-f]{2}){5})(?![0-9a-f])", re.I),
+    re.compile(r"(?<![0-9a-f])([0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})(?![0-9a-f])", re.I),
+    re.compile(r"(?<![0-9a-f])([0-9a-f]{12})(?![0-9a-f])", re.I),
+)
+
+
+class Unreadable(Exception):
+    """A file that was not read, with the reason in words staff can act on."""
+
+    def __init__(self, relpath: str, reason: str) -> None:
+        super().__init__(f"{relpath}: {reason}")
+        self.relpath = relpath
+        self.reason = reason
+
+
+def glob_pattern(glob: str) -> re.Pattern[str]:
+    """A case-insensitive regex for a glob: ``*`` within a name, ``**`` across directories."""
+    out: list[str] = []
+    index = 0
+    while index < len(glob):
+        if glob.startswith("**/", index):
+            out.append("(?:[^/]+/)*")
+            index += 3
+        elif glob.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif glob[index] == "*":
+            out.append("[^/]*")
+            index += 1
+        elif glob[index] == "?":
+            out.append("[^/]")
+            index += 1
+        else:
+            out.append(re.escape(glob[index]))
+            index += 1
+    return re.compile("".join(out), re.IGNORECASE)
+
+
+def list_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """Relative POSIX paths under ``root`` matching ``include`` and not ``exclude``.
+
+    Symbolic links are listed only when they resolve inside ``root``; directories
+    reached through links are not walked.
+    """
+    wanted = [glob_pattern(g) for g in include]
+    unwanted = [glob_pattern(g) for g in exclude]
+    resolved_root = root.resolve()
+    found: list[str] = []
+    for directory, subdirs, names in os.walk(root, followlinks=False):
+        subdirs.sort()
+        for name in sorted(names):
+            path = Path(directory, name)
+            relpath = path.relative_to(root).as_posix()
+            if not any(p.fullmatch(relpath) for p in wanted):
+                continue
+            if any(p.fullmatch(relpath) for p in unwanted):
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
+                continue
+            found.append(relpath)
+    return found
+
+
+def mac_from_name(relpath: str, prefixes: tuple[str, ...] = ()) -> str | None:
+    """The handset MAC in a file name in any notation, bare lowercase hex; else None.
+
+    ``001565abcd01.cfg``, ``00-15-65-AB-CD-01.cfg``, ``0015.65ab.cd01-registration.cfg``,
+    ``SEP001565ABCD01.cnf.xml`` (with prefix ``sep``). The all-zero MAC names a file
+    shared by every phone, not a handset.
+    """
+    name = relpath.rsplit("/", 1)[-1]
+    lowered = name.lower()
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        if lowered.startswith(prefix.lower()):
+            name = name[len(prefix) :]
+            break
+    for pattern in _MAC_PATTERNS:
+        match = pattern.search(name)
+        if match:
+            mac = normalise_mac(match.group(1))
+            if mac is not None:
+                return None if mac in _NO_MAC else mac
+    return None
+
+
+def normalise_mac(text: str) -> str | None:
+    """Bare lowercase hex of a MAC in any notation (None when it is not one)."""
+    try:
+        eui = netaddr.EUI(text.strip())
+    except (netaddr.AddrFormatError, TypeError, ValueError):
+        return None
+    if eui.version != 48:
+        return None
+    return str(eui.format(netaddr.mac_bare)).lower()
+
+
+def read_bytes(root: Path, relpath: str, max_bytes: int) -> bytes:
+    """The file's bytes; Unreadable when it is too large, binary or unreadable."""
+    path = root / relpath
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise Unreadable(
+                relpath, f"{size} bytes, larger than files.max_bytes ({max_bytes}); not read"
+            )
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise Unreadable(relpath, f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise Unreadable(relpath, f"grew beyond files.max_bytes ({max_bytes}) while read")
+    if _looks_binary(data):
+        raise Unreadable(relpath, "binary content, not a text or XML provisioning file")
+    return data
+
+
+def _looks_binary(data: bytes) -> bool:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a BOM: text
+        return False
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
+    return bool(sample) and controls / len(sample) > 0.05
+
+
+def is_xml(data: bytes) -> bool:
+    """Whether the content starts like an XML document (after a BOM and blanks)."""
+    text = data.lstrip(b"\xef\xbb\xbf").lstrip()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    return text.startswith(b"<")
+
+
+def decode_text(relpath: str, data: bytes, encoding: str) -> str:
+    """A key = value file as text in its declared encoding; Unreadable when it is not."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data, encoding = data[3:], "utf-8"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise Unreadable(
+            relpath,
+            f"not valid {encoding} text (byte {exc.start}: {exc.reason}); "
+            "set files.encoding in the mapping if the file is in another encoding",
+        ) from None
+
+
+def parse_xml(relpath: str, data: bytes) -> Element:
+    """Parse XML with entity declarations and external references refused."""
+    try:
+        return SafeElementTree.fromstring(
+            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
+    except EntitiesForbidden as exc:
+        target = exc.sysid or exc.pubid
+        if target:
+            reason = (
+                f"XML declares an external entity {exc.name!r} -> {target}: refused, "
+                "nothing was fetched"
+            )
+        else:
+            reason = (
+                f"XML declares entity {exc.name!r} (an entity-expansion bomb): refused, "
+                "nothing was expanded"
+            )
+        raise Unreadable(relpath, reason) from None
+    except ExternalReferenceForbidden as exc:
+        raise Unreadable(
+            relpath,
+            f"XML refers to an external resource ({exc.sysid or exc.pubid}): refused, nothing "
+            "was fetched",
+        ) from None
+    except DTDForbidden:  # pragma: no cover - DTDs are allowed, entities are not
+        raise Unreadable(relpath, "XML has a DTD: refused") from None
+    except DefusedXmlException as exc:
+        raise Unreadable(relpath, f"unsafe XML: refused ({type(exc).__name__})") from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise Unreadable(
+            relpath,
+            f"not well-formed XML at line {line}, column {column} (truncated or corrupt)",
+        ) from None
+    except (ValueError, LookupError) as exc:
+        raise Unreadable(relpath, f"XML cannot be decoded: {exc}") from None
+
+
+def local_name(tag: object) -> str:
+    """An element's tag without its namespace."""
+    text = tag if isinstance(tag, str) else ""
+    return text.rsplit("}", 1)[-1]
+
+
+def element_text(element: Element) -> str:
+    """The element's own text, stripped."""
+    return (element.text or "").strip()
+
+
+def iter_leaves(element: Element) -> Iterator[Element]:
+    """Every element below ``element`` that has no child elements."""
+    for child in element.iter():
+        if child is not element and len(child) == 0:
+            yield child

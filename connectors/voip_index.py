@@ -1,0 +1,393 @@
+"""From parsed provisioning files to records and an identifier index.
+
+Every file is parsed once per scan (and not again while it is unchanged); each
+searchable field value is normalised once, into an index ``(type, value) -> places``,
+so that a batch of thousands of identifiers costs one dictionary lookup each.
+
+Records:
+
+* **handset** (voip.handset): one per account (line) of a handset configuration,
+  holding the handset's own fields (MAC, provisioning credentials withheld) and the
+  account's (SIP user / extension, display name, SIP password withheld); one
+  ``device`` record for a handset without accounts. The files of one handset are
+  joined by MAC: the MAC in the file name, the vendor's MAC key, or the one
+  configuration that references a file without a MAC (Polycom ``CONFIG_FILES``).
+* **phonebook entry, as found** (voip.contacts): an entry matched by the subject's
+  own identifiers is the subject's data. Its location names the client and an opaque
+  token of the phonebook (the first 12 hex digits of the SHA-256 of its path), never
+  the file, whose name holds the owner's MAC: the owner is not disclosed.
+* **phonebook entry, as kept by its owner**: the entries of a phonebook that belongs
+  to exactly one handset are linked to that handset's records, so that the owner's
+  search returns them as related records of *other people* (``third_party``). A
+  phonebook shared by several handsets, or by none, belongs to no one's handset.
+
+Extensions are scoped by client ("acme/201"), so that an extension found in a
+provisioning file is a strong identifier that expands to the handset's MAC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from connectors.base import WITHHELD, FieldValue, Link, Record
+from connectors.voip_files import Unreadable, list_files
+from connectors.voip_mapping import FieldRule, VoipMapping, sip_user_part
+from connectors.voip_parsers import ParsedConfig, ParsedPhonebook, parse_file
+from discover.identifiers import try_normalise
+from discover.mapping import FieldSpec
+
+PHONEBOOK_RELATION = "phonebook of the handset"
+_SCOPE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@")
+
+IndexKey = tuple[str, str]  # identifier type, normalised value
+Place = tuple[int, str, bool]  # record number, field name, exact
+
+
+def valid_scope(text: str | None) -> str | None:
+    """``text`` as an extension scope (casefolded), or None when it cannot be one."""
+    if not text:
+        return None
+    folded = text.strip().casefold()
+    return folded if _SCOPE.fullmatch(folded) else None
+
+
+def scrub_url_credentials(text: str) -> str:
+    """``https://user:pw@host/`` -> ``https://user:(withheld)@host/``: no password in hits."""
+    return _URL_CREDENTIALS.sub(r"\1:(withheld)@", text)
+
+
+@dataclass(slots=True)
+class Index:
+    """Everything one pass over the directory produced."""
+
+    records: list[Record] = field(default_factory=list)
+    places: dict[IndexKey, list[Place]] = field(default_factory=lambda: defaultdict(list))
+    children: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
+    warnings: list[str] = field(default_factory=list)
+    unreadable: int = 0
+    files: int = 0
+    rows: int = 0
+
+
+@dataclass(slots=True)
+class _Handset:
+    mac: str | None
+    configs: list[ParsedConfig]
+    records: list[int] = field(default_factory=list)
+
+
+class IndexBuilder:
+    """Builds the :class:`Index` of one provisioning directory."""
+
+    def __init__(self, root: Path, mapping: VoipMapping, fallback_scope: str | None) -> None:
+        self.root = root
+        self.mapping = mapping
+        self.fallback_scope = fallback_scope
+        self.index = Index()
+        self._numbered: dict[tuple[str, int], FieldSpec] = {}
+        self._unscoped: set[str] = set()
+
+    # -- the pass -----------------------------------------------------------------
+
+    def build(self, relpaths: Iterable[str] | None = None) -> Index:
+        if relpaths is None:
+            relpaths = list_files(self.root, self.mapping.include, self.mapping.exclude)
+        configs: list[ParsedConfig] = []
+        phonebooks: list[ParsedPhonebook] = []
+        for relpath in relpaths:
+            self.index.files += 1
+            try:
+                parsed = parse_file(self.root, relpath, self.mapping)
+            except Unreadable as exc:  # also Unrecognised: a file not read is never silent
+                self._unreadable(exc)
+                continue
+            if isinstance(parsed, ParsedConfig):
+                configs.append(parsed)
+                phonebooks.extend(parsed.embedded)
+            else:
+                phonebooks.append(parsed)
+        references = self._references(configs, phonebooks)
+        handsets = self._handsets(configs, references)
+        for handset in handsets:
+            self._handset_records(handset)
+        owner_of = self._owners(handsets, phonebooks, references)
+        for phonebook in phonebooks:
+            self._phonebook_records(phonebook, owner_of.get(phonebook.relpath))
+        if self._unscoped:
+            sample = ", ".join(sorted(self._unscoped)[:3])
+            self.index.warnings.append(
+                f"{len(self._unscoped)} file(s) lie outside a client directory ({sample} ...): "
+                "their extensions are unscoped and match only as 'possible'; set "
+                "connection.scope or move them under PROVISIONING_DIR/<client>/"
+            )
+        return self.index
+
+    def _unreadable(self, exc: Unreadable) -> None:
+        self.index.unreadable += 1
+        self.index.warnings.append(f"{exc.relpath}: not read: {exc.reason}")
+
+    # -- scopes -------------------------------------------------------------------
+
+    def scope_of(self, relpath: str) -> str | None:
+        """The client scope of a file: its directory at the mapping's level, or the source's."""
+        relpath = relpath.split("#", 1)[0]
+        if self.mapping.scope_from == "none":
+            return None
+        if self.mapping.scope_from == "directory":
+            parts = relpath.split("/")
+            level = self.mapping.scope_level
+            if len(parts) > level:
+                scope = valid_scope(parts[level - 1])
+                if scope:
+                    return scope
+        if self.fallback_scope is None:
+            self._unscoped.add(relpath)
+        return self.fallback_scope
+
+    # -- references and handsets --------------------------------------------------
+
+    def _references(
+        self, configs: list[ParsedConfig], phonebooks: list[ParsedPhonebook]
+    ) -> dict[str, set[str]]:
+        """file -> the configurations that name it (a phonebook URL, a config part)."""
+        by_name: dict[str, list[str]] = defaultdict(list)
+        for item in (*configs, *phonebooks):
+            if "#" not in item.relpath:
+                by_name[PurePosixPath(item.relpath).name.lower()].append(item.relpath)
+        referrers: dict[str, set[str]] = defaultdict(set)
+        for config in configs:
+            for key in config.format.reference_keys(config.keys):
+                for target in re.split(r"[,\s]+", config.keys.get(key, "")):
+                    resolved = self._resolve(target, config.relpath, by_name)
+                    if resolved and resolved != config.relpath:
+                        referrers[resolved].add(config.relpath)
+        return referrers
+
+    def _resolve(self, target: str, referrer: str, by_name: dict[str, list[str]]) -> str | None:
+        if not target:
+            return None
+        path = unquote(urlsplit(target).path if "://" in target else target)
+        name = PurePosixPath(path).name.lower()
+        candidates = by_name.get(name, [])
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        directory = PurePosixPath(referrer).parent
+        same_dir = [c for c in candidates if PurePosixPath(c).parent == directory]
+        if len(same_dir) == 1:
+            return same_dir[0]
+        tail = [c for c in candidates if path.lower().endswith("/" + c.lower())]
+        if len(tail) == 1:
+            return tail[0]
+        top = referrer.split("/", 1)[0]
+        same_top = [c for c in candidates if c.split("/", 1)[0] == top]
+        if len(same_top) == 1:
+            return same_top[0]
+        self.index.warnings.append(
+            f"{referrer}: reference {name!r} matches {len(candidates)} files; not followed"
+        )
+        return None
+
+    def _handsets(
+        self, configs: list[ParsedConfig], referrers: dict[str, set[str]]
+    ) -> list[_Handset]:
+        """Configurations grouped by handset (MAC); a part referenced by one MAC joins it."""
+        by_path = {c.relpath: c for c in configs}
+        for _ in range(4):  # a part of a part of a part ...
+            changed = False
+            for config in configs:
+                if config.mac is not None:
+                    continue
+                macs = {by_path[r].mac for r in referrers.get(config.relpath, ()) if r in by_path}
+                if len(macs) == 1 and None not in macs:
+                    config.mac = macs.pop()
+                    changed = True
+            if not changed:
+                break
+        groups: dict[str, _Handset] = {}
+        handsets: list[_Handset] = []
+        for config in configs:
+            if config.mac is None:
+                handsets.append(_Handset(None, [config]))
+                continue
+            if config.mac not in groups:
+                groups[config.mac] = _Handset(config.mac, [])
+                handsets.append(groups[config.mac])
+            groups[config.mac].configs.append(config)
+        return handsets
+
+    # -- handset records ----------------------------------------------------------
+
+    def _handset_records(self, handset: _Handset) -> None:
+        device: dict[str, object] = {}
+        for config in handset.configs:
+            for name, sources in config.format.device.items():
+                if device.get(name) is None:
+                    device[name] = self._value(name, sources, config, handset.mac, None)
+        made = 0
+        for config in handset.configs:
+            for number in config.format.account_numbers(config.keys):
+                values = dict(device)
+                for name, sources in config.format.account_sources(number).items():
+                    value = self._value(name, sources, config, handset.mac, number)
+                    if value is not None or name not in values:
+                        values[name] = value
+                made += self._add_handset_record(handset, config, f"account {number}", values)
+        if not made:
+            primary = next((c for c in handset.configs if c.mac), handset.configs[0])
+            self._add_handset_record(handset, primary, "device", device)
+
+    def _add_handset_record(
+        self, handset: _Handset, config: ParsedConfig, key: str, values: dict[str, object]
+    ) -> int:
+        fields = [
+            FieldValue(rule.spec, values[name])
+            for name, rule in self.mapping.handset_fields.items()
+            if values.get(name) is not None
+        ]
+        if not any(f.spec.searchable and f.value is not WITHHELD for f in fields):
+            return 0  # a shared file with no account and no MAC: nothing to find
+        record = Record(location=config.relpath, key=key, fields=fields, entity="person")
+        handset.records.append(self._add(record))
+        self.index.rows += 1
+        return 1
+
+    def _value(
+        self,
+        name: str,
+        sources: tuple[str, ...],
+        config: ParsedConfig,
+        mac: str | None,
+        number: int | None,
+    ) -> object:
+        """The first source of a field that holds a value, prepared for the record."""
+        rule = self.mapping.handset_fields[name]
+        for source in sources:
+            if source == "$mac":
+                raw = mac
+            elif source == "$format":
+                raw = config.format.name
+            elif source == "$n":
+                raw = str(number) if number is not None else None
+            else:
+                raw = config.keys.get(source)
+            if not raw:
+                continue
+            if rule.spec.secret:
+                return WITHHELD
+            value = self._prepare(rule, raw, config.relpath)
+            if value is not None:
+                return value
+        return None
+
+    def _prepare(self, rule: FieldRule, raw: str, relpath: str) -> str | None:
+        """A stored value as the record keeps it: digits checked, extensions scoped."""
+        if not rule.accepts(raw):
+            return None
+        if rule.spec.identifier == "extension":
+            user = sip_user_part(raw)
+            scope = self.scope_of(relpath)
+            if "/" not in user and try_normalise("extension", user) is not None:
+                return f"{scope}/{user}" if scope else user
+            return raw
+        return scrub_url_credentials(raw)
+
+    # -- phonebooks ---------------------------------------------------------------
+
+    def _owners(
+        self,
+        handsets: list[_Handset],
+        phonebooks: list[ParsedPhonebook],
+        referrers: dict[str, set[str]],
+    ) -> dict[str, _Handset]:
+        """phonebook -> its handset, when exactly one handset owns it."""
+        handset_of = {c.relpath: h for h in handsets for c in h.configs}
+        by_mac = {h.mac: h for h in handsets if h.mac}
+        owners: dict[str, _Handset] = {}
+        for phonebook in phonebooks:
+            candidates: dict[int, _Handset] = {}
+            for referrer in referrers.get(phonebook.relpath, ()):
+                if referrer in handset_of:
+                    candidates[id(handset_of[referrer])] = handset_of[referrer]
+            if phonebook.mac and phonebook.mac in by_mac:
+                candidates[id(by_mac[phonebook.mac])] = by_mac[phonebook.mac]
+            if phonebook.embedded_in and phonebook.embedded_in in handset_of:
+                owner = handset_of[phonebook.embedded_in]
+                candidates[id(owner)] = owner
+            if len(candidates) == 1:
+                owner = next(iter(candidates.values()))
+                if owner.records:
+                    owners[phonebook.relpath] = owner
+        return owners
+
+    def _phonebook_records(self, phonebook: ParsedPhonebook, owner: _Handset | None) -> None:
+        scope = self.scope_of(phonebook.relpath)
+        token = hashlib.sha256(phonebook.relpath.encode("utf-8")).hexdigest()[:12]
+        found_at = f"{scope}/phonebook-{token}" if scope else f"phonebook-{token}"
+        for number, entry in enumerate(phonebook.entries, start=1):
+            fields = self._entry_fields(entry, phonebook.relpath)
+            if not fields:
+                continue
+            self.index.rows += 1
+            key = f"entry {number}"
+            self._add(Record(location=found_at, key=key, fields=fields, entity="person"))
+            if owner is None:
+                continue
+            parents = [self.index.records[i] for i in owner.records]
+            kept = Record(
+                location=phonebook.relpath,
+                key=key,
+                fields=fields,
+                links=[Link(p.location, p.key, PHONEBOOK_RELATION) for p in parents],
+                entity="person",
+                third_party=True,
+            )
+            for parent in owner.records:
+                self.index.children[parent].append(kept)
+
+    def _entry_fields(self, entry: dict[str, list[str]], relpath: str) -> list[FieldValue]:
+        fields: list[FieldValue] = []
+        for name, rule in self.mapping.contact_fields.items():
+            values = [
+                v for v in (self._prepare(rule, raw, relpath) for raw in entry.get(name, [])) if v
+            ]
+            values = list(dict.fromkeys(values))
+            if not values:
+                continue
+            if rule.join is not None:
+                fields.append(FieldValue(rule.spec, rule.join.join(values)))
+                continue
+            for position, value in enumerate(values, start=1):
+                fields.append(FieldValue(self._numbered_spec(rule.spec, position), value))
+        return fields
+
+    def _numbered_spec(self, spec: FieldSpec, position: int) -> FieldSpec:
+        """``number``, ``number.2``, ``number.3`` … for several values of one field."""
+        if position == 1:
+            return spec
+        key = (spec.name, position)
+        if key not in self._numbered:
+            self._numbered[key] = replace(spec, name=f"{spec.name}.{position}")
+        return self._numbered[key]
+
+    # -- the index ----------------------------------------------------------------
+
+    def _add(self, record: Record) -> int:
+        number = len(self.index.records)
+        self.index.records.append(record)
+        for value in record.fields:
+            spec = value.spec
+            if not spec.searchable or value.value is None or value.value is WITHHELD:
+                continue
+            normalised = try_normalise(spec.identifier, value.value)
+            if normalised is None:
+                continue
+            exact = str(value.value) == normalised
+            self.index.places[(spec.identifier, normalised)].append((number, spec.name, exact))
+        return number
