@@ -30,7 +30,7 @@ class InvalidIdentifier(InputError, ValueError):
         self.kind = kind
         self.value = value
         self.reason = reason
-        super().__init__(f"{kind_label(kind)} {value!r}: {reason}")
+        super().__init__(f"{kind_label(kind)} {shown_value(value)}: {reason}")
 
 
 class ConfigError(InputError):
@@ -81,6 +81,18 @@ _KIND_LABELS = {
     "account": "account id",
     "extension": "extension",
 }
+
+
+def shown_value(value: str, limit: int = 60) -> str:
+    """A value as a message shows it: bare when plain, quoted when it has surprises.
+
+    ``IMEI 352099001761480: check digit should be 1`` reads best; an empty value, one
+    with surrounding or control characters, or one with ": " (which would blur where
+    the reason starts) is shown quoted, and a very long value is cut.
+    """
+    text = value if len(value) <= limit else value[:limit] + "…"
+    plain = bool(text) and text == text.strip() and text.isprintable() and ": " not in text
+    return text if plain else repr(text)
 
 
 def kind_label(kind: str) -> str:

@@ -14,6 +14,7 @@ source that may hold anything.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import unicodedata
@@ -54,6 +55,10 @@ DEFAULT_REGION = "NL"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+#: Longer values are not identifiers (an e-mail address is at most 254 characters);
+#: refusing them early keeps regular expressions and parsers on small inputs.
+MAX_LENGTH = 512
+
 
 @dataclass(frozen=True, order=True, slots=True)
 class Identifier:
@@ -83,28 +88,66 @@ class Identifier:
 
 
 def _reject_control(kind: str, raw: str) -> str:
+    """The value without surrounding white space; control characters inside are refused.
+
+    A trailing newline or tab (a value pasted from a mail, a CSV cell) is surrounding
+    white space and goes; a NUL or newline *inside* a value is never part of an
+    identifier and is refused, so that it can never reach a source's query.
+    """
     if not isinstance(raw, str):
         raw = str(raw)
-    if _CONTROL.search(raw):
-        raise InvalidIdentifier(kind, raw, "contains control characters (NUL, tab, newline …)")
     value = raw.strip()
     if not value:
         raise InvalidIdentifier(kind, raw, "is empty")
+    if len(value) > MAX_LENGTH:
+        raise InvalidIdentifier(kind, raw, f"is longer than {MAX_LENGTH} characters")
+    if "\x00" in raw or _CONTROL.search(value):
+        raise InvalidIdentifier(kind, raw, "contains control characters (NUL, tab, newline …)")
     return value
 
 
 def _email(raw: str) -> str:
+    """local-part@domain, lower-cased; a display form ``Name <addr>`` gives its address.
+
+    Lower-casing (not ``str.casefold``) keeps "straße@" and "strasse@" apart, as
+    mail servers do, and agrees with the databases' own LOWER(). A punycode domain
+    (``xn--…``) is compared in its Unicode form.
+    """
     value = _reject_control("email", raw)
+    display = re.fullmatch(r"[^<>]*<([^<>]+)>", value)
+    if display:
+        value = display.group(1).strip()
     if value.lower().startswith("mailto:"):
         value = value[7:]
     local, sep, domain = value.rpartition("@")
-    if not sep or not local or not domain or " " in domain or "." not in domain:
+    quoted = len(local) >= 2 and local[0] == local[-1] == '"'
+    if (
+        not sep
+        or not local
+        or not domain
+        or re.search(r"\s", domain)
+        or (re.search(r"\s", local) and not quoted)
+        or "." not in domain.strip(".")
+    ):
         raise InvalidIdentifier("email", raw, "expected local-part@domain.tld")
-    # IDNA domains are compared in their Unicode form, case-folded.
-    return f"{local.casefold()}@{domain.casefold().rstrip('.')}"
+    domain = domain.lower().rstrip(".")
+    if "xn--" in domain:
+        with contextlib.suppress(UnicodeError):  # invalid punycode: compare as written
+            domain = domain.encode("ascii").decode("idna").lower()
+    return f"{local.lower()}@{domain}"
 
 
 def _phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """E.164. Numbers of the default region must be valid, not merely possible.
+
+    Accepted surface forms: national (``06-12345678``), international (``+31 6 …``,
+    ``0031 6 …``, ``+31 (0)6 …``), the switch/CDR form without a plus
+    (``31612345678``) and a national number that lost its leading zero
+    (``612345678``). A foreign number given with its country code is accepted when
+    it is *possible* (phonenumbers may not know a new range yet); a number of the
+    default region must be *valid*, so that stray digits (``12345``, an IP address,
+    a date) never become a phone number.
+    """
     value = _reject_control("phone", raw)
     lowered = value.lower()
     for prefix in ("tel:", "sip:"):
@@ -113,35 +156,56 @@ def _phone(raw: str, region: str = DEFAULT_REGION) -> str:
     digits = re.sub(r"\D", "", value)
     if not digits:
         raise InvalidIdentifier("phone", raw, "holds no digits")
+    if len(digits) > 17:  # E.164 allows 15 digits; 00 and a stray (0) add two
+        raise InvalidIdentifier("phone", raw, f"has {len(digits)} digits, more than a number")
+    explicit = value.startswith(("+", "00"))
     candidates = [value]
-    if not value.lstrip().startswith(("+", "00")):
+    if not explicit:
         # A switch or CDR format without the plus (31612345678), or a national
         # number that lost its leading zero in a spreadsheet (612345678).
         candidates.append("+" + digits)
-    best: phonenumbers.PhoneNumber | None = None
+    possible: phonenumbers.PhoneNumber | None = None
     for candidate in candidates:
         try:
             number = phonenumbers.parse(candidate, region)
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            best = number
-            break
-        if best is None and phonenumbers.is_possible_number(number):
-            best = number
-    if best is None:
-        raise InvalidIdentifier("phone", raw, f"not a possible phone number (region {region})")
-    return phonenumbers.format_number(best, phonenumbers.PhoneNumberFormat.E164)
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        foreign = phonenumbers.region_code_for_number(number) != region
+        if explicit and foreign and possible is None and phonenumbers.is_possible_number(number):
+            possible = number
+    if possible is None:
+        raise InvalidIdentifier("phone", raw, f"not a valid phone number (region {region})")
+    return phonenumbers.format_number(possible, phonenumbers.PhoneNumberFormat.E164)
+
+
+_MAC_SHAPES = {6: 2, 3: 4, 2: 6, 1: 12}  # groups -> hex digits per group
 
 
 def _mac(raw: str) -> str:
+    """Bare lower-case hex. Every notation: 00:15:65:ab:cd:ef, 00-15-65-AB-CD-EF,
+    0015.65ab.cdef (Cisco), 001565:abcdef, 001565abcdef, 0:15:65:ab:cd:ef.
+
+    The shape is checked before netaddr sees it: netaddr also reads a plain integer
+    ("1234") as a MAC address, and a stray number must not become one.
+    """
     value = _reject_control("mac", raw)
+    separators = set(re.findall(r"[:\-. ]", value))
+    groups = re.split(r"[:\-. ]", value) if separators else [value]
+    width = _MAC_SHAPES.get(len(groups))
+    if (
+        len(separators) > 1
+        or width is None
+        or not all(re.fullmatch(rf"[0-9A-Fa-f]{{1,{width}}}", group) for group in groups)
+        or (width != 2 and any(len(group) != width for group in groups))
+    ):
+        raise InvalidIdentifier("mac", raw, "not a MAC address in any known notation")
+    bare = "".join(group.rjust(width, "0") for group in groups)
     try:
-        eui = netaddr.EUI(value)
+        eui = netaddr.EUI(bare, version=48)
     except (netaddr.AddrFormatError, TypeError, ValueError) as exc:
         raise InvalidIdentifier("mac", raw, "not a MAC address in any known notation") from exc
-    if eui.version != 48:
-        raise InvalidIdentifier("mac", raw, "expected a 48-bit MAC address")
     return str(eui.format(netaddr.mac_bare)).lower()
 
 
@@ -193,13 +257,21 @@ def _imsi(raw: str) -> str:
 
 
 def _ip(raw: str) -> str:
+    """The compressed address. An IPv4-mapped IPv6 address is its IPv4 address; an
+    IPv6 zone (``fe80::1%eth0``) names the local interface, not the address, and is
+    dropped; IPv4 octets with leading zeros (``192.168.001.010``) are read as decimal.
+    """
     value = _reject_control("ip", raw)
+    text = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    text = text.split("%", 1)[0] if ":" in text else text
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text):
+        text = ".".join(str(int(octet)) for octet in text.split("."))
     try:
-        address = ipaddress.ip_address(value.strip("[]"))
+        address = ipaddress.ip_address(text)
     except ValueError as exc:
         raise InvalidIdentifier("ip", raw, "not an IPv4 or IPv6 address") from exc
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped.compressed
     return address.compressed
 
 
@@ -211,20 +283,32 @@ def _postcode(raw: str) -> str:
         raise InvalidIdentifier("postcode", raw, "expected a Dutch postcode like 2289 BA") from exc
 
 
+#: Letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans(
+    {"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ı": "i", "þ": "th"}
+)
+
+
 def fold_text(text: str) -> str:
     """Case-fold and strip accents: 'Zoë Çelik' -> 'zoe celik'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSED))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped.replace("ß", "ss").replace("ø", "o"))
+    return unicodedata.normalize("NFC", stripped)
 
 
 def _name(raw: str) -> str:
+    """Folded, particles kept: "Vries, Jan de", "JAN DE VRIES", "Jan de Vriés" are one.
+
+    A hyphen between name parts counts as a space (El-Amrani, El Amrani) and every
+    apostrophe is the plain one (O’Brien, O'Brien).
+    """
     value = _reject_control("name", raw)
     if "," in value:  # "Vries, Jan de" -> "Jan de Vries"
         last, _, first = value.partition(",")
         value = f"{first} {last}"
     folded = fold_text(value)
-    folded = re.sub(r"[.\"“”]", " ", folded)
+    folded = re.sub(r"[’‘`´ʼ]", "'", folded)
+    folded = re.sub(r"[.,\"“”„\-‐‑–—_]", " ", folded)
     folded = re.sub(r"\s+", " ", folded).strip()
     if not any(ch.isalpha() for ch in folded):
         raise InvalidIdentifier("name", raw, "holds no letters")
@@ -328,6 +412,16 @@ def surface_forms(identifier: Identifier) -> list[str]:
             national.replace(" ", "-"),
             international.replace(" ", ""),
         ]
+        # Directories and address books also write "088-1234567" (area code, dash,
+        # subscriber number) and "+31 (0)88 123 4567" (international with the trunk 0).
+        area, _, rest = national.partition(" ")
+        if rest:
+            forms.append(f"{area}-{rest.replace(' ', '')}")
+        if national.startswith("0"):
+            forms += [
+                f"+{number.country_code} (0){national[1:]}",
+                f"+{number.country_code}(0){national_digits[1:]}",
+            ]
     elif identifier.type == "mac":
         pairs = [value[i : i + 2] for i in range(0, 12, 2)]
         quads = [value[i : i + 4] for i in range(0, 12, 4)]
@@ -335,7 +429,10 @@ def surface_forms(identifier: Identifier) -> list[str]:
             forms += [text, text.upper()]
         forms.append(value.upper())
     elif identifier.type == "email":
-        pass
+        local, _, domain = value.rpartition("@")
+        with contextlib.suppress(UnicodeError):
+            ascii_domain = domain.encode("idna").decode("ascii")
+            forms.append(f"{local}@{ascii_domain}")
     elif identifier.type == "postcode":
         forms.append(f"{value[:4]} {value[4:]}")
     return list(dict.fromkeys(forms))
