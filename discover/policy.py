@@ -2,17 +2,26 @@
 
 Applied between the case and every exporter, so that no format can forget a rule:
 
-* secrets (passwords, PINs, PUK codes, codewords) never leave as values: the
-  package lists the field as withheld for security and says how to ask for it;
+* secrets (passwords, PINs, PUK codes, codewords) never leave as values: the value is
+  dropped here even if a connector wrongly put one in the hits, and the package lists
+  the field as withheld for security and says how to ask for it;
 * other people's data is redacted (Art. 15(4)): the field is listed, its value is not;
+  a record whose every field is another person's is left out and counted;
 * "possible" hits (matched on a name alone) are left out unless staff confirmed them;
 * staff decisions recorded by ``discover review`` exclude or confirm records;
-* a portability package holds only categories processed on consent or contract;
+* a portability package holds only categories processed on consent or contract
+  (the register's ``portable`` flag, re-checked against the legal basis here);
 * ``controller`` limits a package to the provider's or the client's part.
+
+Overdue records (older than their retention period) are *included*: Art. 15 covers
+every record processed when the request is answered, and deleting or hiding data
+after a request arrived is not allowed. Their overdue flag is for staff (``discover
+review``, the case summary, the export's console message), never in the package.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +30,10 @@ import pyarrow.compute as pc
 
 PackageKind = Literal["access", "portability"]
 ControllerScope = Literal["provider", "client", "all"]
+DecisionAction = Literal["confirm", "exclude"]
+PORTABLE_BASES: tuple[str, ...] = ("consent", "contract")
+#: separates the parts of a record reference in vectorised keys; never in a name.
+_SEP = "\x1f"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +43,7 @@ class Decision:
     source: str
     location: str
     record_key: str
-    action: Literal["confirm", "exclude"]
+    action: DecisionAction
     reason: str
     decided_by: str
     decided_at: str
@@ -53,38 +66,56 @@ class Decision:
 
 @dataclass(slots=True)
 class Selection:
-    """The outcome of the policy: what goes in, and an account of what does not."""
+    """The outcome of the policy: what goes in, and an account of what does not.
+
+    ``hits`` keeps the hits schema; values of withheld and redacted fields are null.
+    ``decisions_applied`` are the decisions that matched a record of the case;
+    ``decisions_unmatched`` refer to records the case does not hold (stale).
+    ``overdue_records`` (included records past their retention) and ``pending_review``
+    (possible records nobody decided on) are for staff, not for the package.
+    """
 
     hits: pa.Table
     withheld: list[dict[str, str]] = field(default_factory=list)
     redacted: list[dict[str, str]] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
     decisions_applied: list[dict[str, Any]] = field(default_factory=list)
+    decisions_unmatched: list[dict[str, Any]] = field(default_factory=list)
+    overdue_records: int = 0
+    pending_review: int = 0
+
+    @property
+    def records(self) -> int:
+        """Number of distinct records included."""
+        if self.hits.num_rows == 0:
+            return 0
+        return len(pc.unique(ref_keys(self.hits)))
 
 
-def _refs(table: pa.Table) -> list[tuple[str, str, str]]:
-    return list(
-        zip(
-            table.column("source").to_pylist(),
-            table.column("location").to_pylist(),
-            table.column("record_key").to_pylist(),
-            strict=True,
-        )
+def ref_keys(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """One string per row identifying its record (source, location, record_key)."""
+    return pc.binary_join_element_wise(
+        table.column("source"), table.column("location"), table.column("record_key"), _SEP
     )
 
 
+def ref_key(ref: tuple[str, str, str]) -> str:
+    """The same key as :func:`ref_keys` for one record reference."""
+    return _SEP.join(ref)
+
+
 def _field_refs(table: pa.Table) -> list[dict[str, str]]:
+    columns = [table.column(n).to_pylist() for n in ("source", "location", "record_key")]
+    columns += [table.column(n).to_pylist() for n in ("field", "category")]
     return [
         {"source": s, "location": loc, "record_key": key, "field": name, "category": category}
-        for s, loc, key, name, category in zip(
-            table.column("source").to_pylist(),
-            table.column("location").to_pylist(),
-            table.column("record_key").to_pylist(),
-            table.column("field").to_pylist(),
-            table.column("category").to_pylist(),
-            strict=True,
-        )
+        for s, loc, key, name, category in zip(*columns, strict=True)
     ]
+
+
+def _count_records(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> int:
+    chosen = table.filter(mask)
+    return len(pc.unique(ref_keys(chosen))) if chosen.num_rows else 0
 
 
 def select_hits(
@@ -92,51 +123,58 @@ def select_hits(
     *,
     kind: PackageKind,
     controller: ControllerScope = "all",
-    decisions: list[Decision] | tuple[Decision, ...] = (),
+    decisions: Sequence[Decision] = (),
 ) -> Selection:
-    """Apply the package policy to a case's hits."""
+    """Apply the package policy to a case's hits (see the module docstring)."""
     left_out: dict[str, int] = {}
-    applied: list[dict[str, Any]] = []
+    keys = ref_keys(hits)
 
     def drop(mask: pa.ChunkedArray | pa.Array, reason: str) -> None:
-        nonlocal hits
+        nonlocal hits, keys
+        mask = pc.fill_null(mask, False)
         count = pc.sum(pc.cast(mask, pa.int64())).as_py() or 0
         if count:
             left_out[reason] = left_out.get(reason, 0) + count
-            hits = hits.filter(pc.invert(mask))
+            keep = pc.invert(mask)
+            hits = hits.filter(keep)
+            keys = keys.filter(keep)
 
-    by_ref = {d.ref: d for d in decisions}
-    if by_ref:
-        refs = _refs(hits)
-        excluded = pa.array(
-            [by_ref.get(r) is not None and by_ref[r].action == "exclude" for r in refs]
-        )
-        confirmed = pa.array(
-            [by_ref.get(r) is not None and by_ref[r].action == "confirm" for r in refs]
-        )
-        applied = [d.to_document() for d in decisions]
-    else:
-        excluded = pa.array([False] * hits.num_rows, pa.bool_())
-        confirmed = excluded
-    hits = hits.append_column("_excluded", excluded).append_column("_confirmed", confirmed)
-    drop(hits.column("_excluded"), "excluded_by_review")
-    unconfirmed = pc.and_(
-        pc.equal(hits.column("match"), "possible"), pc.invert(hits.column("_confirmed"))
-    )
-    drop(unconfirmed, "possible_unconfirmed")
-    hits = hits.drop_columns(["_excluded", "_confirmed"])
+    latest: dict[tuple[str, str, str], Decision] = {}
+    for decision in decisions:
+        latest[decision.ref] = decision  # a later decision on the same record wins
+    present = set(pc.unique(keys).to_pylist()) if hits.num_rows else set()
+    applied = [d.to_document() for d in latest.values() if ref_key(d.ref) in present]
+    unmatched = [d.to_document() for d in latest.values() if ref_key(d.ref) not in present]
+    excluded = [ref_key(r) for r, d in latest.items() if d.action == "exclude"]
+    confirmed = [ref_key(r) for r, d in latest.items() if d.action == "confirm"]
+
+    drop(pc.is_in(keys, value_set=pa.array(excluded, pa.string())), "excluded_by_review")
+    is_confirmed = pc.is_in(keys, value_set=pa.array(confirmed, pa.string()))
+    possible = pc.equal(hits.column("match"), "possible")
+    pending = pc.and_(possible, pc.invert(is_confirmed))
+    pending_records = _count_records(hits, pending)
+    drop(pending, "possible_unconfirmed")
     if kind == "portability":
-        drop(pc.invert(hits.column("portable")), "not_portable")
+        not_portable = pc.or_(
+            pc.invert(hits.column("portable")),
+            pc.invert(pc.is_in(hits.column("legal_basis"), value_set=pa.array(PORTABLE_BASES))),
+        )
+        drop(not_portable, "not_portable")
     if controller != "all":
         drop(pc.not_equal(hits.column("controller"), controller), "other_controller")
+    if hits.num_rows:
+        # A record holding nothing but other people's data is left out, with a count.
+        own = pc.invert(hits.column("third_party"))
+        own_keys = pc.unique(keys.filter(own))
+        drop(pc.invert(pc.is_in(keys, value_set=own_keys)), "third_party_record")
 
+    overdue = _count_records(hits, hits.column("overdue")) if hits.num_rows else 0
     secret = hits.column("secret")
-    withheld = _field_refs(hits.filter(secret))
     third = pc.and_(hits.column("third_party"), pc.invert(secret))
+    withheld = _field_refs(hits.filter(secret))
     redacted = _field_refs(hits.filter(third))
-    values = pc.if_else(
-        hits.column("third_party"), pa.scalar(None, pa.string()), hits.column("value")
-    )
+    hidden = pc.or_(secret, hits.column("third_party"))
+    values = pc.if_else(hidden, pa.scalar(None, pa.string()), hits.column("value"))
     hits = hits.set_column(hits.schema.get_field_index("value"), "value", values)
     return Selection(
         hits=hits,
@@ -144,4 +182,7 @@ def select_hits(
         redacted=redacted,
         left_out=left_out,
         decisions_applied=applied,
+        decisions_unmatched=unmatched,
+        overdue_records=overdue,
+        pending_review=pending_records,
     )

@@ -1,15 +1,17 @@
 """The content of a package, independent of its file format.
 
-Every exporter (JSON, CSV, XLSX) renders the same content: the request's own
-record, the Art. 15 information taken from the register and the texts file, and the
-included hits grouped service -> category -> source -> record. Building it once
-keeps the formats in agreement.
+Every exporter renders the same content: the request's own record, the Art. 15
+information taken from the register and the texts files, and the included hits
+(grouped service -> category -> source -> record for the access document, as record
+types for tables). Building it once keeps the formats in agreement.
+
+Texts come from ``exporters/texts/*.yaml`` (Dutch and English), never from code.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
@@ -18,18 +20,32 @@ from typing import Any
 import yaml
 
 from discover.case import Case
-from discover.policy import PackageKind, Selection
+from discover.policy import ControllerScope, PackageKind, Selection
 from discover.register import Register
+from exporters.tables import RecordType
 
 FORMAT_NAME = {"access": "discover-access-package", "portability": "discover-portability-package"}
 FORMAT_VERSION = 1
 
 
 @cache
-def texts() -> dict[str, Any]:
-    """The package texts (exporters/texts/access.yaml)."""
-    entry = resources.files("exporters").joinpath("texts", "access.yaml")
+def _text_file(name: str) -> dict[str, Any]:
+    entry = resources.files("exporters").joinpath("texts", name)
     return yaml.safe_load(entry.read_text(encoding="utf-8"))
+
+
+def texts() -> dict[str, Any]:
+    """The Art. 15 texts (exporters/texts/access.yaml)."""
+    return _text_file("access.yaml")
+
+
+def labels() -> dict[str, Any]:
+    """Labels and README texts (exporters/texts/package.yaml)."""
+    return _text_file("package.yaml")
+
+
+def label(key: str, language: str) -> str:
+    return str(labels()["labels"][key][language])
 
 
 def one_month_later(day: date) -> date:
@@ -38,7 +54,7 @@ def one_month_later(day: date) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _fill(text: str, values: Mapping[str, str]) -> str:
+def fill(text: str, values: Mapping[str, str]) -> str:
     return text.format_map(dict(values))
 
 
@@ -54,6 +70,13 @@ def placeholders(register: Register, client: str | None, language: str) -> dict[
     }
 
 
+def controller_name(register: Register, who: str, client: str | None, language: str) -> str:
+    """The organisation that is the controller: the provider, or the client by name."""
+    if who == "provider":
+        return register.organisation["name"]
+    return client or texts()["client_unnamed"][language]
+
+
 def request_record(case: Case, kind: PackageKind) -> dict[str, Any]:
     """The request's own record: id, dates, sources searched and failed."""
     request = case.request
@@ -64,6 +87,7 @@ def request_record(case: Case, kind: PackageKind) -> dict[str, Any]:
         "received": request.received.isoformat(),
         "deadline": one_month_later(request.received).isoformat(),
         "subject_name": request.subject_name,
+        "client": request.client,
         "identifiers": [{"type": i.type, "value": i.value} for i in request.identifiers],
         "sources_searched": [s["name"] for s in sources if s.get("status") == "ok"],
         "sources_not_applicable": [s["name"] for s in sources if s.get("status") == "skipped"],
@@ -76,21 +100,23 @@ def request_record(case: Case, kind: PackageKind) -> dict[str, Any]:
     }
 
 
-def category_info(register: Register, category_id: str, language: str) -> dict[str, Any]:
+def category_info(
+    register: Register, category_id: str, client: str | None, language: str
+) -> dict[str, Any]:
     """The Art. 15(1) information for one category, in one language."""
     category = register.category(category_id)
+    basis = register.legal_bases[category.legal_basis]
+    recipients = [register.recipients[r][language] for r in category.recipients]
     info: dict[str, Any] = {
         "category": category.id,
         "description": category.description[language],
         "purposes": [register.purposes[p][language] for p in category.purposes],
-        "recipients": [register.recipients[r][language] for r in category.recipients],
+        "recipients": recipients or [texts()["no_recipients"][language]],
         "retention": category.retention.describe(language),
         "controller": category.controller,
+        "controller_name": controller_name(register, category.controller, client, language),
         "legal_basis": category.legal_basis,
-        "legal_basis_label": (
-            f"{register.legal_bases[category.legal_basis][language]} "
-            f"(art. {register.legal_bases[category.legal_basis]['article']} AVG/GDPR)"
-        ),
+        "legal_basis_label": f"{basis[language]} (art. {basis['article']} AVG/GDPR)",
         "portable": category.portable,
     }
     if category.legitimate_interest:
@@ -99,14 +125,20 @@ def category_info(register: Register, category_id: str, language: str) -> dict[s
 
 
 def information(
-    register: Register, categories: list[str], client: str | None, language: str
+    register: Register,
+    categories: Sequence[str],
+    client: str | None,
+    language: str,
+    controller: ControllerScope,
 ) -> dict[str, Any]:
     """The general Art. 15 information: rights, complaint, source, controller split."""
     values = placeholders(register, client, language)
     t = texts()
-    controllers_present = sorted({register.category(c).controller for c in categories})
-    return {
-        "intro": _fill(t["intro"][language], values),
+    present = sorted({register.category(c).controller for c in categories})
+    if controller != "all":
+        present = sorted(set(present) | {controller})
+    info: dict[str, Any] = {
+        "intro": fill(t["intro"][language], values),
         "controller": {
             "provider": {
                 "name": register.organisation["name"],
@@ -118,73 +150,30 @@ def information(
             "parts": [
                 {
                     "controller": who,
-                    "statement": _fill(t["controller_split"][who][language], values),
+                    "organisation": controller_name(register, who, client, language),
+                    "statement": fill(t["controller_split"][who][language], values),
                     "categories": sorted(
                         c for c in categories if register.category(c).controller == who
                     ),
                 }
-                for who in controllers_present
+                for who in present
             ],
         },
-        "source_of_data": _fill(t["source_of_data"][language], values),
+    }
+    if controller != "all":
+        info["controller"]["scope"] = fill(t["controller_scope"][controller][language], values)
+    info |= {
+        "source_of_data": fill(t["source_of_data"][language], values),
         "automated_decisions": t["automated_decisions"][language],
         "rights": [{"right": r["id"], "text": r[language]} for r in t["rights"]],
-        "how_to_exercise": _fill(t["how_to_exercise"][language], values),
+        "how_to_exercise": fill(t["how_to_exercise"][language], values),
         "complaint": {
             "authority": register.authority["name"],
             "url": register.authority["url"],
-            "text": _fill(t["complaint"][language], values),
+            "text": fill(t["complaint"][language], values),
         },
     }
-
-
-def grouped_data(selection: Selection, register: Register, language: str) -> list[dict[str, Any]]:
-    """Included hits as service -> category -> source -> record -> fields."""
-    tree: dict[str, dict[str, dict[str, dict[tuple[str, str], dict[str, Any]]]]] = {}
-    for row in selection.hits.to_pylist():
-        service = tree.setdefault(row["service"], {})
-        category = service.setdefault(row["category"], {})
-        source = category.setdefault(row["source"], {})
-        record = source.setdefault(
-            (row["location"], row["record_key"]),
-            {
-                "location": row["location"],
-                "record_key": row["record_key"],
-                "match": row["match"],
-                "via": row["via"],
-                "recorded_at": _iso(row["recorded_at"]),
-                "fields": [],
-            },
-        )
-        field: dict[str, Any] = {
-            "field": row["field"],
-            "value": row["value"],
-            "value_type": row["value_type"],
-        }
-        if row["secret"]:
-            field["withheld"] = "secret"
-        elif row["third_party"]:
-            field["withheld"] = "third_party"
-        record["fields"].append(field)
-    services = []
-    for service_id in sorted(tree):
-        categories = []
-        for category_id in sorted(tree[service_id]):
-            sources = [
-                {"source": name, "records": list(records.values())}
-                for name, records in sorted(tree[service_id][category_id].items())
-            ]
-            categories.append(
-                {**category_info(register, category_id, language), "sources": sources}
-            )
-        services.append(
-            {
-                "service": service_id,
-                "label": register.services[service_id][language],
-                "categories": categories,
-            }
-        )
-    return services
+    return info
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -195,40 +184,246 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat()
 
 
-def package_document(
+def grouped_data(
+    selection: Selection, register: Register, client: str | None, language: str
+) -> list[dict[str, Any]]:
+    """Included hits as service -> category -> source -> record -> fields."""
+    hits = selection.hits
+    names = (
+        "service",
+        "category",
+        "source",
+        "location",
+        "record_key",
+        "field",
+        "value",
+        "value_type",
+        "match",
+        "via",
+        "recorded_at",
+        "secret",
+        "third_party",
+    )
+    columns = [hits.column(n).to_pylist() for n in names]
+    tree: dict[str, dict[str, dict[str, dict[tuple[str, str], dict[str, Any]]]]] = {}
+    for (
+        service,
+        category,
+        source,
+        location,
+        key,
+        name,
+        value,
+        value_type,
+        match,
+        via,
+        recorded_at,
+        secret,
+        third_party,
+    ) in zip(*columns, strict=True):
+        records = tree.setdefault(service, {}).setdefault(category, {}).setdefault(source, {})
+        record = records.get((location, key))
+        if record is None:
+            record = records[(location, key)] = {
+                "location": location,
+                "record_key": key,
+                "match": match,
+                "via": via,
+                "recorded_at": _iso(recorded_at),
+                "fields": [],
+            }
+        if secret:
+            record["fields"].append(
+                {"field": name, "value": None, "value_type": value_type, "withheld": "secret"}
+            )
+        elif third_party:
+            record["fields"].append(
+                {"field": name, "value": None, "value_type": value_type, "withheld": "third_party"}
+            )
+        else:
+            record["fields"].append({"field": name, "value": value, "value_type": value_type})
+    services = []
+    for service_id in sorted(tree):
+        categories = []
+        for category_id in sorted(tree[service_id]):
+            sources = [
+                {"source": name, "records": list(records.values())}
+                for name, records in sorted(tree[service_id][category_id].items())
+            ]
+            info = category_info(register, category_id, client, language)
+            categories.append({**info, "sources": sources})
+        services.append(
+            {
+                "service": service_id,
+                "label": register.services[service_id][language],
+                "categories": categories,
+            }
+        )
+    return services
+
+
+def left_out(selection: Selection, language: str) -> dict[str, Any]:
+    """What the policy left out, as counts of fields per reason, with the reason in words."""
+    t = texts()
+    return {
+        "explanation": t["left_out"][language],
+        "reasons": [
+            {"reason": reason, "fields": count, "text": t["left_out_reasons"][reason][language]}
+            for reason, count in sorted(selection.left_out.items())
+        ],
+    }
+
+
+def decisions_summary(selection: Selection) -> list[dict[str, str]]:
+    """The review decisions the package applied, without reasons or reviewers' names.
+
+    The full decisions (reason, who decided) are staff records: they stay in the case
+    (decisions.json and the export log), because a reason may describe someone else.
+    """
+    return [
+        {
+            "source": d["source"],
+            "location": d["location"],
+            "record_key": d["record_key"],
+            "action": d["action"],
+            "decided_at": d["decided_at"],
+        }
+        for d in selection.decisions_applied
+    ]
+
+
+def access_document(
     case: Case,
     selection: Selection,
     register: Register,
     *,
-    kind: PackageKind,
     language: str,
-    controller: str,
+    controller: ControllerScope,
+    generated_at: str,
+    with_data: bool = True,
 ) -> dict[str, Any]:
-    """The whole package as one document (the JSON format writes exactly this)."""
-    values = placeholders(register, case.request.client, language)
+    """The whole access package as one document (the JSON format writes exactly this).
+
+    ``with_data=False`` gives the metadata alone (the CSV sidecar and the XLSX cover
+    carry it), with the Art. 15 information per category under ``categories``.
+    """
+    client = case.request.client
+    values = placeholders(register, client, language)
     t = texts()
     categories = sorted(set(selection.hits.column("category").to_pylist()))
     document: dict[str, Any] = {
-        "format": FORMAT_NAME[kind],
+        "format": FORMAT_NAME["access"],
         "format_version": FORMAT_VERSION,
-        "title": t["title"][kind][language],
+        "title": t["title"]["access"][language],
         "language": language,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": generated_at,
         "controller_scope": controller,
-        "request": request_record(case, kind),
+        "request": request_record(case, "access"),
     }
     if not document["request"]["complete"]:
         document["notice"] = t["incomplete"][language]
-    document["information"] = information(register, categories, case.request.client, language)
-    document["data"] = grouped_data(selection, register, language)
+    document["information"] = information(register, categories, client, language, controller)
+    if with_data:
+        document["data"] = grouped_data(selection, register, client, language)
+    else:
+        document["categories"] = [category_info(register, c, client, language) for c in categories]
     document["withheld"] = {
-        "explanation": _fill(t["withheld"][language], values),
+        "explanation": fill(t["withheld"][language], values),
         "fields": selection.withheld,
     }
     document["redacted"] = {
-        "explanation": _fill(t["redacted"][language], values),
+        "explanation": fill(t["redacted"][language], values),
         "fields": selection.redacted,
     }
-    document["left_out"] = selection.left_out
-    document["decisions_applied"] = selection.decisions_applied
+    document["left_out"] = left_out(selection, language)
+    document["decisions_applied"] = decisions_summary(selection)
     return document
+
+
+def record_type_documents(record_types: Sequence[RecordType]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "source": r.source,
+            "location": r.location,
+            "rows": r.rows,
+            "columns": [c.to_document() for c in r.columns],
+        }
+        for r in record_types
+    ]
+
+
+def portability_document(
+    case: Case,
+    selection: Selection,
+    register: Register,
+    record_types: Sequence[RecordType],
+    *,
+    controller: ControllerScope,
+    generated_at: str,
+    with_records: bool = True,
+) -> dict[str, Any]:
+    """The portability package: records per record type, no prose, stable names.
+
+    Values are the source's text (``value_type`` says how to read them); a withheld
+    or redacted field is null and listed under ``withheld``.
+    """
+    client = case.request.client
+    categories = sorted(set(selection.hits.column("category").to_pylist()))
+    datasets = []
+    for record_type, described in zip(
+        record_types, record_type_documents(record_types), strict=True
+    ):
+        dataset: dict[str, Any] = {
+            "id": described["id"],
+            "source": described["source"],
+            "location": described["location"],
+            "columns": described["columns"],
+            "rows": described["rows"],
+        }
+        if with_records:
+            names = record_type.frame.columns
+            fields = names[1:-1]  # _record_key first, _recorded_at last
+            dataset["records"] = [
+                {
+                    "record_key": row[0],
+                    "recorded_at": _iso(row[-1]),
+                    "values": dict(zip(fields, row[1:-1], strict=True)),
+                }
+                for row in record_type.frame.iter_rows()
+            ]
+        datasets.append(dataset)
+    by_location = {(r.source, r.location): r.id for r in record_types}
+    withheld = [
+        {
+            "dataset": by_location[(f["source"], f["location"])],
+            "record_key": f["record_key"],
+            "field": f["field"],
+            "reason": reason,
+        }
+        for reason, fields in (("secret", selection.withheld), ("third_party", selection.redacted))
+        for f in fields
+    ]
+    return {
+        "format": FORMAT_NAME["portability"],
+        "format_version": FORMAT_VERSION,
+        "generated_at": generated_at,
+        "request_id": case.request.request_id,
+        "controller_scope": controller,
+        "controllers": {
+            "provider": register.organisation["name"],
+            "client": client,
+        },
+        "categories": [
+            {
+                "category": c,
+                "service": register.category(c).service,
+                "controller": register.category(c).controller,
+                "legal_basis": register.category(c).legal_basis,
+            }
+            for c in categories
+        ],
+        "datasets": datasets,
+        "withheld": withheld,
+        "left_out": dict(sorted(selection.left_out.items())),
+    }

@@ -1,46 +1,36 @@
-"""The JSON package format: one document with a stable key order, schema-validated.
+"""The JSON format: one document with a stable key order, schema-validated.
 
-The document is validated against ``exporters/schemas/access-package.schema.json``
-before it is written, so a package that does not match its published schema is never
-sent out.
+Access packages write ``access.json`` (service -> category -> source -> record),
+portability packages ``portability.json`` (one dataset per record type, no prose).
+Key order is the order the content builder gives (fixed in code), never sorted or
+hash-dependent, so two exports of one case differ only in ``generated_at``. The
+schema the document was validated against is copied into ``schema/`` in the package
+so that the recipient can validate it too.
 """
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import jsonschema
+import orjson
 
-from discover.errors import ExportError
+from discover.policy import PackageKind
 from exporters.package import PackageWriter
+from exporters.schemas import ACCESS, PORTABILITY, schema_bytes, validate
 
-SCHEMA_FILE = "access-package.schema.json"
-
-
-@cache
-def package_schema() -> dict[str, Any]:
-    """The published JSON Schema of JSON packages."""
-    entry = resources.files("exporters").joinpath("schemas", SCHEMA_FILE)
-    return json.loads(entry.read_text(encoding="utf-8"))
+SCHEMAS: dict[str, str] = {"access": ACCESS, "portability": PORTABILITY}
 
 
-def validate_package(document: dict[str, Any]) -> None:
-    """Raise ExportError when a package document does not match its schema."""
-    validator = jsonschema.Draft202012Validator(
-        package_schema(), format_checker=jsonschema.FormatChecker()
-    )
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
-        raise ExportError(f"package does not match {SCHEMA_FILE} at {where}: {error.message}")
+def dumps(document: Any) -> bytes:
+    """UTF-8 JSON, indented by two spaces, keys in the order given, newline-terminated."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
-def write_json_package(writer: PackageWriter, document: dict[str, Any], name: str) -> None:
-    """Validate and write the document as ``name`` (UTF-8, indented, keys as built)."""
-    validate_package(document)
-    with writer.open(name, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, ensure_ascii=False, indent=2)
-        handle.write("\n")
+def write_json_package(writer: PackageWriter, document: dict[str, Any], kind: PackageKind) -> str:
+    """Validate and write the document as ``<kind>.json``; returns the file name."""
+    schema = SCHEMAS[kind]
+    name = f"{kind}.json"
+    validate(document, schema, what=name)
+    writer.write_bytes(name, dumps(document))
+    writer.write_bytes(f"schema/{schema}", schema_bytes(schema))
+    return name

@@ -1,18 +1,29 @@
 """Package directories: built aside, checksummed, then renamed into place.
 
 A package is a directory. It is written under a temporary name next to its final
-place; every file is 0600 and the directory 0700; a ``manifest.json`` lists every
-file with its size and SHA-256; only then is the directory renamed to its final
-name. A reader therefore sees either no package or a complete one, even when the
-export is killed halfway. An existing package is replaced only with ``force``.
+place (``.NAME.tmp-PID-TOKEN``); every file is 0600 and every directory 0700; a
+``SHA256SUMS`` file (``sha256sum -c`` format) and a ``manifest.json`` list every file
+with its size and SHA-256; only then is the directory renamed to its final name. A
+reader therefore sees either no package or a complete one, even when the export is
+killed halfway (kill -9 included: nothing is ever written under the final name).
+
+An existing package is replaced only with ``force``, and then by an atomic exchange
+of the two directories (Linux ``renameat2(RENAME_EXCHANGE)``), so that the final
+name holds the old complete package or the new complete one at every moment. Where
+the exchange is unavailable, the old package is moved aside first (a crash in
+between leaves no package, never a partial one). Leftovers of killed exports
+(staging or moved-aside directories whose process is gone) are removed by the next
+export to the same place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -21,10 +32,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from discover.errors import ExportError
-from discover.files import FILE_MODE, fsync_dir, private_dir, write_json
+from discover.files import FILE_MODE, fsync_dir, private_dir, write_bytes
+from exporters.schemas import MANIFEST as MANIFEST_SCHEMA
+from exporters.schemas import validate
 
 MANIFEST = "manifest.json"
+CHECKSUMS = "SHA256SUMS"
 MANIFEST_VERSION = 1
+SCRATCH = ".scratch"
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)-[0-9a-f]+$")
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 def sha256_file(path: Path) -> str:
@@ -36,6 +54,46 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(final: Path) -> list[Path]:
+    """Remove staging / moved-aside directories of ``final`` left by dead exports."""
+    removed = []
+    if not final.parent.is_dir():
+        return removed
+    for entry in final.parent.iterdir():
+        match = _LEFTOVER.match(entry.name)
+        if match and match["name"] == final.name and not _alive(int(match["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories; False when the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), ctypes.c_uint(_RENAME_EXCHANGE)
+    )
+    return result == 0
+
+
 class PackageWriter:
     """Collects a package's files in a private staging directory."""
 
@@ -45,19 +103,27 @@ class PackageWriter:
         if final.exists() and not force:
             raise ExportError(f"{final} exists already; pass --force to replace it")
         private_dir(final.parent)
-        self.staging = final.parent / f".{final.name}.tmp-{secrets.token_hex(4)}"
+        remove_leftovers(final)
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.staging = final.parent / f".{final.name}.tmp-{token}"
+        self._aside = final.parent / f".{final.name}.old-{token}"
         private_dir(self.staging)
         self.files: list[str] = []
 
     def path(self, name: str) -> Path:
         """Where a file of the package is staged (subdirectories are created 0700)."""
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise ExportError(f"package file names must be relative: {name!r}")
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or name in (MANIFEST, CHECKSUMS):
+            raise ExportError(f"package file names must be relative and not reserved: {name!r}")
         target = self.staging / name
         private_dir(target.parent)
         if name not in self.files:
             self.files.append(name)
         return target
+
+    def scratch_dir(self) -> Path:
+        """A private directory for a writer's temporary files (removed before commit)."""
+        return private_dir(self.staging / SCRATCH)
 
     @contextlib.contextmanager
     def open(self, name: str, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
@@ -73,7 +139,7 @@ class PackageWriter:
         with self.open(name, "wb") as handle:
             handle.write(data)
 
-    def manifest(self, meta: dict[str, Any]) -> dict[str, Any]:
+    def _entries(self) -> list[dict[str, Any]]:
         entries = []
         for name in sorted(self.files):
             path = self.staging / name
@@ -81,27 +147,60 @@ class PackageWriter:
             entries.append(
                 {"path": name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
             )
-        return {
+        return entries
+
+    def _seal(self, meta: dict[str, Any]) -> None:
+        """Write SHA256SUMS and manifest.json for the files staged so far."""
+        entries = self._entries()
+        sums = "".join(f"{e['sha256']}  {e['path']}\n" for e in entries)
+        write_bytes(self.staging / CHECKSUMS, sums.encode("utf-8"))
+        entries.append(
+            {
+                "path": CHECKSUMS,
+                "bytes": len(sums.encode("utf-8")),
+                "sha256": hashlib.sha256(sums.encode("utf-8")).hexdigest(),
+            }
+        )
+        entries.sort(key=lambda e: e["path"])
+        manifest = {
             "manifest_version": MANIFEST_VERSION,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             **meta,
             "files": entries,
         }
+        validate(manifest, MANIFEST_SCHEMA, what=MANIFEST)
+        text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+        write_bytes(self.staging / MANIFEST, text.encode("utf-8"))
 
-    def commit(self, meta: dict[str, Any]) -> Path:
-        """Write the manifest and move the package into place; returns its path."""
-        write_json(self.staging / MANIFEST, self.manifest(meta))
+    def commit(self, meta: dict[str, Any], *, passphrase: str | None = None) -> Path:
+        """Seal the package (optionally encrypt it) and move it into place."""
+        shutil.rmtree(self.staging / SCRATCH, ignore_errors=True)
+        self._seal({**meta, "encrypted": False})
+        if passphrase is not None:
+            from exporters.encrypt import encrypt_directory
+
+            archive = f"{self.final.name}.zip"
+            inner = [*self.files, CHECKSUMS, MANIFEST]
+            encrypt_directory(self.staging, inner, archive, self.final.name, passphrase)
+            for name in inner:
+                (self.staging / name).unlink()
+            for child in sorted(self.staging.rglob("*"), reverse=True):
+                if child.is_dir():
+                    child.rmdir()
+            self.files = [archive]
+            self._seal({**meta, "encrypted": True})
         fsync_dir(self.staging)
-        old: Path | None = None
         if self.final.exists():
             if not self.force:
                 raise ExportError(f"{self.final} appeared meanwhile; not replacing it")
-            old = self.final.parent / f".{self.final.name}.old-{secrets.token_hex(4)}"
-            os.rename(self.final, old)
+            if _exchange(self.staging, self.final):
+                fsync_dir(self.final.parent)
+                shutil.rmtree(self.staging, ignore_errors=True)  # now holds the old package
+                return self.final
+            os.rename(self.final, self._aside)
         os.rename(self.staging, self.final)
         fsync_dir(self.final.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(self._aside, ignore_errors=True)
         return self.final
 
     def abort(self) -> None:
@@ -116,16 +215,19 @@ class PackageWriter:
 
 
 def verify_package(path: Path) -> list[str]:
-    """Problems with a package on disk: missing files, wrong sizes or checksums."""
+    """Problems with a package on disk: missing or unlisted files, wrong sizes or checksums."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         return [f"{path}: no {MANIFEST}"]
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        entries = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"{manifest_path}: unreadable ({exc})"]
     problems = []
-    for entry in manifest.get("files", []):
+    listed = set()
+    for entry in entries:
+        listed.add(entry["path"])
         file = path / entry["path"]
         if not file.is_file():
             problems.append(f"{entry['path']}: missing")
@@ -133,4 +235,8 @@ def verify_package(path: Path) -> list[str]:
             problems.append(f"{entry['path']}: size differs from the manifest")
         elif sha256_file(file) != entry["sha256"]:
             problems.append(f"{entry['path']}: SHA-256 differs from the manifest")
+    for file in path.rglob("*"):
+        name = file.relative_to(path).as_posix()
+        if file.is_file() and name != MANIFEST and name not in listed:
+            problems.append(f"{name}: not in the manifest")
     return problems
