@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 KINDS: dict[str, str] = {
     "sql": "connectors.sql:SqlConnector",
     "voip": "connectors.voip:VoipConnector",
+    "ldap": "connectors.ldap:LdapConnector",
+    "ldif": "connectors.ldif:LdifConnector",
 }
 
 
@@ -29,3 +31,9 @@ def connector_class(kind: str) -> type[Connector]:
         ) from None
     module_name, _, class_name = target.partition(":")
     return getattr(import_module(module_name), class_name)
+
+
+# The engine imports this package; importing discover only now (KINDS and
+# connector_class exist) lets a program import a connector module first
+# (``import connectors.ldap``) without a circular-import error.
+import discover  # noqa: E402, F401

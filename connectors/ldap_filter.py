@@ -1,0 +1,137 @@
+"""LDAP search filters (RFC 4515) for a set of identifiers, every value escaped.
+
+A directory compares strings with its own matching rules: OpenLDAP's
+``telephoneNumber`` ignores spaces and dashes, Active Directory's attributes ignore
+case but not spaces, names are stored with accents. So the filter ORs, per mapped
+attribute, the spellings a directory commonly stores (``surface_forms``), the
+approximate match (``~=``) for names, and the prefixed forms that Active Directory
+uses (``smtp:`` proxy addresses, ``tel:`` URIs). Every value goes through
+ldap3's ``escape_filter_chars``: ``*``, ``(``, ``)``, ``\\`` and NUL only ever
+match themselves. Attribute and object class names come from the schema-checked
+mapping (letters, digits, dashes), never from the request.
+
+Candidates the server returns are always verified after normalisation, so a
+spelling too many costs a candidate, never a false match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from ldap3.utils.conv import escape_filter_chars
+
+from connectors.ldap_mapping import LdapAttribute, LdapEntryType
+from discover.identifiers import Identifier, surface_forms
+
+
+def escape(value: str) -> str:
+    """RFC 4515 escaping of an assertion value (ldap3's escape_filter_chars)."""
+    return escape_filter_chars(value)
+
+
+def _equal(attribute: str, value: str) -> str:
+    return f"({attribute}={escape(value)})"
+
+
+def _approx(attribute: str, value: str) -> str:
+    return f"({attribute}~={escape(value)})"
+
+
+def _initial(attribute: str, value: str) -> str:
+    return f"({attribute}={escape(value)}*)"
+
+
+def name_orders(folded: str) -> list[str]:
+    """A folded name and its 'family, given' orders: 'jan de vries' -> 'vries, jan de' …"""
+    words = folded.split()
+    orders = [folded]
+    for split in range(1, len(words)):
+        orders.append(f"{' '.join(words[split:])}, {' '.join(words[:split])}")
+    return orders
+
+
+def attribute_terms(attribute: LdapAttribute, identifier: Identifier) -> list[str]:
+    """The filter components that find ``identifier`` stored in ``attribute``."""
+    name = attribute.name
+    kind = identifier.type
+    if kind == "name":
+        # Equality catches the plain spelling; the approximate match (~=) folds
+        # accents on OpenLDAP ('zoe celik' finds 'Zoë Çelik') and word order.
+        orders = name_orders(identifier.value)
+        return [_equal(name, identifier.value), *(_approx(name, order) for order in orders)]
+    forms = surface_forms(identifier)
+    transform = attribute.transform
+    if transform is None:
+        return [_equal(name, form) for form in forms]
+    if transform == "proxy_address":
+        return [_equal(name, f"{prefix}:{form}") for form in forms for prefix in ("smtp", "sip")]
+    if transform == "tel_uri":
+        return [_equal(name, f"tel:{identifier.value}"), _initial(name, f"tel:{identifier.value};")]
+    if transform == "sip_uri":
+        if kind == "phone":
+            return [
+                _equal(name, f"sip:{identifier.value}"),
+                _initial(name, f"sip:{identifier.value}@"),
+                _initial(name, f"sip:{identifier.value};"),
+            ]
+        return [_equal(name, f"sip:{form}") for form in forms]
+    raise ValueError(f"unknown transform {transform!r}")
+
+
+def class_filter(entry_type: LdapEntryType) -> str:
+    """The object-class part: any of the classes, none of the excluded ones."""
+    classes = [f"(objectClass={escape(c)})" for c in entry_type.object_classes]
+    part = classes[0] if len(classes) == 1 else f"(|{''.join(classes)})"
+    excluded = "".join(f"(!(objectClass={escape(c)}))" for c in entry_type.exclude_object_classes)
+    return f"(&{part}{excluded})" if excluded else part
+
+
+def combine(entry_type: LdapEntryType, terms: Sequence[str]) -> str:
+    """``(&(classes)(|terms))``: one filter for a chunk of terms."""
+    alternatives = terms[0] if len(terms) == 1 else f"(|{''.join(terms)})"
+    return f"(&{class_filter(entry_type)}{alternatives})"
+
+
+def identifier_terms(
+    entry_type: LdapEntryType, identifiers: Iterable[Identifier]
+) -> Iterator[list[str]]:
+    """Per identifier, its terms over every searchable attribute of its type."""
+    by_type: dict[str, list[LdapAttribute]] = {}
+    for attribute in entry_type.searchable:
+        by_type.setdefault(str(attribute.spec.identifier), []).append(attribute)
+    for identifier in identifiers:
+        terms: list[str] = []
+        for attribute in by_type.get(identifier.type, []):
+            terms.extend(attribute_terms(attribute, identifier))
+        if terms:
+            yield list(dict.fromkeys(terms))
+
+
+def search_filters(
+    entry_type: LdapEntryType, identifiers: Iterable[Identifier], *, max_terms: int
+) -> list[str]:
+    """Filters for all identifiers: one for a single subject, OR-chunks for many.
+
+    A chunk holds whole identifiers (all spellings of one identifier stay together)
+    and at most ``max_terms`` components, unless one identifier alone needs more.
+    """
+    filters: list[str] = []
+    chunk: list[str] = []
+    for terms in identifier_terms(entry_type, identifiers):
+        if chunk and len(chunk) + len(terms) > max_terms:
+            filters.append(combine(entry_type, chunk))
+            chunk = []
+        chunk.extend(terms)
+    if chunk:
+        filters.append(combine(entry_type, chunk))
+    return filters
+
+
+def dn_filters(
+    entry_type: LdapEntryType, attribute: str, dns: Sequence[str], *, max_terms: int
+) -> list[str]:
+    """Filters finding entries whose DN-valued ``attribute`` holds one of ``dns``."""
+    return [
+        combine(entry_type, [_equal(attribute, dn) for dn in dns[start : start + max_terms]])
+        for start in range(0, len(dns), max_terms)
+    ]

@@ -1,0 +1,276 @@
+"""LDIF exports as a source (kind: ldif), scanned with the directory's own mapping.
+
+A ``slapcat`` or ``ldifde`` export stands in for the server: the same mapping
+(kind: ldap) says which entries and attributes matter. The connection names the
+file (``path``, relative to the sources file) and, when the mapping's bases are
+relative, the ``base_dn`` they hang from; without a base_dn an empty base means
+the whole file.
+
+The file is read once per search: every mapped identifier value is normalised into
+an index (normalised value -> entry offsets), so that each scan, for one subject or
+thousands, is a set of dictionary look-ups; matched entries are read again from
+their offsets and verified like server results. Memory holds the index, not the
+entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from connectors.base import Connector, Link, Record, ScanResult
+from connectors.ldap_mapping import LdapEntryType, LdapMapping, parse_ldap_mapping
+from connectors.ldap_values import (
+    build_record,
+    dn_key,
+    in_scope,
+    object_classes,
+    read_value,
+)
+from connectors.ldif_reader import LdifEntry, LdifError, LdifStats, read_entry_at, read_ldif
+from discover.errors import SourceError
+from discover.identifiers import Identifier, try_normalise
+from discover.register import Register
+
+DnKey = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Index:
+    """What one pass over the file learnt."""
+
+    # (identifier type, normalised value) -> {(entry type, offset)}
+    values: dict[tuple[str, str], set[tuple[str, int]]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    # (entry type, attribute, DN key of the value) -> {offset}: for relations
+    references: dict[tuple[str, str, DnKey], set[int]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    # entry type -> offset -> location
+    locations: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
+    # entry type -> attribute names seen (lower case), for check_mapping
+    seen_attributes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    bases_used: set[tuple[str, int]] = field(default_factory=set)
+    stats: LdifStats = field(default_factory=LdifStats)
+
+
+class LdifConnector(Connector):
+    """Searches an LDIF export of a directory with a directory mapping."""
+
+    kind: ClassVar[str] = "ldif"
+    mapping_schema: ClassVar[str] = "mapping-ldap.schema.json"
+    mapping: LdapMapping
+
+    @classmethod
+    def parse_mapping(
+        cls, document: dict[str, Any], *, register: Register, file: str
+    ) -> LdapMapping:
+        return parse_ldap_mapping(document, register=register, file=file)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._index: _Index | None = None
+
+    @property
+    def path(self) -> Path:
+        raw = self.source.connection.get("path")
+        if not raw:
+            raise SourceError(self.name, "connection.path (the LDIF file) is not set")
+        path = Path(str(raw)).expanduser()
+        return path if path.is_absolute() else self.source.base_dir / path
+
+    @property
+    def base_dn(self) -> str | None:
+        return str(self.source.connection.get("base_dn") or "").strip() or None
+
+    def _bases(self, entry_type: LdapEntryType) -> list[tuple[str, DnKey, str]]:
+        """(location, DN key, scope) of each base of an entry type."""
+        bases = []
+        for base in entry_type.bases:
+            dn = base.resolve(self.base_dn)
+            location = f"{self.path.name}#{dn}" if dn else self.path.name
+            bases.append((location, dn_key(dn), base.scope))
+        return bases
+
+    def check(self) -> None:
+        path = self.path
+        if not path.is_file():
+            raise SourceError(self.name, f"LDIF file {path} does not exist")
+        try:
+            with path.open("rb") as stream:
+                stream.read(1)
+        except OSError as exc:
+            raise SourceError(self.name, f"cannot read {path}: {exc.strerror}") from exc
+
+    def _failure(self, exc: Exception) -> SourceError:
+        return SourceError(self.name, f"{self.path.name}: {exc}")
+
+    def _build_index(self, result: ScanResult) -> _Index:
+        index = _Index()
+        types = [(name, et, self._bases(et)) for name, et in self.mapping.entries.items()]
+        relations = [(r.from_type, r.attribute.lower()) for r in self.mapping.relations]
+        try:
+            for entry in read_ldif(self.path, index.stats):
+                result.rows_read += 1
+                self._index_entry(entry, types, relations, index)
+        except (LdifError, OSError, UnicodeDecodeError) as exc:
+            raise self._failure(exc) from exc
+        if index.stats.skipped_changes:
+            result.warnings.append(
+                f"{self.path.name}: {index.stats.skipped_changes} change records "
+                "(modify/delete/modrdn) are not entries and were skipped"
+            )
+        return index
+
+    @staticmethod
+    def _index_entry(
+        entry: LdifEntry,
+        types: list[tuple[str, LdapEntryType, list[tuple[str, DnKey, str]]]],
+        relations: list[tuple[str, str]],
+        index: _Index,
+    ) -> None:
+        key = dn_key(entry.dn)
+        classes = object_classes(entry.attributes)
+        for name, entry_type, bases in types:
+            if not entry_type.accepts(classes):
+                continue
+            place = next(
+                (
+                    (position, location)
+                    for position, (location, base, scope) in enumerate(bases)
+                    if in_scope(key, base, scope)
+                ),
+                None,
+            )
+            if place is None:
+                continue
+            index.bases_used.add((name, place[0]))
+            index.locations[name][entry.offset] = place[1]
+            index.seen_attributes[name].update(entry.attributes)
+            for attribute in entry_type.searchable:
+                for data in entry.attributes.get(attribute.lower, []):
+                    _value, text = read_value(attribute, data)
+                    normalised = try_normalise(str(attribute.spec.identifier), text)
+                    if normalised is not None:
+                        index.values[(str(attribute.spec.identifier), normalised)].add(
+                            (name, entry.offset)
+                        )
+            for from_type, attribute_name in relations:
+                if from_type != name:
+                    continue
+                for data in entry.attributes.get(attribute_name, []):
+                    reference = dn_key(data.decode("utf-8", "replace"))
+                    index.references[(name, attribute_name, reference)].add(entry.offset)
+
+    def index(self, result: ScanResult | None = None) -> _Index:
+        if self._index is None:
+            self.check()
+            self._index = self._build_index(result or ScanResult())
+        return self._index
+
+    def check_mapping(self) -> list[str]:
+        """Bases that hold no entry, attributes that no entry of their type has."""
+        index = self.index()
+        problems: list[str] = []
+        for name, entry_type in self.mapping.entries.items():
+            for position, (location, _base, _scope) in enumerate(self._bases(entry_type)):
+                if (name, position) not in index.bases_used:
+                    problems.append(
+                        f"base {location!r} (entries.{name}.bases[{position}]) holds no "
+                        f"{'/'.join(entry_type.object_classes)} entry in the export"
+                    )
+            seen = index.seen_attributes.get(name, set())
+            if not seen:
+                continue
+            for attribute in entry_type.attributes.values():
+                if attribute.lower not in seen:
+                    problems.append(
+                        f"attribute {attribute.name!r} (entries.{name}.attributes."
+                        f"{attribute.name}) occurs in no {name} entry of the export"
+                    )
+        return problems
+
+    def identifier_types(self) -> frozenset[str]:
+        return frozenset(
+            str(attribute.spec.identifier)
+            for entry_type in self.mapping.entries.values()
+            for attribute in entry_type.searchable
+        )
+
+    def _record(
+        self,
+        name: str,
+        offset: int,
+        wanted: dict[str, dict[str, Identifier]],
+        result: ScanResult,
+    ) -> tuple[Record, LdifEntry] | None:
+        index = self.index()
+        try:
+            entry = read_entry_at(self.path, offset)
+        except (LdifError, OSError) as exc:
+            raise self._failure(exc) from exc
+        if entry is None:
+            return None
+        result.rows_read += 1
+        entry_type = self.mapping.entries[name]
+        location = index.locations[name][offset]
+        return build_record(entry_type, entry.dn, entry.attributes, location, wanted), entry
+
+    def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
+        result = ScanResult()
+        index = self.index(result)
+        wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
+        candidates: dict[str, set[int]] = defaultdict(set)
+        for identifier in identifiers:
+            wanted[identifier.type][identifier.value] = identifier
+            for name, offset in index.values.get((identifier.type, identifier.value), ()):
+                candidates[name].add(offset)
+        found: dict[str, dict[int, Record]] = defaultdict(dict)
+        frontier: dict[str, list[tuple[int, Record]]] = defaultdict(list)
+        for name, offsets in candidates.items():
+            for offset in sorted(offsets):
+                built = self._record(name, offset, wanted, result)
+                if built is not None and built[0].matches:
+                    found[name][offset] = built[0]
+                    frontier[name].append((offset, built[0]))
+        self._follow_relations(found, frontier, wanted, result)
+        result.records = [record for records in found.values() for record in records.values()]
+        return result
+
+    def _follow_relations(
+        self,
+        found: dict[str, dict[int, Record]],
+        frontier: dict[str, list[tuple[int, Record]]],
+        wanted: dict[str, dict[str, Identifier]],
+        result: ScanResult,
+    ) -> None:
+        index = self.index()
+        while any(frontier.values()):
+            next_frontier: dict[str, list[tuple[int, Record]]] = defaultdict(list)
+            for relation in self.mapping.relations:
+                attribute = relation.attribute.lower()
+                for _offset, parent in frontier.get(relation.to_type, []):
+                    reference = dn_key(str(parent.fields[0].value))
+                    for offset in sorted(
+                        index.references.get((relation.from_type, attribute, reference), ())
+                    ):
+                        target = found[relation.from_type].get(offset)
+                        fresh = target is None
+                        if target is None:
+                            built = self._record(relation.from_type, offset, wanted, result)
+                            if built is None:
+                                continue
+                            target = built[0]
+                        if target is parent:
+                            continue
+                        link = Link(parent.location, parent.key, relation.label)
+                        if link not in target.links:
+                            target.links.append(link)
+                        if fresh:
+                            found[relation.from_type][offset] = target
+                            next_frontier[relation.from_type].append((offset, target))
+            frontier = next_frontier
