@@ -64,12 +64,13 @@ def cli(verbose: int, debug: bool) -> None:
 
 
 def _register_commands() -> None:
+    from discover.cli.batch import batch
     from discover.cli.demo import demo
     from discover.cli.export import export
     from discover.cli.mappings import mappings
     from discover.cli.search import search
 
-    for command in (search, export, demo, mappings):
+    for command in (search, export, demo, mappings, batch):
         cli.add_command(command)
 
 

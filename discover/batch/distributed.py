@@ -1,0 +1,155 @@
+"""The Celery executor: send one task per shard, follow them, collect the report lines.
+
+The coordinator (the ``discover batch`` process) needs no worker code of its own: it
+publishes tasks by name and polls their state in the result backend. Workers
+publish their progress as task state (``PROGRESS`` with per-source counters); the
+coordinator turns the differences into the same events the local executor sends, so
+the progress bars look the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery.result import AsyncResult
+
+from discover.batch.broker import TASK_NAME, CelerySettings
+from discover.batch.celery_app import make_app
+from discover.batch.shard import ProgressSink, ShardSpec, outcome
+from discover.errors import DiscoverError
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(DiscoverError):
+    """The broker could not be reached: nothing was sent."""
+
+
+class _Follower:
+    """Turns one shard's cumulative PROGRESS counters into progress events."""
+
+    def __init__(self, spec: ShardSpec) -> None:
+        self.spec = spec
+        self.sources: dict[str, dict[str, int]] = {}
+        self.requests: dict[str, int] = {}
+        self.attempt = 0
+
+    def update(self, meta: dict[str, Any], progress: ProgressSink) -> None:
+        if meta.get("attempt", 0) != self.attempt:  # a retry starts counting afresh
+            self.attempt = meta.get("attempt", 0)
+            self.sources = {}
+        for name, counts in meta.get("sources", {}).items():
+            seen = self.sources.setdefault(name, {"ids": 0, "records": 0, "rows": 0, "scans": 0})
+            delta = {key: max(0, counts.get(key, 0) - seen[key]) for key in seen}
+            if any(delta.values()):
+                progress(
+                    {
+                        "event": "scan",
+                        "shard": self.spec.index,
+                        "source": name,
+                        "identifiers": delta["ids"],
+                        "records": delta["records"],
+                        "rows": delta["rows"],
+                        "scans": delta["scans"],
+                        "ok": True,
+                    }
+                )
+                self.sources[name] = {key: max(seen[key], counts.get(key, 0)) for key in seen}
+        self.report_requests(meta.get("requests", {}), progress)
+
+    def report_requests(self, counts: dict[str, int], progress: ProgressSink) -> None:
+        delta = {
+            status: count - self.requests.get(status, 0)
+            for status, count in counts.items()
+            if count > self.requests.get(status, 0)
+        }
+        if delta:
+            progress({"event": "requests", "counts": delta})
+            for status, count in delta.items():
+                self.requests[status] = self.requests.get(status, 0) + count
+
+
+def run_celery(
+    shards: list[ShardSpec],
+    *,
+    settings: CelerySettings,
+    retries: int = 3,
+    backoff: float = 2.0,
+    progress: ProgressSink | None = None,
+    poll: float = 0.5,
+    timeout: float | None = None,
+) -> list[dict[str, Any]]:
+    """Run the shards on Celery workers; returns the report lines of all their requests."""
+    sink: ProgressSink = progress or (lambda _event: None)
+    app = make_app(settings)
+    followers: dict[str, _Follower] = {}
+    try:
+        for spec in shards:
+            task_id = f"{spec.run_id}-shard-{spec.index}"
+            app.send_task(
+                TASK_NAME,
+                args=[spec.to_document(), retries, backoff],
+                task_id=task_id,
+                queue=settings.queue,
+            )
+            followers[task_id] = _Follower(spec)
+    except Exception as exc:  # kombu raises its own OperationalError family
+        raise BrokerError(f"cannot send tasks to the broker {settings.broker}: {exc}") from exc
+    lines: list[dict[str, Any]] = []
+    started = time.monotonic()
+    warned = False
+    try:
+        while followers:
+            for task_id, follower in list(followers.items()):
+                result = AsyncResult(task_id, app=app)
+                state = result.state
+                if state == "PROGRESS" and isinstance(result.info, dict):
+                    follower.update(result.info, sink)
+                elif state == "SUCCESS":
+                    shard_lines = result.get(disable_sync_subtasks=False)
+                    lines.extend(_finish(follower, shard_lines, sink))
+                    result.forget()
+                    del followers[task_id]
+                elif state == "FAILURE":
+                    error = f"shard {follower.spec.index} failed on the worker: {result.result!r}"
+                    lines.extend(_finish(follower, _failed(follower.spec, error), sink))
+                    result.forget()
+                    del followers[task_id]
+            if not followers:
+                break
+            waited = time.monotonic() - started
+            if not warned and waited > 15 and all(not f.requests for f in followers.values()):
+                sink(
+                    {
+                        "event": "message",
+                        "text": f"[yellow]no shard has finished a request after {waited:.0f} s: "
+                        f"are workers consuming queue {settings.queue!r}?[/]",
+                    }
+                )
+                warned = True
+            if timeout is not None and waited > timeout:
+                for task_id, follower in followers.items():
+                    app.control.revoke(task_id)
+                    error = f"no result from the workers within {timeout:.0f} s"
+                    lines.extend(_finish(follower, _failed(follower.spec, error), sink))
+                break
+            time.sleep(poll)
+    finally:
+        app.close()
+    return lines
+
+
+def _failed(spec: ShardSpec, error: str) -> list[dict[str, Any]]:
+    return [outcome(item, spec.index, "failed", error=error) for item in spec.items]
+
+
+def _finish(
+    follower: _Follower, shard_lines: list[dict[str, Any]], progress: ProgressSink
+) -> list[dict[str, Any]]:
+    counts: dict[str, int] = {}
+    for line in shard_lines:
+        counts[line["status"]] = counts.get(line["status"], 0) + 1
+    follower.report_requests(counts, progress)
+    return shard_lines

@@ -1,0 +1,213 @@
+"""``discover batch``: many subjects, one case and one package each, one report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from discover.batch import BatchOptions, RequestDefaults, run_batch
+from discover.batch.broker import CelerySettings
+from discover.batch.progress import BatchProgress
+from discover.batch.report import report_table, totals_text
+from discover.batch.runner import DEFAULT_SHARD_SIZE
+from discover.cli.output import console, console_err, print_json
+
+
+def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    from exporters import FORMATS
+
+    formats = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or value!r}: expected some of {', '.join(FORMATS)}"
+        )
+    return formats
+
+
+@click.command()
+@click.argument("requests_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--sources",
+    "sources_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Sources file (YAML).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output directory: cases/, packages/ and batch-report.json.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["access", "portability"]),
+    default="access",
+    show_default=True,
+    help="Kind for rows that do not give one.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json",
+    show_default=True,
+    callback=_formats,
+    help="Package formats, comma-separated.",
+)
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(["nl", "en"]),
+    default="nl",
+    show_default=True,
+    help="Language for rows that do not give one.",
+)
+@click.option(
+    "--controller",
+    type=click.Choice(["provider", "client", "all"]),
+    default="all",
+    show_default=True,
+    help="Controller scope for rows that do not give one.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "celery"]),
+    default="local",
+    show_default=True,
+    help="Run shards here, or on Celery workers.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Local: processes running shards at once. Celery: at least this many shards.",
+)
+@click.option(
+    "--shard-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Subjects per shard (default 250).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Retries of a shard whose source failed transiently.",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Seconds before the first retry; doubled for each further one.",
+)
+@click.option("--force", is_flag=True, help="Redo every request, even those already complete.")
+@click.option(
+    "--broker",
+    envvar="DISCOVER_BROKER_URL",
+    default=None,
+    help="Celery broker URL [env DISCOVER_BROKER_URL; default redis://127.0.0.1:6379/0].",
+)
+@click.option(
+    "--queue",
+    envvar="DISCOVER_QUEUE",
+    default=None,
+    help="Celery queue [env DISCOVER_QUEUE; default discover-batch].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Celery: give up on shards without a result after this many seconds.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bars on stderr.")
+@click.option("--problems-only", is_flag=True, help="Print only requests that are not complete.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.pass_context
+def batch(
+    ctx: click.Context,
+    requests_file: Path,
+    sources_file: Path,
+    out: Path,
+    kind: str,
+    formats: tuple[str, ...],
+    language: str,
+    controller: str,
+    executor: str,
+    workers: int,
+    shard_size: int | None,
+    retries: int,
+    backoff: float,
+    force: bool,
+    broker: str | None,
+    queue: str | None,
+    timeout: float | None,
+    no_progress: bool,
+    problems_only: bool,
+    as_json: bool,
+) -> None:
+    """Search and export many subjects: one case and one package per request.
+
+    REQUESTS_FILE is CSV (a header, one request per row; identifier columns email,
+    phone, name, imei, iccid, imsi, mac, ip, postcode, username, account, extension,
+    several values separated by ';'; optional request_id, kind, language, controller,
+    received, client, subject_name, note) or JSON Lines (one request document per
+    line). Each source is scanned once per round for a whole shard of subjects.
+    Rerunning skips requests whose packages are complete and verified.
+
+    Exit code 0 when every request is complete, 1 when one is incomplete or failed,
+    2 when a row is invalid or the input cannot be read.
+    """
+    settings = CelerySettings.from_env()
+    if broker or queue:
+        settings = CelerySettings(
+            broker=broker or settings.broker,
+            backend=settings.backend,
+            queue=queue or settings.queue,
+            prefix=settings.prefix,
+            visibility_timeout=settings.visibility_timeout,
+        )
+    options = BatchOptions(
+        formats=formats,
+        defaults=RequestDefaults(kind=kind, language=language, controller=controller),
+        executor=executor,  # type: ignore[arg-type]
+        workers=workers,
+        shard_size=shard_size or DEFAULT_SHARD_SIZE,
+        retries=retries,
+        backoff=backoff,
+        force=force,
+        celery=settings,
+        timeout=timeout,
+    )
+    display: dict[str, Any] = {}
+
+    def start(total: int) -> None:
+        bars = BatchProgress(total, console=console_err(), enabled=not no_progress)
+        display["bars"] = bars
+        bars.__enter__()
+
+    def progress(event: dict[str, Any]) -> None:
+        if "bars" in display:
+            display["bars"](event)
+
+    try:
+        report = run_batch(
+            requests_file, sources_file, out, options, progress=progress, on_start=start
+        )
+    finally:
+        if "bars" in display:
+            display["bars"].__exit__(None, None, None)
+    if as_json:
+        print_json(report)
+    else:
+        console().print(report_table(report, problems_only=problems_only))
+        console().print(totals_text(report))
+    totals = report["totals"]
+    if totals.get("invalid"):
+        ctx.exit(2)
+    ctx.exit(0 if totals["complete"] == totals["requests"] else 1)
