@@ -44,6 +44,27 @@ _SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
 _MAX_EXACT_DIGITS = 15
+LABEL_WIDTH = 30
+TEXT_WIDTH = 95
+LINE_HEIGHT = 15
+
+
+def _wrapped_lines(text: str, width: int) -> int:
+    """How many lines wrapped text takes in a column (an estimate on the safe side)."""
+    usable = max(width - 4, 8)
+    total = 0
+    for paragraph in text.split("\n"):
+        words, current = paragraph.split(" "), 0
+        lines = 1
+        for word in words:
+            needed = len(word) + (1 if current else 0)
+            if current + needed > usable:
+                lines += 1
+                current = len(word)
+            else:
+                current += needed
+        total += lines
+    return total
 
 
 def sheet_names(record_types: Sequence[RecordType], reserved: Sequence[str]) -> list[str]:
@@ -103,8 +124,8 @@ class _Cover:
         self.sheet = sheet
         self.f = formats
         self.row = 0
-        sheet.set_column(0, 0, 30)
-        sheet.set_column(1, 1, 95)
+        sheet.set_column(0, 0, LABEL_WIDTH)
+        sheet.set_column(1, 1, TEXT_WIDTH)
         sheet.hide_gridlines(2)
         sheet.set_paper(9)  # A4
         sheet.fit_to_pages(1, 0)
@@ -121,7 +142,14 @@ class _Cover:
         self.sheet.write_blank(self.row, 1, None, self.f.heading)
         self.row += 1
 
+    def _fit(self, key: str, value: Any) -> None:
+        """Set the row's height for wrapped text (constant memory: before writing it)."""
+        lines = max(_wrapped_lines(key, LABEL_WIDTH), _wrapped_lines(str(value), TEXT_WIDTH))
+        if lines > 1:
+            self.sheet.set_row(self.row, LINE_HEIGHT * lines)
+
     def line(self, key: str, value: Any, fmt: Any = None) -> None:
+        self._fit(key, value)
         if key:
             self.sheet.write_string(self.row, 0, key, self.f.label)
         if isinstance(value, date):
@@ -148,7 +176,11 @@ def _access_cover(
     cover = _Cover(book.add_worksheet(label("cover_sheet", language)), formats)
     request = metadata["request"]
     info = metadata["information"]
-    yes, no, none = label("answer_yes", language), label("answer_no", language), label("none", language)
+    yes, no, none = (
+        label("answer_yes", language),
+        label("answer_no", language),
+        label("none", language),
+    )
     cover.title(metadata["title"])
     if "notice" in metadata:
         cover.line(label("notice", language), metadata["notice"], formats.notice)
@@ -301,11 +333,20 @@ def _fields_sheet(
             row += 1
     for col, width in enumerate(widths):
         sheet.set_column(col, col, min(max(width + 2, MIN_WIDTH), MAX_WIDTH))
+    _print_setup(sheet)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(row - 1, 1), len(header) - 1)
 
 
 Writer = Callable[[int, int, Any], Any]
+
+
+def _print_setup(sheet: Worksheet) -> None:
+    """Landscape A4, one page wide, the header row repeated on every page."""
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
 
 
 def _column_writers(
@@ -444,6 +485,7 @@ def _data_sheet(
                         write_string(row_number, col, marker, marker_format)
                 continue
             writers[col](row_number, col, value)
+    _print_setup(sheet)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(row_number, 1), len(headers) - 1)
 

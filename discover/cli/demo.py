@@ -32,12 +32,18 @@ def demo(ctx: click.Context, out: Path) -> None:
     result = search(request, sources)
     summary = write_case(result, layout.case, force=True)
     print_summary(summary, case_path=str(layout.case))
+    formats = ["json", "csv", "xlsx"]
     package = export_case(
-        layout.case, kind="access", formats=["json"], out=layout.packages, force=True
+        layout.case, kind="access", formats=formats, out=layout.packages, force=True
+    )
+    portability = export_case(
+        layout.case, kind="portability", formats=formats, out=layout.packages, force=True
     )
     out_console = console()
     out_console.print(f"sources file: {layout.sources}")
     out_console.print(f"request:      {layout.request}")
     out_console.print(f"case:         {layout.case}")
     out_console.print(f"package:      {package}")
+    out_console.print(f"portability:  {portability}")
+    out_console.print(f"review:       discover review {layout.case}")
     ctx.exit(0 if summary["complete"] else 1)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
-from discover.case import read_case
-from discover.cli.output import console
-from exporters import FORMATS, export_case
+from discover.cli.output import console, console_err
+from discover.errors import ExportError
+from exporters import FORMATS, export_package
+from exporters.encrypt import MIN_PASSPHRASE, check_passphrase, generate_passphrase
+
+PASSPHRASE_ENV = "DISCOVER_PASSPHRASE"  # noqa: S105 - the variable's name
 
 
 def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
@@ -19,6 +25,32 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> list[s
             f"{', '.join(unknown) or value!r}: expected some of {', '.join(FORMATS)}"
         )
     return formats
+
+
+def _passphrase(encrypt: str | None, variable: str) -> str | None:
+    """The passphrase: generated, from the environment, or typed at a prompt."""
+    if encrypt is None:
+        return None
+    if encrypt == "generate":
+        passphrase = generate_passphrase()
+        console_err().print(
+            f"passphrase (send it separately, e.g. by text message): [bold]{passphrase}[/]"
+        )
+        return passphrase
+    from_env = os.environ.get(variable)
+    if from_env:
+        return check_passphrase(from_env)
+    if not sys.stdin.isatty():
+        raise ExportError(
+            f"--encrypt needs a passphrase: set {variable} or run interactively to be asked"
+        )
+    typed = click.prompt(
+        f"passphrase (at least {MIN_PASSPHRASE} characters)",
+        hide_input=True,
+        confirmation_prompt=True,
+        err=True,
+    )
+    return check_passphrase(typed)
 
 
 @click.command()
@@ -32,29 +64,53 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> list[s
     default="json",
     show_default=True,
     callback=_formats,
-    help=f"Comma-separated: {', '.join(FORMATS)}.",
+    help=f"Comma-separated: {', '.join(FORMATS)} (portability adds contacts.vcf itself).",
 )
 @click.option(
     "--lang",
     "language",
     type=click.Choice(["nl", "en"]),
     default=None,
-    help="Default: the request's language.",
+    help="Language of the package texts. Default: the request's language (Dutch).",
 )
 @click.option(
     "--controller",
     type=click.Choice(["provider", "client", "all"]),
     default="all",
     show_default=True,
-    help="Limit to the provider's or the client's part.",
+    help="Limit to the part the provider or the client organisation is controller of.",
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Parent directory of the package (default CASE/packages).",
+    help="Parent directory of the package (default CASE_DIR/packages).",
 )
-@click.option("--force", is_flag=True, help="Replace an existing package.")
+@click.option("--force", is_flag=True, help="Replace an existing package (atomically).")
+@click.option(
+    "--encrypt",
+    type=click.Choice(["passphrase", "generate"]),
+    default=None,
+    help=(
+        "Write the package as one AES-256 encrypted ZIP for e-mail. 'passphrase': taken "
+        f"from ${PASSPHRASE_ENV} (see --passphrase-env) or asked for; 'generate': a random "
+        "one, printed once on stderr."
+    ),
+)
+@click.option(
+    "--passphrase-env",
+    default=PASSPHRASE_ENV,
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the passphrase (never pass it as an argument).",
+)
+@click.option(
+    "--vcard-version",
+    type=click.Choice(["3.0", "4.0"]),
+    default="3.0",
+    show_default=True,
+    help="vCard version of contacts.vcf (portability packages with phonebook contacts).",
+)
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -65,9 +121,18 @@ def export(
     controller: str,
     out: Path | None,
     force: bool,
+    encrypt: str | None,
+    passphrase_env: str,
+    vcard_version: str,
 ) -> None:
-    """Write an access or portability package from CASE_DIR."""
-    path = export_case(
+    """Write an access or portability package from CASE_DIR.
+
+    Possible matches are left out unless confirmed with `discover review`; secrets
+    never leave; other people's data is redacted. Exit 1 when the case is incomplete
+    (a source failed): the package says so.
+    """
+    passphrase = _passphrase(encrypt, passphrase_env)
+    result = export_package(
         case_dir,
         kind=kind,  # type: ignore[arg-type]
         formats=formats,
@@ -75,11 +140,30 @@ def export(
         out=out,
         controller=controller,  # type: ignore[arg-type]
         force=force,
+        passphrase=passphrase,
+        vcard_version=vcard_version,  # type: ignore[arg-type]
     )
-    complete = read_case(case_dir).complete
-    console().print(f"package written to {path}")
-    if not complete:
-        console().print(
+    out_console = console()
+    selection = result.selection
+    out_console.print(f"package written to {escape(str(result.path))}")
+    out_console.print(
+        f"{selection.records} records ({selection.hits.num_rows} fields) included; "
+        f"{len(selection.withheld)} secret(s) withheld, {len(selection.redacted)} "
+        f"field(s) of other people redacted; {len(selection.decisions_applied)} review "
+        f"decision(s) applied"
+        + (f"; {result.contacts} contact(s) in vCard" if result.contacts else "")
+    )
+    for name, count in sorted(selection.left_out.items()):
+        out_console.print(f"left out: {name} ({count} fields)")
+    if result.encrypted:
+        out_console.print(
+            "encrypted: send the .zip; the recipient opens it with 7-Zip, Keka or WinZip "
+            "(AES-256) and the passphrase sent separately"
+        )
+    for warning in result.warnings:
+        out_console.print(f"[yellow]attention:[/] {escape(warning)}")
+    if not result.complete:
+        out_console.print(
             "[bold red]the case is INCOMPLETE[/]: the package says which sources failed"
         )
-    ctx.exit(0 if complete else 1)
+    ctx.exit(0 if result.complete else 1)
