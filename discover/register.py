@@ -129,8 +129,11 @@ def _build(document: dict[str, Any], file: str) -> Register:
         for key, table in (("purposes", "purposes"), ("recipients", "recipients")):
             for position, name in enumerate(raw[key]):
                 if name not in document[table]:
+                    known = ", ".join(sorted(document[table])) or "none"
                     raise ConfigError(
-                        file, f"{where}.{key}[{position}]", f"{name!r} is not defined"
+                        file,
+                        f"{where}.{key}[{position}]",
+                        f"{name!r} is not defined under {table}: (defined: {known})",
                     )
         retention = dict(raw["retention"])
         categories[raw["id"]] = Category(
