@@ -1,19 +1,24 @@
 """SQL connector: SQLite, PostgreSQL (psycopg 3) and MariaDB/MySQL (PyMySQL).
 
-The search is pushed down: one SELECT per table with a WHERE built from candidate
-predicates and bound parameters, table and column names quoted by SQLAlchemy.
-Candidates are verified after normalisation in Python, then declared relations are
-followed with ``IN`` queries on the join columns. Sources are opened read-only
-where the database allows it (SQLite ``mode=ro``, PostgreSQL
-``default_transaction_read_only``, MariaDB ``SET SESSION TRANSACTION READ ONLY``)
-and every transaction is rolled back.
+The search is pushed down: per table, one SELECT per chunk of identifiers whose
+WHERE ORs the candidate predicates of every mapped identifier column
+(:mod:`connectors.sql_predicates`), with bound parameters and table and column names
+quoted by SQLAlchemy. Candidates are verified after normalisation in Python; then the
+declared relations are followed with ``IN`` queries on the join columns, transitively.
+
+Sources are opened read-only where the database allows it — SQLite ``mode=ro`` plus
+``PRAGMA query_only``, PostgreSQL ``default_transaction_read_only``, MariaDB
+``SET SESSION TRANSACTION READ ONLY`` — the connector only ever issues SELECT, and
+every transaction is rolled back.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,9 +28,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.base import WITHHELD, Connector, FieldValue, Link, Match, Record, ScanResult
 from connectors.sql_mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
-from connectors.sql_predicates import candidate_predicate
+from connectors.sql_predicates import SQLITE_FOLD, candidate_predicate
 from discover.errors import SourceError
-from discover.identifiers import Identifier, try_normalise
+from discover.identifiers import Identifier, fold_text, try_normalise
 from discover.register import Register
 
 _DRIVERS = {
@@ -48,18 +53,27 @@ def database_url(raw: str, base_dir: Path) -> URL:
     return url
 
 
+def _fold(value: object) -> str | None:
+    return None if value is None else fold_text(str(value))
+
+
 def open_engine(
     raw_url: str, base_dir: Path, *, read_only: bool = True, timeout: int = 10
 ) -> Engine:
-    """An engine that cannot write where the database supports it."""
+    """An engine that cannot write where the database supports it.
+
+    A missing SQLite file is an error, never created. One pooled connection serves the
+    whole search (check, every round's scans), so a search pays for one connect.
+    """
     url = database_url(raw_url, base_dir)
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
     if backend == "sqlite":
-        if read_only and url.database and url.database != ":memory:":
+        if url.database and url.database != ":memory:":
             if not Path(url.database).is_file():
                 raise FileNotFoundError(f"SQLite database {url.database} does not exist")
-            url = url.set(database=f"file:{url.database}?mode=ro", query={"uri": "true"})
+            mode = "ro" if read_only else "rw"  # never "rwc": a typo must not create a file
+            url = url.set(database=f"file:{url.database}?mode={mode}", query={"uri": "true"})
         connect_args["timeout"] = timeout
     elif backend == "postgresql":
         connect_args["connect_timeout"] = timeout
@@ -67,11 +81,17 @@ def open_engine(
             connect_args["options"] = "-c default_transaction_read_only=on"
     elif backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = timeout
-    engine = sa.create_engine(url, connect_args=connect_args, poolclass=sa.pool.NullPool)
-    if read_only and backend in ("mysql", "mariadb"):
+    engine = sa.create_engine(
+        url, connect_args=connect_args, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=1
+    )
 
-        @sa.event.listens_for(engine, "connect")
-        def _read_only(dbapi_connection: Any, _record: Any) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if backend == "sqlite":
+            dbapi_connection.create_function(SQLITE_FOLD, 1, _fold, deterministic=True)
+            if read_only:
+                dbapi_connection.execute("PRAGMA query_only = ON")
+        elif read_only and backend in ("mysql", "mariadb"):
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
 
@@ -79,8 +99,8 @@ def open_engine(
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+    for start in range(0, len(values), max(1, size)):
+        yield values[start : start + max(1, size)]
 
 
 def _recorded_at(value: Any) -> datetime | None:
@@ -94,6 +114,24 @@ def _recorded_at(value: Any) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def join_key(value: Any) -> str | None:
+    """A join value as text, so that INT, BIGINT and NUMERIC(…, 0) keys compare equal.
+
+    None, withheld and blank values join nothing: following ``''`` would pull every
+    row with an empty reference.
+    """
+    if value is None or value is WITHHELD:
+        return None
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    return text if text.strip() else None
 
 
 class SqlConnector(Connector):
@@ -116,6 +154,8 @@ class SqlConnector(Connector):
             name: sa.table(table.table, *map(sa.column, table.columns), schema=table.schema)
             for name, table in self.mapping.tables.items()
         }
+        self._selects = {name: self._select(name) for name in self.mapping.tables}
+        self._edges = self._relation_edges()
 
     # -- connection -----------------------------------------------------------------
 
@@ -138,24 +178,30 @@ class SqlConnector(Connector):
                 raise SourceError(self.name, str(exc)) from exc
         return self._engine
 
-    def _connect(self) -> Connection:
+    @contextmanager
+    def _session(self) -> Iterator[Connection]:
+        """A connection whose transaction is always rolled back; errors as SourceError."""
         try:
-            return self.engine.connect()
+            connection = self.engine.connect()
         except sa.exc.SQLAlchemyError as exc:
             raise self._failure(exc) from exc
+        try:
+            yield connection
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._failure(exc) from exc
+        finally:
+            try:
+                connection.rollback()
+            finally:
+                connection.close()
 
     def check(self) -> None:
-        with self._connect() as connection:
-            try:
-                connection.execute(sa.text("SELECT 1"))
-            except sa.exc.SQLAlchemyError as exc:
-                raise self._failure(exc) from exc
-            finally:
-                connection.rollback()
+        with self._session() as connection:
+            connection.execute(sa.select(sa.literal(1)))
 
     def check_mapping(self) -> list[str]:
         problems: list[str] = []
-        with self._connect() as connection:
+        with self._session() as connection:
             inspector = sa.inspect(connection)
             for name, table in self.mapping.tables.items():
                 try:
@@ -163,8 +209,6 @@ class SqlConnector(Connector):
                 except sa.exc.NoSuchTableError:
                     problems.append(f"table {table.location!r} (tables.{name}) does not exist")
                     continue
-                except sa.exc.SQLAlchemyError as exc:
-                    raise self._failure(exc) from exc
                 lowered = {c.lower() for c in present}
                 for column in table.columns:
                     if column not in present and column.lower() not in lowered:
@@ -172,7 +216,6 @@ class SqlConnector(Connector):
                             f"column {column!r} (tables.{name}.columns.{column}) does not exist "
                             f"in {table.location!r}"
                         )
-            connection.rollback()
         return problems
 
     def close(self) -> None:
@@ -199,6 +242,7 @@ class SqlConnector(Connector):
         for index, (column, spec) in enumerate(table.columns.items()):
             expression: ColumnElement = clause.c[column]
             if spec.secret:
+                # The value never leaves the database: only whether there is one.
                 expression = sa.case((expression.is_(None), 0), else_=1)
             columns.append(expression.label(f"c{index}"))
             names.append(column)
@@ -216,18 +260,20 @@ class SqlConnector(Connector):
             elif spec.recorded_at and recorded_at is None:
                 recorded_at = _recorded_at(value)
             fields.append(FieldValue(spec, value))
-        key = ";".join(f"{column}={values[column]}" for column in table.key)
         return Record(
             location=table.location,
-            key=key,
+            key=self._key(table, values),
             fields=fields,
             entity=table.entity,
             recorded_at=recorded_at,
         )
 
-    def _verify(
-        self, table: SqlTable, record: Record, wanted: dict[str, dict[str, Identifier]]
-    ) -> None:
+    @staticmethod
+    def _key(table: SqlTable, values: dict[str, Any]) -> str:
+        return ";".join(f"{column}={values[column]}" for column in table.key)
+
+    @staticmethod
+    def _verify(record: Record, wanted: dict[str, dict[str, Identifier]]) -> None:
         """Keep only matches that hold after normalisation (the exact check)."""
         for value in record.fields:
             spec = value.spec
@@ -239,50 +285,49 @@ class SqlConnector(Connector):
                 exact = str(value.value) == identifier.value
                 record.matches.append(Match(identifier, spec.name, exact))
 
-    def _execute(self, connection: Connection, statement: sa.Select) -> list[Sequence[Any]]:
-        try:
-            return list(connection.execute(statement))
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._failure(exc) from exc
-
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
         for identifier in identifiers:
             wanted[identifier.type][identifier.value] = identifier
         result = ScanResult()
         found: dict[str, dict[str, Record]] = defaultdict(dict)
-        size = self.settings.chunk_size
-        with self._connect() as connection:
-            try:
-                for name, table in self.mapping.tables.items():
-                    searchable = [s for s in table.searchable if s.identifier in wanted]
-                    if not searchable:
-                        continue
-                    select, names = self._select(name)
-                    clause = self._tables[name]
-                    for spec in searchable:
-                        values = sorted(wanted[spec.identifier].values())
-                        for chunk in _chunks(values, size):
-                            predicate = candidate_predicate(
-                                spec.identifier, clause.c[spec.name], chunk
-                            )
-                            for row in self._execute(connection, select.where(predicate)):
-                                result.rows_read += 1
-                                record = self._record(name, names, row)
-                                if record.key in found[name]:
-                                    continue
-                                self._verify(table, record, wanted)
-                                if record.matches:
-                                    found[name][record.key] = record
-                self._follow_relations(connection, found, result)
-            finally:
-                connection.rollback()
+        with self._session() as connection:
+            for name, table in self.mapping.tables.items():
+                specs = [s for s in table.searchable if s.identifier in wanted]
+                if not specs:
+                    continue
+                types = {s.identifier for s in specs}
+                relevant = sorted(
+                    identifier for kind in types for identifier in wanted[kind].values()
+                )
+                select, names = self._selects[name]
+                clause = self._tables[name]
+                for chunk in _chunks(relevant, self.settings.chunk_size):
+                    by_type: dict[str, list[Identifier]] = defaultdict(list)
+                    for identifier in chunk:
+                        by_type[identifier.type].append(identifier)
+                    predicate = sa.or_(
+                        *(
+                            candidate_predicate(kind, clause.c[s.name], by_type[kind])
+                            for s in specs
+                            if (kind := s.identifier) in by_type
+                        )
+                    )
+                    for row in connection.execute(select.where(predicate)):
+                        result.rows_read += 1
+                        record = self._record(name, names, row)
+                        if record.key in found[name]:
+                            continue
+                        self._verify(record, wanted)
+                        if record.matches:
+                            found[name][record.key] = record
+            self._follow_relations(connection, found, result)
         result.records = [record for records in found.values() for record in records.values()]
         return result
 
     # -- relations --------------------------------------------------------------------
 
-    def _edges(self) -> dict[str, list[tuple[SqlRelation, str, str, str]]]:
+    def _relation_edges(self) -> dict[str, list[tuple[SqlRelation, str, str, str]]]:
         """For each table: (relation, own column, other table, other column) to follow."""
         edges: dict[str, list[tuple[SqlRelation, str, str, str]]] = defaultdict(list)
         for relation in self.mapping.relations:
@@ -299,22 +344,22 @@ class SqlConnector(Connector):
     def _follow_relations(
         self, connection: Connection, found: dict[str, dict[str, Record]], result: ScanResult
     ) -> None:
-        edges = self._edges()
+        """Fetch related rows breadth-first until nothing new is reached (cycles end)."""
         frontier: dict[str, list[Record]] = {
             name: list(records.values()) for name, records in found.items()
         }
         while frontier:
             next_frontier: dict[str, list[Record]] = defaultdict(list)
             for name, records in frontier.items():
-                for relation, own, other, other_column in edges.get(name, []):
-                    # Keyed by text: an INT foreign key may reference a BIGINT key.
+                for relation, own, other, other_column in self._edges.get(name, []):
                     parents: dict[str, list[Record]] = defaultdict(list)
                     join_values: dict[str, Any] = {}
                     for record in records:
                         value = record.value(own)
-                        if value is not None and value is not WITHHELD:
-                            parents[str(value)].append(record)
-                            join_values[str(value)] = value
+                        key = join_key(value)
+                        if key is not None:
+                            parents[key].append(record)
+                            join_values[key] = value
                     if not parents:
                         continue
                     for child in self._fetch_related(
@@ -322,11 +367,11 @@ class SqlConnector(Connector):
                     ):
                         existing = found[other].get(child.key)
                         target = existing or child
-                        for parent in parents.get(str(child.value(other_column)), []):
+                        for parent in parents.get(join_key(child.value(other_column)) or "", []):
                             link = Link(parent.location, parent.key, relation.label)
-                            if link not in target.links and parent.ref != target.ref:
+                            if parent.ref != target.ref and link not in target.links:
                                 target.links.append(link)
-                        if existing is None:
+                        if existing is None and child.links:
                             found[other][child.key] = child
                             next_frontier[other].append(child)
             frontier = dict(next_frontier)
@@ -339,10 +384,10 @@ class SqlConnector(Connector):
         values: Iterable[Any],
         result: ScanResult,
     ) -> Iterator[Record]:
-        select, names = self._select(name)
+        select, names = self._selects[name]
         clause = self._tables[name]
         ordered = sorted(values, key=str)
         for chunk in _chunks(ordered, self.settings.chunk_size):
-            for row in self._execute(connection, select.where(clause.c[column].in_(list(chunk)))):
+            for row in connection.execute(select.where(clause.c[column].in_(list(chunk)))):
                 result.rows_read += 1
                 yield self._record(name, names, row)

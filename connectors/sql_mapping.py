@@ -80,6 +80,11 @@ def parse_sql_mapping(document: dict[str, Any], *, register: Register, file: str
                 raise ConfigError(
                     file, f"{where}.key", f"key column {column!r} is not among the mapped columns"
                 )
+        for column in key:
+            if columns[column].secret:
+                raise ConfigError(
+                    file, f"{where}.key", f"key column {column!r} cannot be a secret column"
+                )
         for column, spec in columns.items():
             if spec.secret and spec.identifier:
                 raise ConfigError(
@@ -107,6 +112,8 @@ def parse_sql_mapping(document: dict[str, Any], *, register: Register, file: str
                 raise ConfigError(file, where, f"table {table!r} is not mapped")
             if column not in tables[table].columns:
                 raise ConfigError(file, where, f"column {column!r} is not mapped in {table!r}")
+            if tables[table].columns[column].secret:
+                raise ConfigError(file, where, f"column {column!r} is a secret: it cannot join")
             ends.append((table, column))
         (from_table, from_column), (to_table, to_column) = ends
         relations.append(SqlRelation(from_table, from_column, to_table, to_column, raw["follow"]))

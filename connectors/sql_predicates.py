@@ -1,33 +1,204 @@
 """Candidate predicates: how each identifier type is searched inside the database.
 
 Sources store identifiers in any surface format ("06-1234 5678", "Jan@Example.NL",
-"00:15:65:AB:CD:EF"). A predicate strips the formatting characters with portable SQL
-functions (REPLACE, LOWER, TRIM work on SQLite, PostgreSQL and MariaDB alike) and
-compares against values derived from the normalised identifier, always through
-bound parameters. It may return a few candidates too many (a foreign number with the
-same national digits); the connector verifies every candidate after normalisation,
-so the predicate only has to never miss and never be widened by the identifier's
-own characters: LIKE patterns are built from digits only, or escaped.
+"00:15:65:AB:CD:EF", 316… as a BIGINT). A predicate rewrites the stored value with
+portable SQL functions (REPLACE, LOWER, TRIM, SUBSTR work on SQLite, PostgreSQL and
+MariaDB alike) into a form that every spelling of one identifier shares, and compares
+it with values derived from the normalised identifier, always through bound
+parameters and mostly with ``IN`` lists, which the databases hash or index, so that a
+batch of thousands of identifiers costs one pass over the table, not one per
+identifier.
+
+The contract: a predicate may select a few candidates too many (a foreign number with
+the same national digits, a case-insensitive collation); the connector verifies every
+candidate after normalisation and drops those. It must never miss a row whose value
+normalises to the identifier in the formats listed per type below, and the
+identifier's own characters can never widen it: values are bound parameters, and the
+few LIKE patterns escape ``%``, ``_`` and the escape character.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Callable, Sequence
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from typing import Any
 
 import phonenumbers
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
-from discover.identifiers import Identifier
+from discover.identifiers import Identifier, fold_text
 
 LIKE_ESCAPE = "/"
-_PHONE_JUNK = (" ", "-", "(", ")", "+", ".", "/")
-_MAC_JUNK = (":", "-", ".", " ")
+_LINE_JUNK = ("\t", "\n", "\r")
+_PHONE_JUNK = (" ", "-", "(", ")", "+", ".", "/", *_LINE_JUNK)
+_MAC_JUNK = (":", "-", ".", " ", *_LINE_JUNK)
+_EXTENSION_JUNK = (" ", "-", ".", *_LINE_JUNK)
+#: name of the SQLite function the connector registers on each connection
+SQLITE_FOLD = "discover_fold"
 
 
-def _text(column: ColumnElement) -> ColumnElement:
-    return sa.cast(column, sa.String)
+# -- dialect-specific pieces ------------------------------------------------------------
+
+
+class as_text(FunctionElement):
+    """The value as text, for string functions.
+
+    PostgreSQL needs an explicit cast (``lower(bigint)`` does not exist) and drops it
+    again for text columns, so expression indexes on ``lower(trim(email))`` still
+    apply. SQLite and MariaDB convert numbers to text by themselves; leaving the
+    column bare keeps their expression matching (SQLite indexes on expressions) intact.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "as_text"
+
+
+@compiles(as_text)
+def _as_text_default(element: as_text, compiler: Any, **kw: Any) -> str:
+    return compiler.process(next(iter(element.clauses)), **kw)
+
+
+@compiles(as_text, "postgresql")
+def _as_text_postgresql(element: as_text, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(next(iter(element.clauses)), **kw)} AS VARCHAR)"
+
+
+class right_chars(FunctionElement):
+    """The last ``n`` characters (not bytes): ``substr(x, -n)``, ``right(x, n)`` on PostgreSQL.
+
+    Counting from the end keeps a non-ASCII prefix ("☎ 06…") from shifting the
+    position, which ``length()`` (bytes on MariaDB) would.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "right_chars"
+
+
+def _right_parts(element: right_chars, compiler: Any, **kw: Any) -> tuple[str, int]:
+    text, count = list(element.clauses)
+    return compiler.process(text, **kw), int(compiler.process(count, **kw))
+
+
+@compiles(right_chars)
+def _right_default(element: right_chars, compiler: Any, **kw: Any) -> str:
+    text, count = _right_parts(element, compiler, **kw)
+    return f"substr({text}, -{count})"
+
+
+@compiles(right_chars, "postgresql")
+def _right_postgresql(element: right_chars, compiler: Any, **kw: Any) -> str:
+    text, count = _right_parts(element, compiler, **kw)
+    return f"right({text}, {count})"
+
+
+def _right(expression: ColumnElement, count: int) -> ColumnElement:
+    # The count is ours (a length), rendered inline so the expression stays one shape.
+    return right_chars(expression, sa.literal_column(str(int(count))))
+
+
+class strip_space(FunctionElement):
+    """The value without surrounding spaces, tabs, carriage returns and newlines.
+
+    The normaliser strips surrounding white space (a CSV cell's trailing newline), so
+    the database must too; plain ``trim()`` only removes spaces. PostgreSQL
+    ``btrim(x, E' \\t\\n\\r')`` and SQLite ``trim(x, char(32, 9, 10, 13))`` are one
+    indexable call; MariaDB (no expression indexes) removes tabs and line breaks
+    anywhere (a value with one inside is refused by the normaliser anyway) and trims.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "strip_space"
+
+
+@compiles(strip_space)
+def _strip_space_default(element: strip_space, compiler: Any, **kw: Any) -> str:
+    inner = _strip(as_text(next(iter(element.clauses))), _LINE_JUNK)
+    return compiler.process(sa.func.trim(inner), **kw)
+
+
+@compiles(strip_space, "postgresql")
+def _strip_space_postgresql(element: strip_space, compiler: Any, **kw: Any) -> str:
+    inner = compiler.process(as_text(next(iter(element.clauses))), **kw)
+    return f"btrim({inner}, E' \\t\\n\\r')"
+
+
+@compiles(strip_space, "sqlite")
+def _strip_space_sqlite(element: strip_space, compiler: Any, **kw: Any) -> str:
+    inner = compiler.process(next(iter(element.clauses)), **kw)
+    return f"trim({inner}, char(32, 9, 10, 13))"
+
+
+@cache
+def _accent_table() -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Latin letters with diacritics and what :func:`fold_text` makes of them.
+
+    Single letters go into one ``translate()``; the few that fold to two letters
+    (ß -> ss, Ĳ -> ij) into ``replace()``.
+    """
+    source, target, pairs = [], [], []
+    for code in range(0xC0, 0x250):
+        character = chr(code)
+        if not unicodedata.category(character).startswith("L"):
+            continue
+        folded = fold_text(character)
+        if folded == character.lower() or not folded.isascii():
+            continue
+        if len(folded) == 1:
+            source.append(character)
+            target.append(folded)
+        else:
+            pairs.append((character, folded))
+    return "".join(source), "".join(target), tuple(pairs)
+
+
+class folded_text(FunctionElement):
+    """Case- and accent-folded text, as close to :func:`fold_text` as each database gets.
+
+    SQLite: the connector's registered function (fold_text itself). PostgreSQL:
+    ``translate()`` of the Latin letters with diacritics, then ``lower()``. MariaDB:
+    ``lower()``; its ``_ci`` collations already compare accents and case loosely.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "folded_text"
+
+
+@compiles(folded_text)
+def _folded_default(element: folded_text, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(next(iter(element.clauses)), **kw)})"
+
+
+@compiles(folded_text, "sqlite")
+def _folded_sqlite(element: folded_text, compiler: Any, **kw: Any) -> str:
+    return f"{SQLITE_FOLD}({compiler.process(next(iter(element.clauses)), **kw)})"
+
+
+@compiles(folded_text, "postgresql")
+def _folded_postgresql(element: folded_text, compiler: Any, **kw: Any) -> str:
+    source, target, pairs = _accent_table()
+    expression: ColumnElement = as_text(next(iter(element.clauses)))
+    for character, folded in pairs:
+        expression = sa.func.replace(
+            expression, sa.literal_column(f"'{character}'"), sa.literal_column(f"'{folded}'")
+        )
+    expression = sa.func.translate(
+        expression, sa.literal_column(f"'{source}'"), sa.literal_column(f"'{target}'")
+    )
+    return compiler.process(sa.func.lower(expression), **kw)
+
+
+# -- shared helpers ---------------------------------------------------------------------
 
 
 def _strip(expression: ColumnElement, characters: Sequence[str]) -> ColumnElement:
@@ -37,8 +208,13 @@ def _strip(expression: ColumnElement, characters: Sequence[str]) -> ColumnElemen
 
 
 def digits_of(column: ColumnElement) -> ColumnElement:
-    """The column with phone-number punctuation removed (spaces, dashes, brackets, +)."""
-    return _strip(_text(column), _PHONE_JUNK)
+    """The column without phone-number punctuation (spaces, dashes, brackets, +, tabs …)."""
+    return _strip(as_text(column), _PHONE_JUNK)
+
+
+def trimmed_lower(column: ColumnElement) -> ColumnElement:
+    """``lower(<column without surrounding white space>)``: what to index for e-mail."""
+    return sa.func.lower(strip_space(column))
 
 
 def escape_like(text: str) -> str:
@@ -48,98 +224,186 @@ def escape_like(text: str) -> str:
     return text
 
 
+def _like(expression: ColumnElement, pattern: str) -> ColumnElement:
+    return expression.like(pattern, escape=LIKE_ESCAPE)
+
+
 def _any(clauses: list[ColumnElement]) -> ColumnElement:
     return sa.or_(*clauses) if len(clauses) > 1 else clauses[0]
 
 
-def _email(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    return sa.func.lower(sa.func.trim(_text(column))).in_([i.value for i in values])
+def _wildcard_non_ascii(text: str) -> str:
+    """A LIKE pattern for ``text`` where each non-ASCII character matches any one character.
+
+    SQLite's lower() folds ASCII only; "JÖRG" stays "jÖrg" there, so "jörg" is looked
+    for as "j_rg" and the candidate verified after normalisation.
+    """
+    return "".join(ch if ch.isascii() else "_" for ch in escape_like(text))
 
 
-def _tail_in(digits: ColumnElement, tails: set[str]) -> ColumnElement:
-    """``digits`` ends with one of ``tails``: an IN list per tail length (hash-friendly)."""
-    clauses = []
-    for length in sorted({len(t) for t in tails}):
-        tail = sa.func.substr(digits, sa.func.length(digits) - (length - 1))
-        clauses.append(tail.in_(sorted(t for t in tails if len(t) == length)))
+def _folded_in(expression: ColumnElement, values: Iterable[str]) -> ColumnElement:
+    """``expression IN values``; values with non-ASCII characters also as a LIKE pattern."""
+    values = sorted(set(values))
+    clauses = [expression.in_(values)]
+    clauses += [_like(expression, _wildcard_non_ascii(v)) for v in values if not v.isascii()]
     return _any(clauses)
 
 
-def _head_in(digits: ColumnElement, heads: set[str]) -> ColumnElement:
-    """``digits`` starts with one of ``heads``: an IN list per head length."""
-    clauses = []
-    for length in sorted({len(h) for h in heads}):
-        head = sa.func.substr(digits, 1, length)
-        clauses.append(head.in_(sorted(h for h in heads if len(h) == length)))
+def _tail_in(expression: ColumnElement, tails: Iterable[str]) -> ColumnElement:
+    """``expression`` ends with one of ``tails``: an IN list per tail length (hash-friendly)."""
+    tails = set(tails)
+    return _any(
+        [
+            _right(expression, length).in_(sorted(t for t in tails if len(t) == length))
+            for length in sorted({len(t) for t in tails})
+        ]
+    )
+
+
+def _head_in(expression: ColumnElement, heads: Iterable[str]) -> ColumnElement:
+    """``expression`` starts with one of ``heads``: an IN list per head length."""
+    heads = set(heads)
+    return _any(
+        [
+            sa.func.substr(expression, 1, length).in_(sorted(h for h in heads if len(h) == length))
+            for length in sorted({len(h) for h in heads})
+        ]
+    )
+
+
+# -- one predicate per identifier type --------------------------------------------------
+
+
+def _email_spellings(value: str) -> set[str]:
+    """The address as written, and with its domain in IDNA (punycode) form."""
+    spellings = {value}
+    local, _, domain = value.rpartition("@")
+    with contextlib.suppress(UnicodeError):
+        spellings.add(f"{local}@{domain.encode('idna').decode('ascii')}")
+    return spellings
+
+
+def _email(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
+    """Any case, surrounding white space, ``mailto:``, a trailing dot on the domain, a
+    punycode domain, and the display form ``Jan de Vries <jan@example.nl>``."""
+    addresses = {s for i in values for s in _email_spellings(i.value)}
+    forms = {p + a + d for a in addresses for p in ("", "mailto:") for d in ("", ".")}
+    stored = trimmed_lower(column)
+    clauses = [_folded_in(stored, forms)]
+    displayed = {a + ">" for a in addresses if a.isascii()}
+    if displayed:
+        clauses.append(_tail_in(stored, displayed))
+    clauses += [_like(stored, f"%<{_wildcard_non_ascii(a)}>") for a in addresses if not a.isascii()]
     return _any(clauses)
 
 
 def _phone(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    # Every surface form ends with the national significant number once the
-    # punctuation is gone: +31612345678, 0612345678, 0031612345678, 310612345678.
+    """Every spelling whose digits end with the national significant number.
+
+    +31612345678, 06-1234 5678, 0031 6 1234 5678, +31 (0)6 12345678, 316… as text or
+    BIGINT, tel:+31…: once the punctuation is gone they all end with 612345678.
+    """
     tails = {phonenumbers.national_significant_number(phonenumbers.parse(i.value)) for i in values}
     return _tail_in(digits_of(column), tails)
 
 
+def _mac_unpadded(bare: str, separator: str) -> str:
+    return separator.join(format(int(bare[i : i + 2], 16), "x") for i in range(0, 12, 2))
+
+
 def _mac(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    bare = sa.func.lower(_strip(_text(column), _MAC_JUNK))
-    return bare.in_([i.value for i in values])
+    """Colon, dash, Cisco-dot and bare notations in any case; unpadded ``0:15:65:ab:cd:1``."""
+    bare = sa.func.lower(_strip(as_text(column), _MAC_JUNK))
+    unpadded = {_mac_unpadded(i.value, sep) for i in values for sep in (":", "-")}
+    unpadded -= {i.value for i in values}
+    clauses = [bare.in_(sorted({i.value for i in values}))]
+    clauses.append(trimmed_lower(column).in_(sorted(unpadded)))
+    return _any(clauses)
 
 
 def _imei(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    # IMEI (15), IMEISV (16) and IMEI without check digit (14) share the first 14.
+    """IMEI (15 digits), IMEISV (16) and IMEI without check digit (14) share the first 14."""
     return _head_in(digits_of(column), {i.value[:14] for i in values})
 
 
 def _iccid(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    # Stored with or without a trailing F pad; the Luhn digit is part of the value.
+    """Digits with or without a trailing F pad, spaces or dashes."""
     return _head_in(digits_of(column), {i.value for i in values})
 
 
 def _imsi(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    return digits_of(column).in_([i.value for i in values])
+    return digits_of(column).in_(sorted({i.value for i in values}))
 
 
 def _ip(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
+    """Compressed and exploded IPv6, IPv4-mapped IPv6, zero-padded IPv4, in brackets."""
     forms: set[str] = set()
     for identifier in values:
         address = ipaddress.ip_address(identifier.value)
-        forms.add(address.compressed)
-        forms.add(address.exploded)
+        spellings = {address.compressed, address.exploded}
         if address.version == 4:
-            forms.add(f"::ffff:{address.compressed}")
-    return sa.func.lower(sa.func.trim(_text(column))).in_(sorted(forms))
+            mapped = ipaddress.IPv6Address(f"::ffff:{address}")
+            padded = ".".join(f"{int(octet):03d}" for octet in str(address).split("."))
+            spellings |= {f"::ffff:{address}", mapped.exploded, mapped.compressed, padded}
+        forms |= spellings | {f"[{s}]" for s in spellings}
+    return trimmed_lower(column).in_(sorted(forms))
 
 
 def _postcode(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    compact = sa.func.upper(_strip(_text(column), (" ",)))
-    return compact.in_([i.value for i in values])
+    """``2289 BA``, ``2289ba``, ``2289-BA``, ``NL-2289 BA``."""
+    compact = sa.func.upper(_strip(as_text(column), (" ", "-", *_LINE_JUNK)))
+    return compact.in_(sorted({p + i.value for i in values for p in ("", "NL")}))
 
 
-# Letters that a stored name may carry with a diacritic (é, ç, ñ, ş, ÿ, ž …):
-# in the LIKE pattern they become "_" so that "celik" still finds "Çelik" on
-# databases whose LOWER() and LIKE do not fold accents.
-_ACCENTABLE = set("aceinosuyzg")
+def name_words(folded_name: str) -> list[str]:
+    """Pieces of a folded name that every stored spelling of it contains.
 
-
-def name_pattern(folded_name: str) -> str:
-    """A LIKE pattern for a folded name: its longest word, accent-tolerant, escaped."""
-    words = [word for word in folded_name.split() if word]
-    longest = max(words, key=len)
-    pattern = "".join(
-        "_" if character in _ACCENTABLE else escape_like(character) for character in longest
-    )
-    return f"%{pattern}%"
+    The normaliser turns hyphens, dots and commas into spaces and every apostrophe
+    into ``'``, so the stored name holds each piece between those characters.
+    """
+    return sorted({word for word in re.split(r"[\s']+", folded_name) if word})
 
 
 def _name(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    lowered = sa.func.lower(_text(column))
-    patterns = sorted({name_pattern(identifier.value) for identifier in values})
-    return _any([lowered.like(pattern, escape=LIKE_ESCAPE) for pattern in patterns])
+    """Every word of the name somewhere in the folded stored name (any order, any case).
+
+    "Vries, Jan de", "JAN DE VRIES" and "Jan.de.Vries" all hold "jan", "de" and
+    "vries"; folding accents in the database lets "Çelik" hold "celik".
+    """
+    folded = folded_text(column)
+    return _any(
+        [
+            sa.and_(*[_like(folded, f"%{_wildcard_non_ascii(w)}%") for w in name_words(i.value)])
+            for i in sorted(set(values))
+        ]
+    )
+
+
+def _username(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
+    r"""Any case and surrounding spaces; also ``DOMAIN\user``."""
+    stored = trimmed_lower(column)
+    names = {i.value for i in values}
+    clauses = [_folded_in(stored, names)]
+    qualified = {"\\" + name for name in names if name.isascii()}
+    if qualified:
+        clauses.append(_tail_in(stored, qualified))
+    return _any(clauses)
 
 
 def _casefolded(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
-    return sa.func.lower(sa.func.trim(_text(column))).in_([i.value for i in values])
+    return _folded_in(trimmed_lower(column), {i.value for i in values})
+
+
+def _extension(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
+    """``acme/201``, ``ACME / 2-01``, ``201`` (also as an integer column)."""
+    stored = sa.func.lower(_strip(as_text(column), _EXTENSION_JUNK))
+    wanted = set()
+    for identifier in values:
+        text = identifier.value
+        for character in _EXTENSION_JUNK:
+            text = text.replace(character, "")
+        wanted.add(text)
+    return stored.in_(sorted(wanted))
 
 
 PREDICATES: dict[str, Callable[[ColumnElement, Sequence[Identifier]], ColumnElement]] = {
@@ -152,8 +416,9 @@ PREDICATES: dict[str, Callable[[ColumnElement, Sequence[Identifier]], ColumnElem
     "ip": _ip,
     "postcode": _postcode,
     "name": _name,
-    "username": _casefolded,
+    "username": _username,
     "account": _casefolded,
+    "extension": _extension,
 }
 
 

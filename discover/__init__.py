@@ -5,7 +5,8 @@ The public surface is small: build a :class:`Request`, load a sources file, call
 through its module.
 """
 
-from discover.engine import SearchResult, search, search_many
+from typing import TYPE_CHECKING, Any
+
 from discover.errors import (
     CaseError,
     ConfigError,
@@ -19,7 +20,21 @@ from discover.identifiers import Identifier, normalise
 from discover.request import Request, build_request, load_request
 from discover.sources import load_sources
 
+if TYPE_CHECKING:
+    from discover.engine import SearchResult, search, search_many
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The engine imports the connectors, which import discover's modules: importing
+    # it lazily lets ``import connectors.sql`` work before ``import discover``.
+    if name in ("SearchResult", "search", "search_many"):
+        from discover import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'discover' has no attribute {name!r}")
+
 
 __all__ = [
     "CaseError",
