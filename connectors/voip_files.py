@@ -33,8 +33,9 @@ from defusedxml import (
 )
 from defusedxml import ElementTree as SafeElementTree
 
-#: MAC addresses that name no handset: Polycom's shared 000000000000-directory.xml.
-_NO_MAC = frozenset({"000000000000", "ffffffffffff"})
+#: MAC addresses that name no handset: Polycom's shared 000000000000-directory.xml,
+#: Yealink's per-model common files y0000000000xx.cfg (OUI 00:00:00), broadcast.
+_NO_MAC_PREFIXES = ("000000", "ffffffffffff")
 
 _MAC_PATTERNS = (
     re.compile(r"(?<![0-9a-f])([0-9a-f]{2}(?:[-:][0-9a-f]{2}){5})(?![0-9a-f])", re.I),
@@ -104,8 +105,9 @@ def mac_from_name(relpath: str, prefixes: tuple[str, ...] = ()) -> str | None:
     """The handset MAC in a file name in any notation, bare lowercase hex; else None.
 
     ``001565abcd01.cfg``, ``00-15-65-AB-CD-01.cfg``, ``0015.65ab.cd01-registration.cfg``,
-    ``SEP001565ABCD01.cnf.xml`` (with prefix ``sep``). The all-zero MAC names a file
-    shared by every phone, not a handset.
+    ``SEP001565ABCD01.cnf.xml`` (with prefix ``sep``). A MAC of OUI 00:00:00
+    (``000000000000-directory.xml``, ``y000000000028.cfg``) names a file shared by
+    every phone, not a handset.
     """
     name = relpath.rsplit("/", 1)[-1]
     lowered = name.lower()
@@ -118,7 +120,7 @@ def mac_from_name(relpath: str, prefixes: tuple[str, ...] = ()) -> str | None:
         if match:
             mac = normalise_mac(match.group(1))
             if mac is not None:
-                return None if mac in _NO_MAC else mac
+                return None if mac.startswith(_NO_MAC_PREFIXES) else mac
     return None
 
 

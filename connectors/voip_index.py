@@ -390,4 +390,8 @@ class IndexBuilder:
                 continue
             exact = str(value.value) == normalised
             self.index.places[(spec.identifier, normalised)].append((number, spec.name, exact))
+            if spec.identifier == "extension" and "/" in normalised:
+                # "201" typed without its client finds every client's 201, as weak matches
+                bare = normalised.rsplit("/", 1)[1]
+                self.index.places[("extension", bare)].append((number, spec.name, False))
         return number
