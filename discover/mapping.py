@@ -132,6 +132,12 @@ def load_mapping(
             raise ConfigError(
                 file, "kind", f"this source is of kind {expected_kind!r}, the mapping is {kind!r}"
             )
+    if kind is None:
+        from connectors import KINDS
+
+        raise ConfigError(
+            file, "kind", f"required key 'kind' is missing (one of {', '.join(sorted(KINDS))})"
+        )
     try:
         cls = connector_class(str(kind))
     except KeyError as exc:

@@ -7,6 +7,7 @@ typo is reported before any source is touched.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +21,22 @@ from discover.identifiers import Identifier
 RequestKind = Literal["access", "portability"]
 ControllerScope = Literal["provider", "client", "all"]
 REQUEST_VERSION = 1
+
+
+#: the request.schema.json pattern: the id names case and package directories, so it
+#: never holds a path separator
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+
+
+def check_request_id(request_id: str, *, file: str, where: str) -> None:
+    """Raise ConfigError unless ``request_id`` is a safe request id."""
+    if not REQUEST_ID.fullmatch(request_id):
+        raise ConfigError(
+            file,
+            where,
+            f"{request_id!r} is not a request id: expected letters, digits, '_', '.' and '-', "
+            "starting with a letter or digit, at most 80 characters (e.g. REQ-2026-0001)",
+        )
 
 
 def new_request_id(today: date | None = None) -> str:
@@ -80,6 +97,8 @@ def build_request(
     """A request from (type, raw value) pairs; InvalidIdentifier on a bad value."""
     if not identifiers:
         raise ConfigError("request", "identifiers", "at least one identifier is needed")
+    if request_id is not None:
+        check_request_id(request_id, file="request", where="request_id")
     normalised = tuple(dict.fromkeys(Identifier.parse(kind_, raw) for kind_, raw in identifiers))
     return Request(
         request_id=request_id or new_request_id(received),

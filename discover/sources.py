@@ -24,8 +24,12 @@ from discover.register import Register, default_register
 
 SHIPPED_PREFIX = "shipped:"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECRET_KEYS = frozenset({"password", "bind_password", "passphrase", "token", "secret"})
-_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^@/]+)@", re.IGNORECASE)
+_MALFORMED_VARIABLE = re.compile(r"\$\{[^}]*\}?")
+#: connection keys whose value is a credential: accepted only as ${VAR}
+_SECRET_KEY = re.compile(r"(pass(word|wd|phrase)?|pwd|secret|token|api_?key)$", re.IGNORECASE)
+#: user:password@ in a URL, the way SQLAlchemy reads it (the password runs to the last @)
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^@]*)@", re.IGNORECASE)
+_QUERY_SECRET = re.compile(r"[?&]([^=&]+)=([^&]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,23 +73,34 @@ class SourcesConfig:
 
 
 def read_secrets_file(path: Path, *, file: str) -> dict[str, str]:
-    """Parse KEY=VALUE lines (``#`` comments, optional quotes) of a secrets file."""
+    """Parse KEY=VALUE lines (``#`` comments, optional quotes, optional ``export``).
+
+    The file must be readable by its owner only (chmod 600): a secrets file that
+    others can read is refused before it is read.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
     except OSError as exc:
         raise ConfigError(file, "secrets_file", f"cannot read {path}: {exc.strerror}") from None
-    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise ConfigError(file, "secrets_file", f"{path} is not a regular file")
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
             file,
             "secrets_file",
             f"{path} is readable by others (mode {stat.filemode(mode)}); chmod 600 it",
         )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(file, "secrets_file", f"cannot read {path}: {reason}") from None
     values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
+        stripped = stripped.removeprefix("export ").lstrip()
         key, sep, value = stripped.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
             raise ConfigError(path.name, f"line {number}", "expected KEY=VALUE")
@@ -112,21 +127,60 @@ def expand_variables(value: Any, variables: Mapping[str, str], *, file: str, whe
             return variables[name]
         if default is not None:
             return default
-        raise ConfigError(file, where, f"environment variable {name} is not set")
+        raise ConfigError(
+            file,
+            where,
+            f"environment variable {name} is not set (set it, or give {name}=… in the "
+            "secrets_file)",
+        )
 
+    leftover = _MALFORMED_VARIABLE.search(_VARIABLE.sub("", value))
+    if leftover:
+        raise ConfigError(
+            file,
+            where,
+            f"{leftover.group(0)!r} is not a variable reference: expected ${{NAME}} or "
+            "${NAME:-default} (NAME of letters, digits and _)",
+        )
     return _VARIABLE.sub(substitute, value)
 
 
+def _is_reference(text: str) -> bool:
+    """Whether ``text`` is nothing but ``${VAR}`` references (a secret's only safe form)."""
+    return bool(text) and not _VARIABLE.sub("", text).strip()
+
+
 def _check_no_literal_secret(key: str, raw: Any, *, file: str, where: str) -> None:
+    """Refuse a credential written into the sources file itself.
+
+    A key that names a credential (password, token, api_key …) must be ``${VAR}``; so
+    must the password inside a URL (``postgresql://user:${PGPASSWORD}@host/db``) and a
+    ``password=`` in a URL's query string.
+    """
+    if isinstance(raw, list):
+        for index, item in enumerate(raw):
+            _check_no_literal_secret(key, item, file=file, where=f"{where}[{index}]")
+        return
+    if isinstance(raw, bool) or raw is None:
+        return
+    text = str(raw)
+    if _SECRET_KEY.search(key) and text and not _is_reference(text):
+        raise ConfigError(
+            file, where, f"a {key} must come from the environment: write ${{VAR}}, not the value"
+        )
     if not isinstance(raw, str):
         return
-    if key.lower() in _SECRET_KEYS and raw and not _VARIABLE.search(raw):
-        raise ConfigError(file, where, "a password must come from the environment: use ${VAR}")
     match = _URL_PASSWORD.match(raw)
-    if match and not _VARIABLE.search(match.group(1)):
+    if match and match.group(1) and not _is_reference(match.group(1)):
         raise ConfigError(
-            file, where, "the URL holds a password: put it in ${VAR} from the environment"
+            file, where, "the URL holds a password: write user:${VAR}@host and set VAR instead"
         )
+    if "://" in raw:
+        for name, value in _QUERY_SECRET.findall(raw):
+            if _SECRET_KEY.search(name) and value and not _is_reference(value):
+                raise ConfigError(
+                    file, where, f"the URL's {name}= holds a secret: write {name}=${{VAR}} instead"
+                )
 
 
 def resolve_mapping_path(raw: str, base_dir: Path) -> Path:
@@ -156,12 +210,13 @@ def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> Sou
         if raw["name"] in names:
             raise ConfigError(file, f"{where}.name", f"duplicate source name {raw['name']!r}")
         names.add(raw["name"])
+        for key, value in raw["connection"].items():  # disabled sources too: no secret in files
+            _check_no_literal_secret(key, value, file=file, where=f"{where}.connection.{key}")
         if raw.get("enabled", True) is False:
             continue
         connection: dict[str, Any] = {}
         for key, value in raw["connection"].items():
             key_place = f"{where}.connection.{key}"
-            _check_no_literal_secret(key, value, file=file, where=key_place)
             connection[key] = expand_variables(value, variables, file=file, where=key_place)
         mapping_path = resolve_mapping_path(raw["mapping"], base_dir)
         if not mapping_path.is_file():

@@ -3,66 +3,129 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.markup import escape
 
 from connectors import connector_class
 from discover.cli.output import console, print_json
-from discover.errors import SourceError
+from discover.errors import ConfigError, SourceError
+from discover.mapping import LoadedMapping, load_mapping
 from discover.register import default_register
 from discover.sources import load_sources
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_MALFORMED = 0, 1, 2
 
 
 @click.group()
 def mappings() -> None:
-    """Work with mappings."""
+    """Work with mappings (one YAML file per source, format v1)."""
+
+
+def _live_problems(source: Any, loaded: LoadedMapping, register: Any, settings: Any) -> list[str]:
+    """Connect to one source and list what its mapping names that the source lacks."""
+    cls = connector_class(source.kind)
+    connector = cls(source, loaded.model, register, settings)
+    try:
+        connector.check()
+        return list(connector.check_mapping())
+    except SourceError as exc:
+        return [f"cannot connect: {exc.message}"]
+    finally:
+        connector.close()
 
 
 @mappings.command()
+@click.argument("mapping_files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
-    "--sources", "sources_file", required=True, type=click.Path(path_type=Path, dir_okay=False)
+    "--sources",
+    "sources_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Sources file: check every mapping it names.",
 )
 @click.option("--live", is_flag=True, help="Connect and check that every mapped place exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def check(ctx: click.Context, sources_file: Path, live: bool, as_json: bool) -> None:
-    """Validate the sources file and every mapping it names.
+def check(
+    ctx: click.Context,
+    mapping_files: tuple[Path, ...],
+    sources_file: Path | None,
+    live: bool,
+    as_json: bool,
+) -> None:
+    """Validate mapping files, or the sources file and every mapping it names.
 
-    Offline: schema, register categories, references inside each mapping (exit 2 on
-    the first malformed file). With --live: connect to each source and report
-    missing tables, columns, attributes or bases (exit 1 when any is found).
+    \b
+      discover mappings check --sources sources.yaml          (offline)
+      discover mappings check --sources sources.yaml --live   (connects)
+      discover mappings check mappings/examples/fides-sample.yaml
+
+    Offline: the JSON Schema, register categories and the references inside each
+    mapping (keys, relations). Every mapping is checked and every malformed one is
+    reported, naming the file, the place inside it and what was expected.
+    With --live (needs --sources): connect to each source and report missing
+    tables, columns, attributes or bases.
+
+    Exit codes: 0 all good; 1 a live check found problems or could not connect;
+    2 a sources file or mapping is malformed.
     """
+    if not sources_file and not mapping_files:
+        raise click.UsageError("give --sources FILE or one or more MAPPING files")
+    if live and not sources_file:
+        raise click.UsageError("--live needs --sources FILE (it holds the connections)")
     register = default_register()
-    sources = load_sources(sources_file)
-    loaded = sources.load_mappings(register)
-    report = []
-    for source in sources.sources:
-        entry = {
-            "source": source.name,
-            "kind": source.kind,
-            "mapping": str(source.mapping_path),
-            "problems": [],
-        }
-        if live:
-            cls = connector_class(source.kind)
-            connector = cls(source, loaded[source.name].model, register, sources.settings)
-            try:
-                connector.check()
-                entry["problems"] = connector.check_mapping()
-            except SourceError as exc:
-                entry["problems"] = [f"cannot connect: {exc.message}"]
-            finally:
-                connector.close()
+    report: list[dict[str, Any]] = []
+    for path in mapping_files:
+        entry: dict[str, Any] = {"source": None, "kind": None, "mapping": str(path)}
+        try:
+            entry["kind"] = load_mapping(path, register).kind
+            entry["error"], entry["problems"] = None, []
+        except ConfigError as exc:
+            entry["error"], entry["problems"] = str(exc), []
         report.append(entry)
-    failed = any(entry["problems"] for entry in report)
+    if sources_file is not None:
+        sources = load_sources(sources_file)
+        for source in sources.sources:
+            entry = {
+                "source": source.name,
+                "kind": source.kind,
+                "mapping": str(source.mapping_path),
+                "error": None,
+                "problems": [],
+            }
+            try:
+                loaded = load_mapping(source.mapping_path, register, expected_kind=source.kind)
+            except ConfigError as exc:
+                entry["error"] = str(exc)
+            else:
+                if live:
+                    entry["problems"] = _live_problems(source, loaded, register, sources.settings)
+            report.append(entry)
+    malformed = any(entry["error"] for entry in report)
+    problems = any(entry["problems"] for entry in report)
     if as_json:
-        print_json({"live": live, "ok": not failed, "sources": report})
+        print_json({"live": live, "ok": not (malformed or problems), "sources": report})
     else:
-        out = console()
-        for entry in report:
-            status = "[red]problems[/]" if entry["problems"] else "[green]ok[/]"
-            out.print(f"{entry['source']} ({entry['kind']}, {entry['mapping']}): {status}")
-            for problem in entry["problems"]:
-                out.print(f"  - {problem}")
-        out.print("live check" if live else "offline check (use --live to connect)")
-    ctx.exit(1 if failed else 0)
+        _print_report(report, live=live)
+    ctx.exit(EXIT_MALFORMED if malformed else EXIT_PROBLEMS if problems else EXIT_OK)
+
+
+def _print_report(report: list[dict[str, Any]], *, live: bool) -> None:
+    out = console()
+    for entry in report:
+        name = f"{entry['source']} ({entry['kind']}, {entry['mapping']})"
+        if entry["source"] is None:
+            name = entry["mapping"]
+        if entry["error"]:
+            status = "[bold red]malformed[/]"
+        elif entry["problems"]:
+            status = "[red]problems[/]"
+        else:
+            status = "[green]ok[/]"
+        out.print(f"{escape(name)}: {status}", highlight=False)
+        if entry["error"]:
+            out.print(f"  - {entry['error']}", markup=False, highlight=False)
+        for problem in entry["problems"]:
+            out.print(f"  - {problem}", markup=False, highlight=False)
+    out.print("live check" if live else "offline check (use --live to connect)")

@@ -6,51 +6,95 @@ from pathlib import Path
 
 import click
 
-from discover.case import write_case
+from discover.case import is_case, write_case
 from discover.cli.output import console_err, print_json, print_summary
 from discover.engine import search as run_search
-from discover.errors import ConfigError
-from discover.identifiers import IDENTIFIER_TYPES
-from discover.request import Request, build_request, load_request
+from discover.errors import CaseError, ConfigError, InvalidIdentifier, kind_label
+from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
+from discover.request import Request, build_request, check_request_id, load_request
 from discover.sources import load_sources
 
 #: command-line flag -> identifier type
 IDENTIFIER_FLAGS = {kind: kind for kind in IDENTIFIER_TYPES}
 
+_EXAMPLES = {
+    "email": "jan.devries@example.nl",
+    "phone": "06-12345678",
+    "mac": "00:15:65:ab:cd:ef",
+    "imei": "352099001761481",
+    "iccid": "8931041012345678902",
+    "imsi": "204041234567890",
+    "ip": "192.0.2.10",
+    "postcode": "2289 BA",
+    "name": "'Jan de Vries'",
+    "username": "jdevries",
+    "account": "CUST-0042",
+    "extension": "acme/201",
+}
+
 
 def identifier_options(function: click.decorators.FC) -> click.decorators.FC:
     """Add one repeatable ``--<type>`` option per identifier type."""
     for kind in reversed(IDENTIFIER_TYPES):
+        label = kind_label(kind)
+        weak = " Weak: its matches are only possible." if kind in WEAK_TYPES else ""
         function = click.option(
             f"--{kind}",
             f"id_{kind}",
             multiple=True,
             metavar="VALUE",
-            help=f"The subject's {kind} (repeatable).",
+            help=f"The subject's {label}, e.g. {_EXAMPLES[kind]} (repeatable).{weak}",
         )(function)
     return function
+
+
+_DETAIL_OPTIONS = {
+    "request_id": "--request-id",
+    "kind": "--kind",
+    "language": "--lang",
+    "client": "--client",
+}
 
 
 def request_from_options(
     request_file: Path | None, identifiers: list[tuple[str, str]], **fields: object
 ) -> Request:
-    """A request from --request FILE, command-line identifiers, or both."""
+    """A request from --request FILE or from command-line identifiers (not both).
+
+    Errors name the option: ``command line: --imei: IMEI 352099001761480: check digit
+    should be 1``.
+    """
+    given = {name: value for name, value in fields.items() if value is not None}
     if request_file is not None:
-        request = load_request(request_file)
         if identifiers:
             raise ConfigError(
                 "command line",
                 "--request",
                 "give identifiers in the request file or as options, not both",
             )
-        return request
+        if given:
+            options = ", ".join(_DETAIL_OPTIONS.get(name, name) for name in given)
+            raise ConfigError(
+                "command line",
+                "--request",
+                f"the request file sets the request's details; leave out {options}",
+            )
+        return load_request(request_file)
     if not identifiers:
         raise ConfigError(
             "command line",
             "identifiers",
             "give at least one identifier (--email, --phone …) or --request FILE",
         )
-    return build_request(identifiers, **{k: v for k, v in fields.items() if v is not None})
+    for kind, raw in identifiers:
+        try:
+            Identifier.parse(kind, raw)
+        except InvalidIdentifier as exc:
+            raise ConfigError("command line", f"--{kind}", str(exc)) from None
+    request_id = given.get("request_id")
+    if isinstance(request_id, str):
+        check_request_id(request_id, file="command line", where="--request-id")
+    return build_request(identifiers, **given)  # type: ignore[arg-type]
 
 
 @click.command()
@@ -105,8 +149,19 @@ def search(
 ) -> None:
     """Search every source for one subject and write a case directory.
 
-    The case holds request.json, hits.parquet and summary.json. Exit code 1 when a
-    source failed (the case says which), 2 on bad input.
+    Give the subject's identifiers as options (each repeatable) or a request file:
+
+    \b
+      discover search --sources sources.yaml --email jan@example.nl \\
+          --phone 06-12345678 --case cases/REQ-1
+      discover search --sources sources.yaml --request request.json --case cases/REQ-1
+
+    The case holds request.json, hits.parquet and summary.json; a summary per source
+    and category is printed (--json: the summary as JSON, nothing else on stdout).
+
+    Exit codes: 0 every source searched; 1 a source failed or was cut short (the
+    others were still searched, the case says which); 2 bad input (sources file,
+    mapping, request, identifier, existing case); 3 internal error.
     """
     identifiers = [
         (name.removeprefix("id_"), value) for name, values in options.items() for value in values
@@ -119,7 +174,10 @@ def search(
         language=language,
         client=client,
     )
+    if is_case(case_dir) and not force:
+        raise CaseError(f"{case_dir} already holds a case; choose another --case or pass --force")
     sources = load_sources(sources_file)
+    sources.load_mappings()  # every mapping valid before any source is touched
     if as_json:
         result = run_search(request, sources)
     else:
