@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+import phonenumbers
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.ldap_mapping import LdapAttribute, LdapEntryType
@@ -50,6 +51,38 @@ def name_orders(folded: str) -> list[str]:
     return orders
 
 
+def _groupings(digits: str) -> list[str]:
+    """Ways people group a subscriber number: '12345678' -> '1234 5678', '12 34 56 78'."""
+    if len(digits) == 8:
+        return [f"{digits[:4]} {digits[4:]}", " ".join(digits[i : i + 2] for i in range(0, 8, 2))]
+    if len(digits) == 7:
+        return [f"{digits[:3]} {digits[3:]}", f"{digits[:3]} {digits[3:5]} {digits[5:]}"]
+    return []
+
+
+def phone_forms(identifier: Identifier) -> list[str]:
+    """surface_forms plus the grouped spellings directories hold ('06 5555 0101').
+
+    OpenLDAP's telephoneNumber ignores spaces and dashes, but Active Directory's
+    string attributes do not: there only a spelling in the filter can match.
+    """
+    forms = surface_forms(identifier)
+    number = phonenumbers.parse(identifier.value)
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    area, _, rest = national.partition(" ")
+    if area.startswith("0") and rest:
+        trunkless = f"+{number.country_code} {area[1:]}"
+        for grouped in _groupings(rest.replace(" ", "")):
+            forms += [
+                f"{area} {grouped}",
+                f"{area}-{grouped}",
+                f"{trunkless} {grouped}",
+                f"+{number.country_code} (0){area[1:]} {grouped}",
+                f"00{number.country_code} {area[1:]} {grouped}",
+            ]
+    return list(dict.fromkeys(forms))
+
+
 def attribute_terms(attribute: LdapAttribute, identifier: Identifier) -> list[str]:
     """The filter components that find ``identifier`` stored in ``attribute``."""
     name = attribute.name
@@ -59,7 +92,7 @@ def attribute_terms(attribute: LdapAttribute, identifier: Identifier) -> list[st
         # accents on OpenLDAP ('zoe celik' finds 'Zoë Çelik') and word order.
         orders = name_orders(identifier.value)
         return [_equal(name, identifier.value), *(_approx(name, order) for order in orders)]
-    forms = surface_forms(identifier)
+    forms = phone_forms(identifier) if kind == "phone" else surface_forms(identifier)
     transform = attribute.transform
     if transform is None:
         return [_equal(name, form) for form in forms]

@@ -60,7 +60,7 @@ class LdapSettings:
     tls_verify: bool
     ca_file: Path | None
     connect_timeout: float
-    timeout: float
+    timeout: int
     time_limit: int
     size_limit: int
     page_size: int
@@ -106,7 +106,8 @@ def ldap_settings(source: SourceConfig) -> LdapSettings:
         tls_verify=_flag(name, "tls_verify", connection.get("tls_verify"), True),
         ca_file=ca_file,
         connect_timeout=_number(name, "connect_timeout", connection.get("connect_timeout"), 10),
-        timeout=_number(name, "timeout", connection.get("timeout"), 30, minimum=0.1),
+        # ldap3 packs the receive timeout into a socket option: whole seconds
+        timeout=max(1, round(_number(name, "timeout", connection.get("timeout"), 30, minimum=1))),
         time_limit=int(_number(name, "time_limit", connection.get("time_limit"), 60)),
         size_limit=int(_number(name, "size_limit", connection.get("size_limit"), 0)),
         page_size=int(_number(name, "page_size", connection.get("page_size"), 500)),

@@ -12,9 +12,11 @@ which entries are candidates, this module decides which ones match.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import WITHHELD, FieldValue, Match, Record
@@ -133,6 +135,39 @@ def record_key(entry_type: LdapEntryType, dn: str, entry: RawEntry) -> str:
     return dn
 
 
+_GENERALIZED_TIME = re.compile(
+    r"(\d{4})(\d{2})(\d{2})(\d{2})?(\d{2})?(\d{2})?(?:[.,]\d+)?(Z|[+-]\d{2}(?:\d{2})?)?$"
+)
+
+
+def generalized_time(text: str) -> datetime | None:
+    """An LDAP GeneralizedTime (``20240115093000.0Z``) or ISO date; None when neither."""
+    match = _GENERALIZED_TIME.match(text.strip())
+    if match is None:
+        try:
+            return datetime.fromisoformat(text.strip())
+        except ValueError:
+            return None
+    year, month, day, hour, minute, second, zone = match.groups()
+    tz = UTC
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5] or 0))
+        tz = timezone(sign * offset)
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=tz,
+        )
+    except ValueError:
+        return None
+
+
 def object_classes(entry: RawEntry) -> set[str]:
     return {
         value.decode("utf-8", "replace").strip().lower() for value in entry.get("objectclass", [])
@@ -145,6 +180,7 @@ def build_record(
     """The record of one entry, with every match that holds after normalisation."""
     fields = [FieldValue(entry_type.dn_spec, dn)]
     matches: list[Match] = []
+    recorded_at: datetime | None = None
     for attribute in entry_type.attributes.values():
         values = entry.get(attribute.lower)
         if not values:
@@ -164,6 +200,8 @@ def build_record(
                 fields.append(FieldValue(plain_spec, value))
                 continue
             fields.append(FieldValue(spec, value))
+            if spec.recorded_at and recorded_at is None and isinstance(value, str):
+                recorded_at = generalized_time(value)
             if searched is None or text is None:
                 continue
             normalised = try_normalise(spec.identifier, text)
@@ -178,6 +216,7 @@ def build_record(
         fields=fields,
         matches=matches,
         entity=entry_type.entity,
+        recorded_at=recorded_at,
     )
 
 
