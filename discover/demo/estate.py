@@ -21,6 +21,7 @@ import yaml
 
 from discover.demo.databases import build_crm, build_telephony
 from discover.demo.people import SUBJECT
+from discover.demo.voip import build_provisioning
 from discover.errors import InputError
 from discover.files import private_dir, write_bytes
 
@@ -61,7 +62,7 @@ def build_databases(estate: Path) -> list[dict[str, Any]]:
 
 
 #: Each builder writes its part of the estate and returns its sources entries.
-BUILDERS: list[Callable[[Path], list[dict[str, Any]]]] = [build_databases]
+BUILDERS: list[Callable[[Path], list[dict[str, Any]]]] = [build_databases, build_provisioning]
 
 
 def demo_request() -> dict[str, Any]:
