@@ -287,7 +287,8 @@ class IndexBuilder:
         return None
 
     def _prepare(self, rule: FieldRule, raw: str, relpath: str) -> str | None:
-        """A stored value as the record keeps it: digits checked, extensions scoped."""
+        """A stored value as the record keeps it: digits checked, extensions scoped,
+        the number of a SIP address (``sip:+3110…@host``) without its host."""
         if not rule.accepts(raw):
             return None
         if rule.spec.identifier == "extension":
@@ -296,6 +297,9 @@ class IndexBuilder:
             if "/" not in user and try_normalise("extension", user) is not None:
                 return f"{scope}/{user}" if scope else user
             return raw
+        if rule.spec.identifier == "phone":
+            user = sip_user_part(raw)  # "+31102345301@sip.example.net" -> the number
+            return user if try_normalise("phone", user) is not None else raw
         return scrub_url_credentials(raw)
 
     # -- phonebooks ---------------------------------------------------------------

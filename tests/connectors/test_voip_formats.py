@@ -230,3 +230,46 @@ def test_directory_scope_at_a_deeper_level(tmp_path: Path) -> None:
     assert records[("tenants/bakkerij/001565000701.cfg", "account 1")][2]["sip_user"] == (
         "bakkerij/10"
     )
+
+
+def test_sip_user_is_an_extension_or_a_full_number(tmp_path: Path) -> None:
+    """Hosted lines register with the DID; internal ones with the extension."""
+    prov = tmp_path / "prov"
+    write(
+        prov,
+        "acme/0004f2000901-registration.cfg",
+        '<polycomConfig reg.1.address="+31102345301@sip.acme.example.net" reg.1.label="DID"'
+        ' reg.2.address="302" reg.2.label="Intern"/>',
+    )
+    sources = sources_file(tmp_path, prov)
+    records = by_record(run(sources, ("phone", "010-2345301")).hits)
+    handset = "acme/0004f2000901-registration.cfg"
+    assert records == {
+        (handset, "account 1"): (
+            "exact",  # the number of the SIP address is kept without its host
+            False,
+            {
+                "mac": "0004f2000901",
+                "vendor": "polycom",
+                "line": "1",
+                "sip_number": "+31102345301",
+                "label": "DID",
+            },
+        ),
+        # the same handset's other line, through its MAC
+        (handset, "account 2"): (
+            "expanded",
+            False,
+            {
+                "mac": "0004f2000901",
+                "vendor": "polycom",
+                "line": "2",
+                "sip_user": "acme/302",
+                "label": "Intern",
+            },
+        ),
+    }
+    records = by_record(run(sources, ("extension", "acme/302")).hits)
+    assert records[("acme/0004f2000901-registration.cfg", "account 2")][2]["sip_user"] == (
+        "acme/302"
+    )
