@@ -167,16 +167,17 @@ def _looks_binary(data: bytes) -> bool:
 
 def is_xml(data: bytes) -> bool:
     """Whether the content starts like an XML document (after a BOM and blanks)."""
-    text = data.lstrip(b"\xef\xbb\xbf").lstrip()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return True
-    return text.startswith(b"<")
+        return data[:64].decode("utf-16", "ignore").lstrip("\ufeff \t\r\n").startswith("<")
+    return data.lstrip(b"\xef\xbb\xbf").lstrip().startswith(b"<")
 
 
 def decode_text(relpath: str, data: bytes, encoding: str) -> str:
     """A key = value file as text in its declared encoding; Unreadable when it is not."""
     if data.startswith(b"\xef\xbb\xbf"):
         data, encoding = data[3:], "utf-8"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

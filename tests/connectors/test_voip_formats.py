@@ -273,3 +273,26 @@ def test_sip_user_is_an_extension_or_a_full_number(tmp_path: Path) -> None:
     assert records[("acme/0004f2000901-registration.cfg", "account 2")][2]["sip_user"] == (
         "acme/302"
     )
+
+
+def test_text_encodings_utf16_with_bom_and_a_declared_legacy_encoding(tmp_path: Path) -> None:
+    prov = tmp_path / "prov" / "acme"
+    prov.mkdir(parents=True)
+    text = "#!version:1.0.0.1\naccount.1.user_name = 202\naccount.1.display_name = Zoë Çelik\n"
+    (prov / "001565000b01.cfg").write_bytes(text.encode("utf-16"))
+    (prov / "001565000b02.cfg").write_bytes(text.replace("202", "203").encode("latin-1"))
+    sources = sources_file(tmp_path, prov.parent)
+    result = run(sources, ("extension", "acme/202"), ("extension", "acme/203"))
+    records = by_record(result.hits)
+    assert records[("acme/001565000b01.cfg", "account 1")][2]["display_name"] == "Zoë Çelik"
+    assert [w.split(":")[0] for w in result.sources[0].warnings] == ["acme/001565000b02.cfg"]
+    # the mapping may declare the encoding of key = value files
+    mapping = tmp_path / "latin1.yaml"
+    shipped = (Path(__file__).parents[2] / "mappings/voip/provisioning.yaml").read_text("utf-8")
+    mapping.write_text(shipped.replace("encoding: utf-8", "encoding: latin-1"), "utf-8")
+    result = run(
+        sources_file(tmp_path, prov.parent, mapping=str(mapping)), ("extension", "acme/203")
+    )
+    assert by_record(result.hits)[("acme/001565000b02.cfg", "account 1")][2]["display_name"] == (
+        "Zoë Çelik"
+    )
