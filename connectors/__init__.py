@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 #: kind -> "module:Class"
 KINDS: dict[str, str] = {
     "sql": "connectors.sql:SqlConnector",
+    "tabular": "connectors.tabular:TabularConnector",
     "voip": "connectors.voip:VoipConnector",
     "ldap": "connectors.ldap:LdapConnector",
     "ldif": "connectors.ldif:LdifConnector",

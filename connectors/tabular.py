@@ -1,0 +1,454 @@
+"""Tabular connector: CSV, XLSX (fastexcel/calamine) and Parquet files of one layout.
+
+The search is vectorised: every file becomes a polars LazyFrame of mapped fields
+(``tabular_read``), the candidate filter is built from polars expressions, one per
+searched field (``tabular_exprs``), and polars pushes it down into the reader; only the
+few candidate rows reach Python, where each is verified with ``try_normalise``. Rows
+related by equal values (the keyholders of one object) are fetched with one more
+``is_in`` filter.
+
+Whose data it is:
+
+* a row matched directly is the subject's; a row reached through a ``third_party``
+  relation (another keyholder of the subject's object) is returned as a separate
+  record marked ``third_party`` and linked to the subject's row, so that in a batch
+  the same row is still its own holder's data for that holder;
+* a retired row (``lifecycle``) belongs to its former holder: it is never matched by
+  a re-issued (recycled) identifier such as an MSISDN, and those values never feed
+  identity expansion;
+* a value a spreadsheet damaged (an ICCID stored as a float) is never matched and
+  never expanded, and is reported with its file, sheet, row and column.
+
+A file that cannot be read is reported by name and the others are still searched; the
+result is then marked truncated, so that a package is never silently incomplete. When
+no file at all can be read the source fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterator
+from dataclasses import replace
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+
+from connectors.base import WITHHELD, Connector, FieldValue, Link, Match, Record, ScanResult
+from connectors.tabular_exprs import candidate, damage_reason, damaged
+from connectors.tabular_mapping import (
+    Relation,
+    TabularMapping,
+    header_text,
+    parse_tabular_mapping,
+)
+from connectors.tabular_read import (
+    ROW,
+    FileProblem,
+    Sheet,
+    read_sheets,
+    resolve_files,
+)
+from discover.errors import SourceError
+from discover.identifiers import Identifier, normalise, try_normalise
+from discover.register import Register
+
+_SHOWN_ROWS = 5  # row numbers listed in one warning
+_DAY_FIRST = re.compile(
+    r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+)
+
+
+def _rows(numbers: list[int], total: int) -> str:
+    shown = ", ".join(str(n) for n in numbers[:_SHOWN_ROWS])
+    return f"row {shown}" if total == 1 else f"rows {shown}{' …' if total > len(numbers) else ''}"
+
+
+def parse_date(text: str | None) -> datetime | None:
+    """A record date from ISO text or the Dutch day-first form (31-12-2026 14:05)."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    match = _DAY_FIRST.match(text.strip())
+    if match:
+        day, month, year, hour, minute, second = (int(g) if g else 0 for g in match.groups())
+        try:
+            return datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            return None
+    try:
+        return datetime.combine(date.fromisoformat(text[:10]), time.min)
+    except ValueError:
+        return None
+
+
+class TabularConnector(Connector):
+    """Searches CSV, XLSX and Parquet files described by a tabular mapping."""
+
+    kind: ClassVar[str] = "tabular"
+    mapping_schema: ClassVar[str] = "mapping-tabular.schema.json"
+    mapping: TabularMapping
+
+    @classmethod
+    def parse_mapping(
+        cls, document: dict[str, Any], *, register: Register, file: str
+    ) -> TabularMapping:
+        return parse_tabular_mapping(document, register=register, file=file)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cache: dict[Any, pl.DataFrame] = {}
+
+    # -- configuration --------------------------------------------------------------
+
+    @property
+    def scope(self) -> str | None:
+        """The extension scope of this source (``scope: {from: source}``)."""
+        raw = self.source.connection.get("scope") or self.source.client
+        if not raw:
+            return None
+        try:
+            return normalise("extension", f"{raw}/0").rpartition("/")[0] or None
+        except Exception:
+            return None
+
+    def _files(self) -> list[Path]:
+        if not self.source.connection.get("path"):
+            raise SourceError(self.name, "connection.path is not set in the sources file")
+        files, unmatched = resolve_files(self.source.connection, self.source.base_dir)
+        if not files:
+            raise SourceError(
+                self.name, f"no file matches connection.path ({', '.join(unmatched)})"
+            )
+        return files
+
+    def check(self) -> None:
+        self._files()
+
+    def check_mapping(self) -> list[str]:
+        problems: list[str] = []
+        for item in self._sheets(self._files()):
+            if isinstance(item, tuple):
+                location, problem = item
+                problems.append(f"{location}: {problem}")
+                continue
+            for name in item.missing:
+                header = self.mapping.headers[name]
+                if not header.optional:
+                    problems.append(
+                        f"{item.location}: no column {' / '.join(header.names)!r} (columns.{name})"
+                    )
+        return problems
+
+    def close(self) -> None:
+        self._cache.clear()
+
+    def identifier_types(self) -> frozenset[str]:
+        return frozenset(spec.identifier for spec in self.mapping.searchable if spec.identifier)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _sheets(self, files: list[Path]) -> Iterator[Sheet | tuple[str, FileProblem]]:
+        for path in files:
+            yield from read_sheets(
+                path,
+                self.mapping,
+                base_dir=self.source.base_dir,
+                scope=self.scope,
+                cache=self._cache,
+            )
+
+    def _readable(self, result: ScanResult) -> list[Sheet]:
+        """Every sheet that can be read; problems become warnings and truncate the result."""
+        sheets: list[Sheet] = []
+        failures: list[str] = []
+        for item in self._sheets(self._files()):
+            if isinstance(item, tuple):
+                location, problem = item
+                failures.append(
+                    f"{location}: cannot be read: {problem}; its rows were not searched"
+                )
+                continue
+            for note in item.notes:
+                result.warnings.append(f"{item.location}: {note}")
+            result.truncated = result.truncated or item.truncated
+            for name in item.missing:
+                header = self.mapping.headers[name]
+                if header.optional:
+                    continue
+                result.warnings.append(
+                    f"{item.location}: no column {' / '.join(header.names)!r} for field "
+                    f"{name}; that field was not read from this file"
+                )
+                result.truncated = True
+            sheets.append(item)
+        if failures and not sheets:
+            raise SourceError(self.name, "; ".join(failures))
+        if failures:
+            result.warnings.extend(failures)
+            result.truncated = True
+        return sheets
+
+    def _collect(self, sheet: Sheet, query: pl.LazyFrame) -> pl.DataFrame:
+        try:
+            return query.collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise FileProblem(" ".join(str(exc).split())[:200]) from exc
+
+    # -- records ------------------------------------------------------------------------
+
+    def _key(self, sheet: Sheet, row: dict[str, Any]) -> str:
+        key = self.mapping.key
+        if key is not None and row.get(key) is not None and not row.get("__key_repeated"):
+            return f"{key}={row[key]}"
+        return f"row={row[ROW]}"
+
+    def _record(self, sheet: Sheet, row: dict[str, Any]) -> Record:
+        lifecycle = self.mapping.lifecycle
+        retired = bool(
+            lifecycle
+            and row.get(lifecycle.field) is not None
+            and header_text(row[lifecycle.field]) in lifecycle.retired
+        )
+        fields: list[FieldValue] = []
+        recorded_at = None
+        for name, spec in self.mapping.columns.items():
+            value = row.get(name)
+            if spec.secret:
+                fields.append(FieldValue(spec, WITHHELD if value else None))
+                continue
+            if value is not None and spec.identifier:
+                unusable = damage_reason(spec.identifier, value) is not None
+                recycled = retired and spec.identifier in lifecycle.recycled  # type: ignore[union-attr]
+                if (unusable or recycled) and spec.expand:
+                    spec = replace(spec, expand=False)
+            if spec.recorded_at and recorded_at is None:
+                recorded_at = parse_date(value)
+            fields.append(FieldValue(spec, value))
+        record = Record(
+            location=sheet.location,
+            key=self._key(sheet, row),
+            fields=fields,
+            entity=self.mapping.entity,
+            recorded_at=recorded_at,
+        )
+        return record
+
+    def _verify(
+        self,
+        sheet: Sheet,
+        record: Record,
+        row: dict[str, Any],
+        wanted: dict[str, dict[str, Identifier]],
+        result: ScanResult,
+    ) -> bool:
+        """Keep only matches that hold after normalisation; False if the row is the
+        former holder's (retired, matched only on a recycled identifier)."""
+        for value in record.fields:
+            spec = value.spec
+            if not spec.searchable or value.value is None or spec.identifier not in wanted:
+                continue
+            damage = damage_reason(spec.identifier, value.value)
+            if damage is not None:
+                reason, in_bulk = damage
+                if not in_bulk:
+                    column = sheet.headers.get(spec.name, spec.name)
+                    result.warnings.append(
+                        f"{sheet.location} row {row[ROW]}: column {column!r} ({spec.name}) "
+                        f"is unreadable as {spec.identifier}: {reason}; not matched"
+                    )
+                continue
+            normalised = try_normalise(spec.identifier, value.value)
+            identifier = wanted[spec.identifier].get(normalised) if normalised else None
+            if identifier is not None:
+                exact = str(value.value) == identifier.value
+                record.matches.append(Match(identifier, spec.name, exact))
+        lifecycle = self.mapping.lifecycle
+        if lifecycle and record.matches:
+            status = row.get(lifecycle.field)
+            if status is not None and header_text(status) in lifecycle.retired:
+                kept = [m for m in record.matches if m.identifier.type not in lifecycle.recycled]
+                if not kept:
+                    record.matches = []
+                    return False
+                record.matches = kept
+        return True
+
+    # -- scanning -------------------------------------------------------------------------
+
+    def _report_damage(
+        self, sheet: Sheet, frame: pl.DataFrame, flags: dict[str, str], result: ScanResult
+    ) -> None:
+        for name, flag in flags.items():
+            hit = frame.filter(pl.col(flag))
+            if hit.height == 0:
+                continue
+            spec = self.mapping.columns[name]
+            column = sheet.headers.get(name, name)
+            rows = hit.get_column(ROW).head(_SHOWN_ROWS).to_list()
+            result.warnings.append(
+                f"{sheet.location}: {hit.height} value(s) in column {column!r} ({name}) are "
+                f"unreadable as {spec.identifier}: a spreadsheet stored them as numbers and "
+                f"digits were lost ({_rows(rows, hit.height)}); they are never matched"
+            )
+
+    def _query(
+        self, sheet: Sheet, wanted: dict[str, dict[str, Identifier]]
+    ) -> tuple[pl.LazyFrame, dict[str, str]] | None:
+        searched = [
+            spec
+            for spec in self.mapping.searchable
+            if spec.identifier in wanted and spec.name not in sheet.missing
+        ]
+        if not searched:
+            return None
+        clauses = [
+            candidate(spec.identifier, pl.col(spec.name), wanted[spec.identifier].values())
+            for spec in searched
+        ]
+        flags: dict[str, str] = {}
+        damage = []
+        for index, spec in enumerate(searched):
+            expression = damaged(spec.identifier, pl.col(spec.name))
+            if expression is not None:
+                flags[spec.name] = f"__damaged_{index}"
+                damage.append(expression.fill_null(False).alias(flags[spec.name]))
+        frame = sheet.frame
+        if self.mapping.key is not None:
+            frame = frame.with_columns(
+                pl.col(self.mapping.key).is_duplicated().alias("__key_repeated")
+            )
+        matched = pl.any_horizontal(clauses).fill_null(False).alias("__candidate")
+        keep = pl.col("__candidate")
+        if damage:
+            frame = frame.with_columns(matched, *damage)
+            keep = pl.any_horizontal(keep, *(pl.col(f) for f in flags.values()))
+        else:
+            frame = frame.with_columns(matched)
+        return frame.filter(keep), flags
+
+    def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
+        wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
+        for identifier in identifiers:
+            wanted[identifier.type][identifier.value] = identifier
+        result = ScanResult()
+        sheets = self._readable(result)
+        found: dict[tuple[str, str], Record] = {}
+        retired_left_out: dict[str, list[int]] = defaultdict(list)
+        readable: list[Sheet] = []
+        for sheet in sheets:
+            planned = self._query(sheet, wanted)
+            if planned is None:
+                readable.append(sheet)
+                continue
+            query, flags = planned
+            try:
+                frame = self._collect(sheet, query)
+            except FileProblem as exc:
+                result.warnings.append(
+                    f"{sheet.location}: cannot be read: {exc}; its rows were not searched"
+                )
+                result.truncated = True
+                continue
+            readable.append(sheet)
+            result.rows_read += frame.height
+            self._report_damage(sheet, frame, flags, result)
+            for row in frame.filter(pl.col("__candidate")).iter_rows(named=True):
+                record = self._record(sheet, row)
+                if record.ref in found:
+                    continue
+                if not self._verify(sheet, record, row, wanted, result):
+                    retired_left_out[sheet.location].append(row[ROW])
+                    continue
+                if record.matches:
+                    found[record.ref] = record
+        for location, rows in retired_left_out.items():
+            result.warnings.append(
+                f"{location}: {len(rows)} retired row(s) held a searched identifier that is "
+                f"re-issued to new holders ({_rows(sorted(rows), len(rows))}); a retired row "
+                "belongs to its former holder, so they were left out"
+            )
+        related = self._follow_relations(readable, list(found.values()), result)
+        result.records = [*found.values(), *related]
+        return result
+
+    # -- relations --------------------------------------------------------------------------
+
+    @staticmethod
+    def _relation_key(relation: Relation) -> pl.Expr:
+        parts = [pl.col(name).str.strip_chars().str.to_lowercase() for name in relation.same]
+        return pl.concat_str(parts, separator="\x1f") if len(parts) > 1 else parts[0]
+
+    @staticmethod
+    def _relation_value(relation: Relation, record: Record) -> str | None:
+        parts = []
+        for name in relation.same:
+            value = record.value(name)
+            if value is None or value is WITHHELD:
+                return None
+            parts.append(str(value).strip().lower())
+        return "\x1f".join(parts)
+
+    def _follow_relations(
+        self, sheets: list[Sheet], matched: list[Record], result: ScanResult
+    ) -> list[Record]:
+        """Rows sharing a relation's values with a matched row, linked to that row.
+
+        For a third_party relation every related row is a separate record marked
+        third_party (even a row that is itself matched: that one is matched for its
+        own holder, and the engine hands each subject the right view). For an own-data
+        relation a matched row just gains the link.
+        """
+        if not matched or not self.mapping.relations:
+            return []
+        by_ref = {record.ref: record for record in matched}
+        related: dict[tuple[str, str, bool], Record] = {}
+        for relation in self.mapping.relations:
+            parents: dict[str, list[Record]] = defaultdict(list)
+            for record in matched:
+                value = self._relation_value(relation, record)
+                if value is not None:
+                    parents[value].append(record)
+            if not parents:
+                continue
+            key = self._relation_key(relation)
+            for sheet in sheets:
+                if any(name in sheet.missing for name in relation.same):
+                    continue
+                frame = sheet.frame
+                if self.mapping.key is not None:
+                    frame = frame.with_columns(
+                        pl.col(self.mapping.key).is_duplicated().alias("__key_repeated")
+                    )
+                query = frame.with_columns(key.alias("__relation")).filter(
+                    pl.col("__relation").is_in(sorted(parents))
+                )
+                try:
+                    rows = self._collect(sheet, query)
+                except FileProblem as exc:
+                    result.warnings.append(
+                        f"{sheet.location}: cannot be read: {exc}; related rows were not read"
+                    )
+                    result.truncated = True
+                    continue
+                result.rows_read += rows.height
+                for row in rows.iter_rows(named=True):
+                    child = self._record(sheet, row)
+                    for parent in parents[row["__relation"]]:
+                        if parent.ref == child.ref:
+                            continue
+                        link = Link(parent.location, parent.key, relation.label)
+                        if not relation.third_party and child.ref in by_ref:
+                            target = by_ref[child.ref]
+                        else:
+                            slot = (*child.ref, relation.third_party)
+                            target = related.setdefault(slot, child)
+                            target.third_party = relation.third_party
+                        if link not in target.links:
+                            target.links.append(link)
+        return [record for record in related.values() if record.links]

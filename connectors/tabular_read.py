@@ -1,0 +1,472 @@
+"""Reading tabular files into lazy frames of mapped fields.
+
+Each file (and each selected sheet of a workbook) becomes a :class:`Sheet`: a polars
+LazyFrame with one String column per mapped field, secrets reduced to "present or
+not", and ``__row``, the row number a person sees in a spreadsheet application (the
+header rows included, empty rows counted). Nothing is filtered here: the connector
+adds the candidate filter, which polars pushes down into the CSV and Parquet
+readers.
+
+* CSV: the header rows are read with the ``csv`` module (a few lines), the data with
+  ``polars.scan_csv`` (lazy, every column as text, so that 0612345678 keeps its zero).
+  A file cut off in the middle of its last row is read without that row and reported.
+* XLSX/XLS/ODS: fastexcel (calamine) loads the sheet once, every cell as text, with
+  absolute row positions; the loaded frame is kept for the connector's later rounds.
+* Parquet: ``polars.scan_parquet``, columns by name, cast to text.
+
+Anything that makes a file unreadable raises :class:`FileProblem` with a message for
+privacy staff; the connector reports it and goes on with the other files.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from connectors.tabular_exprs import clean, integral, scoped_extension
+from connectors.tabular_mapping import DIGIT_TYPES, TabularMapping, header_text
+
+ROW = "__row"
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
+_CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_DELIMITERS = (";", ",", "\t", "|")
+_SNIFF_BYTES = 64 * 1024
+
+
+class FileProblem(Exception):
+    """A file (or sheet) cannot be read; the message says why, without cell values."""
+
+
+@dataclass(slots=True)
+class Sheet:
+    """One file, or one sheet of a workbook, ready to be queried."""
+
+    path: Path
+    sheet: str | None
+    location: str
+    frame: pl.LazyFrame
+    headers: dict[str, str] = field(default_factory=dict)  # field -> header text found
+    missing: list[str] = field(default_factory=list)  # fields whose column is absent
+    notes: list[str] = field(default_factory=list)  # problems worth a warning
+    truncated: bool = False
+
+
+# -- which files ----------------------------------------------------------------------
+
+
+def _patterns(connection: dict[str, Any]) -> list[str]:
+    raw = connection.get("path")
+    if raw is None:
+        return []
+    return [str(item) for item in raw] if isinstance(raw, list) else [str(raw)]
+
+
+def resolve_files(connection: dict[str, Any], base_dir: Path) -> tuple[list[Path], list[str]]:
+    """The files named by ``connection.path`` (globs allowed), and patterns that match none."""
+    files: dict[Path, None] = {}
+    unmatched: list[str] = []
+    for pattern in _patterns(connection):
+        path = Path(os.path.expanduser(pattern))
+        if not path.is_absolute():
+            path = base_dir / path
+        if glob.has_magic(str(path)):
+            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+            found = [p for p in found if p.is_file()]
+        else:
+            found = [path] if path.is_file() else []
+        if not found:
+            unmatched.append(pattern)
+        files.update(dict.fromkeys(found))
+    return list(files), unmatched
+
+
+def file_format(path: Path, mapping: TabularMapping) -> str:
+    """csv, excel or parquet: as the mapping says, else by the file's extension."""
+    if mapping.read.format != "auto":
+        return mapping.read.format
+    suffix = path.suffix.lower()
+    if suffix in _CSV_SUFFIXES:
+        return "csv"
+    if suffix in _EXCEL_SUFFIXES:
+        return "excel"
+    if suffix in _PARQUET_SUFFIXES:
+        return "parquet"
+    raise FileProblem(f"unknown file type {suffix or '(none)'!r}; set read.format in the mapping")
+
+
+def location_of(path: Path, sheet: str | None, base_dir: Path) -> str:
+    """The file relative to the sources file where possible, with ``#sheet``."""
+    try:
+        shown = path.resolve().relative_to(base_dir.resolve()).as_posix()
+    except ValueError:
+        shown = path.as_posix()
+    return f"{shown}#{sheet}" if sheet is not None else shown
+
+
+# -- headers ----------------------------------------------------------------------------
+
+
+def bottom_names(rows: list[list[Any]], width: int) -> list[str]:
+    """The lowest header row's own texts (no merging applied)."""
+    last = [("" if c is None else str(c)).strip() for c in rows[-1]] if rows else []
+    return last + [""] * (width - len(last))
+
+
+def header_names(rows: list[list[Any]], width: int, *, span: int) -> list[str]:
+    """Column names from the header rows, tolerating merged cells.
+
+    A merged cell keeps its text in its first cell only. Across columns, a blank
+    cell takes the text on its left (in the upper header rows, or in a one-row
+    header); down rows, the texts of one column are joined ("Telefoon" over
+    "mobiel" -> "Telefoon mobiel"). Repeated names get " (2)", " (3)".
+    """
+    grid = [[("" if c is None else str(c)).strip() for c in row] for row in rows[-span:]]
+    for row in grid:
+        row.extend([""] * (width - len(row)))
+    for index, row in enumerate(grid):
+        if index < len(grid) - 1 or len(grid) == 1:
+            for column in range(1, width):
+                if not row[column]:
+                    row[column] = row[column - 1]
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for column in range(width):
+        parts: list[str] = []
+        for row in grid:
+            if row[column] and row[column] not in parts:
+                parts.append(row[column])
+        name = " ".join(parts)
+        key = header_text(name)
+        seen[key] = seen.get(key, 0) + 1
+        names.append(name if seen[key] == 1 else f"{name} ({seen[key]})")
+    return names
+
+
+def _match_headers(
+    names: list[str], mapping: TabularMapping, bottom: list[str] | None = None
+) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    """field -> column position and header text found; fields whose column is absent.
+
+    A header is found by its full name ("SIM ICCID" under a merged "SIM" group) or
+    by the text of the lowest header row alone ("ICCID") when that is unique.
+    """
+    positions: dict[str, int] = {}
+    for position, name in enumerate(names):
+        positions.setdefault(header_text(name), position)
+    if bottom:
+        counts: dict[str, int] = {}
+        for text in bottom:
+            counts[header_text(text)] = counts.get(header_text(text), 0) + 1
+        for position, text in enumerate(bottom):
+            key = header_text(text)
+            if key and counts[key] == 1:
+                positions.setdefault(key, position)
+    found: dict[str, int] = {}
+    shown: dict[str, str] = {}
+    missing: list[str] = []
+    for name, header in mapping.headers.items():
+        for candidate in header.names:
+            position = positions.get(header_text(candidate))
+            if position is not None:
+                found[name] = position
+                shown[name] = names[position]
+                break
+        else:
+            missing.append(name)
+    return found, shown, missing
+
+
+# -- frames -----------------------------------------------------------------------------
+
+
+def _fields(raw: dict[str, pl.Expr], mapping: TabularMapping, scope: str | None) -> list[pl.Expr]:
+    """The mapped fields from raw text columns: cleaned, secrets as booleans, scoped."""
+    scope_expr: pl.Expr | None = None
+    if mapping.scope.source == "column" and mapping.scope.field:
+        scope_expr = clean(raw[mapping.scope.field])
+    elif mapping.scope.source == "source" and scope:
+        scope_expr = pl.lit(scope)
+    exprs: list[pl.Expr] = []
+    for name, spec in mapping.columns.items():
+        text = clean(raw[name])
+        if spec.secret:
+            exprs.append(text.is_not_null().alias(name))
+        elif spec.identifier == "extension":
+            exprs.append(scoped_extension(text, scope_expr).alias(name))
+        elif spec.identifier in DIGIT_TYPES:
+            exprs.append(integral(text).alias(name))
+        else:
+            exprs.append(text.alias(name))
+    return exprs
+
+
+def _frame(
+    frame: pl.LazyFrame,
+    columns: dict[str, str | None],
+    mapping: TabularMapping,
+    scope: str | None,
+    row_offset: int,
+) -> pl.LazyFrame:
+    """Select the mapped columns (``columns``: field -> source column or None)."""
+    raw = {
+        name: (pl.col(source) if source is not None else pl.lit(None, pl.String))
+        for name, source in columns.items()
+    }
+    row = (pl.col("__index").cast(pl.Int64) + row_offset + 1).alias(ROW)
+    return frame.with_row_index("__index").select(row, *_fields(raw, mapping, scope))
+
+
+def _decode_error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _read_head(path: Path, encoding: str) -> bytes:
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if not head:
+        raise FileProblem("the file is empty")
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        raise FileProblem("binary data, not CSV text")
+    return head
+
+
+def _sniff(text: str, quote: str) -> str:
+    """The delimiter giving the most fields per row, consistently, on the first rows."""
+    best, best_fields = ",", 1
+    for delimiter in _DELIMITERS:
+        counts: dict[int, int] = {}
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote)
+        try:
+            for index, row in enumerate(reader):
+                if index >= 20:
+                    break
+                if row:
+                    counts[len(row)] = counts.get(len(row), 0) + 1
+        except csv.Error:
+            continue
+        if not counts:
+            continue
+        common = max(counts, key=lambda n: (counts[n], n))
+        if common > best_fields:
+            best, best_fields = delimiter, common
+    return best
+
+
+def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | None) -> Sheet:
+    options = mapping.read
+    encoding = options.encoding
+    head = _read_head(path, encoding)
+    python_encoding = "utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding
+    try:
+        head_text = head.decode(python_encoding)
+    except UnicodeDecodeError as exc:
+        if len(head) < _SNIFF_BYTES or exc.start < len(head) - 4:
+            raise FileProblem(
+                f"not {encoding} text (byte {exc.start}); set read.encoding in the mapping"
+            ) from None
+        head_text = head[: exc.start].decode(python_encoding)
+    delimiter = options.delimiter
+    delimiter = {"tab": "\t", "auto": None}.get(delimiter, delimiter) or _sniff(
+        head_text, options.quote
+    )
+    header_end = options.header_row - 1 + options.header_rows
+    reader = csv.reader(io.StringIO(head_text), delimiter=delimiter, quotechar=options.quote)
+    try:
+        rows = [row for _, row in zip(range(header_end), reader, strict=False)]
+    except csv.Error as exc:
+        raise FileProblem(f"the header cannot be parsed as CSV ({exc})") from None
+    if len(rows) < header_end:
+        raise FileProblem(f"has fewer than {header_end} rows: no header at row {header_end}")
+    width = max(len(row) for row in rows[options.header_row - 1 :])
+    names = header_names(rows, width, span=options.header_rows)
+    found, shown, missing = _match_headers(names, mapping, bottom_names(rows, width))
+
+    notes: list[str] = []
+    truncated = False
+    source: Any = path
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - _SNIFF_BYTES))
+        tail = handle.read()
+    if encoding not in ("utf-8", "utf-8-sig") or _cut_off(tail, delimiter, options.quote, width):
+        data = path.read_bytes()
+        if _cut_off(tail, delimiter, options.quote, width):
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+            data = data[: cut + 1]
+            truncated = True
+            notes.append(
+                "the file ends in the middle of a row (cut off?): that last row was not "
+                "read and rows after it may be missing"
+            )
+        if encoding not in ("utf-8", "utf-8-sig"):
+            try:
+                data = data.decode(encoding).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FileProblem(f"not {encoding} text (byte {exc.start})") from None
+        source = data
+    schema = {f"c{i}": pl.String for i in range(width)}
+    frame = pl.scan_csv(
+        source,
+        has_header=False,
+        separator=delimiter,
+        quote_char=options.quote,
+        skip_rows=header_end,
+        schema=schema,
+        truncate_ragged_lines=True,
+        encoding="utf8",
+        raise_if_empty=False,
+    )
+    columns = {name: (f"c{found[name]}" if name in found else None) for name in mapping.columns}
+    return Sheet(
+        path=path,
+        sheet=None,
+        location=location,
+        frame=_frame(frame, columns, mapping, scope, header_end),
+        headers=shown,
+        missing=missing,
+        notes=notes,
+        truncated=truncated,
+    )
+
+
+def _cut_off(tail: bytes, delimiter: str, quote: str, width: int) -> bool:
+    """Whether the file's last row is incomplete: no final line break, and an open
+    quote or fewer fields than the header."""
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return False
+    cut = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
+    last = tail[cut + 1 :].decode("utf-8", errors="replace")
+    if last.count(quote) % 2:
+        return True
+    try:
+        fields = next(csv.reader([last], delimiter=delimiter, quotechar=quote), [])
+    except csv.Error:
+        return True
+    return len(fields) < width
+
+
+def _excel_sheets(
+    path: Path,
+    mapping: TabularMapping,
+    base_dir: Path,
+    scope: str | None,
+    cache: dict[Any, pl.DataFrame],
+) -> Iterator[Sheet | tuple[str, FileProblem]]:
+    import fastexcel
+
+    options = mapping.read
+    try:
+        reader = fastexcel.read_excel(path)
+        names = list(reader.sheet_names)
+    except Exception as exc:  # fastexcel raises its own error classes
+        raise FileProblem(f"not a readable workbook ({_decode_error(exc)})") from None
+    if options.sheets == "*":
+        wanted: list[str | int] = list(names)
+    else:
+        wanted = list(options.sheets)
+    for selector in wanted:
+        if isinstance(selector, int):
+            sheet = names[selector] if selector < len(names) else None
+        else:
+            by_text = {header_text(n): n for n in names}
+            sheet = by_text.get(header_text(selector))
+        location = location_of(path, str(sheet if sheet is not None else selector), base_dir)
+        if sheet is None:
+            yield location, FileProblem(f"has no sheet {selector!r} (it has {', '.join(names)})")
+            continue
+        stat = path.stat()
+        key = (str(path), sheet, stat.st_mtime_ns, stat.st_size)
+        try:
+            loaded = cache.get(key)
+            if loaded is None:
+                loaded = reader.load_sheet(
+                    sheet, header_row=None, skip_rows=0, dtypes="string"
+                ).to_polars()
+                cache[key] = loaded
+            yield _excel_sheet(path, sheet, loaded, mapping, location, scope)
+        except FileProblem as exc:
+            yield location, exc
+        except Exception as exc:
+            yield location, FileProblem(f"the sheet cannot be read ({_decode_error(exc)})")
+
+
+def _excel_sheet(
+    path: Path,
+    sheet: str,
+    loaded: pl.DataFrame,
+    mapping: TabularMapping,
+    location: str,
+    scope: str | None,
+) -> Sheet:
+    options = mapping.read
+    header_end = options.header_row - 1 + options.header_rows
+    if loaded.height < header_end:
+        raise FileProblem(f"has fewer than {header_end} rows: no header at row {header_end}")
+    rows = [list(row) for row in loaded.slice(options.header_row - 1, options.header_rows).rows()]
+    names = header_names(rows, loaded.width, span=options.header_rows)
+    found, shown, missing = _match_headers(names, mapping, bottom_names(rows, loaded.width))
+    source_names = loaded.columns
+    columns = {
+        name: (source_names[found[name]] if name in found else None) for name in mapping.columns
+    }
+    frame = loaded.lazy().slice(header_end)
+    return Sheet(
+        path=path,
+        sheet=sheet,
+        location=location,
+        frame=_frame(frame, columns, mapping, scope, header_end),
+        headers=shown,
+        missing=missing,
+    )
+
+
+def _parquet_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | None) -> Sheet:
+    try:
+        frame = pl.scan_parquet(path)
+        names = list(frame.collect_schema().names())
+    except Exception as exc:
+        raise FileProblem(f"not a readable Parquet file ({_decode_error(exc)})") from None
+    found, shown, missing = _match_headers(names, mapping)
+    columns = {name: (names[found[name]] if name in found else None) for name in mapping.columns}
+    return Sheet(
+        path=path,
+        sheet=None,
+        location=location,
+        frame=_frame(frame, columns, mapping, scope, 0),
+        headers=shown,
+        missing=missing,
+    )
+
+
+def read_sheets(
+    path: Path,
+    mapping: TabularMapping,
+    *,
+    base_dir: Path,
+    scope: str | None,
+    cache: dict[Any, pl.DataFrame],
+) -> Iterator[Sheet | tuple[str, FileProblem]]:
+    """The sheets of one file; a problem is yielded as (location, FileProblem)."""
+    location = location_of(path, None, base_dir)
+    try:
+        kind = file_format(path, mapping)
+        if kind == "excel":
+            yield from _excel_sheets(path, mapping, base_dir, scope, cache)
+        elif kind == "parquet":
+            yield _parquet_sheet(path, mapping, location, scope)
+        else:
+            yield _csv_sheet(path, mapping, location, scope)
+    except FileProblem as exc:
+        yield location, exc
+    except OSError as exc:
+        yield location, FileProblem(f"cannot be opened ({exc.strerror or exc})")
