@@ -19,7 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from discover.demo.alarm import build_alarm
 from discover.demo.databases import build_crm, build_telephony
+from discover.demo.devices import build_devices
+from discover.demo.mobile import build_mobile
 from discover.demo.people import SUBJECT
 from discover.demo.voip import build_provisioning
 from discover.errors import InputError
@@ -62,7 +65,13 @@ def build_databases(estate: Path) -> list[dict[str, Any]]:
 
 
 #: Each builder writes its part of the estate and returns its sources entries.
-BUILDERS: list[Callable[[Path], list[dict[str, Any]]]] = [build_databases, build_provisioning]
+BUILDERS: list[Callable[[Path], list[dict[str, Any]]]] = [
+    build_databases,
+    build_provisioning,
+    build_mobile,
+    build_alarm,
+    build_devices,
+]
 
 
 def demo_request() -> dict[str, Any]:
