@@ -22,6 +22,7 @@ import yaml
 from discover.demo.alarm import build_alarm
 from discover.demo.databases import build_crm, build_telephony
 from discover.demo.devices import build_devices
+from discover.demo.directory import build_directory
 from discover.demo.mobile import build_mobile
 from discover.demo.people import SUBJECT
 from discover.demo.voip import build_provisioning
@@ -71,6 +72,7 @@ BUILDERS: list[Callable[[Path], list[dict[str, Any]]]] = [
     build_mobile,
     build_alarm,
     build_devices,
+    build_directory,
 ]
 
 
