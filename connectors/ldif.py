@@ -177,11 +177,12 @@ class LdifConnector(Connector):
         index = self.index()
         problems: list[str] = []
         for name, entry_type in self.mapping.entries.items():
-            for position, (location, _base, _scope) in enumerate(self._bases(entry_type)):
+            for position, base in enumerate(entry_type.bases):
                 if (name, position) not in index.bases_used:
                     problems.append(
-                        f"base {location!r} (entries.{name}.bases[{position}]) holds no "
-                        f"{'/'.join(entry_type.object_classes)} entry in the export"
+                        f"base {base.resolve(self.base_dn)!r} (entries.{name}.bases[{position}])"
+                        f" holds no {'/'.join(entry_type.object_classes)} entry in "
+                        f"{self.path.name}"
                     )
             seen = index.seen_attributes.get(name, set())
             if not seen:
