@@ -157,8 +157,9 @@ def _entry_type(
     category = raw["category"]
     check_category(category, register, file=file, where=f"{where}.category")
     attributes: dict[str, LdapAttribute] = {}
-    binary = {k.lower(): v for k, v in raw.get("binary", {}).items()}
-    transforms = {k.lower(): v for k, v in raw.get("transforms", {}).items()}
+    # by lower-case name: (the mapping's spelling, value)
+    binary = {k.lower(): (k, v) for k, v in raw.get("binary", {}).items()}
+    transforms = {k.lower(): (k, v) for k, v in raw.get("transforms", {}).items()}
     for attribute, spec_raw in raw["attributes"].items():
         here = f"{where}.attributes.{attribute}"
         lower = attribute.lower()
@@ -179,12 +180,12 @@ def _entry_type(
             raise ConfigError(
                 file, here, "a secret attribute cannot also be searched as an identifier"
             )
-        kind = binary.pop(lower, None)
+        _, kind = binary.pop(lower, (None, None))
         if kind and spec.identifier:
             raise ConfigError(
                 file, f"{where}.binary.{attribute}", "a binary attribute cannot be an identifier"
             )
-        transform = transforms.pop(lower, None)
+        _, transform = transforms.pop(lower, (None, None))
         if transform and spec.identifier not in TRANSFORM_TYPES[transform]:
             allowed = ", ".join(sorted(TRANSFORM_TYPES[transform]))
             raise ConfigError(
@@ -195,7 +196,7 @@ def _entry_type(
             )
         attributes[lower] = LdapAttribute(spec, kind, transform)
     for section, leftover in (("binary", binary), ("transforms", transforms)):
-        for attribute in leftover:
+        for attribute, _value in leftover.values():
             raise ConfigError(
                 file,
                 f"{where}.{section}.{attribute}",
