@@ -5,10 +5,21 @@ records that matched strongly (a contact row found by e-mail holds the mobile
 number) are searched in the next round, each with its provenance. Expansion stops
 
 * at identifiers held by more than ``max_holders`` person records in any one
-  location (a switchboard number): their hits are dropped and the stop is reported;
-* at fields a mapping marks ``expand: false``, secrets and other people's fields;
+  location (a switchboard number): their records are dropped and the stop is
+  reported. An identifier the request itself gives is kept, with a warning, but
+  nothing is expanded from the records it alone found;
+* at fields a mapping marks ``expand: false``, secrets and other people's
+  (``third_party``) fields — and a record found only through such a field (the
+  other party of someone's call) is not the subject's own record, so nothing in it
+  is expanded either;
 * at weak identifiers (a name or postcode alone only makes a match "possible");
 * at ``max_depth`` rounds.
+
+Each record gets one match kind, the strongest that applies: ``exact`` / ``normalised``
+(a given identifier, stored as given or in another spelling), ``expanded`` (an
+identifier found along the way), ``related`` (reached through a declared relation
+from a strongly matched record), ``possible`` (a weak identifier only, or related to
+such a record only).
 
 The rounds work on many subjects at once (:func:`search_many`): each source is
 scanned once per round for the union of every subject's new identifiers and the
@@ -22,6 +33,7 @@ and the result says it is incomplete.
 from __future__ import annotations
 
 import logging
+import re
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +44,7 @@ from typing import Any
 import pyarrow as pa
 
 from connectors import connector_class
-from connectors.base import WITHHELD, Connector, Link, Match, Record, ScanResult
+from connectors.base import WITHHELD, Connector, Match, Record, ScanResult
 from discover.errors import SourceError
 from discover.hits import MATCH_KINDS, hits_table, render_value
 from discover.identifiers import Identifier, try_normalise
@@ -133,6 +145,27 @@ class _Subject:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _SourceRound:
+    """One source's scan in one round, indexed once for every subject of the batch."""
+
+    source: str
+    observed: datetime
+    by_identifier: dict[Identifier, list[Record]]
+    children: dict[tuple[str, str], list[Record]]  # parent (location, key) -> records
+
+    @classmethod
+    def index(cls, source: str, result: ScanResult, observed: datetime) -> _SourceRound:
+        by_identifier: dict[Identifier, list[Record]] = defaultdict(list)
+        children: dict[tuple[str, str], list[Record]] = defaultdict(list)
+        for record in result.records:
+            for identifier in dict.fromkeys(m.identifier for m in record.matches):
+                by_identifier[identifier].append(record)
+            for link in record.links:
+                children[(link.location, link.key)].append(record)
+        return cls(source, observed, by_identifier, children)
+
+
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -155,9 +188,12 @@ def search(
     *,
     register: Register | None = None,
     progress: ProgressCallback | None = None,
+    connectors: Sequence[Connector] | None = None,
 ) -> SearchResult:
     """Search every source for one subject."""
-    return search_many([request], sources, register=register, progress=progress)[0]
+    return search_many(
+        [request], sources, register=register, progress=progress, connectors=connectors
+    )[0]
 
 
 def search_many(
@@ -168,7 +204,11 @@ def search_many(
     progress: ProgressCallback | None = None,
     connectors: Sequence[Connector] | None = None,
 ) -> list[SearchResult]:
-    """Search every source for many subjects, one scan per source per round."""
+    """Search every source for many subjects, one scan per source per round.
+
+    Given ``connectors`` are used as they are and left open (a caller that searches
+    repeatedly keeps its connections); otherwise they are opened and closed here.
+    """
     register = register or default_register()
     own_connectors = connectors is None
     if connectors is None:
@@ -179,7 +219,23 @@ def search_many(
     finally:
         if own_connectors:
             for connector in connectors:
-                connector.close()
+                try:
+                    connector.close()
+                except Exception:  # a failing close must not hide the result
+                    log.exception("source %s did not close cleanly", connector.name)
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key that puts ``id=4`` before ``id=31``."""
+    return tuple(
+        (0, int(part), part) if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", text)
+        if part
+    )
+
+
+def _ref_order(ref: RecordRef) -> tuple[str, str, tuple[tuple[int, int, str], ...]]:
+    return (ref[0], ref[1], natural_key(ref[2]))
 
 
 class _Rounds:
@@ -210,19 +266,18 @@ class _Rounds:
     def run(self) -> list[SearchResult]:
         started = datetime.now(UTC)
         for depth in range(self.settings.max_depth + 1):
-            round_ids = {id(s): set(s.pending) for s in self.subjects}
-            wanted = set().union(*round_ids.values()) if round_ids else set()
+            round_ids = [set(subject.pending) for subject in self.subjects]
+            wanted = set().union(*round_ids)
             if not wanted:
                 break
             for subject in self.subjects:
                 for identifier in subject.pending:
                     subject.traces[identifier].searched = True
                 subject.pending = set()
-            results = self._scan_all(wanted)
-            holders = _holders(results)
-            for subject in self.subjects:
-                mine = round_ids[id(subject)]
-                self._distribute(subject, mine, results)
+            rounds = self._scan_all(wanted)
+            holders = _holders(rounds)
+            for subject, mine in zip(self.subjects, round_ids, strict=True):
+                self._distribute(subject, mine, rounds)
                 self._guard(subject, mine, holders)
                 self._expand(subject, depth)
         for subject in self.subjects:
@@ -232,21 +287,21 @@ class _Rounds:
         finished = datetime.now(UTC)
         return [self._result(subject, started, finished) for subject in self.subjects]
 
-    def _scan_all(self, wanted: set[Identifier]) -> dict[str, tuple[ScanResult, datetime]]:
-        results: dict[str, tuple[ScanResult, datetime]] = {}
+    def _scan_all(self, wanted: set[Identifier]) -> list[_SourceRound]:
+        rounds: list[_SourceRound] = []
         total = len(self.connectors)
         for position, connector in enumerate(self.connectors, start=1):
             status = self.statuses[connector.name]
             if status.failed:
                 continue
-            types = connector.identifier_types()
-            identifiers = sorted(i for i in wanted if i.type in types)
-            if not identifiers:
-                continue
-            if self.progress:
-                self.progress(connector.name, position, total)
             started = clock.perf_counter()
             try:
+                types = connector.identifier_types()
+                identifiers = sorted(i for i in wanted if i.type in types)
+                if not identifiers:
+                    continue
+                if self.progress:
+                    self.progress(connector.name, position, total)
                 if connector.name not in self.checked:
                     connector.check()
                     self.checked.add(connector.name)
@@ -272,46 +327,44 @@ class _Rounds:
                 len(result.records),
                 len(identifiers),
             )
-            results[connector.name] = (result, datetime.now(UTC))
-        return results
+            rounds.append(_SourceRound.index(connector.name, result, datetime.now(UTC)))
+        return rounds
 
     # -- sharing records out to subjects ----------------------------------------------
 
     def _distribute(
-        self,
-        subject: _Subject,
-        mine: set[Identifier],
-        results: dict[str, tuple[ScanResult, datetime]],
+        self, subject: _Subject, mine: set[Identifier], rounds: list[_SourceRound]
     ) -> None:
-        for source, (result, observed) in results.items():
-            children: dict[tuple[str, str], list[Record]] = defaultdict(list)
-            for record in result.records:
-                for link in record.links:
-                    children[(link.location, link.key)].append(record)
+        """Give the subject the records its identifiers matched, and what hangs from them.
+
+        Each record is a copy holding only this subject's matches and only the links
+        to records this subject reached, so nothing of another subject leaks in.
+        """
+        for scan in rounds:
             reached: dict[tuple[str, str], Record] = {}
             queue: list[Record] = []
-            for record in result.records:
-                matches = [m for m in record.matches if m.identifier in mine]
-                if matches:
-                    reached[record.ref] = replace(record, matches=matches, links=[])
-                    queue.append(record)
+            for identifier in sorted(mine):
+                for record in scan.by_identifier.get(identifier, ()):
+                    if record.ref not in reached:
+                        matches = [m for m in record.matches if m.identifier in mine]
+                        reached[record.ref] = replace(record, matches=matches, links=[])
+                        queue.append(record)
             while queue:
                 parent = queue.pop()
-                for child in children.get(parent.ref, []):
+                for child in scan.children.get(parent.ref, ()):
                     view = reached.get(child.ref)
                     if view is None:
-                        view = replace(child, matches=[], links=[])
-                        reached[child.ref] = view
+                        view = reached[child.ref] = replace(child, matches=[], links=[])
                         queue.append(child)
                     for link in child.links:
                         if (link.location, link.key) == parent.ref and link not in view.links:
                             view.links.append(link)
-            for ref, view in reached.items():
-                key = (source, *ref)
-                existing = subject.records.get(key)
+            for (location, key), view in reached.items():
+                ref = (scan.source, location, key)
+                existing = subject.records.get(ref)
                 if existing is None:
-                    subject.records[key] = view
-                    subject.observed[key] = observed
+                    subject.records[ref] = view
+                    subject.observed[ref] = scan.observed
                     continue
                 existing.matches.extend(m for m in view.matches if m not in existing.matches)
                 existing.links.extend(link for link in view.links if link not in existing.links)
@@ -322,21 +375,26 @@ class _Rounds:
         self, subject: _Subject, mine: set[Identifier], holders: dict[Identifier, int]
     ) -> None:
         stopped: set[Identifier] = set()
-        for identifier in mine:
+        limit = self.settings.max_holders
+        for identifier in sorted(mine):
             count = holders.get(identifier, 0)
-            if count <= self.settings.max_holders:
+            if count <= limit:
                 continue
             trace = subject.traces[identifier]
             if trace.depth == 0:
                 subject.warnings.append(
                     f"{identifier.type} given in the request matches {count} person records "
-                    "in one location; it may be shared (kept, as it was given)"
+                    "in one location; it may be shared: its records are kept (it was given) "
+                    "but nothing is expanded from them"
+                )
+                trace.stopped = (
+                    f"shared: held by {count} person records in one location (more than "
+                    f"{limit}); kept because the request gives it, not expanded"
                 )
                 continue
             trace.stopped = (
                 f"shared: held by {count} person records in one location "
-                f"(more than {self.settings.max_holders}); "
-                "its records are left out and it is not expanded"
+                f"(more than {limit}); its records are left out and it is not expanded"
             )
             stopped.add(identifier)
         if stopped:
@@ -346,16 +404,26 @@ class _Rounds:
 
     # -- identity expansion -----------------------------------------------------------
 
+    def _expands(self, subject: _Subject, record: Record) -> list[Match]:
+        """The matches that make a record the subject's own: strong, not stopped, and
+        not in a field that identifies someone else."""
+        third_party = {v.spec.name for v in record.fields if v.spec.third_party}
+        return [
+            m
+            for m in record.matches
+            if not m.identifier.weak
+            and subject.traces[m.identifier].stopped is None
+            and m.field not in third_party
+        ]
+
     def _expand(self, subject: _Subject, depth: int) -> None:
-        for (source, location, key), record in sorted(subject.records.items()):
-            strong = [
-                m
-                for m in record.matches
-                if not m.identifier.weak and subject.traces[m.identifier].stopped is None
-            ]
-            if not strong:
+        for ref in sorted(subject.records, key=_ref_order):
+            record = subject.records[ref]
+            own = self._expands(subject, record)
+            if not own:
                 continue
-            parent = min(strong, key=lambda m: (subject.traces[m.identifier].depth, m.identifier))
+            parent = min(own, key=lambda m: (subject.traces[m.identifier].depth, m.identifier))
+            source, location, key = ref
             for value in record.fields:
                 spec = value.spec
                 if not spec.expandable or value.value is None or value.value is WITHHELD:
@@ -390,6 +458,7 @@ class _Rounds:
         )
 
     def _via(self, subject: _Subject, identifier: Identifier) -> str:
+        """The provenance chain: given identifier -> record.field -> found identifier …"""
         chain: list[str] = []
         trace: Trace | None = subject.traces[identifier]
         while trace is not None:
@@ -401,18 +470,20 @@ class _Rounds:
 
     def _hit_rows(self, subject: _Subject) -> Iterable[dict[str, Any]]:
         classes = _classify(subject)
-        now = datetime.now(UTC)
-        for ref in sorted(subject.records):
+        for ref in sorted(subject.records, key=_ref_order):
             record = subject.records[ref]
             source = ref[0]
-            match, roots, path = classes[ref]
-            root_ids = sorted({m.identifier for root in roots for m in root.matches})
-            best = min(root_ids, key=lambda i: (subject.traces[i].depth, i))
-            via = self._via(subject, best)
+            kind, root_ref, path = classes[ref]
+            root = subject.records[root_ref]
+            best = _best(subject, root.matches)
+            via = self._via(subject, best.identifier)
             if path:
-                via = f"{via} -> {' -> '.join(path)}"
+                root_name = f"{source}:{root.location}[{root.key}]"
+                via = " -> ".join([via, root_name, *path])
+            matched_on = sorted({m.identifier for m in (*root.matches, *record.matches)})
             matched_fields = {m.field for m in record.matches}
             recorded_at = _utc(record.recorded_at)
+            observed = subject.observed[ref]
             for value in record.fields:
                 if value.value is None:
                     continue
@@ -432,12 +503,13 @@ class _Rounds:
                     "identifier": spec.identifier,
                     "category": spec.category,
                     "service": category.service,
-                    "matched_on": "; ".join(str(i) for i in root_ids),
-                    "match": match,
+                    "matched_on": "; ".join(str(i) for i in matched_on),
+                    "match": kind,
                     "via": via,
-                    "observed_at": subject.observed[ref],
+                    "observed_at": observed,
                     "recorded_at": recorded_at,
-                    "overdue": bool(expires and expires < now),
+                    # due for deletion when it was read: a fixed retention period ran out
+                    "overdue": expires is not None and expires < observed,
                     "controller": category.controller,
                     "legal_basis": category.legal_basis,
                     "portable": category.portable,
@@ -453,33 +525,33 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _holders(results: dict[str, tuple[ScanResult, datetime]]) -> dict[Identifier, int]:
+def _holders(rounds: list[_SourceRound]) -> dict[Identifier, int]:
     """Per identifier: the most person records it matched directly in any one location."""
-    per_location: dict[tuple[Identifier, str, str], set[str]] = defaultdict(set)
-    for source, (result, _observed) in results.items():
-        for record in result.records:
-            if record.entity != "person":
-                continue
-            for match in record.matches:
-                per_location[(match.identifier, source, record.location)].add(record.key)
-    holders: dict[Identifier, int] = defaultdict(int)
-    for (identifier, _source, _location), keys in per_location.items():
-        holders[identifier] = max(holders[identifier], len(keys))
+    holders: dict[Identifier, int] = {}
+    for scan in rounds:
+        for identifier, records in scan.by_identifier.items():
+            per_location: dict[str, set[str]] = defaultdict(set)
+            for record in records:
+                if record.entity == "person":
+                    per_location[record.location].add(record.key)
+            most = max((len(keys) for keys in per_location.values()), default=0)
+            holders[identifier] = max(holders.get(identifier, 0), most)
     return holders
 
 
 def _prune(subject: _Subject) -> None:
     """Drop records no longer reached from a matched record (after the guard)."""
     alive = {ref for ref, record in subject.records.items() if record.matches}
-    changed = True
-    while changed:
-        changed = False
-        for ref, record in subject.records.items():
-            if ref in alive:
-                continue
-            if any((ref[0], link.location, link.key) in alive for link in record.links):
-                alive.add(ref)
-                changed = True
+    children: dict[RecordRef, list[RecordRef]] = defaultdict(list)
+    for ref, record in subject.records.items():
+        for link in record.links:
+            children[(ref[0], link.location, link.key)].append(ref)
+    queue = list(alive)
+    while queue:
+        for child in children.get(queue.pop(), ()):
+            if child not in alive:
+                alive.add(child)
+                queue.append(child)
     for ref in list(subject.records):
         if ref not in alive:
             del subject.records[ref]
@@ -490,38 +562,59 @@ def _prune(subject: _Subject) -> None:
         ]
 
 
+def _best(subject: _Subject, matches: list[Match]) -> Match:
+    """The match to explain a record by: strong before weak, then the shortest chain."""
+    return min(
+        matches,
+        key=lambda m: (m.identifier.weak, subject.traces[m.identifier].depth, m.identifier),
+    )
+
+
 def _direct_class(subject: _Subject, matches: list[Match]) -> str:
-    if all(m.identifier.weak for m in matches):
-        return "possible"
     strong = [m for m in matches if not m.identifier.weak]
+    if not strong:
+        return "possible"
     given = [m for m in strong if subject.traces[m.identifier].depth == 0]
     if given:
         return "exact" if any(m.exact for m in given) else "normalised"
     return "expanded"
 
 
-def _classify(subject: _Subject) -> dict[RecordRef, tuple[str, list[Record], list[str]]]:
-    """Each record's match kind, the directly matched records it hangs from, and the path."""
-    classes: dict[RecordRef, tuple[str, list[Record], list[str]]] = {}
-    for ref, record in subject.records.items():
-        if record.matches:
-            classes[ref] = (_direct_class(subject, record.matches), [record], [])
-    # Related records: breadth-first from the matched ones, strongest parents first.
-    frontier = sorted(classes, key=lambda r: MATCH_KINDS.index(classes[r][0]))
-    by_parent: dict[RecordRef, list[tuple[RecordRef, Link]]] = defaultdict(list)
-    for ref, record in subject.records.items():
-        for link in record.links:
-            by_parent[(ref[0], link.location, link.key)].append((ref, link))
-    while frontier:
-        next_frontier: list[RecordRef] = []
-        for parent_ref in frontier:
-            parent_class, roots, path = classes[parent_ref]
-            for child_ref, link in by_parent.get(parent_ref, []):
-                if child_ref in classes:
-                    continue
-                kind = "possible" if parent_class == "possible" else "related"
-                step = f"{link.relation} -> {child_ref[1]}[{child_ref[2]}]"
-                classes[child_ref] = (kind, roots, [*path, step])
-                next_frontier.append(child_ref)
-        frontier = next_frontier
+def _classify(subject: _Subject) -> dict[RecordRef, tuple[str, RecordRef, list[str]]]:
+    """Each record's match kind, the matched record it is explained by, and the path.
+
+    Strongly matched records keep their own kind. Records linked to them — directly
+    or through other records — are ``related``, even when a weak identifier (a name)
+    also matched them. What only hangs from weakly matched records stays ``possible``.
+    Breadth-first from the strongest records, so each path is a shortest one and the
+    choice between equal ones is always the same.
+    """
+    direct = {
+        ref: _direct_class(subject, r.matches) for ref, r in subject.records.items() if r.matches
+    }
+    children: dict[RecordRef, list[tuple[RecordRef, str]]] = defaultdict(list)
+    for ref in sorted(subject.records, key=_ref_order):
+        for link in subject.records[ref].links:
+            children[(ref[0], link.location, link.key)].append((ref, link.relation))
+
+    classes: dict[RecordRef, tuple[str, RecordRef, list[str]]] = {}
+
+    def spread(roots: list[RecordRef], kind: str) -> None:
+        frontier = sorted(roots, key=lambda r: (MATCH_KINDS.index(direct[r]), _ref_order(r)))
+        for ref in frontier:
+            classes.setdefault(ref, (direct[ref], ref, []))
+        while frontier:
+            following: list[RecordRef] = []
+            for parent in frontier:
+                _kind, root, path = classes[parent]
+                for child, relation in children.get(parent, ()):
+                    if child in classes:
+                        continue
+                    step = f"{child[0]}:{child[1]}[{child[2]}] ({relation})"
+                    classes[child] = (kind, root, [*path, step])
+                    following.append(child)
+            frontier = following
+
+    spread([r for r, k in direct.items() if k != "possible"], "related")
+    spread([r for r, k in direct.items() if k == "possible" and r not in classes], "possible")
     return classes
