@@ -28,7 +28,7 @@ from ldap3.core import exceptions as ldap_errors
 
 from connectors.base import Connector, Link, Record, ScanResult
 from connectors.ldap_filter import dn_filters, search_filters
-from connectors.ldap_mapping import LdapEntryType, LdapMapping, parse_ldap_mapping
+from connectors.ldap_mapping import LdapEntryType, LdapMapping, LdapRelation, parse_ldap_mapping
 from connectors.ldap_settings import LdapSettings, ldap_settings
 from connectors.ldap_values import RawEntry, build_record, dn_key, object_classes, raw_entry
 from discover.errors import SourceError
@@ -366,31 +366,40 @@ class LdapConnector(Connector):
         wanted: dict[str, dict[str, Identifier]],
         result: ScanResult,
     ) -> None:
-        """From found entries, fetch the entries whose DN-valued attribute names them."""
+        """From found entries, fetch the entries whose DN-valued attribute names them.
+
+        Relations between the same two entry types (groups.member and
+        groups.uniqueMember -> people) share one search.
+        """
         max_terms = self.ldap_settings.filter_terms
+        grouped: dict[tuple[str, str], list[LdapRelation]] = defaultdict(list)
+        for relation in self.mapping.relations:
+            grouped[(relation.from_type, relation.to_type)].append(relation)
         while any(frontier.values()):
             next_frontier: dict[str, list[Record]] = defaultdict(list)
-            for relation in self.mapping.relations:
-                parents = frontier.get(relation.to_type, [])
+            for (from_type, to_type), relations in grouped.items():
+                parents = frontier.get(to_type, [])
                 if not parents:
                     continue
                 by_dn = {dn_key(str(p.fields[0].value)): p for p in parents}
                 dns = sorted({str(p.fields[0].value) for p in parents})
-                entry_type = self.mapping.entries[relation.from_type]
-                filters = dn_filters(entry_type, relation.attribute, dns, max_terms=max_terms)
+                entry_type = self.mapping.entries[from_type]
+                attributes = [relation.attribute for relation in relations]
+                filters = dn_filters(entry_type, attributes, dns, max_terms=max_terms)
                 children: dict[tuple[str, ...], Record] = {}
                 for child, entry in self._find(entry_type, filters, wanted, children, result):
                     key = dn_key(str(child.fields[0].value))
-                    existing = found[relation.from_type].get(key)
+                    existing = found[from_type].get(key)
                     target = existing or child
-                    for value in entry.get(relation.attribute.lower(), []):
-                        parent = by_dn.get(dn_key(value.decode("utf-8", "replace")))
-                        if parent is None or parent is target:
-                            continue
-                        link = Link(parent.location, parent.key, relation.label)
-                        if link not in target.links:
-                            target.links.append(link)
+                    for relation in relations:
+                        for value in entry.get(relation.attribute.lower(), []):
+                            parent = by_dn.get(dn_key(value.decode("utf-8", "replace")))
+                            if parent is None or parent is target:
+                                continue
+                            link = Link(parent.location, parent.key, relation.label)
+                            if link not in target.links:
+                                target.links.append(link)
                     if existing is None and target.links:
-                        found[relation.from_type][key] = target
-                        next_frontier[relation.from_type].append(target)
+                        found[from_type][key] = target
+                        next_frontier[from_type].append(target)
             frontier = next_frontier

@@ -161,10 +161,15 @@ def search_filters(
 
 
 def dn_filters(
-    entry_type: LdapEntryType, attribute: str, dns: Sequence[str], *, max_terms: int
+    entry_type: LdapEntryType, attributes: Sequence[str], dns: Sequence[str], *, max_terms: int
 ) -> list[str]:
-    """Filters finding entries whose DN-valued ``attribute`` holds one of ``dns``."""
+    """Filters finding entries whose DN-valued ``attributes`` hold one of ``dns``.
+
+    All attributes go into one filter (``member`` and ``uniqueMember`` of a group
+    type cost one search, not two), OR-chunked at ``max_terms`` components.
+    """
+    terms = [_equal(attribute, dn) for dn in dns for attribute in attributes]
     return [
-        combine(entry_type, [_equal(attribute, dn) for dn in dns[start : start + max_terms]])
-        for start in range(0, len(dns), max_terms)
+        combine(entry_type, terms[start : start + max_terms])
+        for start in range(0, len(terms), max_terms)
     ]
