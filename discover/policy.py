@@ -113,11 +113,6 @@ def _field_refs(table: pa.Table) -> list[dict[str, str]]:
     ]
 
 
-def _count_records(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> int:
-    chosen = table.filter(mask)
-    return len(pc.unique(ref_keys(chosen))) if chosen.num_rows else 0
-
-
 def select_hits(
     hits: pa.Table,
     *,
@@ -127,22 +122,24 @@ def select_hits(
 ) -> Selection:
     """Apply the package policy to a case's hits (see the module docstring)."""
     left_out: dict[str, int] = {}
+    hits = hits.combine_chunks()
     keys = ref_keys(hits)
+    keep = pc.fill_null(pa.nulls(hits.num_rows, pa.bool_()), True)
 
-    def drop(mask: pa.ChunkedArray | pa.Array, reason: str) -> None:
-        nonlocal hits, keys
-        mask = pc.fill_null(mask, False)
+    def drop(mask: pa.Array | pa.ChunkedArray, reason: str) -> None:
+        # Every rule sees only the rows no earlier rule dropped; the table is filtered
+        # once at the end (filtering a wide table is the expensive step).
+        nonlocal keep
+        mask = pc.and_(pc.fill_null(mask, False), keep)
         count = pc.sum(pc.cast(mask, pa.int64())).as_py() or 0
         if count:
             left_out[reason] = left_out.get(reason, 0) + count
-            keep = pc.invert(mask)
-            hits = hits.filter(keep)
-            keys = keys.filter(keep)
+            keep = pc.and_(keep, pc.invert(mask))
 
     latest: dict[tuple[str, str, str], Decision] = {}
     for decision in decisions:
         latest[decision.ref] = decision  # a later decision on the same record wins
-    present = set(pc.unique(keys).to_pylist()) if hits.num_rows else set()
+    present = set(pc.unique(keys).to_pylist()) if latest else set()
     applied = [d.to_document() for d in latest.values() if ref_key(d.ref) in present]
     unmatched = [d.to_document() for d in latest.values() if ref_key(d.ref) not in present]
     excluded = [ref_key(r) for r, d in latest.items() if d.action == "exclude"]
@@ -151,8 +148,8 @@ def select_hits(
     drop(pc.is_in(keys, value_set=pa.array(excluded, pa.string())), "excluded_by_review")
     is_confirmed = pc.is_in(keys, value_set=pa.array(confirmed, pa.string()))
     possible = pc.equal(hits.column("match"), "possible")
-    pending = pc.and_(possible, pc.invert(is_confirmed))
-    pending_records = _count_records(hits, pending)
+    pending = pc.and_(pc.and_(possible, pc.invert(is_confirmed)), keep)
+    pending_records = len(pc.unique(keys.filter(pending)))
     drop(pending, "possible_unconfirmed")
     if kind == "portability":
         not_portable = pc.or_(
@@ -162,13 +159,12 @@ def select_hits(
         drop(not_portable, "not_portable")
     if controller != "all":
         drop(pc.not_equal(hits.column("controller"), controller), "other_controller")
-    if hits.num_rows:
-        # A record holding nothing but other people's data is left out, with a count.
-        own = pc.invert(hits.column("third_party"))
-        own_keys = pc.unique(keys.filter(own))
-        drop(pc.invert(pc.is_in(keys, value_set=own_keys)), "third_party_record")
+    # A record holding nothing but other people's data is left out, with a count.
+    own_keys = pc.unique(keys.filter(pc.and_(keep, pc.invert(hits.column("third_party")))))
+    drop(pc.invert(pc.is_in(keys, value_set=own_keys)), "third_party_record")
 
-    overdue = _count_records(hits, hits.column("overdue")) if hits.num_rows else 0
+    overdue = len(pc.unique(keys.filter(pc.and_(keep, hits.column("overdue")))))
+    hits = hits.filter(keep)
     secret = hits.column("secret")
     third = pc.and_(hits.column("third_party"), pc.invert(secret))
     withheld = _field_refs(hits.filter(secret))

@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import polars as pl
 import yaml
 
 from discover.case import Case
@@ -181,74 +182,101 @@ def _iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.isoformat()
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+_TREE_COLUMNS = (
+    "service",
+    "category",
+    "source",
+    "location",
+    "record_key",
+    "field",
+    "value",
+    "value_type",
+    "match",
+    "via",
+    "recorded_at",
+    "secret",
+    "third_party",
+)
 
 
 def grouped_data(
     selection: Selection, register: Register, client: str | None, language: str
 ) -> list[dict[str, Any]]:
     """Included hits as service -> category -> source -> record -> fields."""
-    hits = selection.hits
-    names = (
-        "service",
-        "category",
-        "source",
-        "location",
-        "record_key",
-        "field",
-        "value",
-        "value_type",
-        "match",
-        "via",
-        "recorded_at",
-        "secret",
-        "third_party",
+    frame = pl.from_arrow(selection.hits.select(list(_TREE_COLUMNS)))
+    assert isinstance(frame, pl.DataFrame)
+    withheld = (
+        pl.when(pl.col("secret"))
+        .then(pl.lit("secret"))
+        .when(pl.col("third_party"))
+        .then(pl.lit("third_party"))
+        .otherwise(pl.lit(None, pl.String))
     )
-    columns = [hits.column(n).to_pylist() for n in names]
-    tree: dict[str, dict[str, dict[str, dict[tuple[str, str], dict[str, Any]]]]] = {}
+    # Records are built by polars (in Rust); Python only places them in the tree.
+    records = (
+        frame.with_columns(
+            pl.when(pl.col("secret") | pl.col("third_party"))
+            .then(pl.lit(None, pl.String))
+            .otherwise(pl.col("value"))
+            .alias("value"),
+            withheld.alias("withheld"),
+            pl.col("recorded_at")
+            .dt.convert_time_zone("UTC")
+            .dt.to_string("%Y-%m-%dT%H:%M:%S+00:00"),
+        )
+        .group_by(["service", "category", "source", "location", "record_key"], maintain_order=True)
+        .agg(
+            pl.col("match").first(),
+            pl.col("via").first(),
+            pl.col("recorded_at").first(),
+            pl.col("field"),
+            pl.col("value"),
+            pl.col("value_type"),
+            pl.col("withheld"),
+        )
+    )
+    tree: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    names = ("service", "category", "source", "location", "record_key", "match", "via")
+    names += ("recorded_at", "field", "value", "value_type", "withheld")
+    columns = [records.get_column(n).to_list() for n in names]
     for (
         service,
         category,
         source,
         location,
         key,
-        name,
-        value,
-        value_type,
         match,
         via,
         recorded_at,
-        secret,
-        third_party,
+        field_names,
+        values,
+        value_types,
+        withheld_as,
     ) in zip(*columns, strict=True):
-        records = tree.setdefault(service, {}).setdefault(category, {}).setdefault(source, {})
-        record = records.get((location, key))
-        if record is None:
-            record = records[(location, key)] = {
+        fields = [
+            {"field": f, "value": v, "value_type": t, "withheld": w}
+            for f, v, t, w in zip(field_names, values, value_types, withheld_as, strict=True)
+        ]
+        tree.setdefault(service, {}).setdefault(category, {}).setdefault(source, []).append(
+            {
                 "location": location,
                 "record_key": key,
                 "match": match,
                 "via": via,
-                "recorded_at": _iso(recorded_at),
-                "fields": [],
+                "recorded_at": recorded_at,
+                "fields": fields,
             }
-        if secret:
-            record["fields"].append(
-                {"field": name, "value": None, "value_type": value_type, "withheld": "secret"}
-            )
-        elif third_party:
-            record["fields"].append(
-                {"field": name, "value": None, "value_type": value_type, "withheld": "third_party"}
-            )
-        else:
-            record["fields"].append({"field": name, "value": value, "value_type": value_type})
+        )
     services = []
     for service_id in sorted(tree):
         categories = []
         for category_id in sorted(tree[service_id]):
             sources = [
-                {"source": name, "records": list(records.values())}
-                for name, records in sorted(tree[service_id][category_id].items())
+                {"source": name, "records": found}
+                for name, found in sorted(tree[service_id][category_id].items())
             ]
             info = category_info(register, category_id, client, language)
             categories.append({**info, "sources": sources})

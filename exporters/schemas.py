@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 from discover.errors import ExportError
 
@@ -35,15 +35,17 @@ def schema_bytes(name: str) -> bytes:
 
 
 @cache
-def _validator(name: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(
-        load_schema(name), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+def _validator(name: str) -> Any:
+    # jsonschema-rs (Rust): a 100,000-field package validates in milliseconds, where
+    # the pure-Python jsonschema takes seconds; the schemas are plain Draft 2020-12.
+    return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
 
 
 def validate(document: Any, name: str, *, what: str) -> None:
     """Raise ExportError naming the place when ``document`` does not match schema ``name``."""
-    error = jsonschema.exceptions.best_match(_validator(name).iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
-        raise ExportError(f"{what} does not match {name} at {where}: {error.message}")
+    validator = _validator(name)
+    if validator.is_valid(document):
+        return
+    error = next(iter(validator.iter_errors(document)))
+    where = "/".join(str(p) for p in error.instance_path) or "(top)"
+    raise ExportError(f"{what} does not match {name} at {where}: {error.message}")

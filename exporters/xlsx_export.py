@@ -247,6 +247,13 @@ def _access_cover(
         )
         cover.row += 1
 
+    cover.heading(label("record_types", language))
+    for (source, location), sheet in sheets_by_location.items():
+        cover.line(
+            sheet,
+            f"{label('source', language)}: {source} · {label('location', language)}: {location}",
+        )
+
     cover.heading(label("source_of_data", language))
     cover.line("", info["source_of_data"])
     cover.line(label("automated_decisions", language), info["automated_decisions"])
