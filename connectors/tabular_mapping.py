@@ -11,7 +11,6 @@ header text a field's column is found when it is not the field's own name.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,9 +27,10 @@ DIGIT_TYPES = frozenset({"phone", "iccid", "imei", "imsi", "extension"})
 
 
 def header_text(text: object) -> str:
-    """How header cells are compared: NFKC, whitespace collapsed, case-folded."""
-    value = unicodedata.normalize("NFKC", str(text))
-    return re.sub(r"\s+", " ", value).strip().casefold()
+    """How header cells (and status values) are compared: case-folded, letters and
+    digits only, so that "E-mail", "e_mail" and " E-mail " are one header."""
+    value = unicodedata.normalize("NFKC", str(text)).casefold()
+    return "".join(character for character in value if character.isalnum())
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,7 +147,7 @@ def header_names(rows: list[list[Any]], width: int, *, span: int) -> list[str]:
         name = " ".join(parts)
         key = header_text(name)
         seen[key] = seen.get(key, 0) + 1
-        names.append(name if seen[key] == 1 else f"{name} ({seen[key]})")
+        names.append(name if seen[key] == 1 or not key else f"{name} ({seen[key]})")
     return names
 
 
