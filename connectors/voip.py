@@ -155,9 +155,7 @@ class VoipConnector(Connector):
         index = self._current_index()
         matches: dict[int, list[Match]] = {}
         for identifier in identifiers:
-            for number, field_name, exact in index.places.get(
-                (identifier.type, identifier.value), ()
-            ):
+            for number, field_name, exact in index.lookup(identifier.type, identifier.value):
                 matches.setdefault(number, []).append(Match(identifier, field_name, exact))
         records: list[Record] = []
         related: dict[tuple[str, str], Record] = {}

@@ -1,7 +1,8 @@
 """From parsed provisioning files to records and an identifier index.
 
 Every file is parsed once per scan (and not again while it is unchanged); each
-searchable field value is normalised once, into an index ``(type, value) -> places``,
+searchable field value is normalised once, into an index ``(type, value) -> places``
+(phone numbers by their last digits, normalised when a searched number ends in them),
 so that a batch of thousands of identifiers costs one dictionary lookup each.
 
 Records:
@@ -65,15 +66,51 @@ def scrub_url_credentials(text: str) -> str:
 
 @dataclass(slots=True)
 class Index:
-    """Everything one pass over the directory produced."""
+    """Everything one pass over the directory produced.
+
+    ``places`` holds every searchable value by its normalised form, except phone
+    numbers: normalising one (libphonenumber) costs a hundred times more than reading
+    it, so they are kept by their last digits (``tails``) and normalised only when a
+    searched number ends in the same digits — then verified exactly, and remembered.
+    """
 
     records: list[Record] = field(default_factory=list)
     places: dict[IndexKey, list[Place]] = field(default_factory=lambda: defaultdict(list))
+    tails: dict[str, list[tuple[int, str, str]]] = field(default_factory=lambda: defaultdict(list))
     children: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
     warnings: list[str] = field(default_factory=list)
     unreadable: int = 0
     files: int = 0
     rows: int = 0
+    _phones: dict[str, str | None] = field(default_factory=dict)
+
+    def lookup(self, kind: str, value: str) -> list[Place]:
+        """Where the identifier ``kind:value`` (normalised) is stored, verified."""
+        if kind != "phone":
+            return self.places.get((kind, value), [])
+        found: list[Place] = []
+        for number, field_name, raw in self.tails.get(phone_tail(value) or "", ()):
+            if raw not in self._phones:
+                self._phones[raw] = try_normalise("phone", raw)
+            if self._phones[raw] == value:
+                found.append((number, field_name, raw == value))
+        return found
+
+
+#: digits that end a phone number in every notation (national, international, switch)
+TAIL_DIGITS = 6
+_NOT_NUMBER = re.compile(r"(?i)(?<=\d)\s*(?:ext\.?|x|#|;).*$")
+
+
+def phone_tail(text: str) -> str | None:
+    """The last digits of a phone number as stored, before any extension suffix.
+
+    The national significant number ends every spelling of a number
+    (``06-12345678``, ``+31 (0)6 1234 5678``, ``31612345678``), so its last digits
+    select the candidates that are then normalised and compared exactly.
+    """
+    digits = re.sub(r"\D", "", _NOT_NUMBER.sub("", text))
+    return digits[-TAIL_DIGITS:] if len(digits) >= TAIL_DIGITS else None
 
 
 @dataclass(slots=True)
@@ -93,6 +130,14 @@ class IndexBuilder:
         self.index = Index()
         self._numbered: dict[tuple[str, int], FieldSpec] = {}
         self._unscoped: set[str] = set()
+        self._normalised: dict[tuple[str, str], str | None] = {}
+
+    def _normalise(self, kind: str, text: str) -> str | None:
+        """try_normalise, remembered: the same colleague is in many phonebooks."""
+        key = (kind, text)
+        if key not in self._normalised:
+            self._normalised[key] = try_normalise(kind, text)
+        return self._normalised[key]
 
     # -- the pass -----------------------------------------------------------------
 
@@ -294,12 +339,11 @@ class IndexBuilder:
         if rule.spec.identifier == "extension":
             user = sip_user_part(raw)
             scope = self.scope_of(relpath)
-            if "/" not in user and try_normalise("extension", user) is not None:
+            if "/" not in user and self._normalise("extension", user) is not None:
                 return f"{scope}/{user}" if scope else user
             return raw
-        if rule.spec.identifier == "phone":
-            user = sip_user_part(raw)  # "+31102345301@sip.example.net" -> the number
-            return user if try_normalise("phone", user) is not None else raw
+        if rule.spec.identifier == "phone" and ("@" in raw or ":" in raw):
+            return sip_user_part(raw)  # "sip:+31102345301@sip.example.net" -> the number
         return scrub_url_credentials(raw)
 
     # -- phonebooks ---------------------------------------------------------------
@@ -389,7 +433,12 @@ class IndexBuilder:
             spec = value.spec
             if not spec.searchable or value.value is None or value.value is WITHHELD:
                 continue
-            normalised = try_normalise(spec.identifier, value.value)
+            if spec.identifier == "phone":
+                tail = phone_tail(str(value.value))
+                if tail is not None:
+                    self.index.tails[tail].append((number, spec.name, str(value.value)))
+                continue
+            normalised = self._normalise(spec.identifier, str(value.value))
             if normalised is None:
                 continue
             exact = str(value.value) == normalised

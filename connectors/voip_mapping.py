@@ -29,6 +29,7 @@ DEFAULT_INCLUDE = ("**/*.cfg", "**/*.xml")
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 _EXTRA_FIELD_KEYS = ("min_digits", "max_digits", "join")
+_NON_DIGITS = re.compile(r"\D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,9 @@ class FieldRule:
         """Whether ``value`` belongs in this field by its number of digits."""
         if self.min_digits is None and self.max_digits is None:
             return True
-        digits = sum(ch.isdigit() for ch in sip_user_part(value))
+        if "@" in value or ":" in value:
+            value = sip_user_part(value)
+        digits = len(_NON_DIGITS.sub("", value))
         if self.min_digits is not None and digits < self.min_digits:
             return False
         return self.max_digits is None or digits <= self.max_digits

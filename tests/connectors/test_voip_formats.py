@@ -11,9 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from voip_helpers import by_record, masked, run, sources_file
 
 from connectors.voip_files import mac_from_name
+from connectors.voip_index import phone_tail
+from discover.identifiers import try_normalise
 
 
 @pytest.mark.parametrize(
@@ -296,3 +300,19 @@ def test_text_encodings_utf16_with_bom_and_a_declared_legacy_encoding(tmp_path: 
     assert by_record(result.hits)[("acme/001565000b02.cfg", "account 1")][2]["display_name"] == (
         "Zoë Çelik"
     )
+
+
+@given(
+    prefix=st.sampled_from(["6", "10", "20", "88", "30"]),
+    rest=st.integers(min_value=0, max_value=10**7 - 1),
+    spelling=st.sampled_from(
+        ["0{p}-{r}", "+31 (0){p} {r}", "0031 {p} {r}", "31{p}{r}", "+31{p}{r}", "0{p} {r} x12"]
+    ),
+)
+def test_phone_tail_is_the_same_for_every_spelling(prefix: str, rest: int, spelling: str) -> None:
+    """The candidate key agrees with the normalised number, so no stored spelling is missed."""
+    digits = f"{rest:0{9 - len(prefix)}d}"
+    stored = spelling.format(p=prefix, r=digits)
+    normalised = try_normalise("phone", stored)
+    if normalised is not None:
+        assert phone_tail(stored) == phone_tail(normalised)
