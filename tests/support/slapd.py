@@ -76,6 +76,7 @@ class Slapd:
         size_limit: int | None = None,
         extra_config: Iterable[str] = (),
         max_size: int = 1 << 30,
+        indexes: Iterable[str] | None = None,
     ) -> None:
         self.root = Path(root)
         self.suffix = suffix
@@ -86,6 +87,7 @@ class Slapd:
         self.size_limit = size_limit
         self.extra_config = list(extra_config)
         self.max_size = max_size
+        self.indexes = list(indexes) if indexes is not None else None
         self.port = free_port()
         self.tls_port = free_port() if tls else None
         self.process: subprocess.Popen[bytes] | None = None
@@ -166,9 +168,12 @@ class Slapd:
             f"rootpw {self.rootpw}",
             f"directory {self.database}",
         ]
-        lines += [f"index {index}" for index in DEFAULT_INDEXES]
-        if self.ad_schema:
-            lines += [f"index {index}" for index in AD_INDEXES]
+        if self.indexes is not None:
+            lines += [f"index {index}" for index in self.indexes]
+        else:
+            lines += [f"index {index}" for index in DEFAULT_INDEXES]
+            if self.ad_schema:
+                lines += [f"index {index}" for index in AD_INDEXES]
         lines += [
             "access to attrs=userPassword by self write by anonymous auth by * none",
             "access to * by * read",
