@@ -37,7 +37,11 @@ def test_demo_directory_has_every_handset_in_several_vendor_formats(demo: Path) 
         records = by_record(result.hits)
         handset = [f for ref, (_, _, f) in records.items() if f.get("mac") == person.mac]
         assert len(handset) == 1, person.key
-        assert handset[0]["sip_user"] == f"{scope}/{person.extension}"
+        if person is JAN:  # registered with his direct number, as hosted lines are
+            assert handset[0]["sip_number"] == "31102345201"
+            assert "sip_user" not in handset[0]
+        else:
+            assert handset[0]["sip_user"] == f"{scope}/{person.extension}"
         assert handset[0]["display_name"] == person.name
         vendors[person.key] = handset[0]["vendor"]
     assert vendors == {
@@ -50,8 +54,9 @@ def test_demo_directory_has_every_handset_in_several_vendor_formats(demo: Path) 
 
 
 def test_jans_phonebook_holds_zoe_and_pieter_as_other_people(demo: Path) -> None:
-    records = by_record(run(demo, ("extension", f"acme/{JAN.extension}")).hits)
+    records = by_record(run(demo, ("phone", JAN.desk), ("extension", f"acme/{JAN.extension}")).hits)
     book = f"acme/{JAN.mac}-phonebook.xml"
+    assert records[(f"acme/{JAN.mac}.cfg", "account 1")][:2] == ("normalised", False)
     assert records[(book, "entry 1")] == (
         "related",
         True,
@@ -102,3 +107,41 @@ def test_demo_passwords_never_reach_the_hits(demo: Path) -> None:
     values = " ".join(str(v) for row in result.hits.to_pylist() for v in row.values())
     for password in passwords:
         assert password not in values
+
+
+def test_whole_demo_reaches_jans_handset_its_ip_and_keeps_passwords_out(tmp_path: Path) -> None:
+    """discover demo's own search: e-mail -> directory's desk number -> Jan's handset ->
+    its MAC -> the device inventory's last IP; no handset password in case or package."""
+    from discover.case import write_case
+    from discover.demo import build_estate
+    from discover.engine import search
+    from discover.request import load_request
+    from discover.sources import load_sources
+    from exporters import export_case
+
+    layout = build_estate(tmp_path / "demo")
+    result = search(load_request(layout.request), load_sources(layout.sources))
+    records = by_record(result.hits)
+    handset = records[(f"acme/{JAN.mac}.cfg", "account 1")]
+    assert handset[:2] == ("expanded", False)
+    assert handset[2]["mac"] == JAN.mac
+    book = f"acme/{JAN.mac}-phonebook.xml"
+    assert {ref for ref in records if ref[0] == book} == {(book, "entry 1"), (book, "entry 2")}
+    assert all(records[(book, f"entry {n}")][:2] == ("related", True) for n in (1, 2))
+    devices = [r for r in result.hits.to_pylist() if r["source"] == "voip-devices"]
+    assert {r["value"] for r in devices if r["field"] == "last_ip"} == {"192.0.2.101"}
+    assert {r["match"] for r in devices} == {"expanded"}
+
+    directory = layout.estate / "provisioning"
+    passwords: set[str] = set()
+    for relpath in provisioning_files():
+        text = (directory / relpath).read_text(encoding="utf-8")
+        passwords.update(re.findall(r"password = (?:admin:)?(\S+)", text))
+        passwords.update(re.findall(r'password="([^"]+)"', text))
+    assert len(passwords) >= 5
+    write_case(result, layout.case, force=True)
+    package = export_case(layout.case, kind="access", formats=["json"], out=layout.packages)
+    blobs = [(layout.case / "hits.parquet").read_bytes()]
+    blobs += [p.read_bytes() for p in package.rglob("*") if p.is_file()]
+    for password in passwords:
+        assert not any(password.encode() in blob for blob in blobs)
