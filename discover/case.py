@@ -45,25 +45,28 @@ class Case:
 
 
 def summarise(result: SearchResult) -> dict[str, Any]:
-    """The summary document: counts per source and category, failures, provenance."""
+    """The summary document: counts per source and category, failures, provenance.
+
+    ``records`` count distinct records, ``hits`` their field values. A record has one
+    match kind, so ``by_match`` and ``needs_review`` (the possible ones, which staff
+    must look at) count records; ``overdue``, ``secrets_withheld`` and ``third_party``
+    are flags of single field values and count hits. Per source, ``categories``
+    counts the hits in each register category.
+    """
     hits = result.hits
-    sources = hits.column("source").to_pylist()
-    categories = hits.column("category").to_pylist()
-    records = {
-        (s, loc, key)
-        for s, loc, key in zip(
-            sources,
-            hits.column("location").to_pylist(),
-            hits.column("record_key").to_pylist(),
-            strict=True,
-        )
+    columns = {
+        name: hits.column(name).to_pylist()
+        for name in ("source", "location", "record_key", "category", "match")
     }
-    per_source_records = Counter(s for s, _loc, _key in records)
-    per_source_hits = Counter(sources)
+    kind_of: dict[tuple[str, str, str], str] = {}
+    per_source_hits: Counter[str] = Counter()
     per_category: dict[str, Counter[str]] = {}
-    for source, category in zip(sources, categories, strict=True):
+    for source, location, key, category, match in zip(*columns.values(), strict=True):
+        kind_of[(source, location, key)] = match
+        per_source_hits[source] += 1
         per_category.setdefault(source, Counter())[category] += 1
-    matches = Counter(hits.column("match").to_pylist())
+    per_source_records = Counter(source for source, _location, _key in kind_of)
+    matches = Counter(kind_of.values())
     source_docs = []
     for status in result.sources:
         document = status.to_document()
@@ -71,6 +74,10 @@ def summarise(result: SearchResult) -> dict[str, Any]:
         document["hits"] = per_source_hits.get(status.name, 0)
         document["categories"] = dict(sorted(per_category.get(status.name, Counter()).items()))
         source_docs.append(document)
+
+    def flagged(name: str) -> int:
+        return sum(1 for flag in hits.column(name).to_pylist() if flag)
+
     return {
         "version": CASE_VERSION,
         "request_id": result.request.request_id,
@@ -78,13 +85,13 @@ def summarise(result: SearchResult) -> dict[str, Any]:
         "started_at": result.started_at.isoformat(),
         "finished_at": result.finished_at.isoformat(),
         "totals": {
-            "records": len(records),
+            "records": len(kind_of),
             "hits": hits.num_rows,
             "by_match": dict(sorted(matches.items())),
             "needs_review": matches.get("possible", 0),
-            "overdue": sum(1 for flag in hits.column("overdue").to_pylist() if flag),
-            "secrets_withheld": sum(1 for flag in hits.column("secret").to_pylist() if flag),
-            "third_party": sum(1 for flag in hits.column("third_party").to_pylist() if flag),
+            "overdue": flagged("overdue"),
+            "secrets_withheld": flagged("secret"),
+            "third_party": flagged("third_party"),
         },
         "sources": source_docs,
         "failed_sources": [s.name for s in result.failed_sources],

@@ -102,10 +102,19 @@ def render_value(value: Any) -> tuple[str | None, str]:
 
 
 def hits_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Build a table in HITS_SCHEMA from row dicts (missing columns are errors)."""
+    """Build a table in HITS_SCHEMA from row dicts.
+
+    A missing column is a KeyError; a null in a column the schema marks not-null is a
+    ValueError naming it (Arrow itself does not check, and Parquet would then hold a
+    "required" column with gaps).
+    """
     rows = list(rows)
     columns = {name: [row[name] for row in rows] for name in HIT_COLUMNS}
-    return pa.Table.from_pydict(columns, schema=HITS_SCHEMA)
+    table = pa.Table.from_pydict(columns, schema=HITS_SCHEMA)
+    for schema_field in HITS_SCHEMA:
+        if not schema_field.nullable and table.column(schema_field.name).null_count:
+            raise ValueError(f"hits column {schema_field.name!r} must not be null")
+    return table
 
 
 def empty_hits() -> pa.Table:

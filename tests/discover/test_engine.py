@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,84 +15,37 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 import yaml
+from engine_support import (
+    JAN_EMAIL,
+    JAN_MOBILE,
+    build_demo,
+    demo,
+    fields,
+    records,
+    run,
+    sources_file,
+    sql_source,
+    trace,
+)
 
 from connectors.sql import SqlConnector
-from discover.demo.databases import build_crm, build_telephony
 from discover.demo.people import ACME, FATIMA, JAN, NAMESAKE, PEOPLE, PIETER, ZOE
-from discover.engine import SearchResult, natural_key, open_connectors, search, search_many
+from discover.engine import natural_key, open_connectors, search, search_many
 from discover.hits import HITS_SCHEMA
 from discover.register import default_register
 from discover.request import build_request
-from discover.sources import Settings, SourcesConfig, load_sources
+from discover.sources import Settings, SourcesConfig
 
-JAN_EMAIL = "email:jan.devries@acme-logistiek.nl"
-JAN_MOBILE = "phone:+31612345678"
 EXPANDED_VIA = f"{JAN_EMAIL} -> crm:contacts[id=1].mobile -> {JAN_MOBILE}"
 
 
 # -- estates -----------------------------------------------------------------------------
 
 
-def _sqlite(path: Path, build: Callable[[sa.Engine], None]) -> None:
-    engine = sa.create_engine(f"sqlite:///{path}")
-    try:
-        build(engine)
-    finally:
-        engine.dispose()
-
-
-def _sources(directory: Path, entries: list[dict[str, Any]], **settings: int) -> SourcesConfig:
-    document = {"version": 1, "settings": settings, "sources": entries}
-    path = directory / f"sources-{len(list(directory.glob('sources-*')))}.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return load_sources(path, environ={})
-
-
-def _sql_source(name: str, mapping: str | Path, url: str) -> dict[str, Any]:
-    return {"name": name, "kind": "sql", "mapping": str(mapping), "connection": {"url": url}}
-
-
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's CRM and telephony databases (built once; every search only reads)."""
-    directory = tmp_path_factory.mktemp("demo")
-    _sqlite(directory / "crm.sqlite", build_crm)
-    _sqlite(directory / "telephony.sqlite", build_telephony)
-    return directory
-
-
-def demo(directory: Path, *, extra: list[dict[str, Any]] = (), **settings: int) -> SourcesConfig:
-    entries = [
-        _sql_source("crm", "shipped:demo/crm.yaml", "sqlite:///crm.sqlite"),
-        _sql_source("telephony", "shipped:demo/telephony.yaml", "sqlite:///telephony.sqlite"),
-        *extra,
-    ]
-    return _sources(directory, entries, **{"max_depth": 3, "max_holders": 3, **settings})
-
-
-def run(sources: SourcesConfig, *identifiers: tuple[str, str]) -> SearchResult:
-    return search(build_request(list(identifiers), request_id="REQ-T"), sources)
-
-
-def records(result: SearchResult) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """(source, location, key) -> the record's match, via, matched_on."""
-    out: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in result.hits.to_pylist():
-        ref = (row["source"], row["location"], row["record_key"])
-        out[ref] = {k: row[k] for k in ("match", "via", "matched_on")}
-    return out
-
-
-def fields(result: SearchResult, location: str, key: str) -> dict[str, dict[str, Any]]:
-    return {
-        row["field"]: row
-        for row in result.hits.to_pylist()
-        if row["location"] == location and row["record_key"] == key
-    }
-
-
-def trace(result: SearchResult, identifier: str) -> dict[str, Any]:
-    return next(t.to_document() for t in result.traces if str(t.identifier) == identifier)
+    return build_demo(tmp_path_factory.mktemp("demo"))
 
 
 def cdr_keys(person_index: int) -> set[str]:
@@ -147,11 +99,11 @@ def test_expand_false_columns_feed_no_expansion(demo_dir: Path, tmp_path: Path) 
     mapping.write_text(yaml.safe_dump(expandable), encoding="utf-8")
     for name in ("crm", "telephony"):
         (tmp_path / f"{name}.sqlite").write_bytes((demo_dir / f"{name}.sqlite").read_bytes())
-    sources = _sources(
+    sources = sources_file(
         tmp_path,
         [
-            _sql_source("crm", "shipped:demo/crm.yaml", "sqlite:///crm.sqlite"),
-            _sql_source("telephony", mapping, "sqlite:///telephony.sqlite"),
+            sql_source("crm", "shipped:demo/crm.yaml", "sqlite:///crm.sqlite"),
+            sql_source("telephony", mapping, "sqlite:///telephony.sqlite"),
         ],
     )
     assert "ip:100.64.12.7" in {
@@ -255,7 +207,7 @@ def test_a_record_found_through_a_third_party_field_expands_nothing(tmp_path: Pa
         },
     }
     (tmp_path / "pbx.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
-    sources = _sources(tmp_path, [_sql_source("pbx", "pbx.yaml", "sqlite:///pbx.sqlite")])
+    sources = sources_file(tmp_path, [sql_source("pbx", "pbx.yaml", "sqlite:///pbx.sqlite")])
     result = run(sources, ("phone", JAN.mobile))
     assert set(records(result)) == {("pbx", "phonebook", "id=1")}
     assert [str(t.identifier) for t in result.traces] == [JAN_MOBILE]
@@ -329,8 +281,8 @@ def chain(tmp_path: Path) -> Path:
     ],
 )
 def test_depth_limit(chain: Path, max_depth: int, reached: list[str]) -> None:
-    sources = _sources(
-        chain, [_sql_source("db", "chain.yaml", "sqlite:///chain.sqlite")], max_depth=max_depth
+    sources = sources_file(
+        chain, [sql_source("db", "chain.yaml", "sqlite:///chain.sqlite")], max_depth=max_depth
     )
     result = run(sources, ("email", CHAIN_VALUES["email"]))
     assert sorted(loc for (_s, loc, _k) in records(result)) == sorted(reached)
@@ -442,7 +394,7 @@ def namesakes(tmp_path: Path) -> SourcesConfig:
         ],
     }
     (tmp_path / "desk.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
-    return _sources(tmp_path, [_sql_source("desk", "desk.yaml", "sqlite:///desk.sqlite")])
+    return sources_file(tmp_path, [sql_source("desk", "desk.yaml", "sqlite:///desk.sqlite")])
 
 
 def test_related_to_a_strong_record_beats_possible(namesakes: SourcesConfig) -> None:
@@ -476,7 +428,7 @@ def _closed_port() -> int:
 
 def test_an_unreachable_source_is_named_and_the_others_still_answer(demo_dir: Path) -> None:
     url = f"postgresql://nobody@127.0.0.1:{_closed_port()}/crm"
-    broken = _sql_source("crm-replica", "shipped:demo/crm.yaml", url)
+    broken = sql_source("crm-replica", "shipped:demo/crm.yaml", url)
     result = run(demo(demo_dir, extra=[broken]), ("email", JAN.email))
     assert not result.complete
     assert [s.name for s in result.failed_sources] == ["crm-replica"]
