@@ -316,3 +316,17 @@ def test_phone_tail_is_the_same_for_every_spelling(prefix: str, rest: int, spell
     normalised = try_normalise("phone", stored)
     if normalised is not None:
         assert phone_tail(stored) == phone_tail(normalised)
+
+
+def test_scope_from_source_without_a_scope_fails_the_source_by_name(tmp_path: Path) -> None:
+    prov = tmp_path / "prov"
+    write(prov, "001565000c01.cfg", "#!version:1.0.0.1\naccount.1.user_name = 701\n")
+    mapping = tmp_path / "one-client.yaml"
+    text = (Path(__file__).parents[2] / "mappings/voip/provisioning.yaml").read_text("utf-8")
+    mapping.write_text(text.replace("  from: directory", "  from: source"), encoding="utf-8")
+    result = run(sources_file(tmp_path, prov, mapping=str(mapping)), ("extension", "acme/701"))
+    assert result.sources[0].status == "failed"
+    assert "connection.scope" in result.sources[0].error
+    scoped = sources_file(tmp_path, prov, mapping=str(mapping), connection={"scope": "acme"})
+    records = by_record(run(scoped, ("extension", "acme/701")).hits)
+    assert records[("001565000c01.cfg", "account 1")][2]["sip_user"] == "acme/701"
