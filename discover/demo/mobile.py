@@ -38,16 +38,16 @@ class FormerHolder:
     iccid: str = "8931041000000111111"
     imsi: str = "204041230000111"
     imei: str = "356938035643817"
-    puk: str = "55120931"
+    puk: str = "90417362"
 
 
 FORMER = FormerHolder()
 PUKS = {
-    JAN.key: "12345678",
-    ZOE.key: "87654321",
-    PIETER.key: "11223344",
-    FATIMA.key: "44556677",
-    NAMESAKE.key: "99001122",
+    JAN.key: "40718263",
+    ZOE.key: "59302741",
+    PIETER.key: "83920174",
+    FATIMA.key: "27405518",
+    NAMESAKE.key: "61839027",
 }
 #: An IMEISV (14 digits of the IMEI + a 2-digit software version) for Zoë's phone.
 ZOE_IMEISV = ZOE.imei[:14] + "01"
@@ -89,7 +89,8 @@ def _inventory_rows() -> list[list[Any]]:
     """Data rows of the inventory, None for an empty spreadsheet row."""
     now = _today()
     return [
-        # Jan: MSISDN typed as a number (leading zero lost), spaced IMEI, trailing spaces
+        # Jan: MSISDN typed as a number (leading zero lost), spaced IMEI, trailing space,
+        # no e-mail
         [
             "Acme Logistiek B.V.",
             JAN.iccid,
@@ -100,7 +101,7 @@ def _inventory_rows() -> list[list[Any]]:
             "35 209900 176148 1",
             "Apple iPhone 15",
             "Jan de Vries ",
-            "Jan.deVries@acme-logistiek.nl ",
+            None,  # the administration never recorded his e-mail: found by his number
             "KP-4100 Vloot",
             "Actief",
             (now - timedelta(days=300)).date(),
@@ -150,7 +151,7 @@ def _inventory_rows() -> list[list[Any]]:
             FATIMA.imei,
             "Apple iPhone 13",
             "Fatima El Amrani",
-            FATIMA.email.upper(),
+            FATIMA.email.upper() + " ",
             "KP-4000 Kantoor",
             "Actief",
             (now - timedelta(days=800)).date(),
