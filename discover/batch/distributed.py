@@ -23,6 +23,10 @@ from discover.errors import DiscoverError
 log = logging.getLogger(__name__)
 
 
+#: the error of requests whose shard got no result before ``timeout``
+TIMEOUT_ERROR = "no result from the workers within"
+
+
 class BrokerError(DiscoverError):
     """The broker could not be reached: nothing was sent."""
 
@@ -132,7 +136,7 @@ def run_celery(
             if timeout is not None and waited > timeout:
                 for task_id, follower in followers.items():
                     app.control.revoke(task_id)
-                    error = f"no result from the workers within {timeout:.0f} s"
+                    error = f"{TIMEOUT_ERROR} {timeout:.0f} s (the shard may still be running)"
                     lines.extend(_finish(follower, _failed(follower.spec, error), sink))
                 break
             time.sleep(poll)

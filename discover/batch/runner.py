@@ -66,6 +66,12 @@ def batch_identity(items: list[BatchItem]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _abandoned(line: dict[str, Any]) -> bool:
+    from discover.batch.distributed import TIMEOUT_ERROR
+
+    return line["status"] == "failed" and TIMEOUT_ERROR in (line.get("error") or "")
+
+
 def run_batch(
     requests_path: Path,
     sources_path: Path,
@@ -165,7 +171,8 @@ def run_batch(
                     progress=sink,
                 )
             )
-        clean_stale(layout)
+        if not any(_abandoned(line) for line in lines):  # else a worker may still write
+            clean_stale(layout)
         finished = datetime.now(UTC)
         report = build_report(
             batch_id=batch_id,

@@ -1,13 +1,19 @@
-"""Helpers for the batch tests: comparing hits, writing requests files, poisoning a source."""
+"""Helpers for the batch tests: hits, requests files, a poisoned source, Celery workers."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -94,3 +100,111 @@ def package_dirs(out: Path) -> list[str]:
     """Every entry of packages/, hidden ones (staging leftovers) included."""
     folder = out / "packages"
     return sorted(entry.name for entry in folder.iterdir()) if folder.is_dir() else []
+
+
+class CeleryWorker:
+    """A real ``celery worker`` process on the local Redis, with its own queue and keys.
+
+    Started with ``--pool=prefork --concurrency=1``: the task runs in a pool child, which
+    a test may kill to lose a task mid-shard. Stopped by PID, the pool children too
+    (kept as psutil handles, which refuse to signal a PID that was reused meanwhile).
+    """
+
+    def __init__(self, env: dict[str, str], log: Path, name: str) -> None:
+        self.env = env
+        self.log = log
+        self.name = name
+        self.process: subprocess.Popen[bytes] | None = None
+        self.known: dict[int, psutil.Process] = {}
+
+    def start(self, timeout: float = 90) -> CeleryWorker:
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "discover.batch.celery_app",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-n",
+            f"{self.name}@%h",
+        ]
+        with self.log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=handle, stderr=subprocess.STDOUT, cwd=self.log.parent
+            )
+        self.known[self.process.pid] = psutil.Process(self.process.pid)
+        deadline = time.monotonic() + timeout
+        while "ready." not in self.text():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.text()[-3000:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"worker not ready in {timeout} s:\n{self.text()[-3000:]}")
+            time.sleep(0.1)
+        self.children()
+        return self
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def children(self) -> list[psutil.Process]:
+        """The worker's live children (remembered for stop())."""
+        if self.process is None:
+            return []
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        for child in children:
+            self.known.setdefault(child.pid, child)
+        return children
+
+    def kill_child(self) -> int:
+        """SIGKILL the pool process (the one running the task); returns its PID."""
+        children = self.children()
+        assert len(children) == 1, children
+        children[0].send_signal(signal.SIGKILL)
+        return children[0].pid
+
+    def _kill_known(self) -> None:
+        for process in self.known.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                    process.send_signal(signal.SIGKILL)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool, as if the machine died."""
+        self.children()
+        self._kill_known()
+        if self.process is not None:
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Warm shutdown by SIGTERM; SIGKILL whatever is left after 20 s (by PID)."""
+        self.children()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        self._kill_known()
+        if self.process is not None and self.process.poll() is None:
+            self.process.wait(timeout=30)
+
+
+def drop_redis_keys(redis_url: str, prefix: str) -> None:
+    """Remove every key a test run made (they all start with its prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -10,6 +10,7 @@ namesakes and call records between the subjects.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from batch_support import case_hits, comparable, read_report, write_csv
@@ -22,9 +23,11 @@ from discover.batch import (
     run_batch,
     synthetic,
 )
+from discover.demo.estate import DemoLayout
 from discover.demo.people import ACME, FATIMA, JAN, NAMESAKE, PIETER, ZOE
 from discover.engine import search, search_many
-from discover.sources import load_sources
+from discover.request import Request
+from discover.sources import SourcesConfig, load_sources
 
 DEMO_ROWS = [
     {"request_id": "D-JAN", "email": JAN.email.upper(), "name": JAN.name},
@@ -53,7 +56,7 @@ def _synth_rows() -> list[dict[str, str]]:
 _SINGLE: dict[tuple[str, str], list] = {}  # (estate root, request id) -> hits
 
 
-def _single(requests, sources):  # type: ignore[no-untyped-def]
+def _single(requests: list[Request], sources: SourcesConfig) -> dict[str, list[Any]]:
     """One single search per subject (cached for the module: they are the slow part)."""
     hits = {}
     for request in requests:
@@ -64,7 +67,7 @@ def _single(requests, sources):  # type: ignore[no-untyped-def]
     return hits
 
 
-def _sharded(requests, sources, size):  # type: ignore[no-untyped-def]
+def _sharded(requests: list[Request], sources: SourcesConfig, size: int) -> dict[str, list[Any]]:
     hits = {}
     for start in range(0, len(requests), size):
         for result in search_many(requests[start : start + size], sources):
@@ -128,7 +131,7 @@ def test_batch_cases_hold_the_single_search_hits(
     )
 
 
-def test_defaults_apply_to_rows_without_them(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_defaults_apply_to_rows_without_them(demo: DemoLayout, tmp_path: Path) -> None:
     rows = [
         {"request_id": "D-1", "email": ZOE.email},
         {"request_id": "D-2", "email": PIETER.email, "kind": "access"},

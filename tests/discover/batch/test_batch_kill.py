@@ -13,6 +13,7 @@ from batch_support import by_id, package_dirs, write_csv
 
 from discover.batch import BatchOptions, run_batch, synthetic
 from discover.batch.layout import MARKER
+from discover.batch.synthetic import SynthEstate
 from exporters.package import verify_package
 
 CLI = [sys.executable, "-c", "from discover.cli import main; main()"]
@@ -22,7 +23,7 @@ def _markers(out: Path) -> list[Path]:
     return sorted((out / "cases").glob(f"*/{MARKER}")) if (out / "cases").is_dir() else []
 
 
-def test_sigkill_halfway_then_resume(synth, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sigkill_halfway_then_resume(synth: SynthEstate, tmp_path: Path) -> None:
     rows = synthetic.requests_rows(list(range(1, 300, 5))[:60])
     requests = write_csv(tmp_path / "requests.csv", rows)
     out = tmp_path / "out"

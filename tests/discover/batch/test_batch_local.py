@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from discover.batch import BatchOptions, run_batch, synthetic
 from discover.batch.layout import Layout, batch_lock
+from discover.batch.synthetic import SynthEstate
 from discover.cli import cli
+from discover.demo.estate import DemoLayout
 from discover.demo.people import FATIMA, JAN, PIETER, ZOE
 from discover.errors import InputError
 from exporters.package import MANIFEST, sha256_file, verify_package
@@ -37,7 +39,7 @@ def _snapshot(out: Path) -> dict[str, tuple[int, int]]:
     return files
 
 
-def test_one_case_and_one_verified_package_per_request(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_one_case_and_one_verified_package_per_request(demo: DemoLayout, tmp_path: Path) -> None:
     out = tmp_path / "out"
     report = run_batch(write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, BatchOptions())
     assert report["totals"] == {"requests": 4, "done": 4, "complete": 4}
@@ -64,7 +66,9 @@ def test_one_case_and_one_verified_package_per_request(demo, tmp_path: Path) -> 
     assert request["language"] == "en" and request["kind"] == "access"
 
 
-def test_rerun_skips_complete_requests_and_rewrites_nothing(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_skips_complete_requests_and_rewrites_nothing(
+    demo: DemoLayout, tmp_path: Path
+) -> None:
     requests = write_csv(tmp_path / "r.csv", DEMO_ROWS)
     out = tmp_path / "out"
     first = run_batch(requests, demo.sources, out, BatchOptions())
@@ -81,7 +85,7 @@ def test_rerun_skips_complete_requests_and_rewrites_nothing(demo, tmp_path: Path
         )
 
 
-def test_a_changed_or_damaged_request_is_done_again(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_or_damaged_request_is_done_again(demo: DemoLayout, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_batch(write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, BatchOptions())
     # R-ZOE's package is damaged; R-JAN's row now asks for something else.
@@ -104,7 +108,7 @@ def test_a_changed_or_damaged_request_is_done_again(demo, tmp_path: Path) -> Non
     )
 
 
-def test_force_redoes_every_request_in_place(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_force_redoes_every_request_in_place(demo: DemoLayout, tmp_path: Path) -> None:
     requests = write_csv(tmp_path / "r.csv", DEMO_ROWS)
     out = tmp_path / "out"
     run_batch(requests, demo.sources, out, BatchOptions())
@@ -113,7 +117,7 @@ def test_force_redoes_every_request_in_place(demo, tmp_path: Path) -> None:  # t
     assert len(package_dirs(out)) == 4
 
 
-def test_malformed_rows_fail_alone_with_their_line(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_rows_fail_alone_with_their_line(demo: DemoLayout, tmp_path: Path) -> None:
     text = "\n".join(
         [
             "request_id,kind,email,phone,imei",
@@ -166,7 +170,7 @@ def test_malformed_rows_fail_alone_with_their_line(demo, tmp_path: Path) -> None
     assert "Traceback" not in result.output
 
 
-def test_jsonl_requests_and_a_broken_line(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_jsonl_requests_and_a_broken_line(demo: DemoLayout, tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
     requests.write_text(
         json.dumps({"request_id": "J-1", "identifiers": [{"type": "email", "value": ZOE.email}]})
@@ -192,7 +196,9 @@ def test_jsonl_requests_and_a_broken_line(demo, tmp_path: Path) -> None:  # type
     assert lines[4]["package"] == "packages/J-2-portability"
 
 
-def test_unreadable_requests_file_stops_the_batch_with_exit_2(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_requests_file_stops_the_batch_with_exit_2(
+    demo: DemoLayout, tmp_path: Path
+) -> None:
     requests = tmp_path / "requests.csv"
     requests.write_text("request_id,fone\nX,0612345678\n", encoding="utf-8")
     result = CliRunner().invoke(
@@ -203,7 +209,9 @@ def test_unreadable_requests_file_stops_the_batch_with_exit_2(demo, tmp_path: Pa
     assert "Traceback" not in result.output
 
 
-def test_a_second_coordinator_on_the_same_directory_is_refused(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_coordinator_on_the_same_directory_is_refused(
+    demo: DemoLayout, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     layout = Layout(out)
     layout.prepare()
@@ -218,7 +226,7 @@ def _isolated_subjects() -> list[int]:
     ]
 
 
-def test_a_source_failing_for_the_second_shard_only(own_synth, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_source_failing_for_the_second_shard_only(own_synth: SynthEstate, tmp_path: Path) -> None:
     subjects = _isolated_subjects()
     rows = [{"request_id": f"P-{i:03d}", "email": synthetic.person(i).email} for i in subjects]
     requests = write_csv(tmp_path / "r.csv", rows)
@@ -255,7 +263,7 @@ def test_a_source_failing_for_the_second_shard_only(own_synth, tmp_path: Path) -
     assert len(package_dirs(out)) == 30
 
 
-def test_process_pool_gives_the_same_cases(synth, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_process_pool_gives_the_same_cases(synth: SynthEstate, tmp_path: Path) -> None:
     rows = synthetic.requests_rows(range(3, 300, 10))
     requests = write_csv(tmp_path / "r.csv", rows)
     one = run_batch(requests, synth.sources, tmp_path / "one", BatchOptions(shard_size=8))
@@ -269,7 +277,9 @@ def test_process_pool_gives_the_same_cases(synth, tmp_path: Path) -> None:  # ty
     assert package_dirs(tmp_path / "one") == package_dirs(tmp_path / "two")
 
 
-def test_a_transient_failure_is_retried_after_a_backoff(own_synth, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_transient_failure_is_retried_after_a_backoff(
+    own_synth: SynthEstate, tmp_path: Path
+) -> None:
     """The source fails, recovers while the shard waits, and the retry completes it."""
     from discover.batch.requests import read_requests
     from discover.batch.shard import ShardSpec, run_shard_with_retries
