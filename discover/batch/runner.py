@@ -171,7 +171,8 @@ def run_batch(
                     progress=sink,
                 )
             )
-        if not any(_abandoned(line) for line in lines):  # else a worker may still write
+        abandoned = options.executor == "celery" and any(_abandoned(line) for line in lines)
+        if not abandoned:  # else a worker may still be writing
             clean_stale(layout)
         finished = datetime.now(UTC)
         report = build_report(
