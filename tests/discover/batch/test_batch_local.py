@@ -315,3 +315,17 @@ def test_a_transient_failure_is_retried_after_a_backoff(
     assert [e["event"] for e in events].count("retry") == 1
     assert {line["status"] for line in lines} == {"done"}
     assert len(package_dirs(tmp_path / "out")) == 6
+
+
+def test_cli_json_report_and_exit_codes(demo: DemoLayout, tmp_path: Path) -> None:
+    requests = write_csv(tmp_path / "r.csv", DEMO_ROWS)
+    out = tmp_path / "out"
+    arguments = ["batch", str(requests), "--sources", str(demo.sources), "--out", str(out)]
+    result = CliRunner().invoke(cli, [*arguments, "--json", "--no-progress", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == read_report(out)
+    table = CliRunner().invoke(cli, [*arguments, "--no-progress"])
+    assert table.exit_code == 0
+    assert "4 requests: 4 skipped" in table.output and "R-PIETER" in table.output
+    bad_format = CliRunner().invoke(cli, [*arguments, "--format", "pdf"])
+    assert bad_format.exit_code == 2 and "pdf" in bad_format.output
