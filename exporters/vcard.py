@@ -102,8 +102,11 @@ def contacts_from_hits(hits: pa.Table) -> list[Contact]:
         elif identifier == "name":
             contact.full_name = contact.full_name or value
         elif identifier in ("phone", "extension"):
-            number = try_normalise("phone", value) if identifier == "phone" else None
-            contact.phones.append((_phone_type(name), number or value))
+            if identifier == "phone":
+                number = try_normalise("phone", value) or value
+            else:  # an extension, without its client scope ("acme/201" -> "201")
+                number = value.rsplit("/", 1)[-1]
+            contact.phones.append((_phone_type(name), number))
         elif identifier == "email":
             contact.emails.append(value)
         elif lowered in _GIVEN:
