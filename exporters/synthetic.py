@@ -97,7 +97,7 @@ RECORDS: tuple[RecordDef, ...] = (
             FieldDef("opened_at", "general.support", None, _ts, "datetime"),
         ),
         2,
-        lambda i: 40 + i % 1400,
+        lambda i: 40 + (i * 97) % 1400,
     ),
     RecordDef(
         "telephony",
@@ -119,7 +119,7 @@ RECORDS: tuple[RecordDef, ...] = (
             ),
         ),
         8,
-        lambda i: i % 240,
+        lambda i: (i * 37) % 240,
     ),
     RecordDef(
         "mobile",
@@ -166,7 +166,7 @@ RECORDS: tuple[RecordDef, ...] = (
             FieldDef("session_start", "general.traffic_data", None, _ts, "datetime"),
         ),
         2,
-        lambda i: i % 220,
+        lambda i: (i * 41) % 220,
     ),
     RecordDef(
         "web",
@@ -177,7 +177,7 @@ RECORDS: tuple[RecordDef, ...] = (
             FieldDef("visited_at", "web.analytics", None, _ts, "datetime"),
         ),
         1,
-        lambda i: i % 900,
+        lambda i: (i * 53) % 900,
     ),
 )
 
