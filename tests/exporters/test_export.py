@@ -259,3 +259,15 @@ def test_incomplete_case_says_so(tmp_path: Path) -> None:
         {"source": "acme-directory", "error": "connection refused"}
     ]
     assert "notice" in document
+
+
+@pytest.mark.parametrize("kind", ["access", "portability"])
+def test_a_case_without_hits_still_gives_a_complete_package(tmp_path: Path, kind: str) -> None:
+    from exporters.synthetic import write_synthetic_case
+
+    case = tmp_path / "case"
+    write_synthetic_case(case, rows=[])
+    result = export_package(case, kind=kind, formats=ALL, out=tmp_path / "out")  # type: ignore[arg-type]
+    assert verify_package(result.path) == []
+    assert result.selection.hits.num_rows == 0
+    assert (result.path / f"{kind}.xlsx").is_file()
