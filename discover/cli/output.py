@@ -27,15 +27,15 @@ def print_json(document: Any) -> None:
 
 
 def sources_table(summary: dict[str, Any]) -> Table:
-    """Per source: status, records, hits, and hits per category."""
+    """Per source: status, records, hits, and hits per category (one category a line)."""
     table = Table(title="Sources", title_justify="left")
     for column in ("source", "kind", "status", "records", "hits", "categories"):
         table.add_column(column, justify="right" if column in ("records", "hits") else "left")
     for source in summary["sources"]:
         status = source["status"]
         style = {"ok": "green", "failed": "bold red", "skipped": "dim"}.get(status, "")
-        detail = escape(f"{status}: {source['error']}" if source.get("error") else status)
-        categories = ", ".join(f"{k} {v}" for k, v in source.get("categories", {}).items())
+        detail = escape(status + (" (see below)" if source.get("error") else ""))
+        categories = "\n".join(f"{k} {v}" for k, v in source.get("categories", {}).items())
         table.add_row(
             source["name"],
             source["kind"],
@@ -51,7 +51,7 @@ def identifiers_table(summary: dict[str, Any]) -> Table:
     """The identifiers searched, how each was found, and where expansion stopped."""
     table = Table(title="Identifiers", title_justify="left")
     for column in ("identifier", "depth", "found in", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # never cut an identifier short
     for trace in summary["identifiers"]:
         note = trace.get("stopped") or ("searched" if trace.get("searched") else "")
         table.add_row(
@@ -73,6 +73,12 @@ def print_summary(summary: dict[str, Any], *, case_path: str) -> None:
         f"{totals['needs_review']} possible (need review), {totals['overdue']} overdue, "
         f"{totals['secrets_withheld']} secrets withheld, {totals['third_party']} third-party"
     )
+    for source in summary["sources"]:
+        if source.get("error"):
+            out.print(
+                f"[bold red]source {escape(source['name'])} {escape(source['status'])}:[/] "
+                f"{escape(source['error'])}"
+            )
     for warning in summary.get("warnings", []):
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     if summary["complete"]:

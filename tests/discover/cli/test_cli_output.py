@@ -1,0 +1,81 @@
+"""The printed summary: per source and category, failures named, identifiers never cut."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from discover.cli.output import console, print_json, print_summary
+
+SUMMARY = {
+    "complete": False,
+    "failed_sources": ["billing"],
+    "sources": [
+        {
+            "name": "crm",
+            "kind": "sql",
+            "status": "ok",
+            "records": 3,
+            "hits": 17,
+            "categories": {"general.contact": 12, "general.support": 5},
+        },
+        {
+            "name": "billing",
+            "kind": "sql",
+            "status": "failed",
+            "error": "OperationalError: connection refused [port 1]",
+            "records": 0,
+            "hits": 0,
+            "categories": {},
+        },
+    ],
+    "identifiers": [
+        {
+            "identifier": "email:a.very.long.address.for.testing@subdomain.example-organisation.nl",
+            "depth": 0,
+            "found_in": None,
+            "searched": True,
+            "stopped": None,
+        }
+    ],
+    "totals": {
+        "records": 3,
+        "hits": 17,
+        "needs_review": 0,
+        "overdue": 1,
+        "secrets_withheld": 2,
+        "third_party": 0,
+    },
+    "warnings": ["something to look at"],
+}
+
+
+def test_summary_per_source_and_category(capsys: pytest.CaptureFixture[str]) -> None:
+    console.cache_clear()
+    print_summary(SUMMARY, case_path="cases/x")
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert any("crm" in line and "general.contact 12" in line for line in lines)
+    assert any("general.support 5" in line and "crm" not in line for line in lines)  # own line
+    assert any("billing" in line and "failed (see below)" in line for line in lines)
+    assert "source billing failed: OperationalError: connection refused [port 1]" in " ".join(
+        out.split()
+    )
+    identifiers = out[out.index("Identifiers") :]
+    first_cells = [line.split("│")[1].strip() for line in identifiers.splitlines() if "│" in line]
+    identifier = "email:a.very.long.address.for.testing@subdomain.example-organisation.nl"
+    assert "".join(first_cells) == identifier  # folded over lines, never cut
+    assert "…" not in out
+    assert (
+        "3 records, 17 hits; 0 possible (need review), 1 overdue, 2 secrets withheld"
+        in " ".join(out.split())
+    )
+    assert "warning: something to look at" in out
+    assert "INCOMPLETE (billing): case written to cases/x" in out
+    console.cache_clear()
+
+
+def test_print_json_is_plain(capsys: pytest.CaptureFixture[str]) -> None:
+    print_json({"when": __import__("datetime").date(2026, 1, 2), "name": "Zoë"})
+    assert json.loads(capsys.readouterr().out) == {"when": "2026-01-02", "name": "Zoë"}
