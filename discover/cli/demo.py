@@ -25,7 +25,15 @@ from exporters import export_case
 )
 @click.pass_context
 def demo(ctx: click.Context, out: Path) -> None:
-    """Build a demo estate (no server needed), search it for the demo subject and export."""
+    """Build a demo estate (no server needed), search it for the demo subject and export.
+
+    Writes under --out: estate/ (SQLite databases and files), sources.yaml,
+    request.json, case/ and packages/. Running it again rebuilds the same directory;
+    a directory that holds anything else is refused (exit 2).
+
+    Exit codes: 0 done; 1 a demo source failed; 2 --out is not empty and not a demo
+    directory.
+    """
     layout = build_estate(out)
     sources = load_sources(layout.sources)
     request = load_request(layout.request)
