@@ -58,6 +58,23 @@ class _Index:
     stats: LdifStats = field(default_factory=LdifStats)
 
 
+def _edits(first: str, second: str) -> int:
+    """Levenshtein distance (with adjacent transpositions) of two short names."""
+    if abs(len(first) - len(second)) > 2:
+        return 3
+    previous2: list[int] = []
+    previous = list(range(len(second) + 1))
+    for i, a in enumerate(first, start=1):
+        current = [i]
+        for j, b in enumerate(second, start=1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b))
+            if i > 1 and j > 1 and a == second[j - 2] and first[i - 2] == b:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 class LdifConnector(Connector):
     """Searches an LDIF export of a directory with a directory mapping."""
 
@@ -135,6 +152,10 @@ class LdifConnector(Connector):
     ) -> None:
         key = dn_key(entry.dn)
         classes = object_classes(entry.attributes)
+        for name, _entry_type, bases in types:
+            for position, (_location, base, _scope) in enumerate(bases):
+                if in_scope(key, base, "subtree"):
+                    index.bases_used.add((name, position))
         for name, entry_type, bases in types:
             if not entry_type.accepts(classes):
                 continue
@@ -148,7 +169,6 @@ class LdifConnector(Connector):
             )
             if place is None:
                 continue
-            index.bases_used.add((name, place[0]))
             index.locations[name][entry.offset] = place[1]
             index.seen_attributes[name].update(entry.attributes)
             for attribute in entry_type.searchable:
@@ -173,7 +193,7 @@ class LdifConnector(Connector):
         return self._index
 
     def check_mapping(self) -> list[str]:
-        """Bases that hold no entry, attributes that no entry of their type has."""
+        """Bases with no entry at or below them; attributes no entry has, but a near-spelling."""
         index = self.index()
         problems: list[str] = []
         for name, entry_type in self.mapping.entries.items():
@@ -181,17 +201,21 @@ class LdifConnector(Connector):
                 if (name, position) not in index.bases_used:
                     problems.append(
                         f"base {base.resolve(self.base_dn)!r} (entries.{name}.bases[{position}])"
-                        f" holds no {'/'.join(entry_type.object_classes)} entry in "
-                        f"{self.path.name}"
+                        f" does not exist in {self.path.name}: no entry at or below it"
                     )
-            seen = index.seen_attributes.get(name, set())
-            if not seen:
-                continue
+            # An export has no schema: an attribute no entry holds may just be unused,
+            # unless it is a near-spelling of one the entries do hold.
+            seen = sorted(index.seen_attributes.get(name, set()))
             for attribute in entry_type.attributes.values():
-                if attribute.lower not in seen:
+                if attribute.lower in seen:
+                    continue
+                allowed = min(2, len(attribute.lower) // 3)
+                close = [o for o in seen if _edits(attribute.lower, o) <= allowed]
+                if close:
                     problems.append(
                         f"attribute {attribute.name!r} (entries.{name}.attributes."
-                        f"{attribute.name}) occurs in no {name} entry of the export"
+                        f"{attribute.name}) occurs in no {name} entry of the export; "
+                        f"the entries have {close[0]!r}"
                     )
         return problems
 

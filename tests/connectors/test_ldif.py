@@ -199,8 +199,11 @@ def test_ldif_check_mapping_reports_misspelt_attribute_and_wrong_base(tmp_path: 
     with ldif_connector(PEOPLE_LDIF, mapping=mapping) as export:
         problems = export.check_mapping()
     assert any("'ou=peple,dc=example,dc=org'" in p and "bases[0]" in p for p in problems)
-    assert any("'mobiel'" in p for p in problems)
+    assert any("'mobiel'" in p and "the entries have 'mobile'" in p for p in problems)
     assert not any("bases[1]" in p for p in problems)
+    # an attribute that no entry happens to hold is not a mistake (no near-spelling)
+    assert not any("homePostalAddress" in p or "'l'" in p for p in problems)
+    assert len(problems) == 2
 
 
 def test_missing_and_malformed_files_fail_with_the_source_name(tmp_path: Path) -> None:
