@@ -14,7 +14,7 @@ from sql_support import by_key, connector, create, ident, keys, writer
 
 from connectors.base import WITHHELD
 from connectors.sql import join_key
-from connectors.sql_predicates import PREDICATES
+from connectors.sql_predicates import PREDICATES, index_expression
 from discover.errors import ConfigError, SourceError
 from discover.identifiers import IDENTIFIER_TYPES
 from discover.sources import Settings
@@ -788,3 +788,53 @@ def test_missing_table_is_a_source_error_and_a_mapping_problem(database_url: str
         with pytest.raises(SourceError) as caught:
             source.scan([ident("email", "ann@example.nl")])
     assert "ghosts" in caught.value.message
+
+
+# -- expression indexes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", ["sqlite", "postgres"])
+def test_searches_use_an_expression_index_on_the_search_expression(
+    request: pytest.FixtureRequest, server: str
+) -> None:
+    """PostgreSQL and SQLite match expression indexes structurally: an index made
+    with index_expression() serves the connector's own SELECT (MariaDB has none)."""
+    url = request.getfixturevalue(f"{server}_url")
+    metadata = sa.MetaData()
+    table = _subjects_table(metadata)
+    create(url, metadata, {"subjects": _rows()})
+    with writer(url) as engine:
+        for column in ("email", "phone"):
+            sa.Index(f"ix_{column}", index_expression(column, table.c[column])).create(engine)
+        with engine.begin() as connection:
+            connection.execute(sa.text("ANALYZE"))
+    mapping = {
+        "tables": {
+            "subjects": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {
+                    "id": None,
+                    "email": {"identifier": "email"},
+                    "phone": {"identifier": "phone"},
+                },
+            }
+        }
+    }
+    seen: list[tuple[str, object]] = []
+    with connector(url, mapping) as source:
+        sa.event.listen(
+            source.engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, parameters, *_: seen.append((statement, parameters)),
+        )
+        for identifier, index in ((ident("email", "jan.devries@example.nl"), "ix_email"),
+                                  (ident("phone", "+31612345678"), "ix_phone")):  # fmt: skip
+            seen.clear()
+            result = source.scan([identifier])
+            assert result.records
+            statement, parameters = seen[-1]
+            explain = "EXPLAIN QUERY PLAN " if server == "sqlite" else "EXPLAIN "
+            with writer(url) as engine, engine.connect() as connection:
+                plan = connection.exec_driver_sql(explain + statement, parameters).all()
+            assert index in " ".join(str(row) for row in plan), plan
