@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -53,6 +53,7 @@ from connectors.tabular_read import (
 )
 from discover.errors import SourceError
 from discover.identifiers import Identifier, normalise, try_normalise
+from discover.mapping import FieldSpec
 from discover.register import Register
 
 _SHOWN_ROWS = 5  # row numbers listed in one warning
@@ -64,6 +65,27 @@ _DAY_FIRST = re.compile(
 def _rows(numbers: list[int], total: int) -> str:
     shown = ", ".join(str(n) for n in numbers[:_SHOWN_ROWS])
     return f"row {shown}" if total == 1 else f"rows {shown}{' …' if total > len(numbers) else ''}"
+
+
+def reader_error(exc: BaseException, column_names: dict[str, str] | None = None) -> str:
+    """A reader's error for privacy staff, without the cell text it may quote.
+
+    polars quotes the offending field in backticks (```could not parse `06-…` as …```);
+    that text may be personal data, so it is left out. Internal column names (c3) are
+    replaced by the file's header text.
+    """
+    text = str(exc)
+    if "not found in CSV file" in text or "not properly escaped" in text:
+        reason = "a quoted field is not closed or not properly escaped (rows run together)"
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        reason = re.sub(r"`[^`]*`", "…", lines[0] if lines else type(exc).__name__)
+    for internal, shown in (column_names or {}).items():
+        reason = reason.replace(f"'{internal}'", repr(shown))
+    offset = re.search(r"current offset in the file is (\d+) bytes", text)
+    if offset:
+        reason += f" (near byte {offset.group(1)})"
+    return reason[:300]
 
 
 def parse_date(text: str | None) -> datetime | None:
@@ -198,7 +220,7 @@ class TabularConnector(Connector):
         try:
             return query.collect()
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise FileProblem(" ".join(str(exc).split())[:200]) from exc
+            raise FileProblem(reader_error(exc, sheet.column_names)) from exc
 
     # -- records ------------------------------------------------------------------------
 
@@ -300,6 +322,7 @@ class TabularConnector(Connector):
     def _query(
         self, sheet: Sheet, wanted: dict[str, dict[str, Identifier]]
     ) -> tuple[pl.LazyFrame, dict[str, str]] | None:
+        """Candidate rows and rows with damaged identifiers, one pass over the sheet."""
         searched = [
             spec
             for spec in self.mapping.searchable
@@ -307,30 +330,39 @@ class TabularConnector(Connector):
         ]
         if not searched:
             return None
+        fields = sheet.fields
+
+        def stored(spec: FieldSpec) -> pl.Expr:
+            # candidates read the stored text; an extension needs its composed scope
+            return fields[spec.name] if spec.identifier == "extension" else pl.col(spec.name)
+
         clauses = [
-            candidate(spec.identifier, pl.col(spec.name), wanted[spec.identifier].values())
+            candidate(spec.identifier, stored(spec), wanted[spec.identifier].values())
             for spec in searched
         ]
+        matched = pl.any_horizontal(clauses).fill_null(False)
         flags: dict[str, str] = {}
-        damage = []
+        damage: list[pl.Expr] = []
         for index, spec in enumerate(searched):
-            expression = damaged(spec.identifier, pl.col(spec.name))
+            expression = damaged(spec.identifier, fields[spec.name])
             if expression is not None:
                 flags[spec.name] = f"__damaged_{index}"
-                damage.append(expression.fill_null(False).alias(flags[spec.name]))
-        frame = sheet.frame
-        if self.mapping.key is not None:
-            frame = frame.with_columns(
-                pl.col(self.mapping.key).is_duplicated().alias("__key_repeated")
-            )
-        matched = pl.any_horizontal(clauses).fill_null(False).alias("__candidate")
-        keep = pl.col("__candidate")
-        if damage:
-            frame = frame.with_columns(matched, *damage)
-            keep = pl.any_horizontal(keep, *(pl.col(f) for f in flags.values()))
-        else:
-            frame = frame.with_columns(matched)
-        return frame.filter(keep), flags
+                damage.append(expression.fill_null(False))
+        keep = pl.any_horizontal(matched, *damage) if damage else matched
+        extra = [matched.alias("__candidate")]
+        extra += [expr.alias(flag) for expr, flag in zip(damage, flags.values(), strict=True)]
+        return self._with_key(sheet).query(keep, *extra, *self._key_column()), flags
+
+    def _with_key(self, sheet: Sheet) -> Sheet:
+        """The sheet with ``__key_repeated`` (a declared key's value is not unique)."""
+        key = self.mapping.key
+        if key is None:
+            return sheet
+        repeated = sheet.fields[key].is_duplicated().alias("__key_repeated")
+        return replace(sheet, raw=sheet.raw.with_columns(repeated))
+
+    def _key_column(self) -> list[pl.Expr]:
+        return [pl.col("__key_repeated")] if self.mapping.key is not None else []
 
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
@@ -341,6 +373,7 @@ class TabularConnector(Connector):
         found: dict[tuple[str, str], Record] = {}
         retired_left_out: dict[str, list[int]] = defaultdict(list)
         readable: list[Sheet] = []
+        failed: list[str] = []
         for sheet in sheets:
             planned = self._query(sheet, wanted)
             if planned is None:
@@ -350,10 +383,7 @@ class TabularConnector(Connector):
             try:
                 frame = self._collect(sheet, query)
             except FileProblem as exc:
-                result.warnings.append(
-                    f"{sheet.location}: cannot be read: {exc}; its rows were not searched"
-                )
-                result.truncated = True
+                failed.append(f"{sheet.location}: cannot be read: {exc}")
                 continue
             readable.append(sheet)
             result.rows_read += frame.height
@@ -367,6 +397,11 @@ class TabularConnector(Connector):
                     continue
                 if record.matches:
                     found[record.ref] = record
+        if failed and not readable:
+            raise SourceError(self.name, "; ".join(failed))
+        if failed:
+            result.warnings.extend(f"{text}; its rows were not searched" for text in failed)
+            result.truncated = True
         for location, rows in retired_left_out.items():
             result.warnings.append(
                 f"{location}: {len(rows)} retired row(s) held a searched identifier that is "
@@ -380,9 +415,12 @@ class TabularConnector(Connector):
     # -- relations --------------------------------------------------------------------------
 
     @staticmethod
-    def _relation_key(relation: Relation) -> pl.Expr:
-        parts = [pl.col(name).str.strip_chars().str.to_lowercase() for name in relation.same]
-        return pl.concat_str(parts, separator="\x1f") if len(parts) > 1 else parts[0]
+    def _relation_key(relation: Relation) -> Callable[[Sheet], pl.Expr]:
+        def build(sheet: Sheet) -> pl.Expr:
+            parts = [sheet.fields[name].str.to_lowercase() for name in relation.same]
+            return pl.concat_str(parts, separator="\x1f") if len(parts) > 1 else parts[0]
+
+        return build
 
     @staticmethod
     def _relation_value(relation: Relation, record: Record) -> str | None:
@@ -420,13 +458,11 @@ class TabularConnector(Connector):
             for sheet in sheets:
                 if any(name in sheet.missing for name in relation.same):
                     continue
-                frame = sheet.frame
-                if self.mapping.key is not None:
-                    frame = frame.with_columns(
-                        pl.col(self.mapping.key).is_duplicated().alias("__key_repeated")
-                    )
-                query = frame.with_columns(key.alias("__relation")).filter(
-                    pl.col("__relation").is_in(sorted(parents))
+                relation_key = key(sheet)
+                query = self._with_key(sheet).query(
+                    relation_key.is_in(sorted(parents)),
+                    relation_key.alias("__relation"),
+                    *self._key_column(),
                 )
                 try:
                     rows = self._collect(sheet, query)

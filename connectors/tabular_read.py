@@ -48,16 +48,30 @@ class FileProblem(Exception):
 
 @dataclass(slots=True)
 class Sheet:
-    """One file, or one sheet of a workbook, ready to be queried."""
+    """One file, or one sheet of a workbook, ready to be queried.
+
+    ``raw`` holds the stored text of each mapped column under its field's name (and
+    ``__index``); ``fields`` are the expressions that turn it into the field's value.
+    A query filters ``raw`` with predicates built on ``fields`` (so polars can push
+    the filter into the reader) and computes the fields for the surviving rows only.
+    """
 
     path: Path
     sheet: str | None
     location: str
-    frame: pl.LazyFrame
+    raw: pl.LazyFrame
+    fields: dict[str, pl.Expr]
+    row: pl.Expr
     headers: dict[str, str] = field(default_factory=dict)  # field -> header text found
     missing: list[str] = field(default_factory=list)  # fields whose column is absent
     notes: list[str] = field(default_factory=list)  # problems worth a warning
     truncated: bool = False
+    column_names: dict[str, str] = field(default_factory=dict)  # reader column -> header
+
+    def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
+        """The rows where ``keep`` holds, as ``__row`` plus one column per field."""
+        columns = [expr.alias(name) for name, expr in self.fields.items()]
+        return self.raw.filter(keep).select(self.row.alias(ROW), *columns, *extra)
 
 
 # -- which files ----------------------------------------------------------------------
@@ -188,41 +202,48 @@ def _match_headers(
 # -- frames -----------------------------------------------------------------------------
 
 
-def _fields(raw: dict[str, pl.Expr], mapping: TabularMapping, scope: str | None) -> list[pl.Expr]:
+def _fields(mapping: TabularMapping, scope: str | None) -> dict[str, pl.Expr]:
     """The mapped fields from raw text columns: cleaned, secrets as booleans, scoped."""
     scope_expr: pl.Expr | None = None
     if mapping.scope.source == "column" and mapping.scope.field:
-        scope_expr = clean(raw[mapping.scope.field])
+        scope_expr = clean(pl.col(mapping.scope.field))
     elif mapping.scope.source == "source" and scope:
         scope_expr = pl.lit(scope)
-    exprs: list[pl.Expr] = []
+    exprs: dict[str, pl.Expr] = {}
     for name, spec in mapping.columns.items():
-        text = clean(raw[name])
+        text = clean(pl.col(name))
         if spec.secret:
-            exprs.append(text.is_not_null().alias(name))
+            exprs[name] = text.is_not_null()
         elif spec.identifier == "extension":
-            exprs.append(scoped_extension(text, scope_expr).alias(name))
+            exprs[name] = scoped_extension(text, scope_expr)
         elif spec.identifier in DIGIT_TYPES:
-            exprs.append(integral(text).alias(name))
+            exprs[name] = integral(text)
         else:
-            exprs.append(text.alias(name))
+            exprs[name] = text
     return exprs
 
 
-def _frame(
+def _sheet(
     frame: pl.LazyFrame,
     columns: dict[str, str | None],
     mapping: TabularMapping,
     scope: str | None,
     row_offset: int,
-) -> pl.LazyFrame:
-    """Select the mapped columns (``columns``: field -> source column or None)."""
-    raw = {
-        name: (pl.col(source) if source is not None else pl.lit(None, pl.String))
+    **details: Any,
+) -> Sheet:
+    """A Sheet from a frame (``columns``: field -> source column, None when absent)."""
+    raw = [
+        (pl.col(source).cast(pl.String) if source is not None else pl.lit(None, pl.String)).alias(
+            name
+        )
         for name, source in columns.items()
-    }
-    row = (pl.col("__index").cast(pl.Int64) + row_offset + 1).alias(ROW)
-    return frame.with_row_index("__index").select(row, *_fields(raw, mapping, scope))
+    ]
+    return Sheet(
+        raw=frame.with_row_index("__index").select(pl.col("__index"), *raw),
+        fields=_fields(mapping, scope),
+        row=pl.col("__index").cast(pl.Int64) + row_offset + 1,
+        **details,
+    )
 
 
 def _decode_error(exc: BaseException) -> str:
@@ -327,15 +348,20 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
         raise_if_empty=False,
     )
     columns = {name: (f"c{found[name]}" if name in found else None) for name in mapping.columns}
-    return Sheet(
+    return _sheet(
+        frame,
+        columns,
+        mapping,
+        scope,
+        header_end,
         path=path,
         sheet=None,
         location=location,
-        frame=_frame(frame, columns, mapping, scope, header_end),
         headers=shown,
         missing=missing,
         notes=notes,
         truncated=truncated,
+        column_names={f"c{i}": name for i, name in enumerate(names)},
     )
 
 
@@ -420,11 +446,15 @@ def _excel_sheet(
         name: (source_names[found[name]] if name in found else None) for name in mapping.columns
     }
     frame = loaded.lazy().slice(header_end)
-    return Sheet(
+    return _sheet(
+        frame,
+        columns,
+        mapping,
+        scope,
+        header_end,
         path=path,
         sheet=sheet,
         location=location,
-        frame=_frame(frame, columns, mapping, scope, header_end),
         headers=shown,
         missing=missing,
     )
@@ -438,11 +468,15 @@ def _parquet_sheet(path: Path, mapping: TabularMapping, location: str, scope: st
         raise FileProblem(f"not a readable Parquet file ({_decode_error(exc)})") from None
     found, shown, missing = _match_headers(names, mapping)
     columns = {name: (names[found[name]] if name in found else None) for name in mapping.columns}
-    return Sheet(
+    return _sheet(
+        frame,
+        columns,
+        mapping,
+        scope,
+        0,
         path=path,
         sheet=None,
         location=location,
-        frame=_frame(frame, columns, mapping, scope, 0),
         headers=shown,
         missing=missing,
     )
