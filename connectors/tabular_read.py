@@ -291,7 +291,7 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
     try:
         head_text = head.decode(python_encoding)
     except UnicodeDecodeError as exc:
-        if len(head) < _SNIFF_BYTES or exc.start < len(head) - 4:
+        if exc.start < len(head) - 3:  # not a character cut by the read or the file's end
             raise FileProblem(
                 f"not {encoding} text (byte {exc.start}); set read.encoding in the mapping"
             ) from None
@@ -315,26 +315,32 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
     notes: list[str] = []
     truncated = False
     source: Any = path
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        handle.seek(max(0, size - _SNIFF_BYTES))
-        tail = handle.read()
-    if encoding not in ("utf-8", "utf-8-sig") or _cut_off(tail, delimiter, options.quote, width):
-        data = path.read_bytes()
-        if _cut_off(tail, delimiter, options.quote, width):
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-            data = data[: cut + 1]
-            truncated = True
-            notes.append(
-                "the file ends in the middle of a row (cut off?): that last row was not "
-                "read and rows after it may be missing"
-            )
-        if encoding not in ("utf-8", "utf-8-sig"):
-            try:
-                data = data.decode(encoding).encode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise FileProblem(f"not {encoding} text (byte {exc.start})") from None
-        source = data
+    utf8 = encoding in ("utf-8", "utf-8-sig")
+    if utf8:  # read lazily from the file; only its tail is looked at here
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            handle.seek(max(0, size - _SNIFF_BYTES))
+            tail = handle.read().decode("utf-8", errors="replace")
+        text = None
+    else:  # transcoded in memory: polars reads UTF-8 only
+        try:
+            text = path.read_bytes().decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise FileProblem(f"not {encoding} text (byte {exc.start})") from None
+        tail = text[-_SNIFF_BYTES:]
+    if _cut_off(tail, delimiter, options.quote, width):
+        if text is None:  # cut the bytes: the cut may split a multi-byte character
+            data = path.read_bytes()
+            source = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
+        else:
+            text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
+        truncated = True
+        notes.append(
+            "the file ends in the middle of a row (cut off?): that last row was not "
+            "read and rows after it may be missing"
+        )
+    if text is not None:
+        source = text.encode("utf-8")
     schema = {f"c{i}": pl.String for i in range(width)}
     frame = pl.scan_csv(
         source,
@@ -365,13 +371,12 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
     )
 
 
-def _cut_off(tail: bytes, delimiter: str, quote: str, width: int) -> bool:
+def _cut_off(tail: str, delimiter: str, quote: str, width: int) -> bool:
     """Whether the file's last row is incomplete: no final line break, and an open
     quote or fewer fields than the header."""
-    if not tail or tail.endswith((b"\n", b"\r")):
+    if not tail or tail.endswith(("\n", "\r")):
         return False
-    cut = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
-    last = tail[cut + 1 :].decode("utf-8", errors="replace")
+    last = tail[max(tail.rfind("\n"), tail.rfind("\r")) + 1 :]
     if last.count(quote) % 2:
         return True
     try:

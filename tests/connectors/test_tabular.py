@@ -274,8 +274,9 @@ def test_broken_files_are_reported_and_the_others_scanned(tmp_path: Path) -> Non
     folder.mkdir()
     (folder / "a-good.csv").write_text(_good_csv())
     # cut off in the middle of its last row
-    (folder / "b-cut.csv").write_text(
-        "ICCID,MSISDN,IMEI,Naam,E-mail,PUK\n,0612345678,,Jan (b),,\n,06123"
+    # cut off in the middle of its last row, inside a multi-byte character
+    (folder / "b-cut.csv").write_bytes(
+        "ICCID,MSISDN,IMEI,Naam,E-mail,PUK\n,0612345678,,Jan (b),,\n,06123,,Zoë".encode()[:-1]
     )
     (folder / "c-garbage.csv").write_bytes(b"\x00\x01" + os.urandom(500))
     (folder / "d-garbage.xlsx").write_bytes(os.urandom(2000))
@@ -677,3 +678,20 @@ def test_email_spellings_are_found_by_few_and_by_many_addresses(tmp_path: Path, 
     result = target.scan(wanted)
     assert keys(result) == ["row=2", "row=3", "row=4", "row=5", "row=6"]
     assert result.rows_read <= 8
+
+
+def test_utf16_tab_separated_export(tmp_path: Path) -> None:
+    # Excel's "Unicode text": UTF-16 with a byte-order mark, tab-separated
+    text = "Naam\tMSISDN\r\nZoë Çelik\t06-87654321\r\nJan\t0612345678\r\n"
+    (tmp_path / "export.txt").write_bytes(text.encode("utf-16"))
+    mapping = {
+        "version": 1,
+        "kind": "tabular",
+        "category": "general.contact",
+        "read": {"encoding": "utf-16"},
+        "columns": {"naam": {"identifier": "name"}, "msisdn": {"identifier": "phone"}},
+    }
+    result = scan(connector(tmp_path, mapping, "export.txt"), ("phone", "+31687654321"))
+    (record,) = result.records
+    assert (record.key, record.value("naam")) == ("row=2", "Zoë Çelik")
+    assert result.warnings == [] and not result.truncated
