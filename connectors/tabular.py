@@ -62,6 +62,11 @@ _DAY_FIRST = re.compile(
 )
 
 
+def _names(names: tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in dict.fromkeys(names)]
+    return quoted[0] if len(quoted) == 1 else f"named any of {', '.join(quoted)}"
+
+
 def _rows(numbers: list[int], total: int) -> str:
     shown = ", ".join(str(n) for n in numbers[:_SHOWN_ROWS])
     return f"row {shown}" if total == 1 else f"rows {shown}{' …' if total > len(numbers) else ''}"
@@ -163,7 +168,7 @@ class TabularConnector(Connector):
                 header = self.mapping.headers[name]
                 if not header.optional:
                     problems.append(
-                        f"{item.location}: no column {' / '.join(header.names)!r} (columns.{name})"
+                        f"{item.location}: no column {_names(header.names)} (columns.{name})"
                     )
         return problems
 
@@ -204,7 +209,7 @@ class TabularConnector(Connector):
                 if header.optional:
                     continue
                 result.warnings.append(
-                    f"{item.location}: no column {' / '.join(header.names)!r} for field "
+                    f"{item.location}: no column {_names(header.names)} for field "
                     f"{name}; that field was not read from this file"
                 )
                 result.truncated = True
