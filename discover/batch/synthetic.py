@@ -14,8 +14,8 @@ the same estate, and :func:`person` tells a test what any person's identifiers a
 SQLite files are written with ``executemany`` in large transactions, so a million
 contacts and five million call records take a minute or two, not an hour.
 
-Optionally a mobile inventory (CSV: ICCID, IMEI, IMSI, MSISDN per person) is written
-for the tabular connector.
+Optionally a mobile inventory (CSV: ICCID, IMSI, MSISDN, IMEI, user per person) is
+written and searched with the tabular connector and the shipped inventory mapping.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import yaml
 
+from connectors import KINDS
+from discover.config import shipped_path
 from discover.demo.databases import crm_metadata, telephony_metadata
 from discover.files import private_dir, write_bytes
 
@@ -163,9 +166,11 @@ def switchboard(organisation: int) -> str:
     return f"+3120{(organisation * 7 + 1_000_003) % 10_000_000:07d}"
 
 
-def _names(index: int) -> tuple[str, str]:
-    position = index % _NAME_PERIOD
-    return GIVEN[position % len(GIVEN)], FAMILY[(position * 7) % len(FAMILY)]
+@cache
+def _names(position: int) -> tuple[str, str, str]:
+    """Given name, family name and e-mail local part of a name position (0-199)."""
+    given, family = GIVEN[position % len(GIVEN)], FAMILY[(position * 7) % len(FAMILY)]
+    return given, family, _ascii(f"{given}.{family.replace(' ', '')}".lower())
 
 
 def _ascii(text: str) -> str:
@@ -174,13 +179,17 @@ def _ascii(text: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
+def mobile_of(index: int) -> str:
+    """Person ``index``'s mobile number (E.164), unique per person."""
+    return f"+316{(index * 7919 + 1_234_567) % _MOBILE_SPAN + 10_000_000:08d}"
+
+
 def person(index: int) -> SynthPerson:
     """The identifiers of person ``index`` (0-based)."""
-    given, family = _names(index)
+    given, family, local = _names(index % _NAME_PERIOD)
     organisation = index // ORG_SIZE
-    local = _ascii(f"{given}.{family.replace(' ', '')}".lower())
     email = f"{local}.{index}@org{organisation}.example.nl"
-    mobile = f"+316{(index * 7919 + 1_234_567) % _MOBILE_SPAN + 10_000_000:08d}"
+    mobile = mobile_of(index)
     desk = f"+3110{(index * 7 + 3) % 10_000_000:07d}"
     return SynthPerson(index, organisation, f"{given} {family}", email, mobile, desk)
 
@@ -413,15 +422,14 @@ def _connect_existing(path: Path) -> sqlite3.Connection:
 
 def _cdrs(count: int, people: int, now: datetime) -> Iterator[tuple[Any, ...]]:
     externals = ("31201234567", "4930123456", "31887777900", "3227001234")
+    switch = [mobile_of(index)[1:] for index in range(people)]
     for row in range(count):
         caller = (row * 2_654_435_761) % people
         callee = (row * 40_503 + 17) % people
-        called = (
-            externals[row % len(externals)] if row % 5 == 0 else person(callee).mobile.lstrip("+")
-        )
+        called = externals[row % len(externals)] if row % 5 == 0 else switch[callee]
         yield (
             row + 1,
-            person(caller).mobile.lstrip("+"),
+            switch[caller],
             called,
             _stamp(now - timedelta(minutes=row % 400_000)),
             row % 900,
@@ -470,17 +478,70 @@ def build_telephony(path: Path, people: int, cdrs: int) -> None:
     connection.close()
 
 
+INVENTORY_HEADER = (
+    "Klant",
+    "ICCID",
+    "IMSI",
+    "MSISDN",
+    "PUK",
+    "IMEI",
+    "Model",
+    "Naam",
+    "E-mail",
+    "Kostenplaats",
+    "Status",
+    "Actief sinds",
+)
+
+
 def build_inventory(path: Path, rows: int) -> None:
-    """Mobile inventory (CSV): one SIM and handset per person, numbers as text."""
+    """Mobile inventory (CSV, the shipped inventory mapping's columns): one SIM per person.
+
+    Every 50th SIM is retired ("Opgezegd"): matched by ICCID, IMSI, IMEI, e-mail or
+    name, never by its (re-issued) number alone.
+    """
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["iccid", "imei", "imsi", "msisdn", "holder_name", "holder_email"])
+        writer.writerow(INVENTORY_HEADER)
         for index in range(rows):
-            p = person(index)
+            given, family, local = _names(index % _NAME_PERIOD)
+            organisation = index // ORG_SIZE
             writer.writerow(
-                [iccid(index), imei(index), imsi(index), _national(p.mobile, 1), p.name, p.email]
+                [
+                    f"Klant {organisation} B.V.",
+                    iccid(index),
+                    imsi(index),
+                    _national(mobile_of(index), index % 4),
+                    f"{(index * 7 + 11) % 100_000_000:08d}",
+                    imei(index),
+                    "Fairphone 5" if index % 2 else "iPhone 15",
+                    f"{given} {family}",
+                    f"{local}.{index}@org{organisation}.example.nl",
+                    f"KP-{organisation % 97:02d}",
+                    "Opgezegd" if index % 50 == 49 else "Actief",
+                    f"2025-{index % 12 + 1:02d}-{index % 28 + 1:02d}",
+                ]
             )
-    path.chmod(0o600)
+
+
+def _inventory_source(root: Path) -> dict[str, Any]:
+    """The shipped inventory mapping with a one-row header, as a source of this estate."""
+    document = yaml.safe_load(shipped_path("mobile", "sim-inventory.yaml").read_text("utf-8"))
+    document["read"] = {"sheets": 0, "header_row": 1}
+    write_bytes(
+        root / "inventory.yaml", yaml.safe_dump(document, allow_unicode=True).encode("utf-8")
+    )
+    return {
+        "name": "inventory",
+        "kind": "tabular",
+        "mapping": "inventory.yaml",
+        "connection": {"path": "estate/inventory.csv"},
+    }
+
+
+def tabular_available() -> bool:
+    """True when the tabular connector is registered (it ships in its own change)."""
+    return "tabular" in KINDS and shipped_path("mobile", "sim-inventory.yaml").is_file()
 
 
 def build(
@@ -506,8 +567,9 @@ def build(
             "connection": {"url": "sqlite:///estate/telephony.sqlite"},
         },
     ]
-    if sizes.inventory:
+    if sizes.inventory and tabular_available():
         build_inventory(estate.inventory, sizes.inventory)
+        entries.append(_inventory_source(root))
     entries.extend(extra_sources or [])
     document = {
         "version": 1,

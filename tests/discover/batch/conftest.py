@@ -19,9 +19,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoLayout:
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> synthetic.SynthEstate:
-    """A generated estate of 300 people in 15 organisations and 3,000 call records."""
+    """300 generated people in 15 organisations, 3,000 call records, a SIM inventory."""
     return synthetic.build(
-        tmp_path_factory.mktemp("synth"), synthetic.Sizes(people=300, cdrs=3_000)
+        tmp_path_factory.mktemp("synth"), synthetic.Sizes(people=300, cdrs=3_000, inventory=300)
     )
 
 

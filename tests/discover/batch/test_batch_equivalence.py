@@ -108,6 +108,9 @@ def test_synthetic_batch_exercises_the_guard_and_expansion(
     assert stopped, "some subject's switchboard is held by many people and must stop expansion"
     third_party = sum(sum(result.hits.column("third_party").to_pylist()) for result in results)
     assert third_party > 0
+    sources = {s for result in results for s in result.hits.column("source").to_pylist()}
+    expected = {"crm", "telephony"} | ({"inventory"} if synthetic.tabular_available() else set())
+    assert sources == expected
 
 
 @pytest.mark.parametrize("estate", ["demo", "synth"])
