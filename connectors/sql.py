@@ -26,11 +26,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectors.base import WITHHELD, Connector, FieldValue, Link, Match, Record, ScanResult
+from connectors.base import (
+    WITHHELD,
+    Connector,
+    FieldValue,
+    Link,
+    Match,
+    Record,
+    ScanResult,
+    normalised_text,
+)
 from connectors.sql_mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql_predicates import SQLITE_FOLD, candidate_predicate
 from discover.errors import SourceError
-from discover.identifiers import Identifier, fold_text, try_normalise
+from discover.identifiers import Identifier, fold_text
 from discover.register import Register
 
 _DRIVERS = {
@@ -81,8 +90,14 @@ def open_engine(
             connect_args["options"] = "-c default_transaction_read_only=on"
     elif backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = timeout
+    # Every session rolls back itself (SqlConnector._session): no second reset on return.
     engine = sa.create_engine(
-        url, connect_args=connect_args, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=1
+        url,
+        connect_args=connect_args,
+        poolclass=sa.pool.QueuePool,
+        pool_size=1,
+        max_overflow=1,
+        pool_reset_on_return=None,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -150,6 +165,7 @@ class SqlConnector(Connector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._engine: Engine | None = None
+        self._checked = False
         self._tables: dict[str, sa.TableClause] = {
             name: sa.table(table.table, *map(sa.column, table.columns), schema=table.schema)
             for name, table in self.mapping.tables.items()
@@ -196,8 +212,13 @@ class SqlConnector(Connector):
                 connection.close()
 
     def check(self) -> None:
+        """Connect and run ``SELECT 1``; once it worked, later calls cost nothing
+        (a search that keeps its connectors checks each source once)."""
+        if self._checked:
+            return
         with self._session() as connection:
             connection.execute(sa.select(sa.literal(1)))
+        self._checked = True
 
     def check_mapping(self) -> list[str]:
         problems: list[str] = []
@@ -222,6 +243,7 @@ class SqlConnector(Connector):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        self._checked = False
 
     def identifier_types(self) -> frozenset[str]:
         return frozenset(
@@ -279,7 +301,7 @@ class SqlConnector(Connector):
             spec = value.spec
             if not spec.searchable or value.value is None or spec.identifier not in wanted:
                 continue
-            normalised = try_normalise(spec.identifier, value.value)
+            normalised = normalised_text(spec.identifier, value.value)
             identifier = wanted[spec.identifier].get(normalised) if normalised else None
             if identifier is not None:
                 exact = str(value.value) == identifier.value

@@ -44,10 +44,10 @@ from typing import Any
 import pyarrow as pa
 
 from connectors import connector_class
-from connectors.base import WITHHELD, Connector, Match, Record, ScanResult
+from connectors.base import WITHHELD, Connector, Match, Record, ScanResult, normalised_text
 from discover.errors import SourceError
 from discover.hits import MATCH_KINDS, hits_table, render_value
-from discover.identifiers import Identifier, try_normalise
+from discover.identifiers import Identifier
 from discover.mapping import LoadedMapping
 from discover.register import Register, default_register
 from discover.request import Request
@@ -428,7 +428,7 @@ class _Rounds:
                 spec = value.spec
                 if not spec.expandable or value.value is None or value.value is WITHHELD:
                     continue
-                normalised = try_normalise(spec.identifier, value.value)
+                normalised = normalised_text(spec.identifier, value.value)
                 if normalised is None:
                     continue
                 found = Identifier(spec.identifier, normalised)
