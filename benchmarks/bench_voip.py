@@ -1,8 +1,9 @@
 """Benchmark: the VoIP provisioning connector on a large provisioning directory.
 
 Builds N handsets (Yealink ``<mac>.cfg`` + a 20-entry ``<mac>-phonebook.xml`` each,
-every fifth a Polycom registration file + directory instead) under a temporary
-directory, then prints, against baselines measured in the same run:
+every fifth a Polycom registration file + directory instead; 50 clients, phonebooks
+list colleagues of the same client) under a temporary directory, then prints, against
+baselines measured in the same run:
 
 * first scan (list, parse every file safely, build the index) as a ratio to the raw
   cost of reading every file and parsing it with defusedxml / splitting its lines;
@@ -40,9 +41,9 @@ def build(root: Path, handsets: int) -> None:
         directory = root / client
         directory.mkdir(exist_ok=True)
         ext = 200 + n // 50
-        entries = [
-            (f"Collega {n}-{k}", f"{100 + k}", f"06-{20000000 + n * 20 + k}") for k in range(20)
-        ]
+        # a personal phonebook lists colleagues of the same client, so values repeat
+        colleagues = [(n + 50 * (k + 1)) % handsets for k in range(20)]
+        entries = [(f"Gebruiker {m}", f"{200 + m // 50}", f"06-{20000000 + m}") for m in colleagues]
         if n % 5:
             (directory / f"{mac}.cfg").write_text(
                 "#!version:1.0.0.1\n"

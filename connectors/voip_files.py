@@ -37,6 +37,9 @@ from defusedxml import ElementTree as SafeElementTree
 #: Yealink's per-model common files y0000000000xx.cfg (OUI 00:00:00), broadcast.
 _NO_MAC_PREFIXES = ("000000", "ffffffffffff")
 
+#: control characters that do not occur in text (tab, newlines and form feed do)
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
 _MAC_PATTERNS = (
     re.compile(r"(?<![0-9a-f])([0-9a-f]{2}(?:[-:][0-9a-f]{2}){5})(?![0-9a-f])", re.I),
     re.compile(r"(?<![0-9a-f])([0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})(?![0-9a-f])", re.I),
@@ -161,7 +164,7 @@ def _looks_binary(data: bytes) -> bool:
     sample = data[:8192]
     if b"\x00" in sample:
         return True
-    controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return bool(sample) and controls / len(sample) > 0.05
 
 

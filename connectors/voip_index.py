@@ -28,6 +28,7 @@ provisioning file is a strong identifier that expands to the handset's MAC.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 from collections import defaultdict
@@ -131,6 +132,9 @@ class IndexBuilder:
         self._numbered: dict[tuple[str, int], FieldSpec] = {}
         self._unscoped: set[str] = set()
         self._normalised: dict[tuple[str, str], str | None] = {}
+        self._prepared: dict[tuple[int, str, str | None], str | None] = {}
+        self._scopes: dict[str, str | None] = {}
+        self._tails: dict[str, str | None] = {}
 
     def _normalise(self, kind: str, text: str) -> str | None:
         """try_normalise, remembered: the same colleague is in many phonebooks."""
@@ -142,6 +146,16 @@ class IndexBuilder:
     # -- the pass -----------------------------------------------------------------
 
     def build(self, relpaths: Iterable[str] | None = None) -> Index:
+        """Read every file and index it; the collector waits (millions of young objects)."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._build(relpaths)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _build(self, relpaths: Iterable[str] | None) -> Index:
         if relpaths is None:
             relpaths = list_files(self.root, self.mapping.include, self.mapping.exclude)
         configs: list[ParsedConfig] = []
@@ -182,6 +196,11 @@ class IndexBuilder:
 
     def scope_of(self, relpath: str) -> str | None:
         """The client scope of a file: its directory at the mapping's level, or the source's."""
+        if relpath not in self._scopes:
+            self._scopes[relpath] = self._scope_of(relpath)
+        return self._scopes[relpath]
+
+    def _scope_of(self, relpath: str) -> str | None:
         relpath = relpath.split("#", 1)[0]
         if self.mapping.scope_from == "none":
             return None
@@ -334,11 +353,17 @@ class IndexBuilder:
     def _prepare(self, rule: FieldRule, raw: str, relpath: str) -> str | None:
         """A stored value as the record keeps it: digits checked, extensions scoped,
         the number of a SIP address (``sip:+3110…@host``) without its host."""
+        scope = self.scope_of(relpath) if rule.spec.identifier == "extension" else None
+        key = (id(rule), raw, scope)
+        if key not in self._prepared:
+            self._prepared[key] = self._prepare_value(rule, raw, scope)
+        return self._prepared[key]
+
+    def _prepare_value(self, rule: FieldRule, raw: str, scope: str | None) -> str | None:
         if not rule.accepts(raw):
             return None
         if rule.spec.identifier == "extension":
             user = sip_user_part(raw)
-            scope = self.scope_of(relpath)
             if "/" not in user and self._normalise("extension", user) is not None:
                 return f"{scope}/{user}" if scope else user
             return raw
@@ -434,9 +459,12 @@ class IndexBuilder:
             if not spec.searchable or value.value is None or value.value is WITHHELD:
                 continue
             if spec.identifier == "phone":
-                tail = phone_tail(str(value.value))
+                text = str(value.value)
+                if text not in self._tails:
+                    self._tails[text] = phone_tail(text)
+                tail = self._tails[text]
                 if tail is not None:
-                    self.index.tails[tail].append((number, spec.name, str(value.value)))
+                    self.index.tails[tail].append((number, spec.name, text))
                 continue
             normalised = self._normalise(spec.identifier, str(value.value))
             if normalised is None:
