@@ -292,6 +292,7 @@ def _strip(expression: ColumnElement, characters: Sequence[str]) -> ColumnElemen
     return expression
 
 
+@lru_cache(maxsize=1024)  # per column: built once, reused by every search
 def digits_of(column: ColumnElement) -> ColumnElement:
     """The column without phone-number punctuation (spaces, dashes, brackets, +, dots,
     slashes) and without surrounding tabs and line ends (inside a value they make it
@@ -299,6 +300,7 @@ def digits_of(column: ColumnElement) -> ColumnElement:
     return _strip(strip_space(column), _PHONE_JUNK)
 
 
+@lru_cache(maxsize=1024)
 def trimmed_lower(column: ColumnElement) -> ColumnElement:
     """``lower(<column without surrounding white space>)``: what to index for e-mail."""
     return sa.func.lower(strip_space(column))
