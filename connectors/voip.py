@@ -158,13 +158,12 @@ class VoipConnector(Connector):
             for number, field_name, exact in index.lookup(identifier.type, identifier.value):
                 matches.setdefault(number, []).append(Match(identifier, field_name, exact))
         records: list[Record] = []
-        related: dict[tuple[str, str], Record] = {}
+        phonebooks: set[int] = set()
         for number in sorted(matches):
             records.append(replace(index.records[number], matches=matches[number], links=[]))
-            for child in index.children.get(number, ()):
-                if child.ref not in related:
-                    related[child.ref] = replace(child, matches=[], links=list(child.links))
-        records.extend(related.values())
+            phonebooks.update(index.children.get(number, ()))
+        for phonebook in sorted(phonebooks):
+            records.extend(index.kept_views(phonebook))
         return ScanResult(
             records=records,
             warnings=list(index.warnings),

@@ -78,12 +78,33 @@ class Index:
     records: list[Record] = field(default_factory=list)
     places: dict[IndexKey, list[Place]] = field(default_factory=lambda: defaultdict(list))
     tails: dict[str, list[tuple[int, str, str]]] = field(default_factory=lambda: defaultdict(list))
-    children: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
+    #: handset record -> the personal phonebooks of its handset (ids into ``phonebooks``)
+    children: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: personal phonebook: its file, its entries' record numbers, links to its handset
+    phonebooks: list[tuple[str, range, tuple[Link, ...]]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unreadable: int = 0
     files: int = 0
     rows: int = 0
     _phones: dict[str, str | None] = field(default_factory=dict)
+
+    def kept_views(self, phonebook: int) -> list[Record]:
+        """The entries of a personal phonebook as its owner keeps them: other people.
+
+        Built when asked for, from the entries as found: they share their fields.
+        """
+        relpath, numbers, links = self.phonebooks[phonebook]
+        return [
+            Record(
+                location=relpath,
+                key=self.records[n].key,
+                fields=self.records[n].fields,
+                links=list(links),
+                entity="person",
+                third_party=True,
+            )
+            for n in numbers
+        ]
 
     def lookup(self, kind: str, value: str) -> list[Place]:
         """Where the identifier ``kind:value`` (normalised) is stored, verified."""
@@ -403,26 +424,22 @@ class IndexBuilder:
         scope = self.scope_of(phonebook.relpath)
         token = hashlib.sha256(phonebook.relpath.encode("utf-8")).hexdigest()[:12]
         found_at = f"{scope}/phonebook-{token}" if scope else f"phonebook-{token}"
+        first = len(self.index.records)
         for number, entry in enumerate(phonebook.entries, start=1):
             fields = self._entry_fields(entry, phonebook.relpath)
             if not fields:
                 continue
             self.index.rows += 1
-            key = f"entry {number}"
-            self._add(Record(location=found_at, key=key, fields=fields, entity="person"))
-            if owner is None:
-                continue
-            parents = [self.index.records[i] for i in owner.records]
-            kept = Record(
-                location=phonebook.relpath,
-                key=key,
-                fields=fields,
-                links=[Link(p.location, p.key, PHONEBOOK_RELATION) for p in parents],
-                entity="person",
-                third_party=True,
-            )
-            for parent in owner.records:
-                self.index.children[parent].append(kept)
+            record = Record(location=found_at, key=f"entry {number}", fields=fields)
+            self._add(record)
+        numbers = range(first, len(self.index.records))
+        if owner is None or not numbers:
+            return
+        parents = [self.index.records[i] for i in owner.records]
+        links = tuple(Link(p.location, p.key, PHONEBOOK_RELATION) for p in parents)
+        self.index.phonebooks.append((phonebook.relpath, numbers, links))
+        for parent in owner.records:
+            self.index.children[parent].append(len(self.index.phonebooks) - 1)
 
     def _entry_fields(self, entry: dict[str, list[str]], relpath: str) -> list[FieldValue]:
         fields: list[FieldValue] = []
