@@ -21,6 +21,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -82,7 +83,9 @@ def open_engine(
             if not Path(url.database).is_file():
                 raise FileNotFoundError(f"SQLite database {url.database} does not exist")
             mode = "ro" if read_only else "rw"  # never "rwc": a typo must not create a file
-            url = url.set(database=f"file:{url.database}?mode={mode}", query={"uri": "true"})
+            # A URI: '?', '#' and '%' in the path must be percent-encoded.
+            uri = f"file:{quote(url.database)}?mode={mode}"
+            url = url.set(database=uri, query={"uri": "true"})
         connect_args["timeout"] = timeout
     elif backend == "postgresql":
         connect_args["connect_timeout"] = timeout
@@ -114,8 +117,9 @@ def open_engine(
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), max(1, size)):
-        yield values[start : start + max(1, size)]
+    size = max(1, size)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _recorded_at(value: Any) -> datetime | None:

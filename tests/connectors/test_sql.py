@@ -772,6 +772,16 @@ def test_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path) -> None:
     assert not (tmp_path / "gone").exists()
 
 
+def test_sqlite_paths_with_uri_characters(tmp_path) -> None:
+    directory = tmp_path / "odd #1 dir name"  # (SQLAlchemy URLs: "?" starts a query)
+    directory.mkdir()
+    url = f"sqlite:///{directory / 'crm #2.sqlite'}"
+    mapping = _one_table(url)
+    with connector(url, mapping) as source:
+        assert keys(source.scan([ident("email", "ann@example.nl")]).records) == {"id=1", "id=2"}
+    assert sorted(p.name for p in directory.iterdir()) == ["crm #2.sqlite"]
+
+
 def test_missing_table_is_a_source_error_and_a_mapping_problem(database_url: str) -> None:
     _one_table(database_url)
     mapping = {
