@@ -412,8 +412,9 @@ def main() -> None:
             f"{totals['complete']:>5}/{totals['requests']}"
         )
     print("target: a batch at least 20x faster than the single searches")
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"(benchmark process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB; "
+        f"(benchmark process peak RSS {own_peak:,.0f} MB; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
 
