@@ -132,21 +132,18 @@ def run_cli(
     arguments: list[str], env: dict[str, str] | None = None
 ) -> tuple[float, dict[str, Any], Any]:
     """Run ``discover`` in a subprocess: wall seconds, its JSON report, its rusage."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [*CLI, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
-    stdout_chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: stdout_chunks.append(process.stdout.read()))  # type: ignore[union-attr]
-    reader.start()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    reader.join()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    stderr = process.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"discover batch failed ({process.returncode}):\n{stderr[-3000:]}")
-    return elapsed, json.loads(b"".join(stdout_chunks)), usage
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen([*CLI, *arguments], stdout=stdout, stderr=stderr, env=env)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        if process.returncode not in (0, 1):
+            text = stderr.read().decode(errors="replace")
+            raise SystemExit(f"discover batch failed ({process.returncode}):\n{text[-3000:]}")
+        return elapsed, json.loads(stdout.read()), usage
 
 
 class Workers:
