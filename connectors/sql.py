@@ -90,7 +90,12 @@ def open_engine(
     elif backend == "postgresql":
         connect_args["connect_timeout"] = timeout
         if read_only:
-            connect_args["options"] = "-c default_transaction_read_only=on"
+            # read-only, and one snapshot per scan: the related rows a scan follows
+            # are read as of the same moment as the rows that matched
+            connect_args["options"] = (
+                "-c default_transaction_read_only=on "
+                "-c default_transaction_isolation=repeatable\\ read"
+            )
     elif backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = timeout
     # Every session rolls back itself (SqlConnector._session): no second reset on return.

@@ -302,7 +302,7 @@ def digits_of(column: ColumnElement) -> ColumnElement:
 
 @lru_cache(maxsize=1024)
 def trimmed_lower(column: ColumnElement) -> ColumnElement:
-    """``lower(<column without surrounding white space>)``: what to index for e-mail."""
+    """``lower(<column without surrounding white space>)``: accounts, user names, IPs."""
     return sa.func.lower(strip_space(column))
 
 
