@@ -702,6 +702,16 @@ def test_the_connector_only_ever_selects(database_url: str) -> None:
     assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
 
 
+def test_postgresql_sessions_are_read_only_single_snapshots(postgres_url: str) -> None:
+    mapping = _one_table(postgres_url)
+    with connector(postgres_url, mapping) as source, source.engine.connect() as connection:
+        settings = connection.execute(
+            sa.text("SELECT current_setting('transaction_read_only'), "
+                    "current_setting('transaction_isolation')")
+        ).one()  # fmt: skip
+    assert tuple(settings) == ("on", "repeatable read")
+
+
 # -- failures ----------------------------------------------------------------------------
 
 
