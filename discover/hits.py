@@ -69,7 +69,7 @@ HIT_COLUMN_DOCS: Mapping[str, str] = {
     "via": "provenance: the chain from the request's identifier to this record",
     "observed_at": "when discover read the record (UTC)",
     "recorded_at": "the record's own date, where the mapping names one",
-    "overdue": "older than its category's retention period",
+    "overdue": "its category's fixed retention period had run out when it was read",
     "controller": "provider or client (the client organisation)",
     "legal_basis": "contract, legal_obligation, legitimate_interest or consent",
     "portable": "included in a portability package (consent or contract)",
