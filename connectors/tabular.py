@@ -51,7 +51,7 @@ from connectors.tabular_read import (
     read_sheets,
     resolve_files,
 )
-from discover.errors import SourceError
+from discover.errors import InvalidIdentifier, SourceError
 from discover.identifiers import Identifier, normalise, try_normalise
 from discover.mapping import FieldSpec
 from discover.register import Register
@@ -141,7 +141,7 @@ class TabularConnector(Connector):
             return None
         try:
             return normalise("extension", f"{raw}/0").rpartition("/")[0] or None
-        except Exception:
+        except InvalidIdentifier:  # a client name such as "Acme Logistiek B.V."
             return None
 
     def _files(self) -> list[Path]:

@@ -102,7 +102,7 @@ def _phone(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
     # is gone: +31612345678, 0612345678, 0031 6 1234 5678, 316…, and 612345678 (a
     # number cell that lost its leading zero). One regex pass drops a float's ".0"
     # and every non-digit ([^0-9] is far cheaper than the Unicode \D).
-    digits = expr.str.replace_all(r"\.0+\s*$|[^0-9]", "")
+    digits = expr.str.replace_all(r"\.0+\s*$|[^0-9]+", "")
     by_length: dict[int, set[str]] = defaultdict(set)
     for identifier in identifiers:
         tail = national_number(identifier)
