@@ -291,7 +291,10 @@ _UNDECOMPOSED = str.maketrans(
 
 def fold_text(text: str) -> str:
     """Case-fold and strip accents: 'Zoë Çelik' -> 'zoe celik'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSED))
+    # NFKD first: compatibility forms (𝐀, ﬁ, ①) decompose into letters that casefold
+    # then folds; a second NFKD splits what casefold composed.
+    compatible = unicodedata.normalize("NFKD", text).casefold().translate(_UNDECOMPOSED)
+    decomposed = unicodedata.normalize("NFKD", compatible)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", stripped)
 

@@ -295,6 +295,7 @@ def test_name_errors() -> None:
 
 def test_fold_text() -> None:
     assert fold_text("Zoë Çelik") == "zoe celik"
+    assert fold_text("𝐀ﬁ") == "afi"  # compatibility forms fold too (hypothesis found 𝐀)
     assert fold_text("ÆØÅ") == "aeoa"
 
 
