@@ -136,20 +136,28 @@ def test_a_batch_runs_on_a_real_worker(
 ) -> None:
     cluster.worker()
     rows = _rows(30)
-    requests = write_csv(tmp_path / "r.csv", rows)
+    malformed = {"request_id": "BAD-PHONE", "email": "", "phone": "12345", "name": ""}
+    requests = write_csv(tmp_path / "r.csv", [*rows[:15], malformed, *rows[15:]])
     out = tmp_path / "out"
     report = run_batch(requests, synth.sources, out, cluster.options(shard_size=10))
+    bad = by_id(report).pop("BAD-PHONE")
+    assert (bad["status"], bad["line"]) == ("invalid", 17) and "phone" in bad["error"]
+    report["requests"] = [line for line in report["requests"] if line["status"] != "invalid"]
+    report["totals"]["requests"] -= 1
     _assert_clean_complete(out, rows, report)
     assert report["settings"]["executor"] == "celery" and report["settings"]["shards"] == 3
     assert cluster.log().count("succeeded in") == 3  # the shards ran on the worker
 
     local = run_batch(requests, synth.sources, tmp_path / "local", BatchOptions(shard_size=10))
     for request_id, line in by_id(local).items():
+        if line["status"] == "invalid":
+            continue
         assert by_id(report)[request_id]["hits"] == line["hits"]
         assert by_id(report)[request_id]["package"] == line["package"]
 
     again = run_batch(requests, synth.sources, out, cluster.options(shard_size=10))
     assert again["totals"]["skipped"] == 30 and again["settings"]["shards"] == 0
+    assert again["totals"]["invalid"] == 1
 
 
 def _poison_subject(estate: SynthEstate, index: int) -> None:
