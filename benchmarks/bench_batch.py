@@ -271,6 +271,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=None)
     parser.add_argument("--sample", type=int, default=None, help="single searches timed")
     parser.add_argument("--shard-size", type=int, default=None)
+    parser.add_argument("--chunk-size", type=int, default=None, help="identifiers per query")
     parser.add_argument(
         "--names", action="store_true", help="also search every 7th subject by name"
     )
@@ -326,6 +327,8 @@ def main() -> None:
 
     results: list[tuple[str, float, dict[str, Any], float, float, int]] = []
     shard = ["--shard-size", str(args.shard_size)] if args.shard_size else []
+    if args.chunk_size:
+        shard += ["--chunk-size", str(args.chunk_size)]
     out_local = folder / "out-local"
     shutil.rmtree(out_local, ignore_errors=True)
     print("batch, local executor …", flush=True)

@@ -48,6 +48,7 @@ class BatchOptions:
     force: bool = False
     celery: CelerySettings | None = None
     timeout: float | None = None
+    chunk_size: int | None = None
 
 
 def plan_shards(items: list[BatchItem], *, shard_size: int, workers: int) -> list[list[BatchItem]]:
@@ -143,6 +144,7 @@ def run_batch(
                 out=str(layout.root),
                 formats=list(options.formats),
                 items=[item.to_document() for item in group],
+                chunk_size=options.chunk_size,
             )
             for index, group in enumerate(groups, start=1)
         ]
@@ -189,6 +191,7 @@ def run_batch(
                 "shards": len(shards),
                 "formats": list(options.formats),
                 "retries": options.retries,
+                "chunk_size": options.chunk_size or sources.settings.chunk_size,
             },
             started=started,
             finished=finished,

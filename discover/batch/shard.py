@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -79,6 +79,9 @@ class ShardSpec:
     out: str
     formats: list[str]
     items: list[dict[str, Any]] = field(default_factory=list)
+    #: identifiers per query (the sources file's chunk_size unless set): a batch scans
+    #: a table once per chunk, so larger chunks mean fewer passes
+    chunk_size: int | None = None
 
     def to_document(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,6 +204,9 @@ def _search(
     spec: ShardSpec, items: list[BatchItem], sink: ProgressSink | None
 ) -> list[SearchResult]:
     sources = load_sources(Path(spec.sources))
+    if spec.chunk_size:
+        settings = replace(sources.settings, chunk_size=spec.chunk_size)
+        sources = replace(sources, settings=settings)
     register = default_register()
     mappings = sources.load_mappings(register)
     connectors = [

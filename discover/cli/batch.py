@@ -93,6 +93,13 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     help="Subjects per shard (default 250).",
 )
 @click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1, max=10_000),
+    default=None,
+    help="Identifiers per query, instead of the sources file's chunk_size (default 500): "
+    "each chunk is one pass over a table, so batches gain from larger chunks.",
+)
+@click.option(
     "--retries",
     type=click.IntRange(min=0),
     default=3,
@@ -141,6 +148,7 @@ def batch(
     executor: str,
     workers: int,
     shard_size: int | None,
+    chunk_size: int | None,
     retries: int,
     backoff: float,
     force: bool,
@@ -183,6 +191,7 @@ def batch(
         force=force,
         celery=settings,
         timeout=timeout,
+        chunk_size=chunk_size,
     )
     display: dict[str, Any] = {}
 

@@ -121,8 +121,11 @@ def test_batch_cases_hold_the_single_search_hits(
     rows = DEMO_ROWS if estate == "demo" else _synth_rows()
     requests_file = write_csv(tmp_path / "requests.csv", rows)
     out = tmp_path / "out"
-    report = run_batch(requests_file, layout.sources, out, BatchOptions(shard_size=20))
+    # Small chunks: identifiers of one round split over several queries per column.
+    options = BatchOptions(shard_size=20, chunk_size=7)
+    report = run_batch(requests_file, layout.sources, out, options)
     assert report["totals"]["complete"] == len(rows)
+    assert report["settings"]["chunk_size"] == 7
     items = read_requests(requests_file).items
     single = _single([item.request for item in items], load_sources(layout.sources))
     for item in items:
