@@ -90,14 +90,14 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     "--shard-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Subjects per shard (default 250).",
+    help="Subjects per shard (default 1000). Each shard is one pass per source per round.",
 )
 @click.option(
     "--chunk-size",
     type=click.IntRange(min=1, max=10_000),
     default=None,
-    help="Identifiers per query, instead of the sources file's chunk_size (default 500): "
-    "each chunk is one pass over a table, so batches gain from larger chunks.",
+    help="Identifiers per query (default: the sources file's settings.chunk_size if it "
+    "sets one, else 5000). Each chunk is one pass over a table.",
 )
 @click.option(
     "--retries",

@@ -160,3 +160,15 @@ def test_progress_events_per_source_and_per_request(demo: DemoLayout, tmp_path: 
     text = buffer.getvalue()
     assert "2/2 requests" in text and "crm" in text and "ids/s" in text
     assert bars.statuses == {"done": 1, "invalid": 1}
+
+
+def test_chunk_size_option_then_sources_file_then_batch_default(tmp_path: Path) -> None:
+    from discover.batch.runner import BATCH_CHUNK_SIZE, batch_chunk_size
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("version: 1\nsources: []\n", encoding="utf-8")
+    tuned = tmp_path / "tuned.yaml"
+    tuned.write_text("version: 1\nsettings: {chunk_size: 200}\nsources: []\n", encoding="utf-8")
+    assert batch_chunk_size(plain, None) == BATCH_CHUNK_SIZE == 5000
+    assert batch_chunk_size(tuned, None) == 200
+    assert batch_chunk_size(tuned, 3000) == 3000
