@@ -1,7 +1,7 @@
 """The sources file: which systems to search, with which mapping and connection.
 
-Connection settings may hold ``${VAR}`` (or ``${VAR:-default}``), taken from the
-environment, or else from the secrets file the sources file names. A variable that
+Connection settings and mapping paths may hold ``${VAR}`` (or ``${VAR:-default}``),
+taken from the environment, or else from the secrets file the sources file names. A variable that
 is set nowhere is an error that names it: a search must never run against a
 half-configured source. Passwords are accepted only through ``${VAR}``, so that no
 secret sits in a file that is shared or committed.
@@ -192,7 +192,7 @@ def resolve_mapping_path(raw: str, base_dir: Path) -> Path:
 
 
 def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> SourcesConfig:
-    """Read and validate a sources file, resolving ``${VAR}`` in connection settings."""
+    """Read and validate a sources file, resolving ``${VAR}`` in connections and mapping paths."""
     file = path.name
     document = read_document(path, label=file)
     validate(document, "sources.schema.json", file=file)
@@ -218,7 +218,8 @@ def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> Sou
         for key, value in raw["connection"].items():
             key_place = f"{where}.connection.{key}"
             connection[key] = expand_variables(value, variables, file=file, where=key_place)
-        mapping_path = resolve_mapping_path(raw["mapping"], base_dir)
+        mapping = expand_variables(raw["mapping"], variables, file=file, where=f"{where}.mapping")
+        mapping_path = resolve_mapping_path(mapping, base_dir)
         if not mapping_path.is_file():
             raise ConfigError(file, f"{where}.mapping", f"mapping file {mapping_path} not found")
         sources.append(

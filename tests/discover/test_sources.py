@@ -217,6 +217,22 @@ def test_secrets_file_bad_line(tmp_path: Path) -> None:
 # -- malformed sources files ----------------------------------------------------------
 
 
+def test_variables_in_the_mapping_path(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "crm.yaml").write_text(CRM.read_text(encoding="utf-8"), encoding="utf-8")
+    path = write_sources(
+        tmp_path,
+        {**source("crm"), "mapping": "${MAPPINGS_DIR}/crm.yaml"},
+        {**source("shipped"), "mapping": "shipped:demo/${TELEPHONY_MAPPING:-telephony.yaml}"},
+    )
+    crm, shipped = load_sources(path, environ={"MAPPINGS_DIR": "site"}).sources
+    assert crm.mapping_path == tmp_path.resolve() / "site" / "crm.yaml"
+    assert shipped.mapping_path == shipped_path("demo", "telephony.yaml")
+    error = failure(path)
+    assert error.place == "sources[0].mapping"
+    assert error.message.startswith("environment variable MAPPINGS_DIR is not set")
+
+
 def test_duplicate_source_name(tmp_path: Path) -> None:
     path = write_sources(tmp_path, source("crm"), source("crm"))
     assert str(failure(path)) == "sources.yaml: sources[1].name: duplicate source name 'crm'"
