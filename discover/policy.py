@@ -7,6 +7,10 @@ Applied between the case and every exporter, so that no format can forget a rule
   the field as withheld for security and says how to ask for it;
 * other people's data is redacted (Art. 15(4)): the field is listed, its value is not;
   a record whose every field is another person's is left out and counted;
+* except in a portability package, for categories the register marks
+  ``portable_third_party`` (the contacts in the subject's own phonebook): data the
+  subject keeps about others for their own use goes along with its values (WP242
+  rev.01, 2.2: the receiving service may use it for the subject's own purposes only);
 * "possible" hits (matched on a name alone) are left out unless staff confirmed them;
 * staff decisions recorded by ``discover review`` exclude or confirm records;
 * a portability package holds only categories processed on consent or contract
@@ -21,7 +25,7 @@ review``, the case summary, the export's console message), never in the package.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -73,6 +77,8 @@ class Selection:
     ``decisions_unmatched`` refer to records the case does not hold (stale).
     ``overdue_records`` (included records past their retention) and ``pending_review``
     (possible records nobody decided on) are for staff, not for the package.
+    ``own_use`` lists the fields of other people a portability package carries because
+    the subject keeps them for their own use (their phonebook contacts).
     """
 
     hits: pa.Table
@@ -83,6 +89,7 @@ class Selection:
     decisions_unmatched: list[dict[str, Any]] = field(default_factory=list)
     overdue_records: int = 0
     pending_review: int = 0
+    own_use: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -119,10 +126,26 @@ def select_hits(
     kind: PackageKind,
     controller: ControllerScope = "all",
     decisions: Sequence[Decision] = (),
+    own_use_categories: Collection[str] = (),
 ) -> Selection:
-    """Apply the package policy to a case's hits (see the module docstring)."""
+    """Apply the package policy to a case's hits (see the module docstring).
+
+    ``own_use_categories``: the register's ``portable_third_party`` categories
+    (:meth:`Register.own_use_categories`); used for portability packages only.
+    """
     left_out: dict[str, int] = {}
     hits = hits.combine_chunks()
+    own_use = pa.array([False] * hits.num_rows, pa.bool_())
+    if kind == "portability" and own_use_categories and hits.num_rows:
+        # The subject's own contact list: not other people's data *for this package*.
+        categories = pa.array(sorted(own_use_categories), pa.string())
+        own_use = pc.and_(
+            hits.column("third_party"), pc.is_in(hits.column("category"), value_set=categories)
+        )
+        third_party = pc.and_(hits.column("third_party"), pc.invert(own_use))
+        hits = hits.set_column(
+            hits.schema.get_field_index("third_party"), "third_party", third_party
+        )
     keys = ref_keys(hits)
     keep = pc.fill_null(pa.nulls(hits.num_rows, pa.bool_()), True)
 
@@ -164,7 +187,9 @@ def select_hits(
     drop(pc.invert(pc.is_in(keys, value_set=own_keys)), "third_party_record")
 
     overdue = len(pc.unique(keys.filter(pc.and_(keep, hits.column("overdue")))))
+    own_use_kept = pc.and_(own_use, pc.invert(hits.column("secret"))).filter(keep)
     hits = hits.filter(keep)
+    own_use_fields = _field_refs(hits.filter(own_use_kept))
     secret = hits.column("secret")
     third = pc.and_(hits.column("third_party"), pc.invert(secret))
     withheld = _field_refs(hits.filter(secret))
@@ -181,4 +206,5 @@ def select_hits(
         decisions_unmatched=unmatched,
         overdue_records=overdue,
         pending_review=pending_records,
+        own_use=own_use_fields,
     )

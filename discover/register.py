@@ -75,6 +75,11 @@ class Category:
     purposes: tuple[str, ...]
     recipients: tuple[str, ...]
     in_statement: bool = True
+    #: Other people's data that the subject keeps for their own use (the contacts in
+    #: their own phonebook). The Article 29 Working Party's portability guidelines
+    #: (WP242 rev.01, 2.2) count it as the subject's to take along: a portability
+    #: package carries it; an access package still redacts it (Art. 15(4)).
+    portable_third_party: bool = False
     legitimate_interest: dict[str, str] | None = None
 
 
@@ -100,6 +105,10 @@ class Register:
             known = ", ".join(sorted(self.categories))
             raise KeyError(f"unknown category {category_id!r}; known: {known}") from None
 
+    def own_use_categories(self) -> frozenset[str]:
+        """Ids of categories whose other people's data is portable (see Category)."""
+        return frozenset(c.id for c in self.categories.values() if c.portable_third_party)
+
     def __contains__(self, category_id: object) -> bool:
         return category_id in self.categories
 
@@ -119,6 +128,13 @@ def _build(document: dict[str, Any], file: str) -> Register:
                 file,
                 f"{where}.portable",
                 "only data processed on consent or contract is portable (Art. 20(1)(a))",
+            )
+        if raw.get("portable_third_party") and not raw["portable"]:
+            raise ConfigError(
+                file,
+                f"{where}.portable_third_party",
+                "only a portable category can carry other people's data into a portability "
+                "package (set portable: true, or leave portable_third_party out)",
             )
         if raw["legal_basis"] == "legitimate_interest" and "legitimate_interest" not in raw:
             raise ConfigError(
@@ -147,6 +163,7 @@ def _build(document: dict[str, Any], file: str) -> Register:
             purposes=tuple(raw["purposes"]),
             recipients=tuple(raw["recipients"]),
             in_statement=raw.get("in_statement", True),
+            portable_third_party=raw.get("portable_third_party", False),
             legitimate_interest=raw.get("legitimate_interest"),
         )
     return Register(

@@ -96,6 +96,8 @@ def _readme(
     if VCARD_FILE in files:
         lines.append(f"- {described['vcf'][language]}")
     lines.append(f"- {described['manifest'][language]}")
+    if selection.own_use:
+        lines += ["", t["own_use"][language]]
     if selection.withheld:
         lines += ["", t["withheld"][language]]
         seen = sorted({(w["source"], w["location"], w["field"]) for w in selection.withheld})
@@ -164,7 +166,13 @@ def export_package(
     if language not in LANGUAGES:
         raise ExportError(f"unknown language {language!r}; expected nl or en")
     decisions = load_decisions(case_path)
-    selection = select_hits(case.hits, kind=kind, controller=controller, decisions=decisions)
+    selection = select_hits(
+        case.hits,
+        kind=kind,
+        controller=controller,
+        decisions=decisions,
+        own_use_categories=register.own_use_categories(),
+    )
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
     tables: list[RecordType] = []
     if "csv" in formats or "xlsx" in formats or kind == "portability":

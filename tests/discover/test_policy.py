@@ -158,3 +158,30 @@ def test_overdue_records_stay_in_the_package_and_are_counted_for_staff() -> None
 def test_empty_case() -> None:
     selection = select_hits(hits_table([]), kind="portability")
     assert selection.hits.num_rows == 0 and selection.records == 0 and selection.left_out == {}
+
+
+def test_own_phonebook_contacts_go_into_portability_only() -> None:
+    phonebook = {"category": "voip.contacts", "service": "voip", "controller": "client"}
+    table = hits_table(
+        [
+            hit("1", "email", "a@b.nl"),
+            hit("1", "manager", "Piet", third_party=True),
+            hit("2", "name", "Zoë Çelik", third_party=True, **phonebook),
+            hit("2", "number", "+31102345202", third_party=True, **phonebook),
+            hit("2", "pin", "4321", third_party=True, secret=True, **phonebook),
+        ]
+    )
+    own_use = {"voip.contacts"}
+    portability = select_hits(table, kind="portability", own_use_categories=own_use)
+    assert values(portability, "2") == {"name": "Zoë Çelik", "number": "+31102345202", "pin": None}
+    assert values(portability, "1") == {"email": "a@b.nl", "manager": None}  # still redacted
+    assert [(f["record_key"], f["field"]) for f in portability.own_use] == [
+        ("2", "name"),
+        ("2", "number"),
+    ]
+    assert portability.left_out == {}
+    access = select_hits(table, kind="access", own_use_categories=own_use)
+    assert values(access, "2") == {} and access.left_out == {"third_party_record": 3}
+    assert access.own_use == []
+    without = select_hits(table, kind="portability")
+    assert values(without, "2") == {} and without.left_out == {"third_party_record": 3}

@@ -299,6 +299,19 @@ def test_portable_legitimate_interest_category(tmp_path: Path) -> None:
     )
 
 
+def test_only_the_phonebook_carries_other_peoples_data_into_portability() -> None:
+    assert default_register().own_use_categories() == frozenset({"voip.contacts"})
+
+
+def test_portable_third_party_needs_a_portable_category(tmp_path: Path) -> None:
+    document = _shipped()
+    index = _index(document, "general.traffic_data")
+    document["categories"][index]["portable_third_party"] = True
+    error = _load_broken(tmp_path, document)
+    assert error.place == f"categories[{index}].portable_third_party"
+    assert "only a portable category" in error.message
+
+
 def test_unknown_purpose(tmp_path: Path) -> None:
     document = _shipped()
     document["categories"][2]["purposes"] = ["invoicing", "marketing"]

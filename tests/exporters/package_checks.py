@@ -24,6 +24,7 @@ import polars as pl
 
 from discover.case import read_case
 from discover.policy import Decision
+from discover.register import default_register
 
 FieldRef = tuple[str, str, str, str]  # source, location, record_key, field
 RecordRef = tuple[str, str, str]
@@ -66,12 +67,19 @@ def expected_fields(
         if controller != "all" and row["controller"] != controller:
             continue
         included.append(row)
-    own = {(r["source"], r["location"], r["record_key"]) for r in included if not r["third_party"]}
+    # A portability package carries the other people's data the subject keeps for their
+    # own use (their phonebook contacts: categories marked portable_third_party).
+    own_use = set(default_register().own_use_categories()) if kind == "portability" else set()
+
+    def other_persons(row: dict[str, Any]) -> bool:
+        return bool(row["third_party"]) and row["category"] not in own_use
+
+    own = {(r["source"], r["location"], r["record_key"]) for r in included if not other_persons(r)}
     included = [r for r in included if (r["source"], r["location"], r["record_key"]) in own]
     fields: dict[FieldRef, list[str | None]] = {}
     for row in included:
         key = (row["source"], row["location"], row["record_key"], row["field"])
-        hidden = row["secret"] or row["third_party"]
+        hidden = row["secret"] or other_persons(row)
         fields.setdefault(key, []).append(None if hidden else row["value"])
     visible = {v for values in fields.values() for v in values if v}
     for row in included:

@@ -30,6 +30,7 @@ from package_checks import (
 from discover.case import read_case
 from discover.errors import ExportError
 from discover.policy import select_hits
+from discover.register import default_register
 from discover.review import load_decisions, new_decision, record_decisions
 from exporters import export_package, verify_package
 from exporters.export import load_export_log
@@ -105,6 +106,7 @@ def check_package(
         kind=kind,  # type: ignore[arg-type]
         controller=controller,  # type: ignore[arg-type]
         decisions=load_decisions(case),
+        own_use_categories=default_register().own_use_categories(),
     )
     tables = record_types(selection.hits, kind=kind)  # type: ignore[arg-type]
     names = sheet_names(tables, ["Voorblad", "Velden", "pakket", "Cover", "Fields", "package"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import vobject
+from package_checks import assert_absent
 
 from discover.hits import hits_table
 from exporters import export_package
@@ -73,13 +75,15 @@ def test_contacts_vcf_parses_back(contacts_case: Path, tmp_path: Path, version: 
         out=tmp_path,
         vcard_version=version,  # type: ignore[arg-type]
     )
-    assert result.contacts == 2  # entry 2 is another person's and is left out
+    # entry 2 is a contact in the subject's own phonebook: another person, but portable
+    assert result.contacts == 3
     raw = (result.path / "contacts.vcf").read_bytes()
     assert b"\r\n" in raw and all(len(line) <= 75 for line in raw.split(b"\r\n"))
     cards = list(vobject.readComponents(raw.decode("utf-8"), validate=True))
-    assert [c.version.value for c in cards] == [version, version]
+    assert [c.version.value for c in cards] == [version] * 3
     by_name = {c.fn.value: c for c in cards}
-    assert set(by_name) == {"Jan de Vries (mobiel)", "Jan de Vries (bureau)"}
+    assert set(by_name) == {"Jan de Vries (mobiel)", "Jan de Vries (bureau)", "Zoë Çelik"}
+    assert by_name["Zoë Çelik"].tel.value.removeprefix("tel:") == "+31102345202"
     mobile = by_name["Jan de Vries (mobiel)"]
     tels = [t.value.removeprefix("tel:") for t in mobile.contents["tel"]]
     assert tels == ["+31612345678", "201"]
@@ -91,8 +95,24 @@ def test_contacts_vcf_parses_back(contacts_case: Path, tmp_path: Path, version: 
     )
     assert mobile.n.value.family == "de Vries (mobiel)" and mobile.n.value.given == "Jan"
     assert by_name["Jan de Vries (bureau)"].tel.value.removeprefix("tel:") == "+31102345201"
-    assert "Zoë Çelik" not in raw.decode("utf-8") and "2345202" not in raw.decode("utf-8")
-    assert "contacts.vcf" in (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
+    readme = (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
+    assert "contacts.vcf" in readme
+    assert "gegevens van anderen" in readme  # the package says whose data the contacts are
+
+
+def test_own_phonebook_contacts_stay_redacted_in_an_access_package(
+    contacts_case: Path, tmp_path: Path
+) -> None:
+    result = export_package(
+        contacts_case, kind="access", formats=["json", "csv", "xlsx"], out=tmp_path
+    )
+    assert result.contacts == 0 and not (result.path / "contacts.vcf").exists()
+    assert_absent(result.path, ["Zoë Çelik", "010 234 5202"])
+    document = json.loads((result.path / "access.json").read_text(encoding="utf-8"))
+    # a record of nothing but another person's data is left out of an access package
+    assert result.selection.left_out == {"third_party_record": 2}
+    assert "third_party_record" in json.dumps(document["left_out"])
+    assert "gegevens van anderen" not in (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
 
 
 def test_uids_are_stable_across_exports(contacts_case: Path, tmp_path: Path) -> None:
