@@ -12,30 +12,13 @@ from discover.batch.broker import CelerySettings
 from discover.batch.progress import BatchProgress
 from discover.batch.report import report_table, totals_text
 from discover.batch.runner import DEFAULT_SHARD_SIZE
+from discover.cli.options import controller_option, parse_formats, sources_option
 from discover.cli.output import console, console_err, print_json
-
-
-def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
-    from exporters import FORMATS
-
-    formats = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise click.BadParameter(
-            f"{', '.join(unknown) or value!r}: expected some of {', '.join(FORMATS)}"
-        )
-    return formats
 
 
 @click.command()
 @click.argument("requests_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--sources",
-    "sources_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Sources file (YAML).",
-)
+@sources_option
 @click.option(
     "--out",
     required=True,
@@ -54,7 +37,7 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     "formats",
     default="json",
     show_default=True,
-    callback=_formats,
+    callback=parse_formats,
     help="Package formats, comma-separated.",
 )
 @click.option(
@@ -65,13 +48,7 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     show_default=True,
     help="Language for rows that do not give one.",
 )
-@click.option(
-    "--controller",
-    type=click.Choice(["provider", "client", "all"]),
-    default="all",
-    show_default=True,
-    help="Controller scope for rows that do not give one.",
-)
+@controller_option("Controller scope for rows that do not give one.")
 @click.option(
     "--executor",
     type=click.Choice(["local", "celery"]),

@@ -9,22 +9,13 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from discover.cli.options import controller_option, parse_formats
 from discover.cli.output import console, console_err
 from discover.errors import ExportError
 from exporters import FORMATS, export_package
 from exporters.encrypt import MIN_PASSPHRASE, check_passphrase, generate_passphrase
 
 PASSPHRASE_ENV = "DISCOVER_PASSPHRASE"  # noqa: S105 - the variable's name
-
-
-def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
-    formats = [part.strip().lower() for part in value.split(",") if part.strip()]
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise click.BadParameter(
-            f"{', '.join(unknown) or value!r}: expected some of {', '.join(FORMATS)}"
-        )
-    return formats
 
 
 def _passphrase(encrypt: str | None, variable: str) -> str | None:
@@ -63,7 +54,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
     "formats",
     default="json",
     show_default=True,
-    callback=_formats,
+    callback=parse_formats,
     help=f"Comma-separated: {', '.join(FORMATS)} (portability adds contacts.vcf itself).",
 )
 @click.option(
@@ -73,13 +64,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
     default=None,
     help="Language of the package texts. Default: the request's language (Dutch).",
 )
-@click.option(
-    "--controller",
-    type=click.Choice(["provider", "client", "all"]),
-    default="all",
-    show_default=True,
-    help="Limit to the part the provider or the client organisation is controller of.",
-)
+@controller_option("Limit to the part the provider or the client organisation is controller of.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from discover.case import is_case, write_case
+from discover.cli.options import sources_option
 from discover.cli.output import console_err, print_json, print_summary
 from discover.engine import search as run_search
 from discover.errors import CaseError, ConfigError, InvalidIdentifier, kind_label
@@ -98,13 +99,7 @@ def request_from_options(
 
 
 @click.command()
-@click.option(
-    "--sources",
-    "sources_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Sources file (YAML).",
-)
+@sources_option
 @identifier_options
 @click.option(
     "--request",

@@ -1,0 +1,42 @@
+"""Options that several commands share, declared once so they read and check the same."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+#: ``--sources FILE``: the sources file of ``search`` and ``batch``.
+sources_option = click.option(
+    "--sources",
+    "sources_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Sources file (YAML).",
+)
+
+
+def controller_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--controller provider|client|all`` (default all), with the command's own help."""
+    return click.option(
+        "--controller",
+        type=click.Choice(["provider", "client", "all"]),
+        default="all",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def parse_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    """``--format json,csv,xlsx``: known formats, each once, in the order given."""
+    from exporters import FORMATS  # the exporters load only when a command needs them
+
+    formats = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or value!r}: expected some of {', '.join(FORMATS)}"
+        )
+    return formats
