@@ -26,14 +26,17 @@ from typing import Any, ClassVar
 from ldap3 import ANONYMOUS, BASE, LEVEL, NONE, SCHEMA, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_errors
 
-from connectors.base import Connector, Link, Record, ScanResult
+from connectors.base import Link, Record, ScanResult
 from connectors.ldap_filter import dn_filters, search_filters
-from connectors.ldap_mapping import LdapEntryType, LdapMapping, LdapRelation, parse_ldap_mapping
+from connectors.ldap_mapping import (
+    DirectoryConnector,
+    LdapEntryType,
+    LdapRelation,
+)
 from connectors.ldap_settings import LdapSettings, ldap_settings
 from connectors.ldap_values import RawEntry, build_record, dn_key, object_classes, raw_entry
 from discover.errors import SourceError
 from discover.identifiers import Identifier
-from discover.register import Register
 
 _SCOPES = {"base": BASE, "one": LEVEL, "subtree": SUBTREE}
 _PAGED_RESULTS = "1.2.840.113556.1.4.319"
@@ -50,18 +53,10 @@ def _clean(text: object) -> str:
     return " ".join(str(text).split())[:300]
 
 
-class LdapConnector(Connector):
+class LdapConnector(DirectoryConnector):
     """Searches an LDAP or Active Directory server with a directory mapping."""
 
     kind: ClassVar[str] = "ldap"
-    mapping_schema: ClassVar[str] = "mapping-ldap.schema.json"
-    mapping: LdapMapping
-
-    @classmethod
-    def parse_mapping(
-        cls, document: dict[str, Any], *, register: Register, file: str
-    ) -> LdapMapping:
-        return parse_ldap_mapping(document, register=register, file=file)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -12,8 +12,9 @@ lower-case index for reading entries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from connectors.base import Connector
 from discover.errors import ConfigError
 from discover.mapping import FieldSpec, check_category, field_spec
 from discover.register import Register
@@ -239,3 +240,20 @@ def parse_ldap_mapping(document: dict[str, Any], *, register: Register, file: st
     return LdapMapping(
         entries=entries, relations=tuple(relations), description=document.get("description", "")
     )
+
+
+class DirectoryConnector(Connector):
+    """What a live directory (kind ldap) and an LDIF export (kind ldif) share: one mapping.
+
+    Both read the same directory mappings, so an LDIF export is scanned exactly as the
+    server it came from.
+    """
+
+    mapping_schema: ClassVar[str] = "mapping-ldap.schema.json"
+    mapping: LdapMapping
+
+    @classmethod
+    def parse_mapping(
+        cls, document: dict[str, Any], *, register: Register, file: str
+    ) -> LdapMapping:
+        return parse_ldap_mapping(document, register=register, file=file)

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Link, Record, ScanResult
-from connectors.ldap_mapping import LdapEntryType, LdapMapping, parse_ldap_mapping
+from connectors.base import Link, Record, ScanResult
+from connectors.ldap_mapping import (
+    DirectoryConnector,
+    LdapEntryType,
+)
 from connectors.ldap_values import (
     build_record,
     dn_key,
@@ -33,7 +36,6 @@ from connectors.ldap_values import (
 from connectors.ldif_reader import LdifEntry, LdifError, LdifStats, read_entry_at, read_ldif
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
-from discover.register import Register
 
 DnKey = tuple[str, ...]
 
@@ -75,18 +77,10 @@ def _edits(first: str, second: str) -> int:
     return previous[-1]
 
 
-class LdifConnector(Connector):
+class LdifConnector(DirectoryConnector):
     """Searches an LDIF export of a directory with a directory mapping."""
 
     kind: ClassVar[str] = "ldif"
-    mapping_schema: ClassVar[str] = "mapping-ldap.schema.json"
-    mapping: LdapMapping
-
-    @classmethod
-    def parse_mapping(
-        cls, document: dict[str, Any], *, register: Register, file: str
-    ) -> LdapMapping:
-        return parse_ldap_mapping(document, register=register, file=file)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
