@@ -55,7 +55,7 @@ from discover.case import write_case  # noqa: E402
 from discover.engine import search  # noqa: E402
 from discover.request import build_request  # noqa: E402
 from discover.sources import load_sources  # noqa: E402
-from exporters import export_case  # noqa: E402
+from exporters import export_package  # noqa: E402
 
 CLI = [sys.executable, "-c", "from discover.cli import main; main()"]
 STAMP = "bench-stamp.json"
@@ -118,7 +118,7 @@ def singles(
         result = search(request, sources)
         case = work / "cases" / row["request_id"]
         write_case(result, case, force=True)
-        export_case(case, out=work / "packages", force=True)
+        export_package(case, out=work / "packages", force=True)
         seconds.append(time.perf_counter() - started)
         hits[row["request_id"]] = comparable(result.hits)
         print(

@@ -311,29 +311,3 @@ def export_package(
         contacts=contacts,
         warnings=warnings,
     )
-
-
-def export_case(
-    case_path: Path,
-    *,
-    kind: PackageKind = "access",
-    formats: Sequence[str] = ("json",),
-    language: str | None = None,
-    out: Path | None = None,
-    controller: ControllerScope = "all",
-    force: bool = False,
-    register: Register | None = None,
-    passphrase: str | None = None,
-) -> Path:
-    """Write a package for a case; returns the package directory."""
-    return export_package(
-        case_path,
-        kind=kind,
-        formats=formats,
-        language=language,
-        out=out,
-        controller=controller,
-        force=force,
-        register=register,
-        passphrase=passphrase,
-    ).path

@@ -42,7 +42,7 @@ from discover.errors import DiscoverError
 from discover.identifiers import Identifier
 from discover.register import default_register
 from discover.sources import load_sources
-from exporters import export_case
+from exporters import export_package
 from exporters.package import MANIFEST, sha256_file
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def _write(
                 layout=layout,
                 summary=summary,
             )
-        package = export_case(
+        package = export_package(
             layout.case(rid),
             kind=request.kind,
             formats=spec.formats,
@@ -268,7 +268,7 @@ def _write(
             out=layout.packages,
             controller=request.controller,
             force=True,
-        )
+        ).path
         checksum = sha256_file(package / MANIFEST)
         write_marker(
             layout,

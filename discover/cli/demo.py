@@ -12,7 +12,7 @@ from discover.demo import build_estate
 from discover.engine import search
 from discover.request import load_request
 from discover.sources import load_sources
-from exporters import export_case
+from exporters import export_package
 
 
 @click.command()
@@ -41,12 +41,12 @@ def demo(ctx: click.Context, out: Path) -> None:
     summary = write_case(result, layout.case, force=True)
     print_summary(summary, case_path=str(layout.case))
     formats = ["json", "csv", "xlsx"]
-    package = export_case(
+    package = export_package(
         layout.case, kind="access", formats=formats, out=layout.packages, force=True
-    )
-    portability = export_case(
+    ).path
+    portability = export_package(
         layout.case, kind="portability", formats=formats, out=layout.packages, force=True
-    )
+    ).path
     out_console = console()
     out_console.print(f"sources file: {layout.sources}")
     out_console.print(f"request:      {layout.request}")

@@ -117,7 +117,7 @@ def test_whole_demo_reaches_jans_handset_its_ip_and_keeps_passwords_out(tmp_path
     from discover.engine import search
     from discover.request import load_request
     from discover.sources import load_sources
-    from exporters import export_case
+    from exporters import export_package
 
     layout = build_estate(tmp_path / "demo")
     result = search(load_request(layout.request), load_sources(layout.sources))
@@ -140,7 +140,7 @@ def test_whole_demo_reaches_jans_handset_its_ip_and_keeps_passwords_out(tmp_path
         passwords.update(re.findall(r'password="([^"]+)"', text))
     assert len(passwords) >= 5
     write_case(result, layout.case, force=True)
-    package = export_case(layout.case, kind="access", formats=["json"], out=layout.packages)
+    package = export_package(layout.case, kind="access", formats=["json"], out=layout.packages).path
     blobs = [(layout.case / "hits.parquet").read_bytes()]
     blobs += [p.read_bytes() for p in package.rglob("*") if p.is_file()]
     for password in passwords:

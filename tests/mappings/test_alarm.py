@@ -15,7 +15,7 @@ from tabular_demo import case_bytes, demo_sources, field_values, hits, records, 
 from discover.case import write_case
 from discover.demo.alarm import CODEWORDS, MARIEKE, build_alarm
 from discover.demo.people import JAN, PIETER, ZOE
-from exporters import export_case
+from exporters import export_package
 
 SOURCE = "alarm-keyholders"
 LOCATION = "estate/alarm/keyholders.xlsx#Sleutelhouders"
@@ -89,7 +89,9 @@ def test_access_package_redacts_the_other_keyholder(alarm, tmp_path: Path) -> No
     result = run(alarm, ("phone", JAN.mobile))
     case = tmp_path / "case"
     write_case(result, case)
-    package = export_case(case, kind="access", formats=["json", "csv"], out=tmp_path / "out")
+    package = export_package(
+        case, kind="access", formats=["json", "csv"], out=tmp_path / "out"
+    ).path
     text = "\n".join(
         path.read_text(encoding="utf-8", errors="replace")
         for path in package.rglob("*")
