@@ -742,31 +742,22 @@ def test_unreachable_server_is_a_transient_source_error(scheme: str) -> None:
     assert "refused" in caught.value.message.lower()
 
 
-def test_bad_credentials_postgresql(postgres_url: str) -> None:
-    url = sa.make_url(postgres_url).set(username="no_such_role_xyz")
+@pytest.mark.parametrize(
+    ("server", "change", "message"),
+    [
+        ("postgres_url", {"username": "no_such_role_xyz"}, "no_such_role_xyz"),
+        ("mariadb_url", {"password": "certainly-wrong"}, "Access denied"),
+        ("postgres_url", {"database": "discover_no_such_db"}, "does not exist"),
+        ("mariadb_url", {"database": "discover_no_such_db"}, "Unknown database"),
+    ],
+    ids=["postgres-credentials", "mariadb-credentials", "postgres-database", "mariadb-database"],
+)
+def test_bad_credentials_and_missing_databases_are_source_errors(
+    request: pytest.FixtureRequest, server: str, change: dict[str, str], message: str
+) -> None:
+    url = sa.make_url(request.getfixturevalue(server)).set(**change)
     source = connector(url.render_as_string(False), MAPPING_ANY)
-    with source, pytest.raises(SourceError, match="no_such_role_xyz"):
-        source.check()
-
-
-def test_bad_credentials_mariadb(mariadb_url: str) -> None:
-    url = sa.make_url(mariadb_url).set(password="certainly-wrong")
-    source = connector(url.render_as_string(False), MAPPING_ANY)
-    with source, pytest.raises(SourceError, match="Access denied"):
-        source.check()
-
-
-def test_missing_database_postgresql(postgres_url: str) -> None:
-    url = sa.make_url(postgres_url).set(database="discover_no_such_db")
-    source = connector(url.render_as_string(False), MAPPING_ANY)
-    with source, pytest.raises(SourceError, match="does not exist"):
-        source.check()
-
-
-def test_missing_database_mariadb(mariadb_url: str) -> None:
-    url = sa.make_url(mariadb_url).set(database="discover_no_such_db")
-    source = connector(url.render_as_string(False), MAPPING_ANY)
-    with source, pytest.raises(SourceError, match="Unknown database"):
+    with source, pytest.raises(SourceError, match=message):
         source.check()
 
 
