@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from connectors import KINDS
 from discover.cli import cli
+from discover.config import validate
 from discover.hits import HIT_COLUMN_DOCS, HITS_SCHEMA
 from discover.identifiers import IDENTIFIER_TYPES
+from discover.mapping import load_mapping
+from discover.register import default_register
+from discover.request import request_from_document
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -95,3 +101,22 @@ def test_shipped_mappings_named_in_the_sources_table_exist() -> None:
     assert len(named) >= 10
     for name in named:
         assert (ROOT / "mappings" / name).is_file(), name
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+def test_the_request_example_is_a_valid_request() -> None:
+    (block,) = _blocks("json")
+    request = request_from_document(json.loads(block), file="README.md")
+    assert [i.type for i in request.identifiers] == ["email", "phone"]
+
+
+def test_the_yaml_examples_are_a_valid_sources_file_and_mapping(tmp_path: Path) -> None:
+    sources, mapping = (yaml.safe_load(block) for block in _blocks("yaml"))
+    validate(sources, "sources.schema.json", file="README.md")
+    path = tmp_path / "crm.yaml"
+    path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    loaded = load_mapping(path, default_register(), expected_kind="sql")
+    assert set(loaded.model.tables) == {"contacts", "support_tickets"}
