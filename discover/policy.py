@@ -135,7 +135,7 @@ def select_hits(
     """
     left_out: dict[str, int] = {}
     hits = hits.combine_chunks()
-    own_use = pa.array([False] * hits.num_rows, pa.bool_())
+    own_use = pa.repeat(pa.scalar(False), hits.num_rows)
     if kind == "portability" and own_use_categories and hits.num_rows:
         # The subject's own contact list: not other people's data *for this package*.
         categories = pa.array(sorted(own_use_categories), pa.string())
