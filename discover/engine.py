@@ -207,7 +207,8 @@ def search_many(
     """Search every source for many subjects, one scan per source per round.
 
     Given ``connectors`` are used as they are and left open (a caller that searches
-    repeatedly keeps its connections); otherwise they are opened and closed here.
+    repeatedly keeps its connections); otherwise they are opened and closed here,
+    after every mapping has loaded: a malformed one raises before any source is touched.
     """
     register = register or default_register()
     own_connectors = connectors is None

@@ -171,8 +171,8 @@ def search(
     )
     if is_case(case_dir) and not force:
         raise CaseError(f"{case_dir} already holds a case; choose another --case or pass --force")
+    # The engine loads and checks every mapping before it opens any source.
     sources = load_sources(sources_file)
-    sources.load_mappings()  # every mapping valid before any source is touched
     if as_json:
         result = run_search(request, sources)
     else:
