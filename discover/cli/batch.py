@@ -12,7 +12,13 @@ from discover.batch.broker import CelerySettings
 from discover.batch.progress import BatchProgress
 from discover.batch.report import report_table, totals_text
 from discover.batch.runner import DEFAULT_SHARD_SIZE
-from discover.cli.options import controller_option, parse_formats, sources_option
+from discover.cli.options import (
+    controller_option,
+    kind_option,
+    language_option,
+    parse_formats,
+    sources_option,
+)
 from discover.cli.output import console, console_err, print_json
 
 
@@ -25,13 +31,7 @@ from discover.cli.output import console, console_err, print_json
     type=click.Path(path_type=Path, file_okay=False),
     help="Output directory: cases/, packages/ and batch-report.json.",
 )
-@click.option(
-    "--kind",
-    type=click.Choice(["access", "portability"]),
-    default="access",
-    show_default=True,
-    help="Kind for rows that do not give one.",
-)
+@kind_option("access", "Kind for rows that do not give one.")
 @click.option(
     "--format",
     "formats",
@@ -40,14 +40,7 @@ from discover.cli.output import console, console_err, print_json
     callback=parse_formats,
     help="Package formats, comma-separated.",
 )
-@click.option(
-    "--lang",
-    "language",
-    type=click.Choice(["nl", "en"]),
-    default="nl",
-    show_default=True,
-    help="Language for rows that do not give one.",
-)
+@language_option("nl", "Language for rows that do not give one.")
 @controller_option("Controller scope for rows that do not give one.")
 @click.option(
     "--executor",

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from discover.cli.options import controller_option, parse_formats
+from discover.cli.options import controller_option, kind_option, language_option, parse_formats
 from discover.cli.output import console, console_err
 from discover.errors import ExportError
 from exporters import FORMATS, export_package
@@ -46,9 +46,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
 
 @click.command()
 @click.argument("case_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option(
-    "--kind", type=click.Choice(["access", "portability"]), default="access", show_default=True
-)
+@kind_option("access")
 @click.option(
     "--format",
     "formats",
@@ -57,13 +55,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
     callback=parse_formats,
     help=f"Comma-separated: {', '.join(FORMATS)} (portability adds contacts.vcf itself).",
 )
-@click.option(
-    "--lang",
-    "language",
-    type=click.Choice(["nl", "en"]),
-    default=None,
-    help="Language of the package texts. Default: the request's language (Dutch).",
-)
+@language_option(None, "Language of the package texts. Default: the request's language (Dutch).")
 @controller_option("Limit to the part the provider or the client organisation is controller of.")
 @click.option(
     "--out",

@@ -18,13 +18,42 @@ sources_option = click.option(
 )
 
 
-def controller_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def controller_option(help_text: str) -> Decorator:
     """``--controller provider|client|all`` (default all), with the command's own help."""
     return click.option(
         "--controller",
         type=click.Choice(["provider", "client", "all"]),
         default="all",
         show_default=True,
+        help=help_text,
+    )
+
+
+def kind_option(default: str | None, help_text: str | None = None) -> Decorator:
+    """``--kind access|portability``: the same two kinds for every command that takes one.
+
+    ``default`` None leaves the kind to the request (``search``'s request file).
+    """
+    return click.option(
+        "--kind",
+        type=click.Choice(["access", "portability"]),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
+    )
+
+
+def language_option(default: str | None, help_text: str) -> Decorator:
+    """``--lang nl|en`` into ``language``: the languages the package texts exist in."""
+    return click.option(
+        "--lang",
+        "language",
+        type=click.Choice(["nl", "en"]),
+        default=default,
+        show_default=default is not None,
         help=help_text,
     )
 

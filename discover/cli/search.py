@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from discover.case import is_case, write_case
-from discover.cli.options import sources_option
+from discover.cli.options import kind_option, language_option, sources_option
 from discover.cli.output import console_err, print_json, print_summary
 from discover.engine import search as run_search
 from discover.errors import CaseError, ConfigError, InvalidIdentifier, kind_label
@@ -108,16 +108,8 @@ def request_from_options(
     help="Request file (JSON) instead of identifier options.",
 )
 @click.option("--request-id", help="Request id (default: generated).")
-@click.option(
-    "--kind", type=click.Choice(["access", "portability"]), default=None, help="Kind of request."
-)
-@click.option(
-    "--lang",
-    "language",
-    type=click.Choice(["nl", "en"]),
-    default=None,
-    help="Language of the package.",
-)
+@kind_option(None, "Kind of request.")
+@language_option(None, "Language of the package.")
 @click.option("--client", help="The subject's employer (client organisation), named in packages.")
 @click.option(
     "--case",
