@@ -237,13 +237,6 @@ class LdapConnector(DirectoryConnector):
             connection.unbind()
         return problems
 
-    def identifier_types(self) -> frozenset[str]:
-        return frozenset(
-            str(attribute.spec.identifier)
-            for entry_type in self.mapping.entries.values()
-            for attribute in entry_type.searchable
-        )
-
     # -- searching --------------------------------------------------------------------
 
     def _search(

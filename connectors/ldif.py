@@ -213,13 +213,6 @@ class LdifConnector(DirectoryConnector):
                     )
         return problems
 
-    def identifier_types(self) -> frozenset[str]:
-        return frozenset(
-            str(attribute.spec.identifier)
-            for entry_type in self.mapping.entries.values()
-            for attribute in entry_type.searchable
-        )
-
     def _record(
         self,
         name: str,
