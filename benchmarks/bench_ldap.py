@@ -44,7 +44,7 @@ sys.path.append(str(ROOT / "tests"))
 
 from support.slapd import Slapd, missing  # noqa: E402
 
-from connectors.ldap import LdapConnector  # noqa: E402
+from connectors.directory.ldap import LdapConnector  # noqa: E402
 from discover.config import shipped_path  # noqa: E402
 from discover.engine import search_many  # noqa: E402
 from discover.identifiers import Identifier  # noqa: E402

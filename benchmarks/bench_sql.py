@@ -44,7 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from connectors.sql_predicates import index_expression
+from connectors.sql.predicates import index_expression
 from discover.engine import open_connectors, search
 from discover.register import default_register
 from discover.request import build_request

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
 
 #: kind -> "module:Class"
 KINDS: dict[str, str] = {
-    "sql": "connectors.sql:SqlConnector",
-    "tabular": "connectors.tabular:TabularConnector",
-    "voip": "connectors.voip:VoipConnector",
-    "ldap": "connectors.ldap:LdapConnector",
-    "ldif": "connectors.ldif:LdifConnector",
+    "sql": "connectors.sql.connector:SqlConnector",
+    "tabular": "connectors.tabular.connector:TabularConnector",
+    "voip": "connectors.voip.connector:VoipConnector",
+    "ldap": "connectors.directory.ldap:LdapConnector",
+    "ldif": "connectors.directory.ldif:LdifConnector",
 }
 
 
@@ -36,5 +36,5 @@ def connector_class(kind: str) -> type[Connector]:
 
 # The engine imports this package; importing discover only now (KINDS and
 # connector_class exist) lets a program import a connector module first
-# (``import connectors.ldap``) without a circular-import error.
+# (``import connectors.directory.ldap``) without a circular-import error.
 import discover  # noqa: E402, F401

@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     # The engine imports the connectors, which import discover's modules: importing
-    # it lazily lets ``import connectors.sql`` work before ``import discover``.
+    # it lazily lets ``import connectors.sql.connector`` work before ``import discover``.
     if name in ("SearchResult", "search", "search_many"):
         from discover import engine
 

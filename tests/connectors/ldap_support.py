@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import ScanResult
-from connectors.ldap import LdapConnector
-from connectors.ldif import LdifConnector
+from connectors.directory.ldap import LdapConnector
+from connectors.directory.ldif import LdifConnector
 from discover.config import shipped_path
 from discover.identifiers import Identifier
 from discover.mapping import load_mapping

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.base import Record
-from connectors.sql import SqlConnector
+from connectors.sql.connector import SqlConnector
 from discover.config import validate
 from discover.identifiers import Identifier
 from discover.register import default_register

@@ -10,7 +10,7 @@ import yaml
 from openpyxl import Workbook
 
 from connectors.base import ScanResult
-from connectors.tabular import TabularConnector
+from connectors.tabular.connector import TabularConnector
 from discover.engine import open_connectors
 from discover.identifiers import Identifier
 from discover.register import default_register

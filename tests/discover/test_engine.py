@@ -28,7 +28,7 @@ from engine_support import (
     trace,
 )
 
-from connectors.sql import SqlConnector
+from connectors.sql.connector import SqlConnector
 from discover.demo.people import ACME, FATIMA, JAN, NAMESAKE, PEOPLE, PIETER, ZOE
 from discover.engine import natural_key, open_connectors, search, search_many
 from discover.hits import HITS_SCHEMA

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from ldap_support import PEOPLE_LDIF, by_dn, ident, ldap_connector
 from support.slapd import Slapd
 
-from connectors.ldap_filter import escape, search_filters
-from connectors.ldif_reader import read_ldif
+from connectors.directory.filter import escape, search_filters
+from connectors.directory.ldif_reader import read_ldif
 from discover.errors import InvalidIdentifier
 from discover.identifiers import Identifier, try_normalise
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
-from connectors.voip_files import (
+from connectors.voip.files import (
     Unreadable,
     decode_text,
     element_text,
@@ -26,7 +26,7 @@ from connectors.voip_files import (
     parse_xml,
     read_bytes,
 )
-from connectors.voip_mapping import HandsetFormat, PhonebookFormat, VoipMapping
+from connectors.voip.mapping import HandsetFormat, PhonebookFormat, VoipMapping
 
 #: Placeholders Yealink templates use for an empty value.
 _EMPTY_VALUES = frozenset({"%NULL%", "%EMPTY%"})

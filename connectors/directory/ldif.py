@@ -22,18 +22,24 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Link, Record, ScanResult
-from connectors.ldap_mapping import (
+from connectors.directory.ldif_reader import (
+    LdifEntry,
+    LdifError,
+    LdifStats,
+    read_entry_at,
+    read_ldif,
+)
+from connectors.directory.mapping import (
     DirectoryConnector,
     LdapEntryType,
 )
-from connectors.ldap_values import (
+from connectors.directory.values import (
     build_record,
     dn_key,
     in_scope,
     object_classes,
     read_value,
 )
-from connectors.ldif_reader import LdifEntry, LdifError, LdifStats, read_entry_at, read_ldif
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 

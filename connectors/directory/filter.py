@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import phonenumbers
 from ldap3.utils.conv import escape_filter_chars
 
-from connectors.ldap_mapping import LdapAttribute, LdapEntryType
+from connectors.directory.mapping import LdapAttribute, LdapEntryType
 from discover.identifiers import Identifier, surface_forms
 
 

@@ -8,7 +8,7 @@ phonebooks the handsets load. The mapping (kind ``voip``) says which files to re
 how each format is recognised and which vendor keys hold which fields.
 
 A scan reads every file once, builds an index of normalised identifiers
-(:mod:`connectors.voip_index`) and answers any number of identifiers with one lookup
+(:mod:`connectors.voip.index`) and answers any number of identifiers with one lookup
 each; the index is kept while no file changes, so later rounds of the same search do
 not parse again. Passwords (SIP, authentication, provisioning, admin) are never read
 into a record: the field says only that a value is set (``WITHHELD``).
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
-from connectors.voip_files import list_files
-from connectors.voip_index import Index, IndexBuilder, valid_scope
-from connectors.voip_mapping import VoipMapping, parse_voip_mapping
+from connectors.voip.files import list_files
+from connectors.voip.index import Index, IndexBuilder, valid_scope
+from connectors.voip.mapping import VoipMapping, parse_voip_mapping
 from discover.errors import SourceError
 from discover.identifiers import Identifier
 from discover.register import Register

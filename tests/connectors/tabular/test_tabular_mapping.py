@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.tabular_mapping import TabularMapping
+from connectors.tabular.mapping import TabularMapping
 from discover.config import shipped_path
 from discover.errors import ConfigError
 from discover.mapping import load_mapping

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from connectors.ldap_values import RawEntry, attribute_key
+from connectors.directory.values import RawEntry, attribute_key
 
 
 class LdifError(ValueError):

@@ -606,7 +606,7 @@ def test_thousands_of_identifiers_in_one_scan(tmp_path: Path) -> None:
 def test_damage_detection_vectorised_and_per_value_agree(
     kind: str, text: str, flagged: bool | None
 ) -> None:
-    from connectors.tabular_exprs import damage_reason, damaged
+    from connectors.tabular.exprs import damage_reason, damaged
 
     expression = damaged(kind, pl.col("v"))
     vectorised = (
@@ -619,7 +619,7 @@ def test_damage_detection_vectorised_and_per_value_agree(
 
 
 def test_header_names_from_merged_cells() -> None:
-    from connectors.tabular_read import header_names
+    from connectors.tabular.read import header_names
 
     rows = [
         ["Nr", "SIM", None, "Gebruiker", None, "Status"],

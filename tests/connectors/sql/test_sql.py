@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sql_support import by_key, connector, create, ident, keys, writer
 
 from connectors.base import WITHHELD
-from connectors.sql import join_key
-from connectors.sql_predicates import PREDICATES, index_expression
+from connectors.sql.connector import join_key
+from connectors.sql.predicates import PREDICATES, index_expression
 from discover.errors import ConfigError, SourceError
 from discover.identifiers import IDENTIFIER_TYPES
 from discover.sources import Settings

@@ -31,8 +31,8 @@ from typing import Any
 
 import polars as pl
 
-from connectors.tabular_exprs import clean, integral, scoped_extension
-from connectors.tabular_mapping import DIGIT_TYPES, TabularMapping, header_text
+from connectors.tabular.exprs import clean, integral, scoped_extension
+from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
 
 ROW = "__row"
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}

@@ -26,7 +26,7 @@ from ldap_support import (
 from support.slapd import Slapd
 
 from connectors.base import WITHHELD
-from connectors.ldif_reader import LdifError, LdifStats, read_entry_at, read_ldif
+from connectors.directory.ldif_reader import LdifError, LdifStats, read_entry_at, read_ldif
 from discover.errors import SourceError
 
 # -- the reader -----------------------------------------------------------------------------

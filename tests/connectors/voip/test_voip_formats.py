@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from voip_helpers import by_record, masked, run, sources_file
 
-from connectors.voip_files import mac_from_name
-from connectors.voip_index import phone_tail
+from connectors.voip.files import mac_from_name
+from connectors.voip.index import phone_tail
 from discover.identifiers import try_normalise
 
 
@@ -227,7 +227,7 @@ def test_directory_scope_at_a_deeper_level(tmp_path: Path) -> None:
         prov, "tenants/bakkerij/001565000701.cfg", "#!version:1.0.0.1\naccount.1.user_name = 10\n"
     )
     mapping = tmp_path / "deep.yaml"
-    text = (Path(__file__).parents[2] / "mappings/voip/provisioning.yaml").read_text("utf-8")
+    text = (Path(__file__).parents[3] / "mappings/voip/provisioning.yaml").read_text("utf-8")
     mapping.write_text(text.replace("  level: 1", "  level: 2"), encoding="utf-8")
     sources = sources_file(tmp_path, prov, mapping=str(mapping))
     records = by_record(run(sources, ("extension", "bakkerij/10")).hits)
@@ -292,7 +292,7 @@ def test_text_encodings_utf16_with_bom_and_a_declared_legacy_encoding(tmp_path: 
     assert [w.split(":")[0] for w in result.sources[0].warnings] == ["acme/001565000b02.cfg"]
     # the mapping may declare the encoding of key = value files
     mapping = tmp_path / "latin1.yaml"
-    shipped = (Path(__file__).parents[2] / "mappings/voip/provisioning.yaml").read_text("utf-8")
+    shipped = (Path(__file__).parents[3] / "mappings/voip/provisioning.yaml").read_text("utf-8")
     mapping.write_text(shipped.replace("encoding: utf-8", "encoding: latin-1"), "utf-8")
     result = run(
         sources_file(tmp_path, prov.parent, mapping=str(mapping)), ("extension", "acme/203")
@@ -322,7 +322,7 @@ def test_scope_from_source_without_a_scope_fails_the_source_by_name(tmp_path: Pa
     prov = tmp_path / "prov"
     write(prov, "001565000c01.cfg", "#!version:1.0.0.1\naccount.1.user_name = 701\n")
     mapping = tmp_path / "one-client.yaml"
-    text = (Path(__file__).parents[2] / "mappings/voip/provisioning.yaml").read_text("utf-8")
+    text = (Path(__file__).parents[3] / "mappings/voip/provisioning.yaml").read_text("utf-8")
     mapping.write_text(text.replace("  from: directory", "  from: source"), encoding="utf-8")
     result = run(sources_file(tmp_path, prov, mapping=str(mapping)), ("extension", "acme/701"))
     assert result.sources[0].status == "failed"

@@ -2,7 +2,7 @@
 
 The search is pushed down: per table, one SELECT per chunk of identifiers whose
 WHERE ORs the candidate predicates of every mapped identifier column
-(:mod:`connectors.sql_predicates`), with bound parameters and table and column names
+(:mod:`connectors.sql.predicates`), with bound parameters and table and column names
 quoted by SQLAlchemy. Candidates are verified after normalisation in Python; then the
 declared relations are followed with ``IN`` queries on the join columns, transitively.
 
@@ -37,8 +37,8 @@ from connectors.base import (
     ScanResult,
     normalised_text,
 )
-from connectors.sql_mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
-from connectors.sql_predicates import SQLITE_FOLD, candidate_predicate
+from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
+from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate
 from discover.errors import SourceError
 from discover.identifiers import Identifier, fold_text
 from discover.register import Register

@@ -37,14 +37,14 @@ from typing import Any, ClassVar
 import polars as pl
 
 from connectors.base import WITHHELD, Connector, FieldValue, Link, Match, Record, ScanResult
-from connectors.tabular_exprs import candidate, damage_reason, damaged
-from connectors.tabular_mapping import (
+from connectors.tabular.exprs import candidate, damage_reason, damaged
+from connectors.tabular.mapping import (
     Relation,
     TabularMapping,
     header_text,
     parse_tabular_mapping,
 )
-from connectors.tabular_read import (
+from connectors.tabular.read import (
     ROW,
     FileProblem,
     Sheet,

@@ -13,7 +13,7 @@ from discover.errors import ConfigError
 from discover.mapping import load_mapping
 from discover.register import default_register
 
-SHIPPED = Path(__file__).parents[2] / "mappings" / "voip" / "provisioning.yaml"
+SHIPPED = Path(__file__).parents[3] / "mappings" / "voip" / "provisioning.yaml"
 
 
 def shipped() -> dict[str, Any]:

@@ -25,7 +25,7 @@ from ldap_support import (
 from support.slapd import Slapd, free_port
 
 from connectors.base import WITHHELD
-from connectors.ldap_filter import search_filters
+from connectors.directory.filter import search_filters
 from discover.engine import search_many
 from discover.errors import SourceError
 from discover.request import build_request

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from ldap_support import ACTIVE_DIRECTORY, INETORGPERSON, ident, source
 
-from connectors.ldap_filter import class_filter, search_filters
-from connectors.ldap_settings import ldap_settings
-from connectors.ldap_values import apply_transform, dn_key, guid_text, sid_text
+from connectors.directory.filter import class_filter, search_filters
+from connectors.directory.settings import ldap_settings
+from connectors.directory.values import apply_transform, dn_key, guid_text, sid_text
 from discover.config import shipped_path
 from discover.errors import ConfigError, SourceError
 from discover.mapping import load_mapping

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sql_support import connector, create, ident, keys, writer
 
-from connectors.sql import SqlConnector
-from connectors.sql_predicates import name_words
+from connectors.sql.connector import SqlConnector
+from connectors.sql.predicates import name_words
 from discover.errors import InvalidIdentifier
 from discover.identifiers import Identifier, fold_text, try_normalise
 from discover.request import build_request

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import WITHHELD, FieldValue, Match, Record
-from connectors.ldap_mapping import LdapAttribute, LdapEntryType
+from connectors.directory.mapping import LdapAttribute, LdapEntryType
 from discover.identifiers import Identifier, try_normalise
 
 Wanted = Mapping[str, Mapping[str, Identifier]]

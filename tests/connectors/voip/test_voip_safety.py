@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from voip_helpers import HOSTILE, PROVISIONING, by_record, run, sources_file
 
-from connectors.voip_files import Unreadable, parse_xml
+from connectors.voip.files import Unreadable, parse_xml
 
 EXPECTED_WARNINGS = {
     "acme/001565abcd11.cfg": "external entity 'xxe' -> file:///etc/passwd",
@@ -67,7 +67,7 @@ def test_external_entity_is_never_fetched(tmp_path: Path) -> None:
 def test_too_large_a_file_is_not_read(tmp_path: Path) -> None:
     """Files over files.max_bytes (1,000 here) are named and skipped; smaller ones are read."""
     mapping = tmp_path / "small.yaml"
-    text = (Path(__file__).parents[2] / "mappings/voip/provisioning.yaml").read_text("utf-8")
+    text = (Path(__file__).parents[3] / "mappings/voip/provisioning.yaml").read_text("utf-8")
     mapping.write_text(text.replace("max_bytes: 4194304", "max_bytes: 1000"), encoding="utf-8")
     sources = sources_file(tmp_path, PROVISIONING, mapping=str(mapping))
     result = run(sources, ("extension", "acme/201"), ("extension", "acme/202"))

@@ -38,9 +38,9 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from connectors.base import WITHHELD, FieldValue, Link, Record
-from connectors.voip_files import Unreadable, list_files
-from connectors.voip_mapping import FieldRule, VoipMapping, sip_user_part
-from connectors.voip_parsers import ParsedConfig, ParsedPhonebook, parse_file
+from connectors.voip.files import Unreadable, list_files
+from connectors.voip.mapping import FieldRule, VoipMapping, sip_user_part
+from connectors.voip.parsers import ParsedConfig, ParsedPhonebook, parse_file
 from discover.identifiers import try_normalise
 from discover.mapping import FieldSpec
 

@@ -1,12 +1,12 @@
 """Directory connector: LDAP and Active Directory servers through ldap3.
 
 The search runs on the server: per entry type, one filter ORs the subject's
-identifiers in the spellings directories store (see :mod:`connectors.ldap_filter`,
+identifiers in the spellings directories store (see :mod:`connectors.directory.filter`,
 every value escaped per RFC 4515), read with simple paged results (RFC 2696). Many
 identifiers (a batch job) are split into OR-chunks. Size and time limits the server
 or the sources file imposes are reported (``truncated`` and a warning), never
 silently dropped. Every returned value is verified again after normalisation
-(:mod:`connectors.ldap_values`); declared relations (the groups whose ``member``
+(:mod:`connectors.directory.values`); declared relations (the groups whose ``member``
 holds a found person's DN) are followed with escaped DN filters.
 
 One connection per source, opened on first use, bound with the sources file's
@@ -27,14 +27,14 @@ from ldap3 import ANONYMOUS, BASE, LEVEL, NONE, SCHEMA, SIMPLE, SUBTREE, Connect
 from ldap3.core import exceptions as ldap_errors
 
 from connectors.base import Link, Record, ScanResult
-from connectors.ldap_filter import dn_filters, search_filters
-from connectors.ldap_mapping import (
+from connectors.directory.filter import dn_filters, search_filters
+from connectors.directory.mapping import (
     DirectoryConnector,
     LdapEntryType,
     LdapRelation,
 )
-from connectors.ldap_settings import LdapSettings, ldap_settings
-from connectors.ldap_values import RawEntry, build_record, dn_key, object_classes, raw_entry
+from connectors.directory.settings import LdapSettings, ldap_settings
+from connectors.directory.values import RawEntry, build_record, dn_key, object_classes, raw_entry
 from discover.errors import SourceError
 from discover.identifiers import Identifier
 

@@ -1,0 +1,1 @@
+"""Spreadsheets and flat files (CSV, XLSX, Parquet) read with polars."""

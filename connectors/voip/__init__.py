@@ -1,0 +1,1 @@
+"""VoIP provisioning directories: handset configuration files and phonebooks."""
