@@ -1,6 +1,6 @@
 """Benchmark: one batch of 1,000 subjects against 1,000 single searches.
 
-The estate (``discover.batch.synthetic``) holds a CRM with 1,000,000 contacts (SQLite,
+The estate (``support.synthetic_estate``) holds a CRM with 1,000,000 contacts (SQLite,
 plus tickets, call recordings, internet lines, website accounts), a telephony
 platform with 5,000,000 call-detail records (SQLite), and a 1,000,000-row SIM
 inventory (CSV, read by the tabular connector with the shipped inventory mapping).
@@ -49,8 +49,10 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # the test-data generators live in tests/support
 
-from discover.batch import synthetic  # noqa: E402
+from support import synthetic_estate as synthetic  # noqa: E402
+
 from discover.case import write_case  # noqa: E402
 from discover.engine import search  # noqa: E402
 from discover.request import build_request  # noqa: E402

@@ -24,6 +24,7 @@ import argparse
 import csv
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -33,10 +34,13 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # tests/support
+
+from support.synthetic_case import write_synthetic_case
+
 from discover.case import read_case
 from discover.policy import select_hits
 from exporters import export_package
-from exporters.synthetic import write_synthetic_case
 from exporters.tables import record_types
 
 Rows = list[tuple[Any, ...]]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.synthetic_case import write_synthetic_case
 
 from discover.case import DECISIONS_FILE, read_case
 from discover.errors import CaseError, InputError
@@ -17,7 +18,6 @@ from discover.review import (
     resolve_ref,
     review_items,
 )
-from exporters.synthetic import write_synthetic_case
 
 
 @pytest.fixture

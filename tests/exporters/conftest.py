@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.synthetic_case import write_synthetic_case
 
 from discover.case import write_case
 from discover.demo import build_estate
 from discover.engine import search
 from discover.request import load_request
 from discover.sources import load_sources
-from exporters.synthetic import write_synthetic_case
 
 
 @pytest.fixture(scope="session")

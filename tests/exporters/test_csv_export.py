@@ -33,7 +33,7 @@ def test_each_csv_loads_back_to_the_same_rows(demo_case: Path, tmp_path: Path) -
 
 
 def test_non_ascii_text_survives(demo_case: Path, tmp_path: Path) -> None:
-    from exporters.synthetic import write_synthetic_case
+    from support.synthetic_case import write_synthetic_case
 
     case = tmp_path / "case"
     write_synthetic_case(case, 300)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import pyzipper
 from package_checks import assert_absent
+from support.synthetic_case import SECRET_PREFIX
 
 from discover.errors import ExportError
 from exporters import export_package, verify_package
 from exporters.encrypt import check_passphrase, decrypt_archive, generate_passphrase
-from exporters.synthetic import SECRET_PREFIX
 
 PASSPHRASE = "correct horse battery staple"
 

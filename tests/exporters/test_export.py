@@ -26,6 +26,7 @@ from package_checks import (
     non_null,
     xlsx_fields,
 )
+from support.synthetic_case import SECRET_PREFIX, THIRD_PARTY_PREFIX
 
 from discover.case import read_case
 from discover.errors import ExportError
@@ -34,7 +35,6 @@ from discover.register import default_register
 from discover.review import load_decisions, new_decision, record_decisions
 from exporters import export_package, verify_package
 from exporters.export import load_export_log
-from exporters.synthetic import SECRET_PREFIX, THIRD_PARTY_PREFIX
 from exporters.tables import record_types
 from exporters.xlsx_export import sheet_names
 
@@ -249,7 +249,7 @@ def test_files_are_private(demo_case: Path, tmp_path: Path) -> None:
 
 
 def test_incomplete_case_says_so(tmp_path: Path) -> None:
-    from exporters.synthetic import write_synthetic_case
+    from support.synthetic_case import write_synthetic_case
 
     case = tmp_path / "case"
     write_synthetic_case(case, 200, failed_source="acme-directory")
@@ -265,7 +265,7 @@ def test_incomplete_case_says_so(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["access", "portability"])
 def test_a_case_without_hits_still_gives_a_complete_package(tmp_path: Path, kind: str) -> None:
-    from exporters.synthetic import write_synthetic_case
+    from support.synthetic_case import write_synthetic_case
 
     case = tmp_path / "case"
     write_synthetic_case(case, rows=[])

@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+from support.synthetic_case import write_synthetic_case
+
 from exporters import verify_package
-from exporters.synthetic import write_synthetic_case
 
 FRACTIONS = (0.3, 0.5, 0.7, 0.85, 0.95)
 NAME = "REQ-SYNTH-0001-access"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import vobject
 from package_checks import assert_absent
+from support.synthetic_case import NOW, synthetic_request, write_synthetic_case
 
 from discover.hits import hits_table
 from exporters import export_package
-from exporters.synthetic import NOW, synthetic_request, write_synthetic_case
 from exporters.vcard import Contact, contacts_from_hits, escape, fold, vcard, vcards
 
 

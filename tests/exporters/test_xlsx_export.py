@@ -14,10 +14,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 from PIL import Image
+from support.synthetic_case import NOW, synthetic_request, write_synthetic_case
 
 from discover.case import read_case
 from exporters import export_package
-from exporters.synthetic import NOW, synthetic_request, write_synthetic_case
 from exporters.tables import RecordType
 from exporters.xlsx_export import sheet_names
 from tests.conftest import server_missing

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import synthetic_estate as synthetic
 
-from discover.batch import synthetic
 from discover.demo import build_estate
 from discover.demo.estate import DemoLayout
 

@@ -26,11 +26,12 @@ from batch_support import (
     poison,
     write_csv,
 )
+from support import synthetic_estate as synthetic
+from support.synthetic_estate import SynthEstate
 
-from discover.batch import BatchOptions, run_batch, synthetic
+from discover.batch import BatchOptions, run_batch
 from discover.batch.broker import CelerySettings
 from discover.batch.layout import MARKER
-from discover.batch.synthetic import SynthEstate
 from exporters.package import verify_package
 
 pytestmark = pytest.mark.redis

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from batch_support import by_id, package_dirs, write_csv
+from support import synthetic_estate as synthetic
+from support.synthetic_estate import SynthEstate
 
-from discover.batch import BatchOptions, run_batch, synthetic
+from discover.batch import BatchOptions, run_batch
 from discover.batch.layout import MARKER
-from discover.batch.synthetic import SynthEstate
 from exporters.package import verify_package
 
 CLI = [sys.executable, "-c", "from discover.cli import main; main()"]

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from batch_support import by_id, cure, package_dirs, poison, read_report, write_csv
 from click.testing import CliRunner
+from support import synthetic_estate as synthetic
+from support.synthetic_estate import SynthEstate
 
-from discover.batch import BatchOptions, run_batch, synthetic
+from discover.batch import BatchOptions, run_batch
 from discover.batch.layout import Layout, batch_lock
-from discover.batch.synthetic import SynthEstate
 from discover.cli import cli
 from discover.demo.estate import DemoLayout
 from discover.demo.people import FATIMA, JAN, PIETER, ZOE

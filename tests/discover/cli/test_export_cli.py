@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.synthetic_case import write_synthetic_case
 
 from discover.cli import cli
 from exporters import verify_package
-from exporters.synthetic import write_synthetic_case
 
 
 @pytest.fixture

@@ -290,10 +290,10 @@ def _insert(
     for row in rows:
         batch.append(row)
         if len(batch) >= 100_000:
-            connection.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)  # noqa: S608
+            connection.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)
             batch.clear()
     if batch:
-        connection.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)  # noqa: S608
+        connection.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)
     connection.commit()
 
 

@@ -25,7 +25,7 @@ from discover.hits import hits_table
 from discover.register import Register, default_register
 from discover.request import Request, build_request
 
-SECRET_PREFIX = "S3CRET-"  # noqa: S105 - a marker to search output bytes for
+SECRET_PREFIX = "S3CRET-"
 THIRD_PARTY_PREFIX = "+3197"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
