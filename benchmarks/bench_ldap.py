@@ -44,11 +44,11 @@ sys.path.append(str(ROOT / "tests"))
 
 from support.slapd import Slapd, missing  # noqa: E402
 
+from connectors import load_mapping  # noqa: E402
 from connectors.directory.ldap import LdapConnector  # noqa: E402
 from discover.config import shipped_path  # noqa: E402
 from discover.engine import search_many  # noqa: E402
 from discover.identifiers import Identifier  # noqa: E402
-from discover.mapping import load_mapping  # noqa: E402
 from discover.register import default_register  # noqa: E402
 from discover.request import build_request  # noqa: E402
 from discover.sources import Settings, SourceConfig, SourcesConfig  # noqa: E402

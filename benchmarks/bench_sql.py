@@ -44,6 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from connectors import load_mappings
 from connectors.sql.predicates import index_expression
 from discover.engine import open_connectors, search
 from discover.register import default_register
@@ -342,7 +343,7 @@ def _median_ms(samples: list[float]) -> float:
 def measure(backend: Backend, directory: Path, repeat: int, indexed: bool, profile: bool) -> list:
     sources = _sources(backend, directory)
     register = default_register()
-    connectors = open_connectors(sources, sources.load_mappings(register), register)
+    connectors = open_connectors(sources, load_mappings(sources, register), register)
     database = backend.connect()
     out: list[Measurement] = []
     try:

@@ -159,6 +159,7 @@ def child(args: argparse.Namespace) -> None:
 
     import polars as pl
 
+    from connectors import load_mappings
     from discover.engine import open_connectors
     from discover.identifiers import Identifier
     from discover.register import default_register
@@ -179,7 +180,7 @@ def child(args: argparse.Namespace) -> None:
     folder = Path(args.workdir)
     sources = load_sources(folder / "sources.yaml")
     register = default_register()
-    mappings = sources.load_mappings(register)
+    mappings = load_mappings(sources, register)
     file = folder / f"inventory.{args.format}"
     column, stored, kind, raw = (
         ("E-mail", SUBJECT_EMAIL.upper(), "email", SUBJECT_EMAIL)

@@ -27,9 +27,9 @@ from defusedxml import ElementTree as SafeElementTree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import discover  # noqa: F401 - resolves the connectors/discover import order
+from connectors import load_mapping
 from connectors.voip.connector import VoipConnector
 from discover.identifiers import Identifier
-from discover.mapping import load_mapping
 from discover.register import default_register
 from discover.sources import load_sources
 

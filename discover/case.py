@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from discover.config import read_document
-from discover.engine import SearchResult
 from discover.errors import CaseError, ConfigError
 from discover.files import atomic_open, private_dir, write_json
 from discover.hits import HITS_SCHEMA
 from discover.request import Request, request_from_document
+
+if TYPE_CHECKING:  # the engine writes cases; exporters read them without importing it
+    from discover.engine import SearchResult
 
 CASE_VERSION = 1
 REQUEST_FILE = "request.json"

@@ -43,7 +43,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from connectors import connector_class
+from connectors import connector_class, load_mappings
 from connectors.base import WITHHELD, Connector, Match, Record, ScanResult, normalised_text
 from discover.errors import SourceError
 from discover.hits import MATCH_KINDS, hits_table, render_value
@@ -213,7 +213,7 @@ def search_many(
     register = register or default_register()
     own_connectors = connectors is None
     if connectors is None:
-        mappings = sources.load_mappings(register)
+        mappings = load_mappings(sources, register)
         connectors = open_connectors(sources, mappings, register)
     try:
         return _Rounds(requests, connectors, sources.settings, register, progress).run()

@@ -8,17 +8,19 @@ sources file and the environment.
 
 This module does what every kind shares — reading, schema validation, checking
 category ids against the register — and hands the validated document to the
-connector kind's own ``parse_mapping`` for the kind-specific model.
+connector registry (:mod:`connectors.registry`, which sits above this module and
+knows the kinds) for the kind's own schema and model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from discover.config import read_document, validate
+from discover.config import read_document
 from discover.errors import ConfigError
 from discover.identifiers import WEAK_TYPES
 from discover.register import Register
@@ -107,15 +109,15 @@ class LoadedMapping:
         return self.path.name
 
 
-def load_mapping(
-    path: Path, register: Register, *, expected_kind: str | None = None
-) -> LoadedMapping:
-    """Read, validate and parse one mapping file.
+def read_mapping_document(
+    path: Path, *, kinds: Collection[str], expected_kind: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Read one mapping file and check what every kind shares: version and kind.
 
-    Errors name the file, the place inside it and what was expected.
+    ``kinds`` are the known kinds (the connector registry's, which sits above this
+    loader and validates the rest). Errors name the file, the place inside it and
+    what was expected.
     """
-    from connectors import connector_class  # local: connectors import discover
-
     file = path.name
     document = read_document(path, label=file)
     if not isinstance(document, dict):
@@ -133,18 +135,14 @@ def load_mapping(
                 file, "kind", f"this source is of kind {expected_kind!r}, the mapping is {kind!r}"
             )
     if kind is None:
-        from connectors import KINDS
-
         raise ConfigError(
-            file, "kind", f"required key 'kind' is missing (one of {', '.join(sorted(KINDS))})"
+            file, "kind", f"required key 'kind' is missing (one of {', '.join(sorted(kinds))})"
         )
-    try:
-        cls = connector_class(str(kind))
-    except KeyError as exc:
-        raise ConfigError(file, "kind", str(exc.args[0])) from None
-    validate(document, cls.mapping_schema, file=file)
-    model = cls.parse_mapping(document, register=register, file=file)
-    return LoadedMapping(path=path, kind=str(kind), document=document, model=model)
+    if kind not in kinds:
+        raise ConfigError(
+            file, "kind", f"{kind!r} is not a connector kind (one of {', '.join(sorted(kinds))})"
+        )
+    return document, str(kind)
 
 
 def _kind_aliases(kind: str) -> tuple[str, ...]:

@@ -19,8 +19,6 @@ from typing import Any
 
 from discover.config import place, read_document, shipped_path, validate
 from discover.errors import ConfigError
-from discover.mapping import LoadedMapping, load_mapping
-from discover.register import Register, default_register
 
 SHIPPED_PREFIX = "shipped:"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -62,14 +60,6 @@ class SourcesConfig:
     path: Path
     sources: tuple[SourceConfig, ...]
     settings: Settings
-
-    def load_mappings(self, register: Register | None = None) -> dict[str, LoadedMapping]:
-        """Every source's mapping, validated; the first malformed one raises ConfigError."""
-        register = register or default_register()
-        return {
-            source.name: load_mapping(source.mapping_path, register, expected_kind=source.kind)
-            for source in self.sources
-        }
 
 
 def read_secrets_file(path: Path, *, file: str) -> dict[str, str]:

@@ -10,12 +10,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from connectors import KINDS
+from connectors import KINDS, load_mapping
 from discover.cli import cli
 from discover.config import validate
 from discover.hits import HIT_COLUMN_DOCS, HITS_SCHEMA
 from discover.identifiers import IDENTIFIER_TYPES
-from discover.mapping import load_mapping
 from discover.register import default_register
 from discover.request import request_from_document
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from connectors import load_mappings
 from discover.batch.broker import CelerySettings
 from discover.batch.layout import Layout, batch_lock, clean_stale, completed, remove_marker
 from discover.batch.report import build_report, write_report
@@ -116,7 +117,7 @@ def run_batch(
             requests_path, defaults=options.defaults, formats=tuple(options.formats)
         )
         sources = load_sources(sources_path)
-        sources.load_mappings(default_register())  # a malformed mapping stops here
+        load_mappings(sources, default_register())  # a malformed mapping stops here
         chunk_size = batch_chunk_size(sources_path, options.chunk_size)
         if on_start is not None:
             on_start(batch_input.rows)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from connectors import load_mappings
 from connectors.base import Connector, ScanResult
 from discover.batch.layout import (
     Layout,
@@ -208,7 +209,7 @@ def _search(
         settings = replace(sources.settings, chunk_size=spec.chunk_size)
         sources = replace(sources, settings=settings)
     register = default_register()
-    mappings = sources.load_mappings(register)
+    mappings = load_mappings(sources, register)
     connectors = [
         CountingConnector(connector, spec.index, sink)
         for connector in open_connectors(sources, mappings, register)

@@ -8,10 +8,10 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from connectors import connector_class
+from connectors import connector_class, load_mapping
 from discover.cli.output import console, print_json
 from discover.errors import ConfigError, SourceError
-from discover.mapping import LoadedMapping, load_mapping
+from discover.mapping import LoadedMapping
 from discover.register import default_register
 from discover.sources import load_sources
 

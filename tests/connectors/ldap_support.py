@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from connectors import load_mapping
 from connectors.base import ScanResult
 from connectors.directory.ldap import LdapConnector
 from connectors.directory.ldif import LdifConnector
 from discover.config import shipped_path
 from discover.identifiers import Identifier
-from discover.mapping import load_mapping
 from discover.register import default_register
 from discover.sources import Settings, SourceConfig
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from openpyxl import Workbook
 
+from connectors import load_mappings
 from connectors.base import ScanResult
 from connectors.tabular.connector import TabularConnector
 from discover.engine import open_connectors
@@ -53,7 +54,7 @@ def connector(
     """A TabularConnector built the way the engine builds it."""
     sources = load_sources(write_sources(folder, mapping, path, **connection))
     register = default_register()
-    (built,) = open_connectors(sources, sources.load_mappings(register), register)
+    (built,) = open_connectors(sources, load_mappings(sources, register), register)
     assert isinstance(built, TabularConnector)
     return built
 

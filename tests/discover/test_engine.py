@@ -28,6 +28,7 @@ from engine_support import (
     trace,
 )
 
+from connectors import load_mappings
 from connectors.sql.connector import SqlConnector
 from discover.demo.people import ACME, FATIMA, JAN, NAMESAKE, PEOPLE, PIETER, ZOE
 from discover.engine import natural_key, open_connectors, search, search_many
@@ -458,7 +459,7 @@ class _BuggyConnector(SqlConnector):
 def test_a_connector_that_raises_is_named_and_the_others_still_answer(demo_dir: Path) -> None:
     sources = demo(demo_dir)
     register = default_register()
-    connectors = open_connectors(sources, sources.load_mappings(register), register)
+    connectors = open_connectors(sources, load_mappings(sources, register), register)
     crm = connectors[0]
     buggy = _BuggyConnector(crm.source, crm.mapping, register, sources.settings)
     try:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from connectors import load_mapping
 from discover.config import shipped_path
 from discover.errors import ConfigError
-from discover.mapping import FieldSpec, check_category, field_spec, load_mapping
+from discover.mapping import FieldSpec, check_category, field_spec
 from discover.register import default_register
 
 CRM = yaml.safe_load(shipped_path("demo", "crm.yaml").read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from connectors import load_mappings
 from discover.config import shipped_path
 from discover.errors import ConfigError
 from discover.sources import Settings, expand_variables, load_sources, read_secrets_file
@@ -57,7 +58,7 @@ def test_loads_sources_and_settings(tmp_path: Path) -> None:
     assert crm.file == "sources.yaml"
     assert shipped.mapping_path == shipped_path("demo", "telephony.yaml")
     assert config.settings == Settings(max_depth=2, max_holders=5, chunk_size=500)
-    loaded = config.load_mappings()
+    loaded = load_mappings(config)
     assert loaded["crm"].kind == "sql"
     assert "contacts" in loaded["crm"].model.tables
 

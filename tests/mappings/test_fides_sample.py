@@ -29,10 +29,10 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
+from connectors import load_mapping
 from discover.cli import cli
 from discover.config import shipped_path
 from discover.engine import SearchResult, search
-from discover.mapping import load_mapping
 from discover.register import default_register
 from discover.request import build_request
 from discover.sources import load_sources

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connectors import load_mapping
 from discover.config import shipped_path
-from discover.mapping import load_mapping
 from discover.register import default_register
 from discover.sources import load_sources
 

@@ -9,12 +9,12 @@ import pytest
 import yaml
 from ldap_support import ACTIVE_DIRECTORY, INETORGPERSON, ident, source
 
+from connectors import load_mapping, load_mappings
 from connectors.directory.filter import class_filter, search_filters
 from connectors.directory.settings import ldap_settings
 from connectors.directory.values import apply_transform, dn_key, guid_text, sid_text
 from discover.config import shipped_path
 from discover.errors import ConfigError, SourceError
-from discover.mapping import load_mapping
 from discover.register import default_register
 from discover.sources import load_sources
 
@@ -104,7 +104,7 @@ def test_shipped_mappings_and_their_example_sources(tmp_path: Path) -> None:
     }
     for name in ("inetorgperson", "active-directory", "ldif-export"):
         sources = load_sources(shipped_path("directory", f"{name}.sources.yaml"), environ=env)
-        sources.load_mappings()
+        load_mappings(sources)
     ad = load_mapping(ACTIVE_DIRECTORY, default_register()).model
     people = ad.entries["people"]
     assert people.attributes["proxyaddresses"].transform == "proxy_address"

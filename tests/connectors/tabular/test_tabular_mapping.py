@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from connectors import load_mapping, load_mappings
 from connectors.tabular.mapping import TabularMapping
 from discover.config import shipped_path
 from discover.errors import ConfigError
-from discover.mapping import load_mapping
 from discover.register import default_register
 
 BASE: dict[str, Any] = {
@@ -141,7 +141,7 @@ def test_example_sources_take_paths_from_the_environment(
     loaded = load_sources(path, environ=environ)
     assert sorted(s.connection["path"] for s in loaded.sources) == sorted(environ.values())
     assert all(s.kind == "tabular" for s in loaded.sources)
-    loaded.load_mappings(default_register())
+    load_mappings(loaded, default_register())
     missing = dict(environ)
     missing.pop(variables[0])
     with pytest.raises(ConfigError, match=f"environment variable {variables[0]} is not set"):

@@ -358,9 +358,9 @@ def test_no_secret_in_hits_nor_in_the_case_file(tmp_path: Path, sources: Path) -
 
 def test_batch_of_many_identifiers_reads_each_file_once(tmp_path: Path) -> None:
     """Thousands of identifiers in one scan; the index is reused until a file changes."""
+    from connectors import load_mapping
     from connectors.voip.connector import VoipConnector
     from discover.identifiers import Identifier
-    from discover.mapping import load_mapping
     from discover.register import default_register
     from discover.sources import load_sources
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from voip_helpers import PROVISIONING, by_record, masked, run, sources_file
 
+from connectors import load_mapping
 from discover.errors import ConfigError
-from discover.mapping import load_mapping
 from discover.register import default_register
 
 SHIPPED = Path(__file__).parents[3] / "mappings" / "voip" / "provisioning.yaml"

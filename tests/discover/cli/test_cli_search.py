@@ -603,16 +603,16 @@ def test_click_usage_errors_are_exit_2(tmp_path: Path) -> None:
 def test_each_mapping_loads_once(
     estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import discover.sources
+    import connectors.registry
 
     loaded: list[Path] = []
-    real = discover.sources.load_mapping
+    real = connectors.registry.load_mapping
 
     def counting(path: Path, *args: Any, **kwargs: Any) -> Any:
         loaded.append(path)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(discover.sources, "load_mapping", counting)
+    monkeypatch.setattr(connectors.registry, "load_mapping", counting)
     sources = write_sources(estate.parent, [sqlite_source("one"), sqlite_source("two")])
     assert _search(sources, tmp_path).exit_code == 0
     assert [p.name for p in loaded] == ["subscribers.yaml", "subscribers.yaml"]
