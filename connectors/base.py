@@ -14,12 +14,14 @@ puts a secret's value in a record (it reports the field as present or absent).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 from discover.mapping import FieldSpec
 from discover.register import Register
@@ -105,6 +107,59 @@ class Record:
         return None
 
 
+#: identifier type -> normalised value -> the identifier searched for
+Wanted = dict[str, dict[str, Identifier]]
+
+
+def wanted_index(identifiers: Iterable[Identifier]) -> Wanted:
+    """The searched identifiers by type and normalised value, for verifying candidates."""
+    wanted: Wanted = defaultdict(dict)
+    for identifier in identifiers:
+        wanted[identifier.type][identifier.value] = identifier
+    return wanted
+
+
+def verify_fields(record: Record, wanted: Wanted) -> None:
+    """Add a Match for each searchable field whose value normalises to a wanted one.
+
+    A source's own search (SQL WHERE, LDAP filter, a polars expression) may be wider
+    than the subject's identifiers; only what holds after normalisation is a match.
+    """
+    for value in record.fields:
+        spec = value.spec
+        if not spec.searchable or value.value is None or spec.identifier not in wanted:
+            continue
+        normalised = normalised_text(spec.identifier, value.value)
+        identifier = wanted[spec.identifier].get(normalised) if normalised else None
+        if identifier is not None:
+            exact = str(value.value) == identifier.value
+            record.matches.append(Match(identifier, spec.name, exact))
+
+
+def mapping_fields(model: object) -> Iterator[FieldSpec]:
+    """Every FieldSpec in a kind's mapping model (dataclasses, dicts, lists, tuples)."""
+    stack: list[object] = [model]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, FieldSpec):
+            yield item
+        elif is_dataclass(item) and not isinstance(item, type):
+            stack.extend(getattr(item, f.name) for f in fields(item))
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+
+
+def searchable_types(model: object) -> frozenset[str]:
+    """The identifier types of a mapping model's searchable fields."""
+    return frozenset(str(spec.identifier) for spec in mapping_fields(model) if spec.searchable)
+
+
 @dataclass(slots=True)
 class ScanResult:
     """What one scan returned, with any warnings the source raised."""
@@ -130,6 +185,12 @@ class Connector(ABC):
         self.mapping = mapping
         self.register = register
         self.settings = settings
+        if mapping is not None and not searchable_types(mapping):
+            raise SourceError(
+                source.name,
+                "its mapping declares no searchable identifier field (no field with an "
+                "'identifier' that is not a secret): the source would never be searched",
+            )
 
     @property
     def name(self) -> str:
@@ -144,17 +205,24 @@ class Connector(ABC):
     def check(self) -> None:
         """Raise SourceError when the source cannot be reached or read."""
 
-    @abstractmethod
     def check_mapping(self) -> list[str]:
-        """Problems with the mapping against the live source (missing tables, columns …)."""
+        """Problems with the mapping against the live source (missing tables, columns …).
+
+        A kind overrides this to compare its mapping with what the source holds.
+        """
+        return []
 
     @abstractmethod
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         """Find the records holding any of ``identifiers`` (already normalised)."""
 
     def identifier_types(self) -> frozenset[str]:
-        """The identifier types this source can be searched by (others are skipped)."""
-        return frozenset()
+        """The identifier types this source can be searched by (others are skipped).
+
+        Taken from the mapping (every searchable field's type), so a kind cannot
+        forget to declare them and search nothing.
+        """
+        return searchable_types(self.mapping)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called once when the search ends."""

@@ -16,6 +16,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from connectors.base import searchable_types
 from discover.config import validate
 from discover.errors import ConfigError
 from discover.mapping import LoadedMapping, read_mapping_document
@@ -62,6 +63,14 @@ def load_mapping(
         raise ConfigError(file, "kind", str(exc.args[0])) from None
     validate(document, cls.mapping_schema, file=file)
     model = cls.parse_mapping(document, register=register, file=file)
+    if not searchable_types(model):
+        raise ConfigError(
+            file,
+            "(top)",
+            "no field has an 'identifier' (that is not a secret): a source with this mapping "
+            "would never be searched; give the fields that hold e-mail addresses, phone "
+            "numbers … their identifier type",
+        )
     return LoadedMapping(path=path, kind=kind, document=document, model=model)
 
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from ldap3 import ANONYMOUS, BASE, LEVEL, NONE, SCHEMA, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_errors
 
-from connectors.base import Link, Record, ScanResult
+from connectors.base import Link, Record, ScanResult, wanted_index
 from connectors.directory.filter import dn_filters, search_filters
 from connectors.directory.mapping import (
     DirectoryConnector,
@@ -321,9 +321,7 @@ class LdapConnector(DirectoryConnector):
         return fresh
 
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
-        wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
-        for identifier in identifiers:
-            wanted[identifier.type][identifier.value] = identifier
+        wanted = wanted_index(identifiers)
         result = ScanResult()
         max_terms = self.ldap_settings.filter_terms
         # per entry type: DN key -> record (matched or reached through a relation)

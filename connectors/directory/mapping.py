@@ -257,11 +257,3 @@ class DirectoryConnector(Connector):
         cls, document: dict[str, Any], *, register: Register, file: str
     ) -> LdapMapping:
         return parse_ldap_mapping(document, register=register, file=file)
-
-    def identifier_types(self) -> frozenset[str]:
-        """The types of the searchable attributes, of every entry type in the mapping."""
-        return frozenset(
-            str(attribute.spec.identifier)
-            for entry_type in self.mapping.entries.values()
-            for attribute in entry_type.searchable
-        )

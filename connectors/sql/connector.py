@@ -32,10 +32,10 @@ from connectors.base import (
     Connector,
     FieldValue,
     Link,
-    Match,
     Record,
     ScanResult,
-    normalised_text,
+    verify_fields,
+    wanted_index,
 )
 from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate
@@ -254,14 +254,6 @@ class SqlConnector(Connector):
             self._engine = None
         self._checked = False
 
-    def identifier_types(self) -> frozenset[str]:
-        return frozenset(
-            spec.identifier
-            for table in self.mapping.tables.values()
-            for spec in table.searchable
-            if spec.identifier
-        )
-
     # -- reading ----------------------------------------------------------------------
 
     def _select(self, name: str) -> tuple[sa.Select, list[str]]:
@@ -303,23 +295,8 @@ class SqlConnector(Connector):
     def _key(table: SqlTable, values: dict[str, Any]) -> str:
         return ";".join(f"{column}={values[column]}" for column in table.key)
 
-    @staticmethod
-    def _verify(record: Record, wanted: dict[str, dict[str, Identifier]]) -> None:
-        """Keep only matches that hold after normalisation (the exact check)."""
-        for value in record.fields:
-            spec = value.spec
-            if not spec.searchable or value.value is None or spec.identifier not in wanted:
-                continue
-            normalised = normalised_text(spec.identifier, value.value)
-            identifier = wanted[spec.identifier].get(normalised) if normalised else None
-            if identifier is not None:
-                exact = str(value.value) == identifier.value
-                record.matches.append(Match(identifier, spec.name, exact))
-
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
-        wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
-        for identifier in identifiers:
-            wanted[identifier.type][identifier.value] = identifier
+        wanted = wanted_index(identifiers)
         result = ScanResult()
         found: dict[str, dict[str, Record]] = defaultdict(dict)
         with self._session() as connection:
@@ -349,7 +326,7 @@ class SqlConnector(Connector):
                         record = self._record(name, names, row)
                         if record.key in found[name]:
                             continue
-                        self._verify(record, wanted)
+                        verify_fields(record, wanted)
                         if record.matches:
                             found[name][record.key] = record
             self._follow_relations(connection, found, result)

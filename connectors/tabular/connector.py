@@ -36,7 +36,16 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from connectors.base import WITHHELD, Connector, FieldValue, Link, Match, Record, ScanResult
+from connectors.base import (
+    WITHHELD,
+    Connector,
+    FieldValue,
+    Link,
+    Match,
+    Record,
+    ScanResult,
+    wanted_index,
+)
 from connectors.tabular.exprs import candidate, damage_reason, damaged
 from connectors.tabular.mapping import (
     Relation,
@@ -174,9 +183,6 @@ class TabularConnector(Connector):
 
     def close(self) -> None:
         self._cache.clear()
-
-    def identifier_types(self) -> frozenset[str]:
-        return frozenset(spec.identifier for spec in self.mapping.searchable if spec.identifier)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -370,9 +376,7 @@ class TabularConnector(Connector):
         return [pl.col("__key_repeated")] if self.mapping.key is not None else []
 
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
-        wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
-        for identifier in identifiers:
-            wanted[identifier.type][identifier.value] = identifier
+        wanted = wanted_index(identifiers)
         result = ScanResult()
         sheets = self._readable(result)
         found: dict[tuple[str, str], Record] = {}

@@ -115,9 +115,6 @@ class VoipConnector(Connector):
         problems.extend(index.warnings)
         return problems
 
-    def identifier_types(self) -> frozenset[str]:
-        return self.mapping.identifier_types
-
     def close(self) -> None:
         self._index = None
         self._signature = None
