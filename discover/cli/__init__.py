@@ -69,9 +69,10 @@ def _register_commands() -> None:
     from discover.cli.export import export
     from discover.cli.mappings import mappings
     from discover.cli.review import review
+    from discover.cli.scan import scan
     from discover.cli.search import search
 
-    for command in (search, review, export, demo, mappings, batch):
+    for command in (search, review, export, demo, mappings, batch, scan):
         cli.add_command(command)
 
 
