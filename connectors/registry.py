@@ -12,9 +12,10 @@ imports ldap3.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import searchable_types
 from discover.config import validate
@@ -49,14 +50,20 @@ def connector_class(kind: str) -> type[Connector]:
 
 
 def load_mapping(
-    path: Path, register: Register, *, expected_kind: str | None = None
+    path: Path,
+    register: Register,
+    *,
+    expected_kind: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> LoadedMapping:
-    """Read, validate and parse one mapping file.
+    """Read, validate and parse one mapping file (``overrides``: a source's, laid over it).
 
     Errors name the file, the place inside it and what was expected.
     """
     file = path.name
-    document, kind = read_mapping_document(path, kinds=KINDS, expected_kind=expected_kind)
+    document, kind = read_mapping_document(
+        path, kinds=KINDS, expected_kind=expected_kind, overrides=overrides
+    )
     try:
         cls = connector_class(kind)
     except KeyError as exc:  # read_mapping_document checked the kind: defensive only
@@ -80,6 +87,8 @@ def load_mappings(
     """Every source's mapping, validated; the first malformed one raises ConfigError."""
     register = register or default_register()
     return {
-        source.name: load_mapping(source.mapping_path, register, expected_kind=source.kind)
+        source.name: load_mapping(
+            source.mapping_path, register, expected_kind=source.kind, overrides=source.overrides
+        )
         for source in sources.sources
     }

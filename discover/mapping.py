@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from discover.config import read_document
+from discover.config import read_document, shipped_path
 from discover.errors import ConfigError
 from discover.identifiers import WEAK_TYPES
 from discover.register import Register
@@ -109,19 +109,80 @@ class LoadedMapping:
         return self.path.name
 
 
-def read_mapping_document(
-    path: Path, *, kinds: Collection[str], expected_kind: str | None = None
-) -> tuple[dict[str, Any], str]:
-    """Read one mapping file and check what every kind shares: version and kind.
+SHIPPED_PREFIX = "shipped:"
+#: how deep ``extends`` may chain (a mapping extending one that extends another …)
+MAX_EXTENDS = 5
 
-    ``kinds`` are the known kinds (the connector registry's, which sits above this
-    loader and validates the rest). Errors name the file, the place inside it and
-    what was expected.
+
+def merge_documents(base: MappingABC[str, Any], override: MappingABC[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge key by key, lists and values replace.
+
+    Replacing lists keeps an override readable: ``files.include`` in the override is
+    the whole list, not an addition to the base's.
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, MappingABC) and isinstance(merged.get(key), MappingABC):
+            merged[key] = merge_documents(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _extended_path(raw: object, path: Path, file: str) -> Path:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(file, "extends", "expected shipped:<path> or a path to a mapping file")
+    if raw.startswith(SHIPPED_PREFIX):
+        target = shipped_path(*raw[len(SHIPPED_PREFIX) :].split("/"))
+    else:
+        target = Path(raw).expanduser()
+        target = target if target.is_absolute() else path.parent / target
+    if not target.is_file():
+        raise ConfigError(file, "extends", f"mapping file {target} not found")
+    return target
+
+
+def read_with_extends(path: Path, *, chain: tuple[Path, ...] = ()) -> Any:
+    """A mapping document with its ``extends`` resolved: the base, overridden by this file.
+
+    ``extends: shipped:voip/provisioning.yaml`` (or a path relative to this file) reuses
+    a mapping and changes only what differs.
     """
     file = path.name
     document = read_document(path, label=file)
+    if not isinstance(document, dict) or "extends" not in document:
+        return document
+    if path.resolve() in chain or len(chain) >= MAX_EXTENDS:
+        names = " -> ".join(p.name for p in (*chain, path))
+        raise ConfigError(file, "extends", f"mappings extend each other in a circle ({names})")
+    override = dict(document)
+    target = _extended_path(override.pop("extends"), path, file)
+    base = read_with_extends(target, chain=(*chain, path.resolve()))
+    if not isinstance(base, dict):
+        raise ConfigError(file, "extends", f"{target.name} is not a mapping")
+    return merge_documents(base, override)
+
+
+def read_mapping_document(
+    path: Path,
+    *,
+    kinds: Collection[str],
+    expected_kind: str | None = None,
+    overrides: MappingABC[str, Any] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Read one mapping file and check what every kind shares: version and kind.
+
+    ``extends`` is resolved and the sources file's ``overrides`` for this source laid
+    over the result. ``kinds`` are the known kinds (the connector registry's, which
+    sits above this loader and validates the rest). Errors name the file, the place
+    inside it and what was expected.
+    """
+    file = path.name
+    document = read_with_extends(path)
     if not isinstance(document, dict):
         raise ConfigError(file, "(top)", "expected a mapping with version, kind and its sections")
+    if overrides:
+        document = merge_documents(document, overrides)
     version = document.get("version")
     if version != MAPPING_VERSION:
         raise ConfigError(

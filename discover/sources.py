@@ -51,6 +51,8 @@ class SourceConfig:
     description: str | None = None
     file: str = "sources.yaml"
     base_dir: Path = field(default_factory=Path.cwd)
+    #: laid over the mapping for this source only (read, files, scope, headers)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,7 @@ def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> Sou
                 description=raw.get("description"),
                 file=file,
                 base_dir=base_dir,
+                overrides=dict(raw.get("override", {})),
             )
         )
     settings = Settings(**document.get("settings", {}))

@@ -104,10 +104,18 @@ def _header(name: str, raw: Any) -> Header:
     if raw is None:
         return Header(names=(name, name.replace("_", " ")))
     if isinstance(raw, str):
-        return Header(names=(raw,))
+        return Header(names=_with_own_name((raw,), name))
     if isinstance(raw, list):
-        return Header(names=tuple(raw))
-    return Header(names=tuple(raw.get("names") or (name,)), optional=bool(raw.get("optional")))
+        return Header(names=_with_own_name(tuple(raw), name))
+    names = _with_own_name(tuple(raw.get("names") or ()), name)
+    return Header(names=names, optional=bool(raw.get("optional")))
+
+
+def _with_own_name(names: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """The listed header texts, then the field's own name: it is always accepted too."""
+    if any(header_text(text) == header_text(name) for text in names):
+        return names
+    return (*names, name)
 
 
 def _read_options(raw: dict[str, Any]) -> ReadOptions:

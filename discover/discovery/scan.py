@@ -150,7 +150,9 @@ def judge(places: Sequence[SampledField]) -> list[Finding]:
 
 def sample_source(source: SourceConfig, register: Register, rows: int) -> list[SampledField]:
     """Sample one source with its mapping (ConfigError for a malformed mapping)."""
-    loaded = load_mapping(source.mapping_path, register, expected_kind=source.kind)
+    loaded = load_mapping(
+        source.mapping_path, register, expected_kind=source.kind, overrides=source.overrides
+    )
     return sampler(source.kind)(source, loaded.model, rows)
 
 

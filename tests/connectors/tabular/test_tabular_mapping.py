@@ -83,7 +83,7 @@ def test_defaults_and_header_forms(tmp_path: Path) -> None:
         headers={"iccid": "SIM-nummer", "puk": ["PUK", "PUK1"], "status": {"optional": True}},
     )
     assert mapping.read.header_row == 1 and mapping.read.sheets == (0,)
-    assert mapping.headers["iccid"].names == ("SIM-nummer",)
+    assert mapping.headers["iccid"].names == ("SIM-nummer", "iccid")  # its own name too
     assert mapping.headers["puk"].names == ("PUK", "PUK1")
     assert mapping.headers["status"].names == ("status",) and mapping.headers["status"].optional
     assert mapping.key is None and mapping.entity == "person"
