@@ -45,6 +45,11 @@ class SampledField:
     #: URI's user part, an Exchange proxy address): then the values are not checked
     #: against the declared type as they are
     verbatim: bool = True
+    #: what the source says of the place's structure, for scaffolding a mapping: part of
+    #: the primary key, the ``table.column`` it references, a date/time type
+    key: bool = False
+    references: str | None = None
+    temporal: bool = False
 
 
 class Sampler(Protocol):

@@ -183,8 +183,13 @@ def resolve_mapping_path(raw: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> SourcesConfig:
-    """Read and validate a sources file, resolving ``${VAR}`` in connections and mapping paths."""
+def load_sources(
+    path: Path, *, environ: Mapping[str, str] | None = None, mappings_exist: bool = True
+) -> SourcesConfig:
+    """Read and validate a sources file, resolving ``${VAR}`` in connections and mapping paths.
+
+    ``mappings_exist=False`` lets a mapping file be missing (it is about to be scaffolded).
+    """
     file = path.name
     document = read_document(path, label=file)
     validate(document, "sources.schema.json", file=file)
@@ -212,7 +217,7 @@ def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> Sou
             connection[key] = expand_variables(value, variables, file=file, where=key_place)
         mapping = expand_variables(raw["mapping"], variables, file=file, where=f"{where}.mapping")
         mapping_path = resolve_mapping_path(mapping, base_dir)
-        if not mapping_path.is_file():
+        if mappings_exist and not mapping_path.is_file():
             raise ConfigError(file, f"{where}.mapping", f"mapping file {mapping_path} not found")
         sources.append(
             SourceConfig(

@@ -41,7 +41,24 @@ def sample(source: SourceConfig, model: SqlMapping | None, rows: int) -> list[Sa
                 names = inspector.get_table_names(schema=schema)
                 names += inspector.get_view_names(schema=schema)
                 for name in sorted(set(names)):
-                    columns = [c["name"] for c in inspector.get_columns(name, schema=schema)]
+                    described = inspector.get_columns(name, schema=schema)
+                    columns = [c["name"] for c in described]
+                    temporal = {
+                        c["name"]
+                        for c in described
+                        if isinstance(c["type"], sa.DateTime | sa.Date | sa.Time)
+                    }
+                    primary = set(
+                        inspector.get_pk_constraint(name, schema=schema).get("constrained_columns")
+                        or ()
+                    )
+                    references = {
+                        column: f"{fk['referred_table']}.{target}"
+                        for fk in inspector.get_foreign_keys(name, schema=schema)
+                        for column, target in zip(
+                            fk["constrained_columns"], fk["referred_columns"], strict=False
+                        )
+                    }
                     table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
                     result = connection.execute(sa.select(table).limit(rows)).all()
                     location = f"{schema}.{name}" if schema else name
@@ -59,6 +76,9 @@ def sample(source: SourceConfig, model: SqlMapping | None, rows: int) -> list[Sa
                                 mapped=spec.name if spec is not None else None,
                                 declared=spec.identifier if spec is not None else None,
                                 secret=secret,
+                                key=column in primary,
+                                references=references.get(column),
+                                temporal=column in temporal,
                             )
                         )
     except sa.exc.SQLAlchemyError as exc:

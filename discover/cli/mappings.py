@@ -95,7 +95,12 @@ def check(
                 "problems": [],
             }
             try:
-                loaded = load_mapping(source.mapping_path, register, expected_kind=source.kind)
+                loaded = load_mapping(
+                    source.mapping_path,
+                    register,
+                    expected_kind=source.kind,
+                    overrides=source.overrides,
+                )
             except ConfigError as exc:
                 entry["error"] = str(exc)
             else:
@@ -129,3 +134,100 @@ def _print_report(report: list[dict[str, Any]], *, live: bool) -> None:
         for problem in entry["problems"]:
             out.print(f"  - {problem}", markup=False, highlight=False)
     out.print("live check" if live else "offline check (use --live to connect)")
+
+
+SCAFFOLD_KINDS = ("sql", "ldap", "ldif", "tabular", "voip")
+
+
+@mappings.command()
+@click.option("--kind", required=True, type=click.Choice(SCAFFOLD_KINDS), help="Kind of source.")
+@click.option("--url", help="sql: the database URL; ldap: the server URL (ldap://host).")
+@click.option("--path", help="ldif: the export; tabular: the file(s); voip: the directory.")
+@click.option(
+    "--sources",
+    "sources_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Take the connection from this sources file (with --source).",
+)
+@click.option("--source", "source_name", metavar="NAME", help="The source in --sources.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The mapping file to write (must not exist).",
+)
+@click.option("--sample", "rows", type=click.IntRange(1, 100_000), default=200, show_default=True)
+def scaffold(
+    kind: str,
+    url: str | None,
+    path: str | None,
+    sources_file: Path | None,
+    source_name: str | None,
+    out: Path,
+    rows: int,
+) -> None:
+    """Write a first mapping for a source from what it holds.
+
+    \b
+      discover mappings scaffold --kind sql --url sqlite:///crm.sqlite --out crm.yaml
+      discover mappings scaffold --kind tabular --path exports/sims.xlsx --out sims.yaml
+      discover mappings scaffold --kind ldap --sources sources.yaml --source dir --out dir.yaml
+
+    Every table (entry type, file) with its key and columns, identifier types from
+    the sampled values, entity kinds and register categories guessed from names;
+    a '# TODO' marks each guess to review. The mapping written validates; check it
+    with 'discover mappings check --live' and adjust the TODOs.
+    """
+    from discover.discovery.scaffold import scaffold as write_scaffold
+
+    given = [x for x in (url, path, sources_file) if x is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --url, --path or --sources (with --source)")
+    if sources_file is not None and not source_name:
+        raise click.UsageError("--sources needs --source NAME")
+    if out.exists():
+        raise click.UsageError(f"{out} exists; choose another --out")
+    source = _scaffold_source(kind, url, path, sources_file, source_name, out)
+    text = write_scaffold(kind, source, rows=rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    try:
+        load_mapping(out, default_register(), expected_kind=kind)
+    except ConfigError as exc:  # a bug: the scaffold must always validate
+        raise RuntimeError(f"the scaffolded mapping does not validate: {exc}") from exc
+    todos = text.count("# TODO")
+    console().print(
+        f"wrote {escape(str(out))}: {todos} TODO(s) to review; then run "
+        "'discover mappings check --sources FILE --live'",
+        highlight=False,
+    )
+
+
+def _scaffold_source(
+    kind: str,
+    url: str | None,
+    path: str | None,
+    sources_file: Path | None,
+    source_name: str | None,
+    out: Path,
+) -> Any:
+    from discover.sources import SourceConfig
+
+    if sources_file is not None:
+        config = load_sources(sources_file, mappings_exist=False)
+        chosen = [s for s in config.sources if s.name == source_name]
+        if not chosen:
+            known = ", ".join(s.name for s in config.sources)
+            raise click.UsageError(f"{sources_file} has no source {source_name!r} (one of {known})")
+        if chosen[0].kind != kind and {chosen[0].kind, kind} != {"ldap", "ldif"}:
+            raise click.UsageError(f"source {source_name!r} is of kind {chosen[0].kind!r}")
+        return chosen[0]
+    if kind in ("sql", "ldap"):
+        if url is None:
+            raise click.UsageError(f"--kind {kind} needs --url")
+        connection: dict[str, Any] = {"url": url}
+    else:
+        if path is None:
+            raise click.UsageError(f"--kind {kind} needs --path")
+        connection = {"directory": path} if kind == "voip" else {"path": path}
+    return SourceConfig(name=out.stem, kind=kind, mapping_path=out, connection=connection)
