@@ -37,6 +37,7 @@ from connectors.base import (
     verify_fields,
     wanted_index,
 )
+from connectors.nearest import listing
 from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate
 from discover.errors import SourceError
@@ -244,7 +245,8 @@ class SqlConnector(Connector):
                     if column not in present and column.lower() not in lowered:
                         problems.append(
                             f"column {column!r} (tables.{name}.columns.{column}) does not exist "
-                            f"in {table.location!r}"
+                            f"in {table.location!r}; its columns, nearest first: "
+                            + listing([column], present)
                         )
         return problems
 

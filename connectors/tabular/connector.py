@@ -46,6 +46,7 @@ from connectors.base import (
     ScanResult,
     wanted_index,
 )
+from connectors.nearest import listing
 from connectors.tabular.exprs import candidate, damage_reason, damaged
 from connectors.tabular.mapping import (
     Relation,
@@ -178,11 +179,23 @@ class TabularConnector(Connector):
                 if not header.optional:
                     problems.append(
                         f"{item.location}: no column {_names(header.names)} (columns.{name})"
+                        f"; {self._read_headers(item, header.names)}"
                     )
         return problems
 
     def close(self) -> None:
         self._cache.clear()
+
+    def _read_headers(self, sheet: Sheet, wanted: tuple[str, ...]) -> str:
+        """Where the header was read and what it holds, nearest to ``wanted`` first."""
+        read = self.mapping.read
+        rows = read.header_row
+        where = (
+            f"row {rows}" if read.header_rows == 1 else f"rows {rows}-{rows + read.header_rows - 1}"
+        )
+        if not sheet.header_texts:
+            return f"header {where} (read.header_row) holds no text"
+        return f"header {where} (read.header_row) holds: {listing(wanted, sheet.header_texts)}"
 
     # -- reading ----------------------------------------------------------------------
 
@@ -216,7 +229,8 @@ class TabularConnector(Connector):
                     continue
                 result.warnings.append(
                     f"{item.location}: no column {_names(header.names)} for field "
-                    f"{name}; that field was not read from this file"
+                    f"{name}; that field was not read from this file "
+                    f"({self._read_headers(item, header.names)})"
                 )
                 result.truncated = True
             sheets.append(item)

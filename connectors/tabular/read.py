@@ -67,6 +67,7 @@ class Sheet:
     notes: list[str] = field(default_factory=list)  # problems worth a warning
     truncated: bool = False
     column_names: dict[str, str] = field(default_factory=dict)  # reader column -> header
+    header_texts: tuple[str, ...] = ()  # every header text read, for messages
 
     def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
         """The rows where ``keep`` holds, as ``__row`` plus one column per field."""
@@ -365,6 +366,7 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
         location=location,
         headers=shown,
         missing=missing,
+        header_texts=tuple(names),
         notes=notes,
         truncated=truncated,
         column_names={f"c{i}": name for i, name in enumerate(names)},
@@ -462,6 +464,7 @@ def _excel_sheet(
         location=location,
         headers=shown,
         missing=missing,
+        header_texts=tuple(names),
     )
 
 
@@ -484,6 +487,7 @@ def _parquet_sheet(path: Path, mapping: TabularMapping, location: str, scope: st
         location=location,
         headers=shown,
         missing=missing,
+        header_texts=tuple(names),
     )
 
 

@@ -29,11 +29,27 @@ def _live_problems(source: Any, loaded: LoadedMapping, register: Any, settings: 
     connector = cls(source, loaded.model, register, settings)
     try:
         connector.check()
-        return list(connector.check_mapping())
+        problems = list(connector.check_mapping())
     except SourceError as exc:
         return [f"cannot connect: {exc.message}"]
     finally:
         connector.close()
+    return problems + _value_problems(source, loaded)
+
+
+def _value_problems(source: Any, loaded: LoadedMapping) -> list[str]:
+    """Mapped places whose sampled values do not fit their declared identifier type.
+
+    A column of full phone numbers declared 'extension' would be searched for nothing.
+    """
+    from connectors.sampling import sampler
+    from discover.discovery.scan import declared_mismatch
+
+    try:
+        places = sampler(source.kind)(source, loaded.model, 200)
+    except SourceError as exc:
+        return [f"cannot sample values: {exc.message}"]
+    return [problem for place in places if (problem := declared_mismatch(place))]
 
 
 @mappings.command()

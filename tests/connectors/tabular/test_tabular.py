@@ -334,11 +334,13 @@ def test_missing_column_warns_and_marks_incomplete_unless_optional(tmp_path: Pat
     target = connector(tmp_path, SIM_MAPPING, "sims.csv")
     result = scan(target, ("phone", "0612345678"))
     assert keys(result) == ["row=2"]
+    read = "header row 1 (read.header_row) holds: 'ICCID', 'Naam', 'MSISDN', 'E-mail', 'PUK'"
     assert result.warnings == [
-        "sims.csv: no column 'IMEI' for field imei; that field was not read from this file"
+        "sims.csv: no column 'IMEI' for field imei; that field was not read from this file "
+        f"({read})"
     ]
     assert result.truncated
-    assert target.check_mapping() == ["sims.csv: no column 'IMEI' (columns.imei)"]
+    assert target.check_mapping() == [f"sims.csv: no column 'IMEI' (columns.imei); {read}"]
     optional = {**SIM_MAPPING, "headers": {**SIM_MAPPING["headers"], "imei": {"optional": True}}}
     target = connector(tmp_path, optional, "sims.csv")
     result = scan(target, ("phone", "0612345678"))
@@ -695,3 +697,15 @@ def test_utf16_tab_separated_export(tmp_path: Path) -> None:
     (record,) = result.records
     assert (record.key, record.value("naam")) == ("row=2", "Zoë Çelik")
     assert result.warnings == [] and not result.truncated
+
+
+def test_a_wrong_header_row_shows_the_row_read_and_its_texts_nearest_first(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sims.csv").write_text(
+        "SIM export 2026\nICCID,IMEI,MSISDN,Naam,E-mail,PUK\n,352099001761481,0612345678,Jan,,x\n"
+    )
+    target = connector(tmp_path, SIM_MAPPING, "sims.csv")
+    problems = target.check_mapping()
+    assert problems  # the title row was read as the header
+    assert all("header row 1 (read.header_row) holds: 'SIM export 2026'" in p for p in problems)
