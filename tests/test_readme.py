@@ -113,8 +113,10 @@ def test_the_request_example_is_a_valid_request() -> None:
 
 
 def test_the_yaml_examples_are_a_valid_sources_file_and_mapping(tmp_path: Path) -> None:
-    sources, mapping = (yaml.safe_load(block) for block in _blocks("yaml"))
+    sources, mapping, *entries = (yaml.safe_load(block) for block in _blocks("yaml"))
     validate(sources, "sources.schema.json", file="README.md")
+    for more in entries:  # further examples: sources-file entries
+        validate({"version": 1, "sources": more}, "sources.schema.json", file="README.md")
     path = tmp_path / "crm.yaml"
     path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
     loaded = load_mapping(path, default_register(), expected_kind="sql")

@@ -206,6 +206,13 @@ class LdifConnector(DirectoryConnector):
             # An export has no schema: an attribute no entry holds may just be unused,
             # unless it is a near-spelling of one the entries do hold.
             seen = sorted(index.seen_attributes.get(name, set()))
+            if entry_type.key and seen and entry_type.key.lower() not in seen:
+                problems.append(
+                    f"key attribute {entry_type.key!r} (entries.{name}.key) occurs in no {name} "
+                    "entry of the export: its records are keyed by their DN, not as the live "
+                    "directory keys them, so review decisions do not carry between the two; "
+                    "export it too (slapcat, ldapsearch with '+', ldifde)"
+                )
             for attribute in entry_type.attributes.values():
                 if attribute.lower in seen:
                     continue

@@ -22,6 +22,7 @@ from typing import Any
 from connectors.base import WITHHELD, FieldValue, Match, Record
 from connectors.directory.mapping import LdapAttribute, LdapEntryType
 from discover.identifiers import Identifier, try_normalise
+from discover.mapping import FieldSpec
 
 Wanted = Mapping[str, Mapping[str, Identifier]]
 RawEntry = dict[str, list[bytes]]
@@ -122,6 +123,16 @@ def read_value(attribute: LdapAttribute, data: bytes) -> tuple[Any, str | None]:
     return (inner if inner is not None else value), inner
 
 
+def _key_field(entry_type: LdapEntryType, entry: RawEntry) -> list[FieldValue]:
+    """The key attribute (entryUUID, objectGUID) as a field when the mapping does not map it:
+    a record keeps both its DN and its key, whichever identifies it where it is read."""
+    key = entry_type.key
+    if not key or key.lower() in entry_type.attributes or not entry.get(key.lower()):
+        return []
+    spec = FieldSpec(name=key, category=entry_type.category)
+    return [FieldValue(spec, record_key(entry_type, "", entry))]
+
+
 def record_key(entry_type: LdapEntryType, dn: str, entry: RawEntry) -> str:
     """The entry's key attribute (entryUUID, objectGUID as text) or else its DN."""
     if entry_type.key:
@@ -210,6 +221,7 @@ def build_record(
                 match = Match(identifier, spec.name, text == identifier.value)
                 if match not in matches:
                     matches.append(match)
+    fields.extend(_key_field(entry_type, entry))
     return Record(
         location=location,
         key=record_key(entry_type, dn, entry),
