@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from importlib import import_module
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from discover.cli.output import console_err
 from discover.errors import DiscoverError, ExportError, InputError, SourceError
@@ -51,7 +53,73 @@ class DiscoverGroup(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
-@click.group(cls=DiscoverGroup, context_settings={"help_option_names": ["-h", "--help"]})
+#: command -> (module, attribute, short help). A command's module is imported only when
+#: the command runs or shows its own help: ``discover --help`` loads no engine, no
+#: connector and no exporter. The short help is checked against the command's own.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "search": (
+        "discover.cli.search",
+        "search",
+        "Search every source for one subject and write a case directory.",
+    ),
+    "review": (
+        "discover.cli.review",
+        "review",
+        "List the records of CASE_DIR that need a decision, or record decisions.",
+    ),
+    "export": (
+        "discover.cli.export",
+        "export",
+        "Write an access or portability package from CASE_DIR.",
+    ),
+    "demo": (
+        "discover.cli.demo",
+        "demo",
+        "Build a demo estate (no server needed), search it for the demo subject and export.",
+    ),
+    "mappings": (
+        "discover.cli.mappings",
+        "mappings",
+        "Work with mappings (one YAML file per source, format v1).",
+    ),
+    "batch": (
+        "discover.cli.batch",
+        "batch",
+        "Search and export many subjects: one case and one package per request.",
+    ),
+    "scan": (
+        "discover.cli.scan",
+        "scan",
+        "Find personal data in every source by its content, and what the mappings miss.",
+    ),
+}
+
+
+class LazyGroup(DiscoverGroup):
+    """The root group: commands load on first use, the overview from :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, attribute, _ = COMMANDS[cmd_name]
+            self.add_command(getattr(import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = [
+            (name, make_default_short_help(COMMANDS[name][2], limit))
+            if name in COMMANDS and name not in self.commands
+            else (name, self.commands[name].get_short_help_str(limit))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @click.version_option(package_name="discover", prog_name="discover")
@@ -61,22 +129,6 @@ def cli(verbose: int, debug: bool) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-
-
-def _register_commands() -> None:
-    from discover.cli.batch import batch
-    from discover.cli.demo import demo
-    from discover.cli.export import export
-    from discover.cli.mappings import mappings
-    from discover.cli.review import review
-    from discover.cli.scan import scan
-    from discover.cli.search import search
-
-    for command in (search, review, export, demo, mappings, batch, scan):
-        cli.add_command(command)
-
-
-_register_commands()
 
 
 def main() -> None:
