@@ -33,7 +33,15 @@ from connectors.ldap_values import (
     object_classes,
     read_value,
 )
-from connectors.ldif_reader import LdifEntry, LdifError, LdifStats, read_entry_at, read_ldif
+from connectors.ldif_reader import (
+    FileUrls,
+    LdifEntry,
+    LdifError,
+    LdifStats,
+    read_entry_at,
+    read_ldif,
+)
+from connectors.safe_files import check_regular
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 
@@ -58,6 +66,9 @@ class _Index:
     seen_attributes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     bases_used: set[tuple[str, int]] = field(default_factory=set)
     stats: LdifStats = field(default_factory=LdifStats)
+    #: what every scan reports about the file (a damaged export, a base with no entry)
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
 
 
 def _edits(first: str, second: str) -> int:
@@ -107,13 +118,17 @@ class LdifConnector(DirectoryConnector):
             bases.append((location, dn_key(dn), base.scope))
         return bases
 
+    @property
+    def file_urls(self) -> FileUrls:
+        """``attr:< file://`` values: read only when the sources file allows it."""
+        return FileUrls(allowed=self.source.allow_file_urls, root=self.path.parent)
+
     def check(self) -> None:
         path = self.path
-        if not path.is_file():
-            raise SourceError(self.name, f"LDIF file {path} does not exist")
         try:
-            with path.open("rb") as stream:
-                stream.read(1)
+            check_regular(path)
+        except FileNotFoundError:
+            raise SourceError(self.name, f"LDIF file {path} does not exist") from None
         except OSError as exc:
             raise SourceError(self.name, f"cannot read {path}: {exc.strerror}") from exc
 
@@ -125,17 +140,53 @@ class LdifConnector(DirectoryConnector):
         types = [(name, et, self._bases(et)) for name, et in self.mapping.entries.items()]
         relations = [(r.from_type, r.attribute.lower()) for r in self.mapping.relations]
         try:
-            for entry in read_ldif(self.path, index.stats):
+            for entry in read_ldif(self.path, index.stats, self.file_urls):
                 result.rows_read += 1
                 self._index_entry(entry, types, relations, index)
         except (LdifError, OSError, UnicodeDecodeError) as exc:
             raise self._failure(exc) from exc
-        if index.stats.skipped_changes:
-            result.warnings.append(
-                f"{self.path.name}: {index.stats.skipped_changes} change records "
+        self._report(index)
+        return index
+
+    def _report(self, index: _Index) -> None:
+        """What the pass found wrong with the export, as warnings every scan repeats.
+
+        A damaged export (no entries, not UTF-8, NUL bytes) or a base with no entry
+        below it means that what the search did not find may still be held: the
+        result is marked truncated, so the search says it is incomplete.
+        """
+        name, stats = self.path.name, index.stats
+        index.warnings.extend(f"{name}: {warning}" for warning in stats.warnings)
+        if stats.skipped_changes:
+            index.warnings.append(
+                f"{name}: {stats.skipped_changes} change records "
                 "(modify/delete/modrdn) are not entries and were skipped"
             )
-        return index
+        damaged: list[str] = []
+        if stats.entries == 0:
+            damaged.append(f"{name}: holds no entries (an empty or failed export?)")
+        if stats.not_utf8:
+            damaged.append(
+                f"{name}: {stats.not_utf8} line(s) are not UTF-8 (first: line "
+                f"{stats.first_not_utf8}); read as Latin-1, so their values may not match "
+                "(an LDIF export must be UTF-8: convert it, e.g. iconv -f latin1 -t utf-8)"
+            )
+        if stats.nul_lines:
+            damaged.append(
+                f"{name}: {stats.nul_lines} line(s) hold NUL bytes (first: line "
+                f"{stats.first_nul}); the export is damaged and their values may not match"
+            )
+        if stats.entries:
+            for entry_name, entry_type in self.mapping.entries.items():
+                for position, base in enumerate(entry_type.bases):
+                    if (entry_name, position) not in index.bases_used:
+                        damaged.append(
+                            f"{name}: no entry at or below base "
+                            f"{base.resolve(self.base_dn)!r} (entries.{entry_name}.bases"
+                            f"[{position}]): nothing was searched there; check base_dn"
+                        )
+        index.warnings.extend(damaged)
+        index.truncated = bool(damaged)
 
     @staticmethod
     def _index_entry(
@@ -222,7 +273,7 @@ class LdifConnector(DirectoryConnector):
     ) -> tuple[Record, LdifEntry] | None:
         index = self.index()
         try:
-            entry = read_entry_at(self.path, offset)
+            entry = read_entry_at(self.path, offset, self.file_urls)
         except (LdifError, OSError) as exc:
             raise self._failure(exc) from exc
         if entry is None:
@@ -235,6 +286,8 @@ class LdifConnector(DirectoryConnector):
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         result = ScanResult()
         index = self.index(result)
+        result.warnings.extend(index.warnings)
+        result.truncated = index.truncated
         wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
         candidates: dict[str, set[int]] = defaultdict(set)
         for identifier in identifiers:

@@ -39,6 +39,8 @@ class Settings:
     max_depth: int = 3
     max_holders: int = 3
     chunk_size: int = 500
+    #: seconds a source may take in one search (all its rounds) before it is failed
+    time_limit: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,10 @@ class SourceConfig:
     description: str | None = None
     file: str = "sources.yaml"
     base_dir: Path = field(default_factory=Path.cwd)
+    #: an LDIF source may read ``attr:< file://`` values (below the export's directory)
+    allow_file_urls: bool = False
+    #: this source's own time limit in seconds (None: the settings' time_limit)
+    time_limit: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +238,8 @@ def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> Sou
                 description=raw.get("description"),
                 file=file,
                 base_dir=base_dir,
+                allow_file_urls=raw.get("allow_file_urls", False),
+                time_limit=raw.get("time_limit"),
             )
         )
     settings = Settings(**document.get("settings", {}))
