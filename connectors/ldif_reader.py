@@ -231,9 +231,7 @@ def read_ldif(
                 yield entry
 
 
-def read_entry_at(
-    path: Path, offset: int, file_urls: FileUrls | None = None
-) -> LdifEntry | None:
+def read_entry_at(path: Path, offset: int, file_urls: FileUrls | None = None) -> LdifEntry | None:
     """The entry that starts at ``offset`` (as :func:`read_ldif` reported it)."""
     with open_regular(path) as stream:
         encoding = _encoding(stream.read(4))
