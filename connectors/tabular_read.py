@@ -24,13 +24,15 @@ import csv
 import glob
 import io
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from connectors.safe_files import check_archive, check_regular, open_regular
 from connectors.tabular_exprs import clean, integral, scoped_extension
 from connectors.tabular_mapping import DIGIT_TYPES, TabularMapping, header_text
 
@@ -67,6 +69,8 @@ class Sheet:
     notes: list[str] = field(default_factory=list)  # problems worth a warning
     truncated: bool = False
     column_names: dict[str, str] = field(default_factory=dict)  # reader column -> header
+    #: a CSV that fails to parse: the same sheet over the rows before the failure
+    repair: Callable[[str], Sheet] | None = None
 
     def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
         """The rows where ``keep`` holds, as ``__row`` plus one column per field."""
@@ -92,11 +96,13 @@ def resolve_files(connection: dict[str, Any], base_dir: Path) -> tuple[list[Path
         path = Path(os.path.expanduser(pattern))
         if not path.is_absolute():
             path = base_dir / path
+        # A FIFO or device that is named or matched is kept, to be refused by name
+        # when it is read; only directories are passed over.
         if glob.has_magic(str(path)):
             found = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-            found = [p for p in found if p.is_file()]
+            found = [p for p in found if not p.is_dir()]
         else:
-            found = [path] if path.is_file() else []
+            found = [path] if path.exists() and not path.is_dir() else []
         if not found:
             unmatched.append(pattern)
         files.update(dict.fromkeys(found))
@@ -252,7 +258,7 @@ def _decode_error(exc: BaseException) -> str:
 
 
 def _read_head(path: Path, encoding: str) -> bytes:
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         head = handle.read(_SNIFF_BYTES)
     if not head:
         raise FileProblem("the file is empty")
@@ -283,7 +289,13 @@ def _sniff(text: str, quote: str) -> str:
     return best
 
 
-def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | None) -> Sheet:
+def _csv_sheet(
+    path: Path,
+    mapping: TabularMapping,
+    location: str,
+    scope: str | None,
+    cache: dict[Any, Any],
+) -> Sheet:
     options = mapping.read
     encoding = options.encoding
     head = _read_head(path, encoding)
@@ -318,19 +330,21 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
     utf8 = encoding in ("utf-8", "utf-8-sig")
     if utf8:  # read lazily from the file; only its tail is looked at here
         size = path.stat().st_size
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             handle.seek(max(0, size - _SNIFF_BYTES))
             tail = handle.read().decode("utf-8", errors="replace")
         text = None
     else:  # transcoded in memory: polars reads UTF-8 only
         try:
-            text = path.read_bytes().decode(encoding)
+            with open_regular(path) as handle:
+                text = handle.read().decode(encoding)
         except UnicodeDecodeError as exc:
             raise FileProblem(f"not {encoding} text (byte {exc.start})") from None
         tail = text[-_SNIFF_BYTES:]
     if _cut_off(tail, delimiter, options.quote, width):
         if text is None:  # cut the bytes: the cut may split a multi-byte character
-            data = path.read_bytes()
+            with open_regular(path) as handle:
+                data = handle.read()
             source = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
         else:
             text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
@@ -342,33 +356,88 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
     if text is not None:
         source = text.encode("utf-8")
     schema = {f"c{i}": pl.String for i in range(width)}
-    frame = pl.scan_csv(
-        source,
-        has_header=False,
-        separator=delimiter,
-        quote_char=options.quote,
-        skip_rows=header_end,
-        schema=schema,
-        truncate_ragged_lines=True,
-        encoding="utf8",
-        raise_if_empty=False,
-    )
+
+    def scan(data: Any) -> pl.LazyFrame:
+        return pl.scan_csv(
+            data,
+            has_header=False,
+            separator=delimiter,
+            quote_char=options.quote,
+            skip_rows=header_end,
+            schema=schema,
+            truncate_ragged_lines=True,
+            encoding="utf8",
+            raise_if_empty=False,
+        )
+
     columns = {name: (f"c{found[name]}" if name in found else None) for name in mapping.columns}
-    return _sheet(
-        frame,
-        columns,
-        mapping,
-        scope,
-        header_end,
-        path=path,
-        sheet=None,
-        location=location,
-        headers=shown,
-        missing=missing,
-        notes=notes,
-        truncated=truncated,
-        column_names={f"c{i}": name for i, name in enumerate(names)},
-    )
+
+    def build(frame: pl.LazyFrame, notes: list[str], truncated: bool) -> Sheet:
+        return _sheet(
+            frame,
+            columns,
+            mapping,
+            scope,
+            header_end,
+            path=path,
+            sheet=None,
+            location=location,
+            headers=shown,
+            missing=missing,
+            notes=notes,
+            truncated=truncated,
+            column_names={f"c{i}": name for i, name in enumerate(names)},
+        )
+
+    def repair(reason: str) -> Sheet:
+        """The sheet over the rows before the line where parsing stops (cached)."""
+        status = path.stat()
+        key = ("csv-prefix", str(path), status.st_mtime_ns, status.st_size)
+        if key not in cache:
+            if isinstance(source, bytes):
+                data = source
+            else:
+                with open_regular(path) as handle:
+                    data = handle.read()
+            cache[key] = readable_prefix(data, header_end, scan)
+        prefix, line = cache[key]
+        note = (
+            f"parsing stopped at line {line} ({reason}): the rows before it were read, "
+            f"the rows from line {line} on were not"
+        )
+        return build(scan(prefix), [note], True)
+
+    sheet = build(scan(source), notes, truncated)
+    sheet.repair = repair
+    return sheet
+
+
+def readable_prefix(
+    data: bytes, header_end: int, scan: Callable[[bytes], pl.LazyFrame]
+) -> tuple[bytes, int]:
+    """The longest run of whole lines the CSV reader parses, and the line after it.
+
+    A quote that is never closed (or a field that is not properly escaped) makes the
+    reader fail on the whole file; the lines before it are still good. Found by
+    bisection over line ends, each probe a full parse of that many lines.
+    """
+    ends = [match.end() for match in re.finditer(rb"\r\n|\n|\r", data)]
+
+    def parses(lines: int) -> bool:
+        try:
+            scan(data[: ends[lines - 1]] if lines else b"").collect()
+        except (pl.exceptions.PolarsError, OSError):
+            return False
+        return True
+
+    good, bad = min(header_end, len(ends)), len(ends) + 1
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if middle <= len(ends) and parses(middle):
+            good = middle
+        else:
+            bad = middle
+    return (data[: ends[good - 1]] if good else b""), good + 1
 
 
 def _cut_off(tail: str, delimiter: str, quote: str, width: int) -> bool:
@@ -391,7 +460,7 @@ def _excel_sheets(
     mapping: TabularMapping,
     base_dir: Path,
     scope: str | None,
-    cache: dict[Any, pl.DataFrame],
+    cache: dict[Any, Any],
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     import fastexcel
 
@@ -493,18 +562,20 @@ def read_sheets(
     *,
     base_dir: Path,
     scope: str | None,
-    cache: dict[Any, pl.DataFrame],
+    cache: dict[Any, Any],
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     """The sheets of one file; a problem is yielded as (location, FileProblem)."""
     location = location_of(path, None, base_dir)
     try:
+        check_regular(path)
         kind = file_format(path, mapping)
         if kind == "excel":
+            check_archive(path)
             yield from _excel_sheets(path, mapping, base_dir, scope, cache)
         elif kind == "parquet":
             yield _parquet_sheet(path, mapping, location, scope)
         else:
-            yield _csv_sheet(path, mapping, location, scope)
+            yield _csv_sheet(path, mapping, location, scope, cache)
     except FileProblem as exc:
         yield location, exc
     except OSError as exc:
