@@ -41,7 +41,7 @@ from connectors.ldif_reader import (
     read_entry_at,
     read_ldif,
 )
-from connectors.safe_files import check_regular
+from connectors.safe_files import open_regular
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 
@@ -126,7 +126,8 @@ class LdifConnector(DirectoryConnector):
     def check(self) -> None:
         path = self.path
         try:
-            check_regular(path)
+            with open_regular(path) as stream:
+                stream.read(1)
         except FileNotFoundError:
             raise SourceError(self.name, f"LDIF file {path} does not exist") from None
         except OSError as exc:

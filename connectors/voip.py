@@ -95,6 +95,8 @@ class VoipConnector(Connector):
 
     def check(self) -> None:
         directory = self.directory
+        if directory.exists() and not directory.is_dir():
+            raise SourceError(self.name, f"provisioning directory {directory} is not a directory")
         if not directory.is_dir():
             raise SourceError(self.name, f"provisioning directory {directory} does not exist")
         if not os.access(directory, os.R_OK | os.X_OK):

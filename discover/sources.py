@@ -218,6 +218,12 @@ def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> Sou
         names.add(raw["name"])
         for key, value in raw["connection"].items():  # disabled sources too: no secret in files
             _check_no_literal_secret(key, value, file=file, where=f"{where}.connection.{key}")
+        if raw.get("allow_file_urls") and raw["kind"] != "ldif":
+            raise ConfigError(
+                file,
+                f"{where}.allow_file_urls",
+                f"applies to kind ldif only (this source is {raw['kind']}); remove it",
+            )
         if raw.get("enabled", True) is False:
             continue
         connection: dict[str, Any] = {}

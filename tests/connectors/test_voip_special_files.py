@@ -139,3 +139,12 @@ def test_an_external_dtd_is_named_and_not_fetched(tmp_path: Path) -> None:
     # read without it: Pieter's handset is still found, and nothing else is missing
     assert ("acme/spa001565abcd03.xml", "account 1") in by_record(result.hits)
     assert result.complete is True
+
+
+def test_a_provisioning_directory_that_is_a_fifo_is_named_by_kind(tmp_path: Path) -> None:
+    directory = tmp_path / "provisioning"
+    os.mkfifo(directory)
+    result = run(sources_file(tmp_path, directory), ("extension", "acme/201"))
+    status = result.sources[0]
+    assert status.status == "failed"
+    assert status.error == f"provisioning directory {directory} is not a directory"
