@@ -41,7 +41,7 @@ from connectors.ldif_reader import (
     read_entry_at,
     read_ldif,
 )
-from connectors.safe_files import open_regular
+from connectors.safe_files import open_regular, printable
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 
@@ -106,6 +106,11 @@ class LdifConnector(DirectoryConnector):
         return path if path.is_absolute() else self.source.base_dir / path
 
     @property
+    def shown_name(self) -> str:
+        """The file's name as locations and warnings show it (printable even if not UTF-8)."""
+        return printable(self.path.name)
+
+    @property
     def base_dn(self) -> str | None:
         return str(self.source.connection.get("base_dn") or "").strip() or None
 
@@ -114,7 +119,7 @@ class LdifConnector(DirectoryConnector):
         bases = []
         for base in entry_type.bases:
             dn = base.resolve(self.base_dn)
-            location = f"{self.path.name}#{dn}" if dn else self.path.name
+            location = f"{self.shown_name}#{dn}" if dn else self.shown_name
             bases.append((location, dn_key(dn), base.scope))
         return bases
 
@@ -129,12 +134,12 @@ class LdifConnector(DirectoryConnector):
             with open_regular(path) as stream:
                 stream.read(1)
         except FileNotFoundError:
-            raise SourceError(self.name, f"LDIF file {path} does not exist") from None
+            raise SourceError(self.name, f"LDIF file {printable(path)} does not exist") from None
         except OSError as exc:
-            raise SourceError(self.name, f"cannot read {path}: {exc.strerror}") from exc
+            raise SourceError(self.name, f"cannot read {printable(path)}: {exc.strerror}") from exc
 
     def _failure(self, exc: Exception) -> SourceError:
-        return SourceError(self.name, f"{self.path.name}: {exc}")
+        return SourceError(self.name, f"{self.shown_name}: {exc}")
 
     def _build_index(self, result: ScanResult) -> _Index:
         index = _Index()
@@ -156,7 +161,7 @@ class LdifConnector(DirectoryConnector):
         below it means that what the search did not find may still be held: the
         result is marked truncated, so the search says it is incomplete.
         """
-        name, stats = self.path.name, index.stats
+        name, stats = self.shown_name, index.stats
         index.warnings.extend(f"{name}: {warning}" for warning in stats.warnings)
         if stats.skipped_changes:
             index.warnings.append(

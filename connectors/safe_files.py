@@ -57,6 +57,33 @@ class ArchiveRefused(OSError):
         super().__init__(errno.EFBIG, reason, str(path))
 
 
+def printable(text: str | os.PathLike[str]) -> str:
+    """A path as text that can be written anywhere: bytes that are not UTF-8 as ``\\xff``.
+
+    A file name is bytes; one that is not UTF-8 reaches Python with surrogates, which
+    no JSON, Parquet or console output accepts.
+    """
+    raw = os.fspath(text)
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def utf8_name(path: str | os.PathLike[str]) -> bool:
+    """Whether a path is valid UTF-8 (libraries that take paths as text need it)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def readable_by_name(path: Path) -> Path | bytes:
+    """``path`` itself, or its bytes when a library could not open it by its name."""
+    if utf8_name(path):
+        return path
+    with open_regular(path) as handle:
+        return handle.read()
+
+
 def file_kind(mode: int) -> str:
     """What a stat mode is, in words: "a FIFO (named pipe)", "a socket" …"""
     for test, words in _KINDS:

@@ -32,7 +32,13 @@ from typing import Any
 
 import polars as pl
 
-from connectors.safe_files import check_archive, check_regular, open_regular
+from connectors.safe_files import (
+    check_archive,
+    check_regular,
+    open_regular,
+    printable,
+    readable_by_name,
+)
 from connectors.tabular_exprs import clean, integral, scoped_extension
 from connectors.tabular_mapping import DIGIT_TYPES, TabularMapping, header_text
 
@@ -127,8 +133,12 @@ def location_of(path: Path, sheet: str | None, base_dir: Path) -> str:
     """The file relative to the sources file where possible, with ``#sheet``."""
     try:
         shown = path.resolve().relative_to(base_dir.resolve()).as_posix()
-    except ValueError:
-        shown = path.as_posix()
+    except (ValueError, RuntimeError, OSError):  # elsewhere, or a link loop
+        try:
+            shown = path.absolute().relative_to(base_dir.absolute()).as_posix()
+        except ValueError:
+            shown = path.as_posix()
+    shown = printable(shown)
     return f"{shown}#{sheet}" if sheet is not None else shown
 
 
@@ -326,7 +336,7 @@ def _csv_sheet(
 
     notes: list[str] = []
     truncated = False
-    source: Any = path
+    source: Any = readable_by_name(path)  # polars takes a path only as UTF-8 text
     utf8 = encoding in ("utf-8", "utf-8-sig")
     if utf8:  # read lazily from the file; only its tail is looked at here
         size = path.stat().st_size
@@ -466,7 +476,7 @@ def _excel_sheets(
 
     options = mapping.read
     try:
-        reader = fastexcel.read_excel(path)
+        reader = fastexcel.read_excel(readable_by_name(path))
         names = list(reader.sheet_names)
     except Exception as exc:  # fastexcel raises its own error classes
         raise FileProblem(f"not a readable workbook ({_decode_error(exc)})") from None
@@ -536,7 +546,7 @@ def _excel_sheet(
 
 def _parquet_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | None) -> Sheet:
     try:
-        frame = pl.scan_parquet(path)
+        frame = pl.scan_parquet(readable_by_name(path))
         names = list(frame.collect_schema().names())
     except Exception as exc:
         raise FileProblem(f"not a readable Parquet file ({_decode_error(exc)})") from None

@@ -139,3 +139,39 @@ def test_an_unbalanced_quote_reads_the_rows_before_it_and_names_the_line(tmp_pat
     # a later round (the engine's next depth) reads the same rows again
     again = target.scan([result.records[0].matches[0].identifier])
     assert keys(again) == ["row=2"] and again.truncated is True
+
+
+# -- names ------------------------------------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_shown_printably(tmp_path: Path) -> None:
+    """polars cannot open such a name: the whole source used to fail with a TypeError."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a-good.csv").write_text(_good_csv())
+    with open(os.fsencode(folder) + b"/b-bad\xffname.csv", "w", encoding="utf-8") as handle:
+        handle.write(_good_csv("0687654321"))
+    book = workbook_bytes({"S": [HEADER, [None, "0611111111", None, "Kees", None, None]]})
+    with open(os.fsencode(folder) + b"/c-bad\xfe.xlsx", "wb") as handle:
+        handle.write(book)
+    target = connector(tmp_path, SIM_MAPPING, "in/*")
+    result = scan(target, ("phone", "0612345678"), ("phone", "0687654321"), ("phone", "0611111111"))
+    assert sorted(r.location for r in result.records) == [
+        "in/a-good.csv",
+        "in/b-bad\\xffname.csv",
+        "in/c-bad\\xfe.xlsx#S",
+    ]
+    assert result.warnings == [] and result.truncated is False
+
+
+def test_a_link_loop_among_the_files_is_one_files_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a-good.csv").write_text(_good_csv())
+    (folder / "b-loop.csv").symlink_to(folder / "b-loop.csv")
+    target = connector(tmp_path, SIM_MAPPING, "in/*")
+    result = scan(target, ("phone", "0612345678"))
+    assert keys(result) == ["row=2"]
+    assert result.truncated is True
+    (warning,) = result.warnings
+    assert warning.startswith("in/b-loop.csv: cannot be read: cannot be opened (Too many levels")
