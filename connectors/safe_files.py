@@ -10,7 +10,9 @@ than it should:
   reading would otherwise wait for a writer forever);
 * a ZIP-based workbook (XLSX, XLSM, XLSB, ODS) is refused when its directory
   declares more uncompressed bytes, or a higher compression ratio, than any real
-  workbook has (a decompression bomb), before any reader inflates it.
+  workbook has (a decompression bomb), before any reader inflates it; then each
+  member is inflated here, in bounded chunks and without keeping the output, to
+  check that it does not inflate beyond its declared size (a forged directory).
 
 Refusals are :class:`NotRegularFile` and :class:`ArchiveRefused`, both ``OSError``
 so that callers report them the way they report any unreadable file.
@@ -21,7 +23,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -147,6 +151,18 @@ def check_archive(
                 members = archive.infolist()
         except (zipfile.BadZipFile, ValueError) as exc:
             raise ArchiveRefused(path, f"not a readable ZIP archive ({exc})") from None
+        _check_declared(path, members, max_bytes, max_ratio, max_members)
+        for member in members:
+            _check_inflated(path, handle, member)
+
+
+def _check_declared(
+    path: Path | str,
+    members: list[zipfile.ZipInfo],
+    max_bytes: int,
+    max_ratio: int,
+    max_members: int,
+) -> None:
     if len(members) > max_members:
         raise ArchiveRefused(path, f"{len(members)} members in the archive (limit {max_members})")
     total = sum(member.file_size for member in members)
@@ -167,3 +183,40 @@ def check_archive(
                 f"({member.compress_size:,} to {member.file_size:,} bytes; limit {max_ratio}): "
                 "a decompression bomb; not read",
             )
+
+
+def _check_inflated(path: Path | str, handle: BinaryIO, member: zipfile.ZipInfo) -> None:
+    """Inflate one member in bounded chunks; refuse it past its declared size."""
+    if member.compress_type == zipfile.ZIP_STORED:
+        return  # stored: exactly its compressed size, which the reader cannot exceed
+    if member.compress_type != zipfile.ZIP_DEFLATED:
+        raise ArchiveRefused(
+            path,
+            f"member {member.filename!r} uses compression method {member.compress_type}, "
+            "which workbooks do not use; not read",
+        )
+    handle.seek(member.header_offset)
+    header = handle.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise ArchiveRefused(path, f"member {member.filename!r} has no local header; not read")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    handle.seek(member.header_offset + 30 + name_length + extra_length)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    remaining, total = member.compress_size, 0
+    try:
+        while remaining and not inflater.eof:
+            data = handle.read(min(remaining, 1 << 16))
+            if not data:
+                break
+            remaining -= len(data)
+            while data:
+                total += len(inflater.decompress(data, 1 << 20))
+                if total > member.file_size:
+                    raise ArchiveRefused(
+                        path,
+                        f"member {member.filename!r} inflates beyond its declared "
+                        f"{member.file_size:,} bytes (a forged archive); not read",
+                    )
+                data = inflater.unconsumed_tail
+    except zlib.error as exc:
+        raise ArchiveRefused(path, f"member {member.filename!r} is corrupt ({exc})") from None

@@ -577,10 +577,13 @@ def read_sheets(
     """The sheets of one file; a problem is yielded as (location, FileProblem)."""
     location = location_of(path, None, base_dir)
     try:
-        check_regular(path)
+        status = check_regular(path)
         kind = file_format(path, mapping)
         if kind == "excel":
-            check_archive(path)
+            checked = ("archive-checked", str(path), status.st_mtime_ns, status.st_size)
+            if checked not in cache:  # inflates every member once: not every round
+                check_archive(path)
+                cache[checked] = True
             yield from _excel_sheets(path, mapping, base_dir, scope, cache)
         elif kind == "parquet":
             yield _parquet_sheet(path, mapping, location, scope)

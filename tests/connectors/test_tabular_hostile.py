@@ -175,3 +175,24 @@ def test_a_link_loop_among_the_files_is_one_files_warning(tmp_path: Path) -> Non
     assert result.truncated is True
     (warning,) = result.warnings
     assert warning.startswith("in/b-loop.csv: cannot be read: cannot be opened (Too many levels")
+
+
+def test_a_forged_directory_understating_the_sizes_is_caught_by_inflating(
+    tmp_path: Path,
+) -> None:
+    """Declared 4 KiB, inflates to 4 MiB: the ratio looks harmless, the inflation does not."""
+    import struct
+
+    real = 4 * 1024 * 1024
+    honest = _bomb(real)
+    with zipfile.ZipFile(io.BytesIO(honest)) as archive:
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+    assert sheet.file_size > real
+    forged = honest
+    for size in ("<Q", "<I"):  # the local header's zip64 field, the directory's own
+        forged = forged.replace(struct.pack(size, sheet.file_size), struct.pack(size, 4096))
+    assert forged != honest
+    path = tmp_path / "forged.xlsx"
+    path.write_bytes(forged)
+    with pytest.raises(ArchiveRefused, match=r"inflates beyond its declared 4,096 bytes"):
+        check_archive(path)
