@@ -120,11 +120,11 @@ def _file_problem(path: Path, root: Path) -> str | None:
         try:
             target = Path(os.path.realpath(path, strict=True))
         except FileNotFoundError:
-            return f"a symbolic link to a missing file ({_shown(os.readlink(path))}); not read"
+            return f"a symbolic link to a missing file ({_shown(os.readlink(path))})"
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                return "a symbolic link loop; not read"
-            return f"a symbolic link that cannot be followed ({exc.strerror or exc}); not read"
+                return "a symbolic link loop"
+            return f"a symbolic link that cannot be followed ({exc.strerror or exc})"
         if not target.is_relative_to(root):
             return "a symbolic link to a file outside the provisioning directory; not followed"
         try:
@@ -132,7 +132,7 @@ def _file_problem(path: Path, root: Path) -> str | None:
         except OSError as exc:
             return f"cannot be examined: {exc.strerror or exc}"
     if not stat.S_ISREG(mode):
-        return f"{file_kind(mode)}, not a regular file; not read"
+        return f"{file_kind(mode)}, not a regular file"
     return None
 
 
@@ -187,7 +187,7 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
             if not selected(relpath):
                 continue
             if not _valid_name(relpath):
-                reason = "file name is not valid UTF-8; not read (rename the file)"
+                reason = "file name is not valid UTF-8 (rename the file)"
                 listing.skipped.append(Unreadable(_shown(relpath), reason))
                 continue
             problem = _file_problem(path, resolved_root)
