@@ -43,6 +43,7 @@ from connectors.base import (
     ScanResult,
     normalised_text,
 )
+from connectors.safe_files import check_regular
 from connectors.sql_mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql_predicates import SQLITE_FOLD, candidate_predicate
 from discover.errors import SourceError
@@ -105,8 +106,12 @@ def open_engine(
     whole = max(1, math.ceil(timeout))
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
-            if not Path(url.database).is_file():
-                raise FileNotFoundError(f"SQLite database {url.database} does not exist")
+            try:
+                check_regular(url.database)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"SQLite database {url.database} does not exist") from None
+            except OSError as exc:  # a FIFO or device is never handed to SQLite
+                raise ValueError(f"SQLite database {url.database}: {exc.strerror}") from None
             mode = "ro" if read_only else "rw"  # never "rwc": a typo must not create a file
             # A URI: '?', '#' and '%' in the path must be percent-encoded.
             uri = f"file:{quote(url.database)}?mode={mode}"

@@ -8,10 +8,12 @@ the source fails with its name and the limit it ran into, and the rest goes on.
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -157,3 +159,10 @@ def test_the_limits_do_not_disturb_a_normal_search(database_url: str) -> None:
     finally:
         target.close()
     assert [record.key for record in result.records] == ["id=1"]
+
+
+def test_an_sqlite_path_that_is_a_fifo_is_refused_by_kind(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "crm.sqlite")
+    target = _limited(f"sqlite:///{tmp_path / 'crm.sqlite'}")
+    with pytest.raises(SourceError, match=r"crm\.sqlite: a FIFO \(named pipe\), not a regular"):
+        target.check()
