@@ -39,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -52,6 +53,7 @@ from discover.mapping import LoadedMapping
 from discover.register import Register, default_register
 from discover.request import Request
 from discover.sources import Settings, SourcesConfig
+from discover.time_limit import TimeLimitExceeded, abandoned, limit_of, run_within
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +222,8 @@ def search_many(
     finally:
         if own_connectors:
             for connector in connectors:
+                if abandoned(connector):  # its state belongs to a thread still stuck in it
+                    continue
                 try:
                     connector.close()
                 except Exception:  # a failing close must not hide the result
@@ -296,6 +300,7 @@ class _Rounds:
             if status.failed:
                 continue
             started = clock.perf_counter()
+            limit = limit_of(connector, self.settings.time_limit)
             try:
                 types = connector.identifier_types()
                 identifiers = sorted(i for i in wanted if i.type in types)
@@ -303,10 +308,19 @@ class _Rounds:
                     continue
                 if self.progress:
                     self.progress(connector.name, position, total)
-                if connector.name not in self.checked:
-                    connector.check()
-                    self.checked.add(connector.name)
-                result = connector.scan(identifiers)
+                result = run_within(
+                    connector,
+                    limit - status.seconds,
+                    partial(self._check_and_scan, connector, identifiers),
+                )
+            except TimeLimitExceeded:
+                status.status, status.transient = "failed", True
+                status.error = (
+                    f"timed out: not done within its time limit of {limit:g} s "
+                    "(time_limit in the sources file); abandoned"
+                )
+                log.warning("source %s timed out after %g s", connector.name, limit)
+                continue
             except SourceError as exc:
                 status.status, status.error, status.transient = "failed", exc.message, exc.transient
                 log.warning("source %s failed: %s", connector.name, exc.message)
@@ -330,6 +344,12 @@ class _Rounds:
             )
             rounds.append(_SourceRound.index(connector.name, result, datetime.now(UTC)))
         return rounds
+
+    def _check_and_scan(self, connector: Connector, identifiers: list[Identifier]) -> ScanResult:
+        if connector.name not in self.checked:
+            connector.check()
+            self.checked.add(connector.name)
+        return connector.scan(identifiers)
 
     # -- sharing records out to subjects ----------------------------------------------
 

@@ -37,6 +37,8 @@ class Settings:
     max_depth: int = 3
     max_holders: int = 3
     chunk_size: int = 500
+    #: seconds a source may take in one search (all its rounds) before it is failed
+    time_limit: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,10 @@ class SourceConfig:
     base_dir: Path = field(default_factory=Path.cwd)
     #: laid over the mapping for this source only (read, files, scope, headers)
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: an LDIF source may read ``attr:< file://`` values (below the export's directory)
+    allow_file_urls: bool = False
+    #: this source's own time limit in seconds (None: the settings' time_limit)
+    time_limit: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +215,12 @@ def load_sources(
         names.add(raw["name"])
         for key, value in raw["connection"].items():  # disabled sources too: no secret in files
             _check_no_literal_secret(key, value, file=file, where=f"{where}.connection.{key}")
+        if raw.get("allow_file_urls") and raw["kind"] != "ldif":
+            raise ConfigError(
+                file,
+                f"{where}.allow_file_urls",
+                f"applies to kind ldif only (this source is {raw['kind']}); remove it",
+            )
         if raw.get("enabled", True) is False:
             continue
         connection: dict[str, Any] = {}
@@ -230,6 +242,8 @@ def load_sources(
                 file=file,
                 base_dir=base_dir,
                 overrides=dict(raw.get("override", {})),
+                allow_file_urls=raw.get("allow_file_urls", False),
+                time_limit=raw.get("time_limit"),
             )
         )
     settings = Settings(**document.get("settings", {}))

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from connectors.base import Link, Record, ScanResult
 from connectors.directory.ldif_reader import (
+    FileUrls,
     LdifEntry,
     LdifError,
     LdifStats,
@@ -40,6 +41,7 @@ from connectors.directory.values import (
     object_classes,
     read_value,
 )
+from connectors.safe_files import open_regular, printable
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 
@@ -64,6 +66,9 @@ class _Index:
     seen_attributes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     bases_used: set[tuple[str, int]] = field(default_factory=set)
     stats: LdifStats = field(default_factory=LdifStats)
+    #: what every scan reports about the file (a damaged export, a base with no entry)
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
 
 
 def _edits(first: str, second: str) -> int:
@@ -101,6 +106,11 @@ class LdifConnector(DirectoryConnector):
         return path if path.is_absolute() else self.source.base_dir / path
 
     @property
+    def shown_name(self) -> str:
+        """The file's name as locations and warnings show it (printable even if not UTF-8)."""
+        return printable(self.path.name)
+
+    @property
     def base_dn(self) -> str | None:
         return str(self.source.connection.get("base_dn") or "").strip() or None
 
@@ -109,39 +119,80 @@ class LdifConnector(DirectoryConnector):
         bases = []
         for base in entry_type.bases:
             dn = base.resolve(self.base_dn)
-            location = f"{self.path.name}#{dn}" if dn else self.path.name
+            location = f"{self.shown_name}#{dn}" if dn else self.shown_name
             bases.append((location, dn_key(dn), base.scope))
         return bases
 
+    @property
+    def file_urls(self) -> FileUrls:
+        """``attr:< file://`` values: read only when the sources file allows it."""
+        return FileUrls(allowed=self.source.allow_file_urls, root=self.path.parent)
+
     def check(self) -> None:
         path = self.path
-        if not path.is_file():
-            raise SourceError(self.name, f"LDIF file {path} does not exist")
         try:
-            with path.open("rb") as stream:
+            with open_regular(path) as stream:
                 stream.read(1)
+        except FileNotFoundError:
+            raise SourceError(self.name, f"LDIF file {printable(path)} does not exist") from None
         except OSError as exc:
-            raise SourceError(self.name, f"cannot read {path}: {exc.strerror}") from exc
+            raise SourceError(self.name, f"cannot read {printable(path)}: {exc.strerror}") from exc
 
     def _failure(self, exc: Exception) -> SourceError:
-        return SourceError(self.name, f"{self.path.name}: {exc}")
+        return SourceError(self.name, f"{self.shown_name}: {exc}")
 
     def _build_index(self, result: ScanResult) -> _Index:
         index = _Index()
         types = [(name, et, self._bases(et)) for name, et in self.mapping.entries.items()]
         relations = [(r.from_type, r.attribute.lower()) for r in self.mapping.relations]
         try:
-            for entry in read_ldif(self.path, index.stats):
+            for entry in read_ldif(self.path, index.stats, self.file_urls):
                 result.rows_read += 1
                 self._index_entry(entry, types, relations, index)
         except (LdifError, OSError, UnicodeDecodeError) as exc:
             raise self._failure(exc) from exc
-        if index.stats.skipped_changes:
-            result.warnings.append(
-                f"{self.path.name}: {index.stats.skipped_changes} change records "
+        self._report(index)
+        return index
+
+    def _report(self, index: _Index) -> None:
+        """What the pass found wrong with the export, as warnings every scan repeats.
+
+        A damaged export (no entries, not UTF-8, NUL bytes) or a base with no entry
+        below it means that what the search did not find may still be held: the
+        result is marked truncated, so the search says it is incomplete.
+        """
+        name, stats = self.shown_name, index.stats
+        index.warnings.extend(f"{name}: {warning}" for warning in stats.warnings)
+        if stats.skipped_changes:
+            index.warnings.append(
+                f"{name}: {stats.skipped_changes} change records "
                 "(modify/delete/modrdn) are not entries and were skipped"
             )
-        return index
+        damaged: list[str] = []
+        if stats.entries == 0:
+            damaged.append(f"{name}: holds no entries (an empty or failed export?)")
+        if stats.not_utf8:
+            damaged.append(
+                f"{name}: {stats.not_utf8} line(s) are not UTF-8 (first: line "
+                f"{stats.first_not_utf8}); read as Latin-1, so their values may not match "
+                "(an LDIF export must be UTF-8: convert it, e.g. iconv -f latin1 -t utf-8)"
+            )
+        if stats.nul_lines:
+            damaged.append(
+                f"{name}: {stats.nul_lines} line(s) hold NUL bytes (first: line "
+                f"{stats.first_nul}); the export is damaged and their values may not match"
+            )
+        if stats.entries:
+            for entry_name, entry_type in self.mapping.entries.items():
+                for position, base in enumerate(entry_type.bases):
+                    if (entry_name, position) not in index.bases_used:
+                        damaged.append(
+                            f"{name}: no entry at or below base "
+                            f"{base.resolve(self.base_dn)!r} (entries.{entry_name}.bases"
+                            f"[{position}]): nothing was searched there; check base_dn"
+                        )
+        index.warnings.extend(damaged)
+        index.truncated = bool(damaged)
 
     @staticmethod
     def _index_entry(
@@ -235,7 +286,7 @@ class LdifConnector(DirectoryConnector):
     ) -> tuple[Record, LdifEntry] | None:
         index = self.index()
         try:
-            entry = read_entry_at(self.path, offset)
+            entry = read_entry_at(self.path, offset, self.file_urls)
         except (LdifError, OSError) as exc:
             raise self._failure(exc) from exc
         if entry is None:
@@ -248,6 +299,8 @@ class LdifConnector(DirectoryConnector):
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         result = ScanResult()
         index = self.index(result)
+        result.warnings.extend(index.warnings)
+        result.truncated = index.truncated
         wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
         candidates: dict[str, set[int]] = defaultdict(set)
         for identifier in identifiers:

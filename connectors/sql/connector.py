@@ -6,6 +6,10 @@ WHERE ORs the candidate predicates of every mapped identifier column
 quoted by SQLAlchemy. Candidates are verified after normalisation in Python; then the
 declared relations are followed with ``IN`` queries on the join columns, transitively.
 
+Nothing waits for ever: a connect timeout and a per-statement and lock-wait timeout
+apply to every database (``connection.connect_timeout``, default 10 s, and
+``connection.timeout``, default 30 s); a source that runs into one fails by name.
+
 Sources are opened read-only where the database allows it — SQLite ``mode=ro`` plus
 ``PRAGMA query_only``, PostgreSQL ``default_transaction_read_only``, MariaDB
 ``SET SESSION TRANSACTION READ ONLY`` — the connector only ever issues SELECT, and
@@ -14,6 +18,8 @@ every transaction is rolled back.
 
 from __future__ import annotations
 
+import math
+import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,11 +44,19 @@ from connectors.base import (
     wanted_index,
 )
 from connectors.nearest import listing
+from connectors.safe_files import check_regular
 from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate
 from discover.errors import SourceError
 from discover.identifiers import Identifier, fold_text
 from discover.register import Register
+
+#: driver messages that say a time limit ran out (or a lock was never granted)
+_TIMED_OUT = re.compile(
+    r"timeout|timed out|time ?limit|database is locked|max_statement_time|"
+    r"maximum statement execution time|Lock wait",
+    re.IGNORECASE,
+)
 
 _DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -69,36 +83,58 @@ def _fold(value: object) -> str | None:
 
 
 def open_engine(
-    raw_url: str, base_dir: Path, *, read_only: bool = True, timeout: int = 10
+    raw_url: str,
+    base_dir: Path,
+    *,
+    read_only: bool = True,
+    timeout: float = 30,
+    connect_timeout: float = 10,
 ) -> Engine:
-    """An engine that cannot write where the database supports it.
+    """An engine that cannot write, and that never waits for ever.
 
     A missing SQLite file is an error, never created. One pooled connection serves the
     whole search (check, every round's scans), so a search pays for one connect.
+
+    ``connect_timeout`` bounds connecting (a server that accepts and never answers);
+    ``timeout`` bounds each statement and each wait for a lock: PostgreSQL
+    ``statement_timeout`` and ``lock_timeout``, MariaDB ``max_statement_time`` and
+    ``lock_wait_timeout`` (MySQL ``max_execution_time``) with a socket read timeout
+    just above them, SQLite's busy timeout.
     """
     url = database_url(raw_url, base_dir)
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
+    whole = max(1, math.ceil(timeout))
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
-            if not Path(url.database).is_file():
-                raise FileNotFoundError(f"SQLite database {url.database} does not exist")
+            try:
+                check_regular(url.database)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"SQLite database {url.database} does not exist") from None
+            except OSError as exc:  # a FIFO or device is never handed to SQLite
+                raise ValueError(f"SQLite database {url.database}: {exc.strerror}") from None
             mode = "ro" if read_only else "rw"  # never "rwc": a typo must not create a file
             # A URI: '?', '#' and '%' in the path must be percent-encoded.
             uri = f"file:{quote(url.database)}?mode={mode}"
             url = url.set(database=uri, query={"uri": "true"})
         connect_args["timeout"] = timeout
     elif backend == "postgresql":
-        connect_args["connect_timeout"] = timeout
+        connect_args["connect_timeout"] = max(1, math.ceil(connect_timeout))
+        milliseconds = max(1, round(timeout * 1000))
+        options = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
         if read_only:
             # read-only, and one snapshot per scan: the related rows a scan follows
             # are read as of the same moment as the rows that matched
-            connect_args["options"] = (
-                "-c default_transaction_read_only=on "
-                "-c default_transaction_isolation=repeatable\\ read"
+            options += (
+                " -c default_transaction_read_only=on"
+                " -c default_transaction_isolation=repeatable\\ read"
             )
+        connect_args["options"] = options
     elif backend in ("mysql", "mariadb"):
-        connect_args["connect_timeout"] = timeout
+        connect_args["connect_timeout"] = max(1, math.ceil(connect_timeout))
+        # the server's own limits answer first, with their reason; the socket's is a backstop
+        connect_args["read_timeout"] = whole + 2
+        connect_args["write_timeout"] = whole + 2
     # Every session rolls back itself (SqlConnector._session): no second reset on return.
     engine = sa.create_engine(
         url,
@@ -115,9 +151,15 @@ def open_engine(
             dbapi_connection.create_function(SQLITE_FOLD, 1, _fold, deterministic=True)
             if read_only:
                 dbapi_connection.execute("PRAGMA query_only = ON")
-        elif read_only and backend in ("mysql", "mariadb"):
+        elif backend in ("mysql", "mariadb"):
             with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                cursor.execute(f"SET SESSION lock_wait_timeout = {whole}")
+                if "mariadb" in dbapi_connection.get_server_info().lower():
+                    cursor.execute(f"SET SESSION max_statement_time = {float(timeout)}")
+                else:
+                    cursor.execute(f"SET SESSION max_execution_time = {whole * 1000}")
+                if read_only:
+                    cursor.execute("SET SESSION TRANSACTION READ ONLY")
 
     return engine
 
@@ -188,8 +230,30 @@ class SqlConnector(Connector):
     def _failure(self, exc: BaseException) -> SourceError:
         transient = isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | TimeoutError)
         detail = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
-        text = " ".join(str(detail).split())
-        return SourceError(self.name, f"{type(detail).__name__}: {text[:300]}", transient=transient)
+        text = " ".join(str(detail).split())[:300]
+        if _TIMED_OUT.search(text):
+            connect_timeout, timeout = self._timeouts()
+            text += (
+                f" (time limits in the source's connection: connect_timeout {connect_timeout:g} s,"
+                f" timeout {timeout:g} s per statement or lock wait)"
+            )
+        return SourceError(self.name, f"{type(detail).__name__}: {text}", transient=transient)
+
+    def _timeouts(self) -> tuple[float, float]:
+        """(connect_timeout, timeout) from the connection, in seconds; SourceError if invalid."""
+        values = []
+        for key, default in (("connect_timeout", 10.0), ("timeout", 30.0)):
+            raw = self.source.connection.get(key, default)
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                value = -1.0
+            if not math.isfinite(value) or value <= 0 or isinstance(raw, bool):
+                raise SourceError(
+                    self.name, f"connection.{key} must be a number of seconds above 0, not {raw!r}"
+                )
+            values.append(value)
+        return values[0], values[1]
 
     @property
     def engine(self) -> Engine:
@@ -197,9 +261,14 @@ class SqlConnector(Connector):
             url = self.source.connection.get("url")
             if not url:
                 raise SourceError(self.name, "connection.url is not set in the sources file")
-            timeout = int(self.source.connection.get("timeout", 10))
+            connect_timeout, timeout = self._timeouts()
             try:
-                self._engine = open_engine(str(url), self.source.base_dir, timeout=timeout)
+                self._engine = open_engine(
+                    str(url),
+                    self.source.base_dir,
+                    timeout=timeout,
+                    connect_timeout=connect_timeout,
+                )
             except (sa.exc.ArgumentError, FileNotFoundError, ImportError, ValueError) as exc:
                 raise SourceError(self.name, str(exc)) from exc
         return self._engine

@@ -139,7 +139,7 @@ class TabularConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cache: dict[Any, pl.DataFrame] = {}
+        self._cache: dict[Any, Any] = {}
 
     # -- configuration --------------------------------------------------------------
 
@@ -378,6 +378,33 @@ class TabularConnector(Connector):
         extra += [expr.alias(flag) for expr, flag in zip(damage, flags.values(), strict=True)]
         return self._with_key(sheet).query(keep, *extra, *self._key_column()), flags
 
+    def _run(
+        self,
+        sheet: Sheet,
+        planned: tuple[pl.LazyFrame, dict[str, str]],
+        wanted: dict[str, dict[str, Identifier]],
+        result: ScanResult,
+    ) -> tuple[Sheet, pl.DataFrame, dict[str, str]]:
+        """Collect a planned query; a CSV that fails to parse is read up to the failure.
+
+        The rows before the line where parsing stopped are searched, the line is
+        named in a warning and the result is truncated (the rows after it are not).
+        """
+        query, flags = planned
+        try:
+            return sheet, self._collect(sheet, query), flags
+        except FileProblem as exc:
+            if sheet.repair is None:
+                raise
+            sheet = sheet.repair(str(exc))
+        for note in sheet.notes:
+            result.warnings.append(f"{sheet.location}: {note}")
+        result.truncated = True
+        replanned = self._query(sheet, wanted)
+        assert replanned is not None  # the same fields as the sheet it repairs
+        query, flags = replanned
+        return sheet, self._collect(sheet, query), flags
+
     def _with_key(self, sheet: Sheet) -> Sheet:
         """The sheet with ``__key_repeated`` (a declared key's value is not unique)."""
         key = self.mapping.key
@@ -402,9 +429,8 @@ class TabularConnector(Connector):
             if planned is None:
                 readable.append(sheet)
                 continue
-            query, flags = planned
             try:
-                frame = self._collect(sheet, query)
+                sheet, frame, flags = self._run(sheet, planned, wanted, result)
             except FileProblem as exc:
                 failed.append(f"{sheet.location}: cannot be read: {exc}")
                 continue

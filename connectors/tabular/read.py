@@ -24,13 +24,21 @@ import csv
 import glob
 import io
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from connectors.safe_files import (
+    check_archive,
+    check_regular,
+    open_regular,
+    printable,
+    readable_by_name,
+)
 from connectors.tabular.exprs import clean, integral, scoped_extension
 from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
 
@@ -68,6 +76,8 @@ class Sheet:
     truncated: bool = False
     column_names: dict[str, str] = field(default_factory=dict)  # reader column -> header
     header_texts: tuple[str, ...] = ()  # every header text read, for messages
+    #: a CSV that fails to parse: the same sheet over the rows before the failure
+    repair: Callable[[str], Sheet] | None = None
 
     def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
         """The rows where ``keep`` holds, as ``__row`` plus one column per field."""
@@ -93,11 +103,13 @@ def resolve_files(connection: dict[str, Any], base_dir: Path) -> tuple[list[Path
         path = Path(os.path.expanduser(pattern))
         if not path.is_absolute():
             path = base_dir / path
+        # A FIFO or device that is named or matched is kept, to be refused by name
+        # when it is read; only directories are passed over.
         if glob.has_magic(str(path)):
             found = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-            found = [p for p in found if p.is_file()]
+            found = [p for p in found if not p.is_dir()]
         else:
-            found = [path] if path.is_file() else []
+            found = [path] if path.exists() and not path.is_dir() else []
         if not found:
             unmatched.append(pattern)
         files.update(dict.fromkeys(found))
@@ -122,8 +134,12 @@ def location_of(path: Path, sheet: str | None, base_dir: Path) -> str:
     """The file relative to the sources file where possible, with ``#sheet``."""
     try:
         shown = path.resolve().relative_to(base_dir.resolve()).as_posix()
-    except ValueError:
-        shown = path.as_posix()
+    except (ValueError, RuntimeError, OSError):  # elsewhere, or a link loop
+        try:
+            shown = path.absolute().relative_to(base_dir.absolute()).as_posix()
+        except ValueError:
+            shown = path.as_posix()
+    shown = printable(shown)
     return f"{shown}#{sheet}" if sheet is not None else shown
 
 
@@ -253,7 +269,7 @@ def _decode_error(exc: BaseException) -> str:
 
 
 def _read_head(path: Path, encoding: str) -> bytes:
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         head = handle.read(_SNIFF_BYTES)
     if not head:
         raise FileProblem("the file is empty")
@@ -284,7 +300,13 @@ def _sniff(text: str, quote: str) -> str:
     return best
 
 
-def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | None) -> Sheet:
+def _csv_sheet(
+    path: Path,
+    mapping: TabularMapping,
+    location: str,
+    scope: str | None,
+    cache: dict[Any, Any],
+) -> Sheet:
     options = mapping.read
     encoding = options.encoding
     head = _read_head(path, encoding)
@@ -315,23 +337,25 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
 
     notes: list[str] = []
     truncated = False
-    source: Any = path
+    source: Any = readable_by_name(path)  # polars takes a path only as UTF-8 text
     utf8 = encoding in ("utf-8", "utf-8-sig")
     if utf8:  # read lazily from the file; only its tail is looked at here
         size = path.stat().st_size
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             handle.seek(max(0, size - _SNIFF_BYTES))
             tail = handle.read().decode("utf-8", errors="replace")
         text = None
     else:  # transcoded in memory: polars reads UTF-8 only
         try:
-            text = path.read_bytes().decode(encoding)
+            with open_regular(path) as handle:
+                text = handle.read().decode(encoding)
         except UnicodeDecodeError as exc:
             raise FileProblem(f"not {encoding} text (byte {exc.start})") from None
         tail = text[-_SNIFF_BYTES:]
     if _cut_off(tail, delimiter, options.quote, width):
         if text is None:  # cut the bytes: the cut may split a multi-byte character
-            data = path.read_bytes()
+            with open_regular(path) as handle:
+                data = handle.read()
             source = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
         else:
             text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
@@ -343,34 +367,89 @@ def _csv_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | 
     if text is not None:
         source = text.encode("utf-8")
     schema = {f"c{i}": pl.String for i in range(width)}
-    frame = pl.scan_csv(
-        source,
-        has_header=False,
-        separator=delimiter,
-        quote_char=options.quote,
-        skip_rows=header_end,
-        schema=schema,
-        truncate_ragged_lines=True,
-        encoding="utf8",
-        raise_if_empty=False,
-    )
+
+    def scan(data: Any) -> pl.LazyFrame:
+        return pl.scan_csv(
+            data,
+            has_header=False,
+            separator=delimiter,
+            quote_char=options.quote,
+            skip_rows=header_end,
+            schema=schema,
+            truncate_ragged_lines=True,
+            encoding="utf8",
+            raise_if_empty=False,
+        )
+
     columns = {name: (f"c{found[name]}" if name in found else None) for name in mapping.columns}
-    return _sheet(
-        frame,
-        columns,
-        mapping,
-        scope,
-        header_end,
-        path=path,
-        sheet=None,
-        location=location,
-        headers=shown,
-        missing=missing,
-        header_texts=tuple(names),
-        notes=notes,
-        truncated=truncated,
-        column_names={f"c{i}": name for i, name in enumerate(names)},
-    )
+
+    def build(frame: pl.LazyFrame, notes: list[str], truncated: bool) -> Sheet:
+        return _sheet(
+            frame,
+            columns,
+            mapping,
+            scope,
+            header_end,
+            path=path,
+            sheet=None,
+            location=location,
+            headers=shown,
+            missing=missing,
+            header_texts=tuple(names),
+            notes=notes,
+            truncated=truncated,
+            column_names={f"c{i}": name for i, name in enumerate(names)},
+        )
+
+    def repair(reason: str) -> Sheet:
+        """The sheet over the rows before the line where parsing stops (cached)."""
+        status = path.stat()
+        key = ("csv-prefix", str(path), status.st_mtime_ns, status.st_size)
+        if key not in cache:
+            if isinstance(source, bytes):
+                data = source
+            else:
+                with open_regular(path) as handle:
+                    data = handle.read()
+            cache[key] = readable_prefix(data, header_end, scan)
+        prefix, line = cache[key]
+        note = (
+            f"parsing stopped at line {line} ({reason}): the rows before it were read, "
+            f"the rows from line {line} on were not"
+        )
+        return build(scan(prefix), [note], True)
+
+    sheet = build(scan(source), notes, truncated)
+    sheet.repair = repair
+    return sheet
+
+
+def readable_prefix(
+    data: bytes, header_end: int, scan: Callable[[bytes], pl.LazyFrame]
+) -> tuple[bytes, int]:
+    """The longest run of whole lines the CSV reader parses, and the line after it.
+
+    A quote that is never closed (or a field that is not properly escaped) makes the
+    reader fail on the whole file; the lines before it are still good. Found by
+    bisection over line ends, each probe a full parse of that many lines.
+    """
+    ends = [match.end() for match in re.finditer(rb"\r\n|\n|\r", data)]
+
+    def parses(lines: int) -> bool:
+        try:
+            scan(data[: ends[lines - 1]] if lines else b"").collect()
+        except (pl.exceptions.PolarsError, OSError):
+            return False
+        return True
+
+    good, bad = min(header_end, len(ends)), len(ends) + 1
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if middle <= len(ends) and parses(middle):
+            good = middle
+        else:
+            bad = middle
+    return (data[: ends[good - 1]] if good else b""), good + 1
 
 
 def _cut_off(tail: str, delimiter: str, quote: str, width: int) -> bool:
@@ -393,13 +472,13 @@ def _excel_sheets(
     mapping: TabularMapping,
     base_dir: Path,
     scope: str | None,
-    cache: dict[Any, pl.DataFrame],
+    cache: dict[Any, Any],
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     import fastexcel
 
     options = mapping.read
     try:
-        reader = fastexcel.read_excel(path)
+        reader = fastexcel.read_excel(readable_by_name(path))
         names = list(reader.sheet_names)
     except Exception as exc:  # fastexcel raises its own error classes
         raise FileProblem(f"not a readable workbook ({_decode_error(exc)})") from None
@@ -470,7 +549,7 @@ def _excel_sheet(
 
 def _parquet_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | None) -> Sheet:
     try:
-        frame = pl.scan_parquet(path)
+        frame = pl.scan_parquet(readable_by_name(path))
         names = list(frame.collect_schema().names())
     except Exception as exc:
         raise FileProblem(f"not a readable Parquet file ({_decode_error(exc)})") from None
@@ -497,18 +576,23 @@ def read_sheets(
     *,
     base_dir: Path,
     scope: str | None,
-    cache: dict[Any, pl.DataFrame],
+    cache: dict[Any, Any],
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     """The sheets of one file; a problem is yielded as (location, FileProblem)."""
     location = location_of(path, None, base_dir)
     try:
+        status = check_regular(path)
         kind = file_format(path, mapping)
         if kind == "excel":
+            checked = ("archive-checked", str(path), status.st_mtime_ns, status.st_size)
+            if checked not in cache:  # inflates every member once: not every round
+                check_archive(path)
+                cache[checked] = True
             yield from _excel_sheets(path, mapping, base_dir, scope, cache)
         elif kind == "parquet":
             yield _parquet_sheet(path, mapping, location, scope)
         else:
-            yield _csv_sheet(path, mapping, location, scope)
+            yield _csv_sheet(path, mapping, location, scope, cache)
     except FileProblem as exc:
         yield location, exc
     except OSError as exc:

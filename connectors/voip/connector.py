@@ -14,7 +14,9 @@ not parse again. Passwords (SIP, authentication, provisioning, admin) are never 
 into a record: the field says only that a value is set (``WITHHELD``).
 
 A file that cannot be read — an XML entity bomb, an external entity, binary garbage,
-a truncated or non-UTF-8 file, a file in no known format — is named in a warning and
+a truncated or non-UTF-8 file, a file in no known format, a FIFO or device, a
+dangling link, a link loop or a link out of the directory, a file name that is not
+valid UTF-8, a sub-directory that cannot be listed — is named in a warning and
 the others are still scanned; the result is then marked truncated, so that the search
 reports itself incomplete and no package is silently missing a file.
 """
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
-from connectors.voip.files import list_files
+from connectors.voip.files import Unreadable, scan_directory
 from connectors.voip.index import Index, IndexBuilder, valid_scope
 from connectors.voip.mapping import VoipMapping, parse_voip_mapping
 from discover.errors import SourceError
@@ -55,6 +57,7 @@ class VoipConnector(Connector):
         super().__init__(*args, **kwargs)
         self._index: Index | None = None
         self._signature: Signature | None = None
+        self._skipped: list[Unreadable] = []
         self._fresh = False
 
     # -- configuration ------------------------------------------------------------
@@ -92,6 +95,8 @@ class VoipConnector(Connector):
 
     def check(self) -> None:
         directory = self.directory
+        if directory.exists() and not directory.is_dir():
+            raise SourceError(self.name, f"provisioning directory {directory} is not a directory")
         if not directory.is_dir():
             raise SourceError(self.name, f"provisioning directory {directory} does not exist")
         if not os.access(directory, os.R_OK | os.X_OK):
@@ -123,8 +128,10 @@ class VoipConnector(Connector):
 
     def _files(self) -> tuple[list[str], Signature]:
         directory = self.directory
-        relpaths = list_files(directory, self.mapping.include, self.mapping.exclude)
-        signature: list[tuple[str, int, int]] = []
+        listing = scan_directory(directory, self.mapping.include, self.mapping.exclude)
+        relpaths = listing.files
+        self._skipped = listing.skipped
+        signature: list[tuple[str, int, int]] = [(s.relpath, -2, -2) for s in listing.skipped]
         for relpath in relpaths:
             try:
                 stat = (directory / relpath).stat()
@@ -139,7 +146,7 @@ class VoipConnector(Connector):
         relpaths, signature = self._files()
         if self._index is None or signature != self._signature:
             builder = IndexBuilder(self.directory, self.mapping, self.fallback_scope)
-            self._index = builder.build(relpaths)
+            self._index = builder.build(relpaths, self._skipped)
             self._signature = signature
             self._fresh = True
         else:

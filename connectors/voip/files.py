@@ -10,7 +10,12 @@ phone uploading its own contacts), so every file is treated as hostile:
 * a file larger than the mapping's ``max_bytes`` is not read;
 * binary content, a byte sequence that is not valid in the file's encoding and XML
   that is not well-formed (a truncated download) are refused;
-* symbolic links are not followed out of the directory.
+* only regular files are opened, without blocking: a FIFO, socket or device is
+  refused by name (:mod:`connectors.safe_files`);
+* symbolic links are not followed out of the directory, nor into directories; a
+  dangling link, a link loop, a sub-directory that cannot be listed and a name that
+  is not valid UTF-8 are refused by name;
+* an external DTD is never fetched; the file is read without it, with a warning.
 
 Each refusal is a :class:`Unreadable` naming the file and the reason; the scan goes
 on with the other files and the connector reports the result as incomplete.
@@ -18,11 +23,14 @@ on with the other files and the connector reports the result as incomplete.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import netaddr
 from defusedxml import (
@@ -31,7 +39,9 @@ from defusedxml import (
     EntitiesForbidden,
     ExternalReferenceForbidden,
 )
-from defusedxml import ElementTree as SafeElementTree
+from defusedxml.ElementTree import DefusedXMLParser
+
+from connectors.safe_files import file_kind, open_regular
 
 #: MAC addresses that name no handset: Polycom's shared 000000000000-directory.xml,
 #: Yealink's per-model common files y0000000000xx.cfg (OUI 00:00:00), broadcast.
@@ -79,29 +89,118 @@ def glob_pattern(glob: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE)
 
 
-def list_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+@dataclass(slots=True)
+class Listing:
+    """The files of a directory that match, and what could not be listed or opened."""
+
+    files: list[str] = field(default_factory=list)
+    skipped: list[Unreadable] = field(default_factory=list)
+
+
+def _shown(relpath: str) -> str:
+    """A path as text even when it is not valid UTF-8 (bad bytes as ``\\xff``)."""
+    return relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _valid_name(relpath: str) -> bool:
+    try:
+        relpath.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _file_problem(path: Path, root: Path) -> str | None:
+    """Why a listed name cannot be read as a file inside ``root``; None when it can."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as exc:
+        return f"cannot be examined: {exc.strerror or exc}"
+    if stat.S_ISLNK(mode):
+        try:
+            target = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:
+            return f"a symbolic link to a missing file ({_shown(os.readlink(path))})"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "a symbolic link loop"
+            return f"a symbolic link that cannot be followed ({exc.strerror or exc})"
+        if not target.is_relative_to(root):
+            return "a symbolic link to a file outside the provisioning directory; not followed"
+        try:
+            mode = target.stat().st_mode
+        except OSError as exc:
+            return f"cannot be examined: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return f"{file_kind(mode)}, not a regular file"
+    return None
+
+
+def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> Listing:
     """Relative POSIX paths under ``root`` matching ``include`` and not ``exclude``.
 
-    Symbolic links are listed only when they resolve inside ``root``; directories
-    reached through links are not walked.
+    Nothing is skipped silently: a sub-directory that cannot be listed, a link to a
+    directory (not walked), a name that is not valid UTF-8, a dangling link, a link
+    loop, a link out of ``root`` and a FIFO, socket or device that matches the globs
+    are each an :class:`Unreadable` in ``skipped``.
     """
     wanted = [glob_pattern(g) for g in include]
     unwanted = [glob_pattern(g) for g in exclude]
     resolved_root = root.resolve()
-    found: list[str] = []
-    for directory, subdirs, names in os.walk(root, followlinks=False):
-        subdirs.sort()
+    listing = Listing()
+
+    def relative(path: Path) -> str:
+        return path.relative_to(root).as_posix()
+
+    def cannot_list(error: OSError) -> None:
+        where = relative(Path(error.filename)) if error.filename else "."
+        listing.skipped.append(
+            Unreadable(
+                _shown(where) + "/",
+                f"directory cannot be listed ({error.strerror or error}); its files were "
+                "not searched",
+            )
+        )
+
+    def selected(relpath: str) -> bool:
+        return any(p.fullmatch(relpath) for p in wanted) and not any(
+            p.fullmatch(relpath) for p in unwanted
+        )
+
+    for directory, subdirs, names in os.walk(root, followlinks=False, onerror=cannot_list):
+        kept: list[str] = []
+        for name in sorted(subdirs):
+            path = Path(directory, name)
+            relpath = relative(path)
+            if not _valid_name(relpath):
+                reason = "directory name is not valid UTF-8; its files were not searched"
+                listing.skipped.append(Unreadable(_shown(relpath) + "/", reason))
+            elif path.is_symlink():
+                reason = "a symbolic link to a directory; not followed, its files were not searched"
+                listing.skipped.append(Unreadable(_shown(relpath) + "/", reason))
+            else:
+                kept.append(name)
+        subdirs[:] = kept
         for name in sorted(names):
             path = Path(directory, name)
-            relpath = path.relative_to(root).as_posix()
-            if not any(p.fullmatch(relpath) for p in wanted):
+            relpath = relative(path)
+            if not selected(relpath):
                 continue
-            if any(p.fullmatch(relpath) for p in unwanted):
+            if not _valid_name(relpath):
+                reason = "file name is not valid UTF-8 (rename the file)"
+                listing.skipped.append(Unreadable(_shown(relpath), reason))
                 continue
-            if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
+            problem = _file_problem(path, resolved_root)
+            if problem is not None:
+                listing.skipped.append(Unreadable(relpath, problem))
                 continue
-            found.append(relpath)
-    return found
+            listing.files.append(relpath)
+    return listing
+
+
+def list_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """The readable files of :func:`scan_directory` (what was skipped is dropped)."""
+    return scan_directory(root, include, exclude).files
 
 
 def mac_from_name(relpath: str, prefixes: tuple[str, ...] = ()) -> str | None:
@@ -139,15 +238,15 @@ def normalise_mac(text: str) -> str | None:
 
 
 def read_bytes(root: Path, relpath: str, max_bytes: int) -> bytes:
-    """The file's bytes; Unreadable when it is too large, binary or unreadable."""
+    """The file's bytes; Unreadable when it is too large, binary, special or unreadable."""
     path = root / relpath
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise Unreadable(
-                relpath, f"{size} bytes, larger than files.max_bytes ({max_bytes}); not read"
-            )
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise Unreadable(
+                    relpath, f"{size} bytes, larger than files.max_bytes ({max_bytes}); not read"
+                )
             data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise Unreadable(relpath, f"cannot be read: {exc.strerror or exc}") from None
@@ -191,12 +290,27 @@ def decode_text(relpath: str, data: bytes, encoding: str) -> str:
         ) from None
 
 
-def parse_xml(relpath: str, data: bytes) -> Element:
-    """Parse XML with entity declarations and external references refused."""
+def parse_xml(relpath: str, data: bytes, notes: list[str] | None = None) -> Element:
+    """Parse XML with entity declarations and external references refused.
+
+    A document type naming an external DTD (``<!DOCTYPE x SYSTEM "http://…">``) is
+    never fetched; the file is read without it and ``notes`` gets a warning naming it.
+    """
+
+    def doctype(name: str, sysid: str | None, pubid: str | None, _internal: int) -> None:
+        if (sysid or pubid) and notes is not None:
+            notes.append(
+                f"{relpath}: declares an external DTD ({sysid or pubid}) for <{name}>: "
+                "not fetched, the file was read without it"
+            )
+
     try:
-        return SafeElementTree.fromstring(
-            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
+        parser = DefusedXMLParser(
+            target=TreeBuilder(), forbid_dtd=False, forbid_entities=True, forbid_external=True
         )
+        parser.parser.StartDoctypeDeclHandler = doctype
+        parser.feed(data)
+        return parser.close()
     except EntitiesForbidden as exc:
         target = exc.sysid or exc.pubid
         if target:

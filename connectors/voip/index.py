@@ -38,7 +38,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from connectors.base import WITHHELD, FieldValue, Link, Record
-from connectors.voip.files import Unreadable, list_files
+from connectors.voip.files import Unreadable, scan_directory
 from connectors.voip.mapping import FieldRule, VoipMapping, sip_user_part
 from connectors.voip.parsers import ParsedConfig, ParsedPhonebook, parse_file
 from discover.identifiers import try_normalise
@@ -166,11 +166,19 @@ class IndexBuilder:
 
     # -- the pass -----------------------------------------------------------------
 
-    def build(self, relpaths: Iterable[str] | None = None) -> Index:
-        """Read every file and index it; the collector waits (millions of young objects)."""
+    def build(
+        self, relpaths: Iterable[str] | None = None, skipped: Iterable[Unreadable] = ()
+    ) -> Index:
+        """Read every file and index it; the collector waits (millions of young objects).
+
+        ``skipped``: what listing the directory could not use (each one a warning, and
+        the result incomplete).
+        """
         enabled = gc.isenabled()
         gc.disable()
         try:
+            for problem in skipped:
+                self._unreadable(problem)
             return self._build(relpaths)
         finally:
             if enabled:
@@ -178,7 +186,10 @@ class IndexBuilder:
 
     def _build(self, relpaths: Iterable[str] | None) -> Index:
         if relpaths is None:
-            relpaths = list_files(self.root, self.mapping.include, self.mapping.exclude)
+            listing = scan_directory(self.root, self.mapping.include, self.mapping.exclude)
+            for problem in listing.skipped:
+                self._unreadable(problem)
+            relpaths = listing.files
         configs: list[ParsedConfig] = []
         phonebooks: list[ParsedPhonebook] = []
         for relpath in relpaths:
@@ -188,6 +199,7 @@ class IndexBuilder:
             except Unreadable as exc:  # also Unrecognised: a file not read is never silent
                 self._unreadable(exc)
                 continue
+            self.index.warnings.extend(parsed.notes)
             if isinstance(parsed, ParsedConfig):
                 configs.append(parsed)
                 phonebooks.extend(parsed.embedded)

@@ -45,6 +45,7 @@ class ParsedPhonebook:
     entries: list[dict[str, list[str]]]
     mac: str | None = None
     embedded_in: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -56,6 +57,7 @@ class ParsedConfig:
     keys: dict[str, str]
     mac: str | None = None
     embedded: list[ParsedPhonebook] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 Parsed = ParsedConfig | ParsedPhonebook
@@ -183,16 +185,18 @@ def parse_file(root: Path, relpath: str, mapping: VoipMapping) -> Parsed:
     data = read_bytes(root, relpath, mapping.max_bytes)
     name_mac = mac_from_name(relpath, mapping.mac_prefixes)
     if is_xml(data):
-        document = parse_xml(relpath, data)
+        notes: list[str] = []
+        document = parse_xml(relpath, data, notes)
         _strip_namespaces(document)
         for fmt in mapping.formats:
             if document.tag not in fmt.detect.roots:
                 continue
             if isinstance(fmt, PhonebookFormat):
-                return ParsedPhonebook(relpath, fmt, read_phonebook(document, fmt), name_mac)
+                entries = read_phonebook(document, fmt)
+                return ParsedPhonebook(relpath, fmt, entries, name_mac, notes=notes)
             keys = _XML_READERS[fmt.syntax](document)
             mac = name_mac or _content_mac(fmt, keys)
-            config = ParsedConfig(relpath, fmt, keys, mac)
+            config = ParsedConfig(relpath, fmt, keys, mac, notes=notes)
             config.embedded = _embedded_phonebooks(document, relpath, mapping, mac)
             return config
         raise Unrecognised(

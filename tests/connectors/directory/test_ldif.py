@@ -26,7 +26,13 @@ from ldap_support import (
 from support.slapd import Slapd
 
 from connectors.base import WITHHELD
-from connectors.directory.ldif_reader import LdifError, LdifStats, read_entry_at, read_ldif
+from connectors.directory.ldif_reader import (
+    FileUrls,
+    LdifError,
+    LdifStats,
+    read_entry_at,
+    read_ldif,
+)
 from discover.errors import SourceError
 
 # -- the reader -----------------------------------------------------------------------------
@@ -95,8 +101,12 @@ def test_reader_reads_file_urls_relative_to_the_export(tmp_path: Path) -> None:
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8photo\xff\xd9")
     path = tmp_path / "export.ldif"
     path.write_text("dn: uid=a,dc=x\njpegPhoto:< file:photo.jpg\n")
-    (entry,) = read_ldif(path)
+    (entry,) = read_ldif(path, file_urls=FileUrls(allowed=True, root=tmp_path))
     assert entry.attributes["jpegphoto"] == [b"\xff\xd8photo\xff\xd9"]
+    stats = LdifStats()  # by default no URL is read
+    (entry,) = read_ldif(path, stats)
+    assert "jpegphoto" not in entry.attributes
+    assert "does not allow file URLs" in stats.warnings[0]
 
 
 @pytest.mark.parametrize(

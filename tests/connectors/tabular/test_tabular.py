@@ -297,7 +297,9 @@ def test_broken_files_are_reported_and_the_others_scanned(tmp_path: Path) -> Non
     assert "in/c-garbage.csv: cannot be read: binary data, not CSV text" in messages
     assert "in/d-garbage.xlsx: cannot be read: not a readable workbook" in messages
     assert "in/e-truncated.xlsx: cannot be read: not a readable workbook" in messages
-    assert "in/f-unterminated.csv: cannot be read: a quoted field is not closed" in messages
+    assert (
+        "in/f-unterminated.csv: parsing stopped at line 2 (a quoted field is not closed" in messages
+    )
     assert len(result.warnings) == 5
 
 

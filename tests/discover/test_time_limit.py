@@ -1,0 +1,141 @@
+"""Each source's wall-clock limit: a source that hangs is abandoned, the others finish.
+
+The limit is the last resort behind the connectors' own timeouts: a MariaDB source at
+a port that accepts and never answers, with its own timeouts set far beyond the
+source's time limit, is failed as timed out while a SQLite source still finds the
+subject; the search exits 1 and the case names the source and its limit.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from discover.cli import cli
+from discover.config import validate
+from discover.errors import ConfigError
+from discover.sources import Settings, load_sources
+from discover.time_limit import TimeLimitExceeded, abandoned, limit_of, run_within
+
+
+class _Owner:
+    """Stands in for a connector: anything weak-referenceable."""
+
+
+def test_work_within_its_limit_returns_its_result_or_its_error() -> None:
+    owner = _Owner()
+    assert run_within(owner, 30, lambda: 42) == 42
+    with pytest.raises(KeyError, match="missing"):
+        run_within(owner, 30, lambda: {}["missing"])
+    assert not abandoned(owner)
+
+
+def test_work_past_its_limit_is_abandoned_with_its_owner() -> None:
+    owner = _Owner()
+    release = threading.Event()
+    try:
+        with pytest.raises(TimeLimitExceeded, match=r"no result within 0.1 s"):
+            run_within(owner, 0.1, release.wait)
+        assert abandoned(owner)
+        with pytest.raises(TimeLimitExceeded):  # never used again, not even briefly
+            run_within(owner, 30, lambda: 42)
+    finally:
+        release.set()
+
+
+def test_the_limit_comes_from_the_source_then_the_settings(tmp_path: Path) -> None:
+    assert Settings().time_limit == 300
+    sources = _sources_file(
+        tmp_path, [_sqlite_source(tmp_path), _sqlite_source(tmp_path, "b", time_limit=7)]
+    )
+    loaded = load_sources(sources)
+    first, second = loaded.sources
+    assert loaded.settings.time_limit == 2
+
+    class Wrapped:  # a connector seen through a wrapper (the batch's progress window)
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+    class Direct:
+        def __init__(self, source: Any) -> None:
+            self.source = source
+
+    assert limit_of(Direct(first), loaded.settings.time_limit) == 2
+    assert limit_of(Wrapped(Direct(second)), loaded.settings.time_limit) == 7
+
+
+@pytest.mark.parametrize("value", [0, -1, "soon"])
+def test_a_time_limit_must_be_a_positive_number(value: Any) -> None:
+    document = {"version": 1, "settings": {"time_limit": value}, "sources": []}
+    with pytest.raises(ConfigError, match="time_limit"):
+        validate(document, "sources.schema.json", file="sources.yaml")
+
+
+def _sqlite_source(folder: Path, name: str = "subscribers", **extra: Any) -> dict[str, Any]:
+    database = folder / "subscribers.sqlite"
+    if not database.exists():
+        with sqlite3.connect(database) as connection:
+            connection.execute("CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT)")
+            connection.execute("INSERT INTO subscribers VALUES (1, 'jan@example.nl')")
+        mapping = {
+            "version": 1,
+            "kind": "sql",
+            "tables": {
+                "subscribers": {
+                    "key": "id",
+                    "category": "general.contact",
+                    "columns": {"id": {}, "email": {"identifier": "email"}},
+                }
+            },
+        }
+        (folder / "subscribers.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    return {
+        "name": name,
+        "kind": "sql",
+        "mapping": "subscribers.yaml",
+        "connection": {"url": "sqlite:///subscribers.sqlite"},
+        **extra,
+    }
+
+
+def _sources_file(folder: Path, sources: list[dict[str, Any]]) -> Path:
+    path = folder / "sources.yaml"
+    document = {"version": 1, "settings": {"time_limit": 2}, "sources": sources}
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def test_a_silent_source_times_out_and_the_others_finish(tmp_path: Path) -> None:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)  # the kernel accepts; nobody ever answers
+    port = server.getsockname()[1]
+    try:
+        silent = _sqlite_source(tmp_path, "silent", time_limit=1)
+        silent["connection"] = {
+            "url": f"mysql+pymysql://root@127.0.0.1:{port}/crm",
+            "connect_timeout": 600,
+            "timeout": 600,
+        }
+        sources = _sources_file(tmp_path, [silent, _sqlite_source(tmp_path)])
+        case = tmp_path / "case"
+        arguments = ["search", "--sources", str(sources), "--email", "jan@example.nl"]
+        result = CliRunner().invoke(cli, [*arguments, "--case", str(case), "--json"])
+    finally:
+        server.close()
+    assert result.exit_code == 1, result.output
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
+    statuses = {source["name"]: source for source in summary["sources"]}
+    assert statuses["silent"]["status"] == "failed"
+    assert "timed out: not done within its time limit of 1 s" in statuses["silent"]["error"]
+    assert statuses["subscribers"]["status"] == "ok"
+    assert statuses["subscribers"]["records"] == 1
+    assert summary["complete"] is False
