@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from discover.case import write_case
+from discover.cli.options import DirPath
 from discover.cli.output import console, print_summary
 from discover.demo import build_estate
 from discover.engine import search
@@ -18,7 +19,7 @@ from exporters import export_package
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DirPath(),
     default=Path("demo"),
     show_default=True,
     help="Directory for the estate, case and package.",

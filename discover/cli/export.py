@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from discover.cli.options import controller_option, kind_option, language_option, parse_formats
+from discover.cli.options import (
+    DirPath,
+    controller_option,
+    kind_option,
+    language_option,
+    parse_formats,
+)
 from discover.cli.output import console, console_err
 from discover.errors import ExportError
 from exporters import FORMATS, export_package
@@ -45,7 +51,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
 
 
 @click.command()
-@click.argument("case_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("case_dir", type=DirPath())
 @kind_option("access")
 @click.option(
     "--format",
@@ -59,7 +65,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
 @controller_option("Limit to the part the provider or the client organisation is controller of.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DirPath(),
     default=None,
     help="Parent directory of the package (default CASE_DIR/packages).",
 )

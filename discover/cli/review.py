@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from discover.case import read_case
+from discover.cli.options import DirPath
 from discover.cli.output import console, print_json
 from discover.errors import InputError
 from discover.policy import Decision
@@ -107,7 +108,7 @@ def _interactive(case_dir: Path, items: list[ReviewItem], by: str) -> int:
 
 
 @click.command()
-@click.argument("case_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("case_dir", type=DirPath())
 @click.option(
     "--confirm",
     "confirm_refs",
@@ -144,16 +145,19 @@ def review(
         reviewer = _reviewer(by)
         if not reason or not reason.strip():
             raise InputError("--confirm/--exclude need --reason TEXT")
-        decisions: list[Decision] = []
+        chosen: dict[tuple[str, str, str], str] = {}  # a repeat of a decision counts once
         for action, refs in (("confirm", confirm_refs), ("exclude", exclude_refs)):
             for ref in refs:
                 item = resolve_ref(items, ref)
-                decisions.append(
-                    new_decision(item.ref, action, reason=reason, decided_by=reviewer)  # type: ignore[arg-type]
-                )
-        chosen = [d.ref for d in decisions]
-        if len(set(chosen)) != len(chosen):
-            raise InputError("a record is named twice; give one decision per record")
+                if chosen.setdefault(item.ref, action) != action:
+                    raise InputError(
+                        f"record {item.ref_text!r} is both confirmed and excluded; "
+                        "give one decision per record"
+                    )
+        decisions: list[Decision] = [
+            new_decision(ref, action, reason=reason, decided_by=reviewer)  # type: ignore[arg-type]
+            for ref, action in chosen.items()
+        ]
         record_decisions(case_dir, decisions)
         for decision in decisions:
             console().print(
