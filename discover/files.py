@@ -166,7 +166,12 @@ def atomic_open(path: Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         if exc.filename is None:  # a failed write (disk full): say which file
-            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+            code = exc.errno
+            if code is None:  # Arrow's I/O errors carry the number in their text only
+                found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+                code = int(found[1]) if found else None
+            if code is not None:
+                raise OSError(code, os.strerror(code), str(path)) from exc
         raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

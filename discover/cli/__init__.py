@@ -1,18 +1,22 @@
 """The ``discover`` command line.
 
 Exit codes: 0 success; 1 a source failed or a package is incomplete; 2 bad input
-(malformed mapping, sources file, request, identifier, or an existing output);
-3 an internal error (a bug: rerun with --debug for the traceback).
+(malformed mapping, sources file, request, identifier, or an existing output) or a
+problem of the machine (disk full, read-only file system, permission denied, a path
+under a regular file, a name too long), named with its path; 3 an internal error (a
+bug: rerun with --debug for the traceback).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from discover.cli.output import console_err
 from discover.errors import DiscoverError, ExportError, InputError, SourceError
@@ -21,6 +25,38 @@ EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+
+#: errors of the machine rather than of discover: the disk, the file system, access
+#: rights, names. They are the operator's to fix and exit 2 with the path, not 3.
+ENVIRONMENT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+        errno.ENOENT,
+        errno.EEXIST,
+        errno.ENOTEMPTY,
+        errno.EXDEV,
+        errno.EBUSY,
+        errno.EIO,
+        errno.EMFILE,
+        errno.ENFILE,
+    }
+)
+
+
+def environment_message(exc: OSError) -> str:
+    """``PATH: No space left on device``: the path first, then what the system said."""
+    paths = [os.fsdecode(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(paths) if paths else "(the system named no file)"
+    return f"{where}: {exc.strerror or exc}"
 
 
 class DiscoverGroup(click.Group):
@@ -32,19 +68,22 @@ class DiscoverGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except (InputError, ExportError) as exc:
-            console_err().print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            console_err().print(f"[bold red]error:[/] {escape(str(exc))}")
             ctx.exit(EXIT_BAD_INPUT)
         except SourceError as exc:
-            console_err().print(f"[bold red]source failed:[/] {exc}", highlight=False)
+            console_err().print(f"[bold red]source failed:[/] {escape(str(exc))}")
             ctx.exit(EXIT_INCOMPLETE)
         except DiscoverError as exc:
-            console_err().print(f"[bold red]error:[/] {exc}", highlight=False)
+            console_err().print(f"[bold red]error:[/] {escape(str(exc))}")
             ctx.exit(EXIT_INCOMPLETE)
         except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+                console_err().print(f"[bold red]error:[/] {escape(environment_message(exc))}")
+                ctx.exit(EXIT_BAD_INPUT)
             if ctx.find_root().params.get("debug") or os.environ.get("DISCOVER_DEBUG"):
                 raise
             console_err().print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                 "This is a bug in discover; rerun with --debug for the traceback.",
                 highlight=False,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from discover.case import write_case
 from discover.cli.options import DirPath
@@ -49,10 +50,10 @@ def demo(ctx: click.Context, out: Path) -> None:
         layout.case, kind="portability", formats=formats, out=layout.packages, force=True
     ).path
     out_console = console()
-    out_console.print(f"sources file: {layout.sources}")
-    out_console.print(f"request:      {layout.request}")
-    out_console.print(f"case:         {layout.case}")
-    out_console.print(f"package:      {package}")
-    out_console.print(f"portability:  {portability}")
-    out_console.print(f"review:       discover review {layout.case}")
+    out_console.print(f"sources file: {escape(str(layout.sources))}")
+    out_console.print(f"request:      {escape(str(layout.request))}")
+    out_console.print(f"case:         {escape(str(layout.case))}")
+    out_console.print(f"package:      {escape(str(package))}")
+    out_console.print(f"portability:  {escape(str(portability))}")
+    out_console.print(f"review:       discover review {escape(str(layout.case))}")
     ctx.exit(0 if summary["complete"] else 1)

@@ -52,7 +52,7 @@ def _table(items: list[ReviewItem]) -> Table:
         table.add_row(
             str(item.index),
             escape(item.ref_text),
-            item.match,
+            escape(item.match),
             "[red]overdue[/]" if item.overdue else "",
             shown if not decision else escape(shown),
             escape("; ".join(f"{f}={_short(v)}" for f, v in item.preview[:4])),
@@ -86,7 +86,7 @@ def _interactive(case_dir: Path, items: list[ReviewItem], by: str) -> int:
         out.print("nothing needs a decision")
         return 0
     for item in open_items:
-        out.print(f"\n[bold]#{item.index}[/] {escape(item.ref_text)} ({item.match})")
+        out.print(f"\n[bold]#{item.index}[/] {escape(item.ref_text)} ({escape(item.match)})")
         out.print(f"  found on: {escape(item.matched_on)}")
         out.print(f"  via:      {escape(item.via)}")
         for field, value in item.preview:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from discover.case import check_case_target, write_case
 from discover.cli.options import DirPath, kind_option, language_option, sources_option
@@ -175,7 +176,9 @@ def search(
             result = run_search(
                 request,
                 sources,
-                progress=lambda name, n, total: status.update(f"searching {name} ({n}/{total}) …"),
+                progress=lambda name, n, total: status.update(
+                    f"searching {escape(name)} ({n}/{total}) …"
+                ),
             )
     summary = write_case(result, case_dir, force=force)
     if as_json:
