@@ -245,10 +245,11 @@ def read_case(path: Path, register: Register | None = None) -> Case:
         hits = pq.read_table(path / HITS_FILE)
     except (OSError, pa.ArrowException) as exc:
         raise CaseError(f"{path}/{HITS_FILE}: unreadable ({exc})") from None
+    _check_nulls(f"{label}/{HITS_FILE}", hits)
     if not hits.schema.equals(HITS_SCHEMA, check_metadata=False):
         try:
             hits = hits.select(list(HITS_SCHEMA.names)).cast(HITS_SCHEMA)
-        except (KeyError, pa.ArrowException) as exc:
+        except (KeyError, ValueError, pa.ArrowException) as exc:
             raise CaseError(f"{path}/{HITS_FILE}: not in the hits schema ({exc})") from None
     _check_summary(path, label, request, summary)
     _check_hits(f"{label}/{HITS_FILE}", hits, request.request_id, summary, register)
@@ -285,6 +286,17 @@ def _first_row(mask: pa.ChunkedArray | pa.Array) -> int:
     return int(pc.index(mask, True).as_py())
 
 
+def _check_nulls(file: str, hits: pa.Table) -> None:
+    """A column the hits schema requires is filled in every row."""
+    for field in HITS_SCHEMA:
+        if field.nullable or field.name not in hits.column_names:
+            continue
+        column = hits.column(field.name)
+        if column.null_count:
+            row = _first_row(column.is_null())
+            raise CaseError(f"{file}: row {row + 1}, column {field.name}: empty (null)")
+
+
 def _check_hits(
     file: str,
     hits: pa.Table,
@@ -293,11 +305,6 @@ def _check_hits(
     register: Register | None,
 ) -> None:
     """The hits hold together with the case: one request, known sources and categories."""
-    for field in HITS_SCHEMA:
-        column = hits.column(field.name)
-        if not field.nullable and column.null_count:
-            row = _first_row(column.is_null())
-            raise CaseError(f"{file}: row {row + 1}, column {field.name}: empty (null)")
     register = register or default_register()
     checks: list[tuple[str, list[str], str]] = [
         ("request_id", [request_id], f"not the case's request {request_id!r}"),
