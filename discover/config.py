@@ -338,6 +338,11 @@ def explain(error: ValidationError) -> tuple[list[Any], str]:
             noun = "unexpected key" if len(extras) == 1 else "unexpected keys"
             listed = f"; allowed here: {', '.join(allowed)}" if allowed else ""
             return where, f"{noun} {', '.join(hints)}{listed}"
+    if error.validator == "maxLength":
+        return (
+            path,
+            f"{_short(error.instance)} is too long: at most {error.validator_value} characters",
+        )
     if error.validator == "const":
         return path, f"expected {error.validator_value!r}, got {_short(error.instance)}"
     if error.validator == "required":

@@ -168,3 +168,13 @@ def test_a_connection_without_what_it_opens_fails_the_offline_check(
     assert result.exit_code == 2, result.output
     message = " ".join(result.output.split())
     assert f"sources.yaml: sources[0].connection.{key}: a {kind} source needs {key}" in message
+
+
+def test_a_source_name_too_long_for_a_file_name_is_refused(tmp_path: Path) -> None:
+    sources = write(
+        tmp_path, "sources.yaml", "version: 1\nsources:\n" + SOURCE.format(name="c" * 300)
+    )
+    result = check("--sources", str(sources))
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "sources[0].name" in message and "at most 64 characters" in message

@@ -447,3 +447,24 @@ def test_a_case_replaced_with_force_over_another_request_exports_only_the_new(
         (case_dir / "packages" / "REQ-B-access" / "access.json").read_text(encoding="utf-8")
     )
     assert JAN.email.lower() not in json.dumps(document).lower()
+
+
+def test_batch_out_keeps_the_mode_of_a_shared_directory_and_refuses_foreign_files(
+    sources: Path, tmp_path: Path
+) -> None:
+    requests = tmp_path / "requests.csv"
+    requests.write_text(f"request_id,email\nREQ-1,{JAN.email}\n", encoding="utf-8")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    args = ["batch", str(requests), "--sources", str(sources), "--no-progress"]
+    result = invoke(*args, "--out", str(shared))
+    assert result.exit_code == 0, result.output
+    assert mode(shared) == 0o1777
+    assert mode(shared / "cases") == mode(shared / "packages") == 0o700
+    assert invoke(*args, "--out", str(shared)).exit_code == 0  # its own output: a rerun
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.odt").write_bytes(b"mine")
+    refused(invoke(*args, "--out", str(home)), f"{home} is not empty and holds no batch output")
+    assert [p.name for p in home.iterdir()] == ["thesis.odt"]
