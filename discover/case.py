@@ -190,7 +190,7 @@ def write_case(result: SearchResult, path: Path, *, force: bool = False) -> dict
     and packages referred to the previous hits and go with it.
     """
     check_case_target(path, force=force)
-    final = Path(os.path.abspath(path))
+    final = Path(os.path.realpath(path))  # through a link: the case is where it points
     existed = final.is_dir()
     staging = staging_dir(final)
     try:

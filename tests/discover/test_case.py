@@ -313,3 +313,16 @@ def test_a_half_written_case_does_not_block_a_rerun(result: SearchResult, tmp_pa
     assert not is_case(case_dir)
     write_case(result, case_dir)
     assert read_case(case_dir).hits.equals(result.hits)
+
+
+def test_a_case_reached_through_a_link_is_replaced_where_it_lives(
+    result: SearchResult, tmp_path: Path
+) -> None:
+    real = tmp_path / "store" / "case"
+    write_case(result, real)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    write_case(_other_request(result), link, force=True)
+    assert link.is_symlink() and read_case(link).request.request_id == "REQ-OTHER"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["case"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "store"]
