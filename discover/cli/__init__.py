@@ -18,6 +18,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from discover.cli.options import WRITING
 from discover.cli.output import console_err
 from discover.errors import DiscoverError, ExportError, InputError, SourceError
 
@@ -52,10 +53,33 @@ ENVIRONMENT_ERRNOS = frozenset(
 )
 
 
-def environment_message(exc: OSError) -> str:
-    """``PATH: No space left on device``: the path first, then what the system said."""
+def environment_error(exc: BaseException) -> OSError | None:
+    """The machine's error behind ``exc``: itself, or one a library wrapped (xlsxwriter's
+    FileCreateError holds the OSError of a full disk)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in ENVIRONMENT_ERRNOS:
+            return current
+        wrapped = current.args[0] if current.args else None
+        if isinstance(wrapped, OSError) and wrapped.errno in ENVIRONMENT_ERRNOS:
+            return wrapped
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def environment_message(exc: OSError, writing: object = None) -> str:
+    """``PATH: No space left on device``: the path first, then what the system said.
+
+    A failed write to an open file (a full disk) names no file; the message then
+    names where the command was writing.
+    """
     paths = [os.fsdecode(p) for p in (exc.filename, exc.filename2) if p is not None]
-    where = " -> ".join(paths) if paths else "(the system named no file)"
+    if paths:
+        where = " -> ".join(paths)
+    else:
+        where = f"writing under {writing}" if writing else "(the system named no file)"
     return f"{where}: {exc.strerror or exc}"
 
 
@@ -77,8 +101,10 @@ class DiscoverGroup(click.Group):
             console_err().print(f"[bold red]error:[/] {escape(str(exc))}")
             ctx.exit(EXIT_INCOMPLETE)
         except Exception as exc:
-            if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
-                console_err().print(f"[bold red]error:[/] {escape(environment_message(exc))}")
+            machine = environment_error(exc)
+            if machine is not None:
+                message = environment_message(machine, ctx.meta.get(WRITING))
+                console_err().print(f"[bold red]error:[/] {escape(message)}")
                 ctx.exit(EXIT_BAD_INPUT)
             if ctx.find_root().params.get("debug") or os.environ.get("DISCOVER_DEBUG"):
                 raise

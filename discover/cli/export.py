@@ -11,6 +11,7 @@ import click
 from rich.markup import escape
 
 from discover.cli.options import (
+    WRITING,
     DirPath,
     controller_option,
     kind_option,
@@ -129,6 +130,7 @@ def export(
     (a source failed): the package says so.
     """
     _check_case_writable(case_dir)
+    ctx.meta[WRITING] = out or case_dir / "packages"
     passphrase = _passphrase(encrypt, passphrase_env)
     result = export_package(
         case_dir,

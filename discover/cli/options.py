@@ -18,6 +18,10 @@ sources_option = click.option(
 )
 
 
+#: ``ctx.meta`` key: where a command is writing, named when the system names no file
+WRITING = "discover.writing"
+
+
 class DirPath(click.Path):
     """A directory argument: an empty name is refused rather than read as the current directory."""
 

@@ -468,3 +468,20 @@ def test_batch_out_keeps_the_mode_of_a_shared_directory_and_refuses_foreign_file
     (home / "thesis.odt").write_bytes(b"mine")
     refused(invoke(*args, "--out", str(home)), f"{home} is not empty and holds no batch output")
     assert [p.name for p in home.iterdir()] == ["thesis.odt"]
+
+
+@needs_namespaces
+@pytest.mark.parametrize("form", ["json", "xlsx"])
+def test_a_full_disk_during_an_export_is_exit_2_naming_where(tmp_path: Path, form: str) -> None:
+    case_dir = tmp_path / "big"
+    write_synthetic_case(case_dir, 3000)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    run = _discover_in_namespace(
+        f"mount -t tmpfs -o size=64k tmpfs {disk}\n"
+        f"discover export {case_dir} --format {form} --out {disk}/out\necho exit=$?\n"
+        f"ls -A {disk}/out\n"
+    )
+    assert "exit=2" in run.stdout, (run.stdout, run.stderr)
+    assert f"writing under {disk}/out: No space left on device" in flat(run.stderr)
+    assert run.stdout.split("exit=2")[1].split() == []  # no package, no staging left
