@@ -158,9 +158,10 @@ def _stray_entries(path: Path) -> list[str]:
 def check_case_target(path: Path, *, force: bool = False) -> None:
     """Refuse a place a case must not be written to, before anything is searched.
 
-    An existing case needs ``force``; a half-written one (no summary) is replaced
-    without. A directory with anything else in it is not a case and is left alone,
-    and so is a path that is not a directory.
+    An existing case needs ``force``, and so does a damaged one that holds decisions,
+    an export log or packages; a half-written one (a search killed before its summary)
+    is replaced without. A directory with anything else in it is not a case and is
+    left alone, and so is a path that is not a directory.
     """
     if not str(path).strip():
         raise CaseError("the case directory's name is empty; give --case DIR")
@@ -176,6 +177,13 @@ def check_case_target(path: Path, *, force: bool = False) -> None:
             raise CaseError(f"{path} already holds a case; choose another --case or pass --force")
         return
     strays = _stray_entries(path)
+    kept = {REQUEST_FILE, HITS_FILE} | {name for name in _CASE_ENTRIES if name.startswith(".")}
+    state = sorted(entry.name for entry in path.iterdir() if entry.name in _CASE_ENTRIES - kept)
+    if state and not strays and not force:
+        raise CaseError(
+            f"{path} holds a case without {SUMMARY_FILE} but with {', '.join(state)}; "
+            "pass --force to replace it"
+        )
     if strays:
         shown = ", ".join(repr(name) for name in strays[:3]) + (" …" if len(strays) > 3 else "")
         raise CaseError(

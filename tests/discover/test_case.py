@@ -326,3 +326,16 @@ def test_a_case_reached_through_a_link_is_replaced_where_it_lives(
     assert link.is_symlink() and read_case(link).request.request_id == "REQ-OTHER"
     assert sorted(p.name for p in real.parent.iterdir()) == ["case"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "store"]
+
+
+def test_a_case_without_its_summary_but_with_decisions_needs_force(
+    result: SearchResult, tmp_path: Path
+) -> None:
+    case_dir = tmp_path / "case"
+    write_case(result, case_dir)
+    (case_dir / DECISIONS_FILE).write_text("{}", encoding="utf-8")
+    (case_dir / SUMMARY_FILE).unlink()
+    with pytest.raises(CaseError, match=r"without summary\.json but with decisions\.json"):
+        write_case(result, case_dir)
+    write_case(result, case_dir, force=True)
+    assert is_case(case_dir) and not (case_dir / DECISIONS_FILE).exists()
