@@ -172,6 +172,12 @@ def check_case_target(path: Path, *, force: bool = False) -> None:
             raise CaseError(f"{path}: {parent} is not a directory; choose another --case")
     if not path.is_dir():
         return
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise CaseError(
+            f"{path} is (or holds) the current directory, which a case replaces as a whole; "
+            "run from elsewhere or choose another --case"
+        )
     if is_case(path):
         if not force:
             raise CaseError(f"{path} already holds a case; choose another --case or pass --force")

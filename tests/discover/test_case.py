@@ -339,3 +339,16 @@ def test_a_case_without_its_summary_but_with_decisions_needs_force(
         write_case(result, case_dir)
     write_case(result, case_dir, force=True)
     assert is_case(case_dir) and not (case_dir / DECISIONS_FILE).exists()
+
+
+def test_the_current_directory_is_not_replaced(
+    result: SearchResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    with pytest.raises(CaseError, match="current directory"):
+        write_case(result, Path("."))
+    with pytest.raises(CaseError, match="current directory"):
+        write_case(result, tmp_path, force=True)
+    assert list(folder.iterdir()) == []
