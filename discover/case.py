@@ -206,7 +206,10 @@ def write_case(result: SearchResult, path: Path, *, force: bool = False) -> dict
     check_case_target(path, force=force)
     final = Path(os.path.realpath(path))  # through a link: the case is where it points
     existed = final.is_dir()
-    staging = staging_dir(final)
+    try:
+        staging = staging_dir(final)
+    except OSError as exc:  # name the case, not the hidden directory it is built in
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         write_json(staging / REQUEST_FILE, result.request.to_document())
         with atomic_open(staging / HITS_FILE, "wb") as handle:
@@ -221,6 +224,12 @@ def write_case(result: SearchResult, path: Path, *, force: bool = False) -> dict
         raise CaseError(
             f"{path}: another case appeared meanwhile; not replacing it (rerun with --force)"
         ) from None
+    except OSError as exc:  # a full disk while writing: name the case's file
+        named = os.fsdecode(exc.filename) if exc.filename is not None else ""
+        if not named.startswith(str(staging)):
+            raise
+        shown = str(path / Path(named).relative_to(staging)) if named != str(staging) else path
+        raise OSError(exc.errno, exc.strerror, str(shown)) from exc
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

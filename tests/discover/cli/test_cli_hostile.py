@@ -247,14 +247,15 @@ def test_a_full_disk_is_exit_2_naming_the_path_and_leaves_nothing(
         f"ls -A {disk}\n"
     )
     assert "exit=2" in run.stdout, (run.stdout, run.stderr)
-    assert f"{disk}/" in flat(run.stderr) and "No space left on device" in run.stderr
+    assert f"{disk}/case/" in flat(run.stderr) and "No space left on device" in run.stderr
+    assert ".tmp-" not in run.stderr  # the case is named, not where it was being built
     assert "Traceback" not in run.stderr
     assert run.stdout.split("exit=2")[1].split() == ["fill"]  # no case, no leftovers
 
 
 @needs_namespaces
 def test_a_case_on_a_read_only_file_system_is_refused_before_any_package(
-    case: Path, tmp_path: Path
+    sources: Path, case: Path, tmp_path: Path
 ) -> None:
     disk, out = tmp_path / "ro", tmp_path / "out"
     disk.mkdir()
@@ -262,9 +263,15 @@ def test_a_case_on_a_read_only_file_system_is_refused_before_any_package(
         f"mount -t tmpfs tmpfs {disk}\ncp -a {case} {disk}/case\n"
         f"mount -o remount,ro {disk}\n"
         f"discover export {disk}/case --out {out}\necho exit=$?\n"
+        f"discover review {disk}/case --confirm 1 --reason r --by A\necho exit=$?\n"
+        f"discover search --sources {sources} --email {JAN.email} --case {disk}/new\n"
+        "echo exit=$?\n"
     )
-    assert "exit=2" in run.stdout, (run.stdout, run.stderr)
-    assert f"{disk}/case: Read-only file system" in flat(run.stderr)
+    assert run.stdout.split() == ["exit=2"] * 3, (run.stdout, run.stderr)
+    errors = flat(run.stderr)
+    assert f"{disk}/case: Read-only file system" in errors
+    assert f"{disk}/case/.decisions.lock: Read-only file system" in errors
+    assert f"{disk}/new: Read-only file system" in errors and "Traceback" not in errors
     assert not out.exists()  # no package that its case does not record
 
 
