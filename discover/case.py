@@ -261,6 +261,11 @@ def read_case(path: Path, register: Register | None = None) -> Case:
             file=f"{label}/{REQUEST_FILE}",
         )
         summary = read_document(path / SUMMARY_FILE, label=f"{label}/{SUMMARY_FILE}")
+        if isinstance(summary, dict) and "checksums" not in summary:
+            raise CaseError(
+                f"{label}/{SUMMARY_FILE}: checksums: missing; the case was written by an "
+                "older discover (or altered): search again to export it"
+            )
         validate(summary, "case-summary.schema.json", file=f"{label}/{SUMMARY_FILE}")
     except ConfigError as exc:
         raise _case_error(exc) from None

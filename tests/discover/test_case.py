@@ -352,3 +352,15 @@ def test_the_current_directory_is_not_replaced(
     with pytest.raises(CaseError, match="current directory"):
         write_case(result, tmp_path, force=True)
     assert list(folder.iterdir()) == []
+
+
+def test_a_case_without_checksums_asks_for_a_new_search(
+    result: SearchResult, tmp_path: Path
+) -> None:
+    case_dir = tmp_path / "case"
+    write_case(result, case_dir)
+    summary = json.loads((case_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    del summary["checksums"]
+    (case_dir / SUMMARY_FILE).write_text(json.dumps(summary), encoding="utf-8")
+    with pytest.raises(CaseError, match=r"case/summary\.json: checksums: missing.*search again"):
+        read_case(case_dir)
