@@ -4,6 +4,12 @@ Every file a user hands discover (mappings, sources files, requests, the
 register) goes through here, so that every malformed input gets the same kind of
 message: the file, the place inside it and what was expected, e.g.
 ``crm.yaml: tables.contacts.columns.phone.identifier: 'fone' is not one of [...]``.
+
+Parsing is stricter than YAML and JSON libraries are by default: a key given twice
+in one mapping is refused (naming both lines) instead of the last one silently
+winning, and YAML aliases may not expand a document by more than a few thousand
+nodes, so that a kilobyte-sized "billion laughs" file cannot take minutes and
+gigabytes to check.
 """
 
 from __future__ import annotations
@@ -21,11 +27,170 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from discover.errors import ConfigError
 
 SCHEMA_PACKAGE = "mappings"
 SCHEMA_DIR = "schemas"
+#: how many nodes YAML aliases may add to a document by repeating what they refer to
+MAX_ALIAS_EXPANSION = 5000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _expanded_size(root: Node, limit: int) -> int | None:
+    """How many nodes ``root`` has once every alias is expanded; None past ``limit``.
+
+    Each node is sized once (memoised), so that measuring a bomb costs what the file
+    holds, not what it would expand to.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Node) -> int | None:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            return None  # refers to itself: endless expansion
+        active.add(key)
+        total = 1
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        for child in children:
+            inner = size(child)
+            if inner is None or total + inner > limit:
+                return None
+            total += inner
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def _distinct_nodes(root: Node) -> int:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+    return len(seen)
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys and alias bombs."""
+
+    def compose_document(self) -> Node | None:
+        node: Node | None = super().compose_document()
+        if node is not None:
+            distinct = _distinct_nodes(node)
+            if _expanded_size(node, distinct + MAX_ALIAS_EXPANSION) is None:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"aliases (*name) expand this document by more than {MAX_ALIAS_EXPANSION} "
+                    "nodes, or refer to themselves; write the values out",
+                    node.start_mark,
+                )
+        return node
+
+    def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == _MERGE_TAG or not isinstance(key_node, ScalarNode):
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (lines {first_line[key]} and {line}); "
+                        "give each key once",
+                        key_node.start_mark,
+                    )
+                first_line[key] = line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
+def _duplicate_lines(text: str) -> tuple[str, int, int] | None:
+    """The first key given twice in one JSON object, with both lines."""
+    stack: list[dict[str, int] | None] = []
+    line, position = 1, 0
+    tokens = list(_JSON_TOKEN.finditer(text))
+    for index, token in enumerate(tokens):
+        line += text.count("\n", position, token.start())
+        position = token.start()
+        lexeme = token.group()
+        if lexeme in ("{", "["):
+            stack.append({} if lexeme == "{" else None)
+        elif lexeme in ("}", "]"):
+            if stack:
+                stack.pop()
+        elif lexeme.startswith('"') and stack and stack[-1] is not None:
+            following = tokens[index + 1].group() if index + 1 < len(tokens) else ""
+            if following == ":":
+                key = json.loads(lexeme)
+                seen = stack[-1]
+                if key in seen:
+                    return key, seen[key], line
+                seen[key] = line
+    return None
+
+
+def parse_json(text: str, *, file: str, first_line: int = 1) -> Any:
+    """Parse JSON text; a syntax error or a key given twice in one object names the line."""
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            file,
+            f"line {exc.lineno + first_line - 1} column {exc.colno}",
+            f"invalid JSON: {exc.msg}",
+        ) from None
+    except _DuplicateKey as exc:
+        found = _duplicate_lines(text)
+        key, first, second = found if found else (exc.args[0], 0, 0)
+        offset = first_line - 1
+        lines = (
+            f"twice on line {second + offset}"
+            if first == second
+            else f"lines {first + offset} and {second + offset}"
+        )
+        raise ConfigError(
+            file, f"line {second + offset}", f"duplicate key {key!r} ({lines}); give each key once"
+        ) from None
+    except RecursionError:
+        raise ConfigError(file, "", "nested too deeply") from None
 
 
 def place(path: Iterable[Any]) -> str:
@@ -53,14 +218,17 @@ def read_document(path: Path, *, label: str | None = None) -> Any:
     except OSError as exc:
         raise ConfigError(shown, "", f"cannot be read: {exc.strerror}") from None
     if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                shown, f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}"
-            ) from None
+        return parse_json(text, file=shown)
+    return parse_yaml(text, file=shown)
+
+
+def parse_yaml(text: str, *, file: str) -> Any:
+    """Parse YAML text strictly (see the module's docstring); errors name the line."""
+    shown = file
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(shown, "", "nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -170,6 +338,11 @@ def explain(error: ValidationError) -> tuple[list[Any], str]:
             noun = "unexpected key" if len(extras) == 1 else "unexpected keys"
             listed = f"; allowed here: {', '.join(allowed)}" if allowed else ""
             return where, f"{noun} {', '.join(hints)}{listed}"
+    if error.validator == "maxLength":
+        return (
+            path,
+            f"{_short(error.instance)} is too long: at most {error.validator_value} characters",
+        )
     if error.validator == "const":
         return path, f"expected {error.validator_value!r}, got {_short(error.instance)}"
     if error.validator == "required":

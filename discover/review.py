@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from discover.case import DECISIONS_FILE, Case
-from discover.config import read_document
+from discover.config import read_document, validate
 from discover.errors import CaseError, ConfigError, InputError
 from discover.files import FILE_MODE, write_json
 from discover.policy import Decision, DecisionAction
@@ -37,35 +38,21 @@ LOCK_FILE = ".decisions.lock"
 PREVIEW_FIELDS = 6
 
 
-def _entries(path: Path, document: Any, key: str) -> list[Decision]:
-    entries = document.get(key, []) if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise CaseError(f"{path}: expected an object with a '{key}' list")
-    decisions = []
-    for index, entry in enumerate(entries):
-        try:
-            decision = Decision(**entry)
-        except TypeError as exc:
-            raise CaseError(f"{path}: {key}[{index}]: {exc}") from None
-        if decision.action not in ("confirm", "exclude"):
-            raise CaseError(
-                f"{path}: {key}[{index}].action: {decision.action!r} is not confirm or exclude"
-            )
-        decisions.append(decision)
-    return decisions
-
-
 def _read(case_path: Path) -> tuple[list[Decision], list[Decision]]:
+    """Current decisions and history; CaseError names the file and the place when malformed."""
     path = case_path / DECISIONS_FILE
     if not path.exists():
         return [], []
+    label = f"{case_path.name}/{DECISIONS_FILE}"
     try:
-        document = read_document(path, label=f"{case_path.name}/{DECISIONS_FILE}")
+        document = read_document(path, label=label)
+        validate(document, "case-decisions.schema.json", file=label)
     except ConfigError as exc:
         raise CaseError(str(exc)) from None
-    if not isinstance(document, dict) or "decisions" not in document:
-        raise CaseError(f"{path}: expected an object with a 'decisions' list")
-    return _entries(path, document, "decisions"), _entries(path, document, "history")
+    return (
+        [Decision(**entry) for entry in document["decisions"]],
+        [Decision(**entry) for entry in document.get("history", [])],
+    )
 
 
 def load_decisions(case_path: Path) -> list[Decision]:
@@ -245,19 +232,26 @@ def review_items(case: Case, decisions: Sequence[Decision] | None = None) -> lis
     return items
 
 
+_LISTING_NUMBER = re.compile(r"[0-9]+")
+
+
 def resolve_ref(items: Sequence[ReviewItem], text: str) -> ReviewItem:
-    """The record named by a listing number (``7`` or ``#7``) or ``source/location/key``."""
+    """The record named by a listing number (``7``) or ``source/location/record_key``.
+
+    Only ASCII digits make a number: ``#7`` or a full-width ``７`` is refused rather
+    than guessed at, so that what staff typed is what gets decided.
+    """
     wanted = text.strip()
-    number = wanted.removeprefix("#")
-    if number.isdigit():
-        index = int(number)
+    if _LISTING_NUMBER.fullmatch(wanted):
+        index = int(wanted)
         if 1 <= index <= len(items):
             return items[index - 1]
-        raise InputError(f"record #{index}: the case has records #1 to #{len(items)}")
+        raise InputError(f"record {index}: the case has records 1 to {len(items)}")
     for item in items:
         if item.ref_text == wanted:
             return item
     raise InputError(
-        f"record {wanted!r}: no such record in the case; use a number from the listing or "
-        "source/location/record_key as `discover review CASE --all` shows it"
+        f"record {wanted!r}: not a listing number (digits 0-9) or a record of the case; use a "
+        "number from the listing or source/location/record_key as `discover review CASE --all` "
+        "shows it"
     )

@@ -28,6 +28,27 @@ _SECRET_KEY = re.compile(r"(pass(word|wd|phrase)?|pwd|secret|token|api_?key)$", 
 #: user:password@ in a URL, the way SQLAlchemy reads it (the password runs to the last @)
 _URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^@]*)@", re.IGNORECASE)
 _QUERY_SECRET = re.compile(r"[?&]([^=&]+)=([^&]*)")
+#: the connection setting without which a source of each kind cannot be opened
+REQUIRED_CONNECTION = {
+    "sql": ("url", "a database URL, e.g. postgresql+psycopg://user@host/db"),
+    "ldap": ("url", "a directory URL, e.g. ldaps://ldap.example.nl"),
+    "ldif": ("path", "the LDIF file"),
+    "tabular": ("path", "the file or files (globs allowed)"),
+    "voip": ("directory", "the provisioning directory"),
+}
+
+
+def _check_required_connection(
+    kind: str, connection: Mapping[str, Any], *, file: str, where: str
+) -> None:
+    """A source must name what it opens: caught offline, not when the search reaches it."""
+    key, what = REQUIRED_CONNECTION.get(kind, (None, ""))
+    if key is None:
+        return
+    value = connection.get(key)
+    values = value if isinstance(value, list) else [value]
+    if not [v for v in values if v is not None and str(v).strip()]:
+        raise ConfigError(file, f"{where}.connection.{key}", f"a {kind} source needs {key}: {what}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +248,7 @@ def load_sources(
         for key, value in raw["connection"].items():
             key_place = f"{where}.connection.{key}"
             connection[key] = expand_variables(value, variables, file=file, where=key_place)
+        _check_required_connection(raw["kind"], connection, file=file, where=where)
         mapping = expand_variables(raw["mapping"], variables, file=file, where=f"{where}.mapping")
         mapping_path = resolve_mapping_path(mapping, base_dir)
         if mappings_exist and not mapping_path.is_file():
@@ -245,6 +267,13 @@ def load_sources(
                 allow_file_urls=raw.get("allow_file_urls", False),
                 time_limit=raw.get("time_limit"),
             )
+        )
+    if not sources:
+        raise ConfigError(
+            file,
+            "sources",
+            "every source is disabled (enabled: false): nothing would be searched; "
+            "enable at least one",
         )
     settings = Settings(**document.get("settings", {}))
     return SourcesConfig(path=path, sources=tuple(sources), settings=settings)

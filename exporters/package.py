@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -198,7 +199,12 @@ class PackageWriter:
                 shutil.rmtree(self.staging, ignore_errors=True)  # now holds the old package
                 return self.final
             os.rename(self.final, self._aside)
-        os.rename(self.staging, self.final)
+        try:
+            os.rename(self.staging, self.final)
+        except OSError as exc:  # another export got there between the check and the rename
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise ExportError(f"{self.final} appeared meanwhile; not replacing it") from None
+            raise
         fsync_dir(self.final.parent)
         shutil.rmtree(self._aside, ignore_errors=True)
         return self.final

@@ -39,7 +39,7 @@ REPORT = "batch-report.json"
 MARKER = "batch.json"
 LOCKS = ".locks"
 #: staging leftovers of a killed writer: packages/.NAME.tmp-xxxx, .NAME.old-xxxx,
-#: cases/ID/.FILE.xxxx.part
+#: cases/.ID.tmp-xxxx, cases/ID/.FILE.xxxx.part
 _STALE_DIR_MARKS = (".tmp-", ".old-")
 
 
@@ -87,6 +87,19 @@ class Layout:
             return str(path)
 
     def prepare(self) -> None:
+        """Create the output's folders (0700 where discover creates them).
+
+        An existing directory that holds other things and nothing of a batch is not
+        taken over: its files are someone else's.
+        """
+        if self.root.is_dir():
+            names = {entry.name for entry in self.root.iterdir()}
+            if names and not names & {CASES, PACKAGES, REPORT, LOCKS}:
+                shown = ", ".join(repr(name) for name in sorted(names)[:3])
+                raise InputError(
+                    f"{self.root} is not empty and holds no batch output ({shown}"
+                    f"{' …' if len(names) > 3 else ''}); choose a new or empty --out"
+                )
         for folder in (self.root, self.cases, self.packages, self.locks):
             private_dir(folder)
 
@@ -149,6 +162,10 @@ def clean_stale(layout: Layout) -> int:
     if layout.cases.is_dir():
         for case in layout.cases.iterdir():
             if not case.is_dir():
+                continue
+            if case.name.startswith(".") and any(m in case.name for m in _STALE_DIR_MARKS):
+                shutil.rmtree(case, ignore_errors=True)  # a case built aside, never swapped in
+                removed += 1
                 continue
             for entry in case.glob(".*.part"):
                 with contextlib.suppress(FileNotFoundError):

@@ -4,24 +4,28 @@ With one worker the shards run in this process, one after another. With more, ea
 shard runs in a process of a pool (``spawn``: a clean interpreter, no inherited
 connections); their progress events travel back through a queue. A shard whose
 process dies is reported as failed for its requests; the others go on, and a rerun
-of the batch picks the failed requests up again.
+of the batch picks the failed requests up again. Workers stop when the process that
+started them dies (:mod:`discover.batch.orphans`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue as queue_module
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from discover.batch.orphans import stop_with_parent
 from discover.batch.shard import ProgressSink, ShardSpec, outcome, run_shard_with_retries
 
 _EVENTS: Any = None
 
 
-def _init_worker(events: Any) -> None:
+def _init_worker(events: Any, parent: int) -> None:
     global _EVENTS
     _EVENTS = events
+    stop_with_parent(parent)
 
 
 def _send(event: dict[str, Any]) -> None:
@@ -61,7 +65,7 @@ def run_local(
         max_workers=min(workers, len(shards)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(events,),
+        initargs=(events, os.getpid()),
     ) as pool:
         futures: dict[Future[list[dict[str, Any]]], ShardSpec] = {
             pool.submit(_pool_shard, spec.to_document(), retries, backoff): spec for spec in shards

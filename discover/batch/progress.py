@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -124,7 +125,7 @@ class BatchProgress:
                 f"retrying in {event.get('delay', 0):.1f} s[/]"
             )
         elif kind == "message":
-            self._progress.console.print(event.get("text", ""))
+            self._progress.console.print(escape(str(event.get("text", ""))))
 
     def _sources_index(self, task: TaskID) -> int:
         return next(i for i, t in enumerate(self._progress.tasks) if t.id == task)

@@ -122,5 +122,5 @@ def totals_text(report: dict[str, Any]) -> str:
     ]
     return (
         f"{totals['requests']} requests: {', '.join(parts) or 'none'}; "
-        f"{report['seconds']:.1f} s; report: {report['out']}/batch-report.json"
+        f"{report['seconds']:.1f} s; report: {escape(str(report['out']))}/batch-report.json"
     )

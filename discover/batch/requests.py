@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from discover.config import parse_json
 from discover.errors import ConfigError, InputError, InvalidIdentifier
 from discover.identifiers import IDENTIFIER_TYPES, Identifier
 from discover.request import REQUEST_VERSION, Request, request_from_document
@@ -219,9 +220,13 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | I
         if not raw.strip():
             continue
         try:
-            document = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            yield number, InvalidRow(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            document = parse_json(raw, file=path.name, first_line=number)
+        except ConfigError as exc:
+            column = exc.place.partition(" column ")[2]
+            yield (
+                number,
+                InvalidRow(number, None, exc.message + (f" (column {column})" * bool(column))),
+            )
             continue
         if not isinstance(document, dict):
             yield number, InvalidRow(number, None, "expected a JSON object (one request)")

@@ -1,12 +1,15 @@
 """The ``discover`` command line.
 
 Exit codes: 0 success; 1 a source failed or a package is incomplete; 2 bad input
-(malformed mapping, sources file, request, identifier, or an existing output);
-3 an internal error (a bug: rerun with --debug for the traceback).
+(malformed mapping, sources file, request, identifier, or an existing output) or a
+problem of the machine (disk full, read-only file system, permission denied, a path
+under a regular file, a name too long), named with its path; 3 an internal error (a
+bug: rerun with --debug for the traceback).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -15,7 +18,9 @@ from typing import Any
 
 import click
 from click.utils import make_default_short_help
+from rich.markup import escape
 
+from discover.cli.options import WRITING
 from discover.cli.output import console_err
 from discover.errors import DiscoverError, ExportError, InputError, SourceError
 
@@ -23,6 +28,61 @@ EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+
+#: errors of the machine rather than of discover: the disk, the file system, access
+#: rights, names. They are the operator's to fix and exit 2 with the path, not 3.
+ENVIRONMENT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+        errno.ENOENT,
+        errno.EEXIST,
+        errno.ENOTEMPTY,
+        errno.EXDEV,
+        errno.EBUSY,
+        errno.EIO,
+        errno.EMFILE,
+        errno.ENFILE,
+    }
+)
+
+
+def environment_error(exc: BaseException) -> OSError | None:
+    """The machine's error behind ``exc``: itself, or one a library wrapped (xlsxwriter's
+    FileCreateError holds the OSError of a full disk)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in ENVIRONMENT_ERRNOS:
+            return current
+        wrapped = current.args[0] if current.args else None
+        if isinstance(wrapped, OSError) and wrapped.errno in ENVIRONMENT_ERRNOS:
+            return wrapped
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def environment_message(exc: OSError, writing: object = None) -> str:
+    """``PATH: No space left on device``: the path first, then what the system said.
+
+    A failed write to an open file (a full disk) names no file; the message then
+    names where the command was writing.
+    """
+    paths = [os.fsdecode(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if paths:
+        where = " -> ".join(paths)
+    else:
+        where = f"writing under {writing}" if writing else "(the system named no file)"
+    return f"{where}: {exc.strerror or exc}"
 
 
 class DiscoverGroup(click.Group):
@@ -34,19 +94,24 @@ class DiscoverGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except (InputError, ExportError) as exc:
-            console_err().print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            console_err().print(f"[bold red]error:[/] {escape(str(exc))}")
             ctx.exit(EXIT_BAD_INPUT)
         except SourceError as exc:
-            console_err().print(f"[bold red]source failed:[/] {exc}", highlight=False)
+            console_err().print(f"[bold red]source failed:[/] {escape(str(exc))}")
             ctx.exit(EXIT_INCOMPLETE)
         except DiscoverError as exc:
-            console_err().print(f"[bold red]error:[/] {exc}", highlight=False)
+            console_err().print(f"[bold red]error:[/] {escape(str(exc))}")
             ctx.exit(EXIT_INCOMPLETE)
         except Exception as exc:
+            machine = environment_error(exc)
+            if machine is not None:
+                message = environment_message(machine, ctx.meta.get(WRITING))
+                console_err().print(f"[bold red]error:[/] {escape(message)}")
+                ctx.exit(EXIT_BAD_INPUT)
             if ctx.find_root().params.get("debug") or os.environ.get("DISCOVER_DEBUG"):
                 raise
             console_err().print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                 "This is a bug in discover; rerun with --debug for the traceback.",
                 highlight=False,
             )

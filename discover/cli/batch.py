@@ -13,6 +13,7 @@ from discover.batch.progress import BatchProgress
 from discover.batch.report import report_table, totals_text
 from discover.batch.runner import DEFAULT_SHARD_SIZE
 from discover.cli.options import (
+    DirPath,
     controller_option,
     kind_option,
     language_option,
@@ -28,7 +29,7 @@ from discover.cli.output import console, console_err, print_json
 @click.option(
     "--out",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DirPath(),
     help="Output directory: cases/, packages/ and batch-report.json.",
 )
 @kind_option("access", "Kind for rows that do not give one.")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from discover.case import write_case
+from discover.cli.options import DirPath
 from discover.cli.output import console, print_summary
 from discover.demo import build_estate
 from discover.engine import search
@@ -18,7 +20,7 @@ from exporters import export_package
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DirPath(),
     default=Path("demo"),
     show_default=True,
     help="Directory for the estate, case and package.",
@@ -48,10 +50,10 @@ def demo(ctx: click.Context, out: Path) -> None:
         layout.case, kind="portability", formats=formats, out=layout.packages, force=True
     ).path
     out_console = console()
-    out_console.print(f"sources file: {layout.sources}")
-    out_console.print(f"request:      {layout.request}")
-    out_console.print(f"case:         {layout.case}")
-    out_console.print(f"package:      {package}")
-    out_console.print(f"portability:  {portability}")
-    out_console.print(f"review:       discover review {layout.case}")
+    out_console.print(f"sources file: {escape(str(layout.sources))}")
+    out_console.print(f"request:      {escape(str(layout.request))}")
+    out_console.print(f"case:         {escape(str(layout.case))}")
+    out_console.print(f"package:      {escape(str(package))}")
+    out_console.print(f"portability:  {escape(str(portability))}")
+    out_console.print(f"review:       discover review {escape(str(layout.case))}")
     ctx.exit(0 if summary["complete"] else 1)

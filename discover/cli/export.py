@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from discover.cli.options import controller_option, kind_option, language_option, parse_formats
+from discover.cli.options import (
+    WRITING,
+    DirPath,
+    controller_option,
+    kind_option,
+    language_option,
+    parse_formats,
+)
 from discover.cli.output import console, console_err
 from discover.errors import ExportError
 from exporters import FORMATS, export_package
@@ -25,7 +33,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
     if encrypt == "generate":
         passphrase = generate_passphrase()
         console_err().print(
-            f"passphrase (send it separately, e.g. by text message): [bold]{passphrase}[/]"
+            f"passphrase (send it separately, e.g. by text message): [bold]{escape(passphrase)}[/]"
         )
         return passphrase
     from_env = os.environ.get(variable)
@@ -44,8 +52,21 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
     return check_passphrase(typed)
 
 
+def _check_case_writable(case_dir: Path) -> None:
+    """Every export is logged in the case: a case that cannot take the log entry (a
+    read-only file system, no write permission) is refused before a package is written,
+    so that no package exists that its case does not record."""
+    if not case_dir.is_dir():
+        return  # reading the case says what is wrong with it
+    try:
+        with tempfile.TemporaryFile(dir=case_dir):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(case_dir)) from None
+
+
 @click.command()
-@click.argument("case_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("case_dir", type=DirPath())
 @kind_option("access")
 @click.option(
     "--format",
@@ -59,7 +80,7 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
 @controller_option("Limit to the part the provider or the client organisation is controller of.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DirPath(),
     default=None,
     help="Parent directory of the package (default CASE_DIR/packages).",
 )
@@ -108,6 +129,8 @@ def export(
     never leave; other people's data is redacted. Exit 1 when the case is incomplete
     (a source failed): the package says so.
     """
+    _check_case_writable(case_dir)
+    ctx.meta[WRITING] = out or case_dir / "packages"
     passphrase = _passphrase(encrypt, passphrase_env)
     result = export_package(
         case_dir,
@@ -131,7 +154,7 @@ def export(
         + (f"; {result.contacts} contact(s) in vCard" if result.contacts else "")
     )
     for name, count in sorted(selection.left_out.items()):
-        out_console.print(f"left out: {name} ({count} fields)")
+        out_console.print(f"left out: {escape(name)} ({count} fields)")
     if result.encrypted:
         out_console.print(
             "encrypted: send the .zip; the recipient opens it with 7-Zip, Keka or WinZip "

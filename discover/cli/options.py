@@ -18,6 +18,22 @@ sources_option = click.option(
 )
 
 
+#: ``ctx.meta`` key: where a command is writing, named when the system names no file
+WRITING = "discover.writing"
+
+
+class DirPath(click.Path):
+    """A directory argument: an empty name is refused rather than read as the current directory."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path, file_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty name is not a directory; give one", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 

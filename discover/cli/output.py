@@ -1,4 +1,9 @@
-"""Rendering results for people (rich tables) and machines (JSON)."""
+"""Rendering results for people (rich tables) and machines (JSON).
+
+Every value that comes from a user or a source (identifiers, paths, names, errors)
+is escaped before rich sees it, and emoji codes are off: ``[/x]``, ``a[bold]b``,
+``:x:`` and the MAC ``00:15:65:ab:cd`` print as they are.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,12 @@ from rich.table import Table
 
 @cache
 def console() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 @cache
 def console_err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def print_json(document: Any) -> None:
@@ -37,12 +42,12 @@ def sources_table(summary: dict[str, Any]) -> Table:
         detail = escape(status + (" (see below)" if source.get("error") else ""))
         categories = "\n".join(f"{k} {v}" for k, v in source.get("categories", {}).items())
         table.add_row(
-            source["name"],
-            source["kind"],
+            escape(source["name"]),
+            escape(source["kind"]),
             f"[{style}]{detail}[/]" if style else detail,
             str(source.get("records", 0)),
             str(source.get("hits", 0)),
-            categories or "-",
+            escape(categories or "-"),
         )
     return table
 
@@ -82,7 +87,9 @@ def print_summary(summary: dict[str, Any], *, case_path: str) -> None:
     for warning in summary.get("warnings", []):
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     if summary["complete"]:
-        out.print(f"[green]complete[/]: case written to {case_path}")
+        out.print(f"[green]complete[/]: case written to {escape(case_path)}")
     else:
         failed = ", ".join(summary["failed_sources"]) or "truncated results"
-        out.print(f"[bold red]INCOMPLETE[/] ({failed}): case written to {case_path}")
+        out.print(
+            f"[bold red]INCOMPLETE[/] ({escape(failed)}): case written to {escape(case_path)}"
+        )

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from discover.case import read_case
+from discover.cli.options import DirPath
 from discover.cli.output import console, print_json
 from discover.errors import InputError
 from discover.policy import Decision
@@ -51,7 +52,7 @@ def _table(items: list[ReviewItem]) -> Table:
         table.add_row(
             str(item.index),
             escape(item.ref_text),
-            item.match,
+            escape(item.match),
             "[red]overdue[/]" if item.overdue else "",
             shown if not decision else escape(shown),
             escape("; ".join(f"{f}={_short(v)}" for f, v in item.preview[:4])),
@@ -85,7 +86,7 @@ def _interactive(case_dir: Path, items: list[ReviewItem], by: str) -> int:
         out.print("nothing needs a decision")
         return 0
     for item in open_items:
-        out.print(f"\n[bold]#{item.index}[/] {escape(item.ref_text)} ({item.match})")
+        out.print(f"\n[bold]#{item.index}[/] {escape(item.ref_text)} ({escape(item.match)})")
         out.print(f"  found on: {escape(item.matched_on)}")
         out.print(f"  via:      {escape(item.via)}")
         for field, value in item.preview:
@@ -107,7 +108,7 @@ def _interactive(case_dir: Path, items: list[ReviewItem], by: str) -> int:
 
 
 @click.command()
-@click.argument("case_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("case_dir", type=DirPath())
 @click.option(
     "--confirm",
     "confirm_refs",
@@ -144,16 +145,19 @@ def review(
         reviewer = _reviewer(by)
         if not reason or not reason.strip():
             raise InputError("--confirm/--exclude need --reason TEXT")
-        decisions: list[Decision] = []
+        chosen: dict[tuple[str, str, str], str] = {}  # a repeat of a decision counts once
         for action, refs in (("confirm", confirm_refs), ("exclude", exclude_refs)):
             for ref in refs:
                 item = resolve_ref(items, ref)
-                decisions.append(
-                    new_decision(item.ref, action, reason=reason, decided_by=reviewer)  # type: ignore[arg-type]
-                )
-        chosen = [d.ref for d in decisions]
-        if len(set(chosen)) != len(chosen):
-            raise InputError("a record is named twice; give one decision per record")
+                if chosen.setdefault(item.ref, action) != action:
+                    raise InputError(
+                        f"record {item.ref_text!r} is both confirmed and excluded; "
+                        "give one decision per record"
+                    )
+        decisions: list[Decision] = [
+            new_decision(ref, action, reason=reason, decided_by=reviewer)  # type: ignore[arg-type]
+            for ref, action in chosen.items()
+        ]
         record_decisions(case_dir, decisions)
         for decision in decisions:
             console().print(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
-from discover.case import is_case, write_case
-from discover.cli.options import kind_option, language_option, sources_option
+from discover.case import check_case_target, write_case
+from discover.cli.options import DirPath, kind_option, language_option, sources_option
 from discover.cli.output import console_err, print_json, print_summary
 from discover.engine import search as run_search
-from discover.errors import CaseError, ConfigError, InvalidIdentifier, kind_label
+from discover.errors import ConfigError, InvalidIdentifier, kind_label
 from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
 from discover.request import Request, build_request, check_request_id, load_request
 from discover.sources import load_sources
@@ -115,10 +116,14 @@ def request_from_options(
     "--case",
     "case_dir",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DirPath(),
     help="Case directory to write.",
 )
-@click.option("--force", is_flag=True, help="Replace an existing case in --case.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing case in --case as a whole (its decisions and packages go with it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def search(
@@ -161,8 +166,7 @@ def search(
         language=language,
         client=client,
     )
-    if is_case(case_dir) and not force:
-        raise CaseError(f"{case_dir} already holds a case; choose another --case or pass --force")
+    check_case_target(case_dir, force=force)
     # The engine loads and checks every mapping before it opens any source.
     sources = load_sources(sources_file)
     if as_json:
@@ -172,7 +176,9 @@ def search(
             result = run_search(
                 request,
                 sources,
-                progress=lambda name, n, total: status.update(f"searching {name} ({n}/{total}) …"),
+                progress=lambda name, n, total: status.update(
+                    f"searching {escape(name)} ({n}/{total}) …"
+                ),
             )
     summary = write_case(result, case_dir, force=force)
     if as_json:

@@ -25,6 +25,7 @@ from discover.case import (
 from discover.demo.people import JAN
 from discover.engine import SearchResult
 from discover.errors import CaseError
+from discover.files import sha256_file
 from discover.hits import HITS_SCHEMA
 
 #: the demo's secrets on the rows Jan's search reaches (internet line 1, website account 1)
@@ -204,4 +205,162 @@ def test_an_old_hits_file_with_reordered_columns_is_read_into_the_schema(
     write_case(result, case_dir)
     reordered = result.hits.select(list(reversed(HITS_SCHEMA.names)))
     pq.write_table(reordered, case_dir / HITS_FILE)
+    summary = json.loads((case_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    summary["checksums"][HITS_FILE] = sha256_file(case_dir / HITS_FILE)
+    (case_dir / SUMMARY_FILE).write_text(json.dumps(summary), encoding="utf-8")
     assert read_case(case_dir).hits.equals(result.hits)
+
+
+#: Runs write_case in a child that SIGKILLs itself just before its STEP-th file-system
+#: operation (mkdir, chmod, rename, replace, fsync, exchange): every moment of a write.
+_KILL_AT_STEP = """
+import os, pickle, signal, sys
+from pathlib import Path
+import discover.files as files
+from discover.case import write_case
+
+result_file, case_dir, step, force = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+with open(result_file, "rb") as handle:
+    result = pickle.load(handle)
+calls = [0]
+
+def killing(function):
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return function(*args, **kwargs)
+    return wrapper
+
+for name in ("mkdir", "chmod", "rename", "replace", "fsync", "fchmod"):
+    setattr(os, name, killing(getattr(os, name)))
+files.exchange = killing(files.exchange)
+write_case(result, case_dir, force=force == "force")
+"""
+
+
+def _other_request(result: SearchResult) -> SearchResult:
+    """Another subject's search: another request id, fewer hits."""
+    from dataclasses import replace
+
+    request = replace(result.request, request_id="REQ-OTHER")
+    hits = result.hits.slice(0, 5)
+    hits = hits.set_column(0, HITS_SCHEMA.field("request_id"), pa.array(["REQ-OTHER"] * 5))
+    return replace(result, request=request, hits=hits)
+
+
+@pytest.mark.parametrize("force", [True, False], ids=["replacing", "new"])
+def test_a_case_killed_at_any_step_is_the_old_or_the_new_never_a_mixture(
+    result: SearchResult, tmp_path: Path, force: bool
+) -> None:
+    import pickle
+    import signal
+    import subprocess
+    import sys
+
+    old, new = result, _other_request(result)
+    pickled = tmp_path / "new.pickle"
+    pickled.write_bytes(pickle.dumps(new))
+    finished = False
+    for step in range(1, 60):
+        case_dir = tmp_path / f"step-{step}" / "case"
+        if force:
+            write_case(old, case_dir)
+        mode = "force" if force else "new"
+        run = subprocess.run(
+            [sys.executable, "-c", _KILL_AT_STEP, str(pickled), str(case_dir), str(step), mode],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if run.returncode == 0:
+            finished = True
+            assert read_case(case_dir).request.request_id == "REQ-OTHER"
+            break
+        assert run.returncode == -signal.SIGKILL, run.stderr
+        if is_case(case_dir):
+            case = read_case(case_dir)  # whole: its parts agree, or reading refuses
+            expected = old if case.request.request_id == old.request.request_id else new
+            assert case.hits.equals(expected.hits), step
+            assert force or case.request.request_id == "REQ-OTHER"
+        else:
+            assert not force, f"step {step}: the old case is gone"
+        # a killed write never blocks the next one, and its leftovers are cleared
+        write_case(new, case_dir, force=is_case(case_dir))
+        assert read_case(case_dir).hits.equals(new.hits)
+        assert [p.name for p in case_dir.parent.iterdir()] == ["case"], step
+    assert finished, "the write never got to its end"
+
+
+def test_a_case_mixed_from_two_searches_is_refused(result: SearchResult, tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_case(result, first)
+    write_case(_other_request(result), second)
+    (first / REQUEST_FILE).write_bytes((second / REQUEST_FILE).read_bytes())
+    with pytest.raises(CaseError, match=r"a/summary.json: request_id: 'REQ-T' but request.json"):
+        read_case(first)
+    write_case(result, first, force=True)
+    (first / HITS_FILE).write_bytes((second / HITS_FILE).read_bytes())
+    with pytest.raises(CaseError, match=r"checksums.hits.parquet: hits.parquet has changed"):
+        read_case(first)
+
+
+def test_a_half_written_case_does_not_block_a_rerun(result: SearchResult, tmp_path: Path) -> None:
+    case_dir = tmp_path / "case"
+    case_dir.mkdir()
+    (case_dir / REQUEST_FILE).write_text("{}", encoding="utf-8")  # killed before its summary
+    (case_dir / ".hits.parquet.x1.part").write_bytes(b"half")
+    assert not is_case(case_dir)
+    write_case(result, case_dir)
+    assert read_case(case_dir).hits.equals(result.hits)
+
+
+def test_a_case_reached_through_a_link_is_replaced_where_it_lives(
+    result: SearchResult, tmp_path: Path
+) -> None:
+    real = tmp_path / "store" / "case"
+    write_case(result, real)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    write_case(_other_request(result), link, force=True)
+    assert link.is_symlink() and read_case(link).request.request_id == "REQ-OTHER"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["case"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "store"]
+
+
+def test_a_case_without_its_summary_but_with_decisions_needs_force(
+    result: SearchResult, tmp_path: Path
+) -> None:
+    case_dir = tmp_path / "case"
+    write_case(result, case_dir)
+    (case_dir / DECISIONS_FILE).write_text("{}", encoding="utf-8")
+    (case_dir / SUMMARY_FILE).unlink()
+    with pytest.raises(CaseError, match=r"without summary\.json but with decisions\.json"):
+        write_case(result, case_dir)
+    write_case(result, case_dir, force=True)
+    assert is_case(case_dir) and not (case_dir / DECISIONS_FILE).exists()
+
+
+def test_the_current_directory_is_not_replaced(
+    result: SearchResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    with pytest.raises(CaseError, match="current directory"):
+        write_case(result, Path("."))
+    with pytest.raises(CaseError, match="current directory"):
+        write_case(result, tmp_path, force=True)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_case_without_checksums_asks_for_a_new_search(
+    result: SearchResult, tmp_path: Path
+) -> None:
+    case_dir = tmp_path / "case"
+    write_case(result, case_dir)
+    summary = json.loads((case_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    del summary["checksums"]
+    (case_dir / SUMMARY_FILE).write_text(json.dumps(summary), encoding="utf-8")
+    with pytest.raises(CaseError, match=r"case/summary\.json: checksums: missing.*search again"):
+        read_case(case_dir)

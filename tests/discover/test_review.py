@@ -57,16 +57,17 @@ def test_listing_numbers_are_stable_and_refs_resolve(case: Path) -> None:
     assert any(i.overdue for i in items)
     target = possible[0]
     assert resolve_ref(items, str(target.index)) == target
-    assert resolve_ref(items, f"#{target.index}") == target
+    assert resolve_ref(items, f" {target.index} ") == target
     assert resolve_ref(items, target.ref_text) == target
     record_decisions(case, [new_decision(target.ref, "confirm", reason="r", decided_by="A")])
     after = review_items(read_case(case))
     assert [i.ref for i in after] == [i.ref for i in items]  # same numbers after deciding
     assert not after[target.index - 1].needs_decision
-    with pytest.raises(InputError, match="#1 to"):
+    with pytest.raises(InputError, match="records 1 to"):
         resolve_ref(items, "99999")
-    with pytest.raises(InputError, match="no such record"):
-        resolve_ref(items, "crm/contacts/id=nope")
+    for wrong in ("crm/contacts/id=nope", f"#{target.index}", "\uff13", "3.0", "-1", "+3"):
+        with pytest.raises(InputError, match="not a listing number"):
+            resolve_ref(items, wrong)
 
 
 def test_preview_never_shows_secrets(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_bad_input_exits_2(case: Path) -> None:
     unknown = runner.invoke(
         cli, ["review", str(case), "--exclude", "nope/x/y", "--reason", "x", "--by", "A"]
     )
-    assert unknown.exit_code == 2 and "no such record" in unknown.output
+    assert unknown.exit_code == 2 and "not a listing number" in unknown.output
     missing = runner.invoke(cli, ["review", str(case.parent / "nothing")])
     assert missing.exit_code == 2
     assert load_decisions(case) == []
@@ -94,3 +94,24 @@ def test_interactive_mode_records_as_it_goes(case: Path) -> None:
     assert sorted(d.action for d in decisions) == ["confirm", "exclude"]
     assert {d.decided_by for d in decisions} == {"B. de Boer"}
     assert _listing(case)["totals"]["needs_decision"] == open_count - 2
+
+
+def test_a_repeated_decision_counts_once_and_a_contradiction_is_refused(case: Path) -> None:
+    first = next(r for r in _listing(case)["records"] if r["needs_decision"])
+    runner = CliRunner()
+    base = ["review", str(case), "--reason", "same mobile", "--by", "A"]
+    repeated = runner.invoke(
+        cli, [*base, "--confirm", str(first["index"]), "--confirm", first["ref"]]
+    )
+    assert repeated.exit_code == 0, repeated.output
+    assert [d.action for d in load_decisions(case)] == ["confirm"]
+    from discover.review import load_history
+
+    assert len(load_history(case)) == 1  # recorded once, not twice
+    both = runner.invoke(cli, [*base, "--confirm", "1", "--exclude", "1"])
+    assert both.exit_code == 2 and "both confirmed and excluded" in both.output
+    for wrong in ("#1", "\uff11", "1e0"):
+        refused = runner.invoke(cli, [*base, "--confirm", wrong])
+        assert refused.exit_code == 2, wrong
+        assert "not a listing number" in refused.output, wrong
+    assert len(load_history(case)) == 1
