@@ -64,14 +64,20 @@ def cli(verbose: int, debug: bool) -> None:
 
 
 def _register_commands() -> None:
+    from discover.cli.audit import audit
     from discover.cli.batch import batch
     from discover.cli.demo import demo
     from discover.cli.export import export
     from discover.cli.mappings import mappings
+    from discover.cli.requests import requests
     from discover.cli.review import review
     from discover.cli.search import search
+    from discover.cli.serve import serve
+    from discover.cli.users import users
 
     for command in (search, review, export, demo, mappings, batch):
+        cli.add_command(command)
+    for command in (requests, users, audit, serve):
         cli.add_command(command)
 
 

@@ -155,6 +155,9 @@ def review(
         if len(set(chosen)) != len(chosen):
             raise InputError("a record is named twice; give one decision per record")
         record_decisions(case_dir, decisions)
+        from discover.desk.hooks import reviewed  # the register, when it knows the request
+
+        reviewed(case.request.request_id, case_dir, decisions)
         for decision in decisions:
             console().print(
                 f"{decision.action}: {escape('/'.join(decision.ref))} "

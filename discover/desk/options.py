@@ -1,0 +1,42 @@
+"""``--data DIR`` and ``--db URL``: where the register lives, the same for every desk command.
+
+Only click is imported here; the store loads when a command runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def data_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--data DIR`` (default $DISCOVER_DATA, else ./discover-data) and ``--db URL``."""
+    function = click.option(
+        "--db",
+        "db_url",
+        envvar="DISCOVER_DESK_DB",
+        default=None,
+        metavar="URL",
+        help="Database URL of a shared register (PostgreSQL), instead of DIR/desk.sqlite "
+        "[env DISCOVER_DESK_DB].",
+    )(function)
+    return click.option(
+        "--data",
+        "data",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Data directory: the register, cases and packages "
+        "(default $DISCOVER_DATA, else ./discover-data).",
+    )(function)
+
+
+def open_desk(data: Path | None, db_url: str | None) -> Any:
+    """The Desk of ``--data``/``--db`` (imported here so that --help stays light)."""
+    from discover.desk.store import Desk
+
+    return Desk.open(data, url=db_url)
