@@ -151,7 +151,7 @@ def list_requests(
         return
     table = Table(title="Requests", title_justify="left")
     for column in ("request", "kind", "received", "deadline", "status", "verified"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "request", overflow="fold")
     for record in records:
         style = _URGENCY_STYLE[record.urgency()]
         deadline = f"{record.deadline}" + (

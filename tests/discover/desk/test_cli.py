@@ -180,3 +180,38 @@ def test_users_add_reads_the_password_from_the_environment(tmp_path: Path) -> No
         "latin-1"
     )
     assert run("users", "list", "--data", data).output.split() == ["anna", "officer"]
+
+
+def test_a_shared_register_on_postgresql_through_db(postgres_url: str, tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    common = ["--data", data, "--db", postgres_url]
+    added = run(
+        "requests",
+        "add",
+        *common,
+        "--id",
+        "REQ-PG",
+        "--kind",
+        "access",
+        "--received",
+        "2026-11-30",
+        "--email",
+        "jan@example.nl",
+    )
+    assert added.exit_code == 0, added.output
+    extended = run("requests", "extend", "REQ-PG", *common, "--months", "2", "--reason", "x")
+    assert extended.exit_code == 0, extended.output
+    shown = json.loads(run("requests", "show", "REQ-PG", *common, "--json").output)
+    assert (shown["first_deadline"], shown["deadline"]) == ("2026-12-30", "2027-02-28")
+    assert not (tmp_path / "d" / "desk.sqlite").exists()  # nothing went to SQLite
+    env_listed = run("requests", "list", "--json", env={"DISCOVER_DESK_DB": postgres_url})
+    assert [r["request_id"] for r in json.loads(env_listed.output)] == ["REQ-PG"]
+    assert run("audit", "verify", *common).exit_code == 0
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE audit_log SET at = '2020-01-01' WHERE seq = 1"))
+    engine.dispose()
+    broken = run("audit", "verify", *common)
+    assert broken.exit_code == 1 and "audit entry 1 (registered" in broken.output
