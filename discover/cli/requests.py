@@ -123,7 +123,7 @@ def add(
         language=language,
         client=client,
     )
-    with open_desk(data, db_url) as desk:
+    with open_desk(data, db_url, create=True) as desk:
         record = desk.add_request(request, kind=kind, actor=_actor(by))
     console().print(
         f"registered {escape(record.request_id)} ({record.kind}), deadline {record.deadline}"

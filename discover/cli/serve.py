@@ -39,5 +39,12 @@ def serve(
     from discover.desk.web.app import create_app
 
     desk = open_desk(data, db_url)
+    if not list(desk.users()):
+        from discover.cli.output import console_err
+
+        console_err().print(
+            "[yellow]warning:[/] nobody can log in yet: add a user with "
+            "`discover users add NAME --role officer --password-env VAR`"
+        )
     app = create_app(desk, sources_file=sources_file)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=True, server_header=False)

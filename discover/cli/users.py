@@ -35,7 +35,7 @@ def add(data: Path | None, db_url: str | None, name: str, role: str, password_en
     password = os.environ.get(password_env)
     if not password:
         raise InputError(f"--password-env {password_env}: the variable is not set or empty")
-    with open_desk(data, db_url) as desk:
+    with open_desk(data, db_url, create=True) as desk:
         desk.add_user(name, role=role, password=password, actor=cli_actor())
     console().print(f"user {escape(name)} ({role}) saved")
 

@@ -104,7 +104,10 @@ def append(
     """Add an entry in the caller's transaction (the change and its record commit together)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    head = connection.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
+    query = sa.select(audit_head.c.seq, audit_head.c.hash)
+    if connection.dialect.name != "sqlite":  # SQLite's writers are queued by BEGIN IMMEDIATE
+        query = query.with_for_update()
+    head = connection.execute(query).first()
     seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
     at = datetime.now(UTC).isoformat(timespec="microseconds")
     text = _canonical_detail(detail or {})

@@ -35,8 +35,12 @@ def data_options(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
-def open_desk(data: Path | None, db_url: str | None) -> Any:
-    """The Desk of ``--data``/``--db`` (imported here so that --help stays light)."""
+def open_desk(data: Path | None, db_url: str | None, *, create: bool = False) -> Any:
+    """The Desk of ``--data``/``--db`` (imported here so that --help stays light).
+
+    Only commands that add something (``create``) start a new register; the others
+    refuse a data directory without one, so that a mistyped --data is noticed.
+    """
     from discover.desk.store import Desk
 
-    return Desk.open(data, url=db_url)
+    return Desk.open(data, url=db_url) if create else Desk.opened(data, url=db_url)

@@ -208,12 +208,25 @@ class Desk:
             raise DeskError(f"database URL: {exc}") from None
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
+            sa.event.listen(engine, "begin", _sqlite_begin)
         try:
             _upgrade(engine)
         except sa.exc.OperationalError as exc:
             engine.dispose()
             raise DeskError(f"the register's database cannot be opened: {exc.orig}") from None
         return cls(root, engine)
+
+    @classmethod
+    def opened(cls, data: Path | None = None, *, url: str | None = None) -> Desk:
+        """The desk of a register that must exist already (for commands that only read)."""
+        root = data_dir(data)
+        if not (url or os.environ.get(DB_ENV)) and not (root / STORE_FILE).is_file():
+            raise DeskError(
+                f"{root}: no register here ({STORE_FILE} is missing); pass --data DIR or "
+                "set DISCOVER_DATA, or start one with `discover requests add` or "
+                "`discover demo --out DIR`"
+            )
+        return cls.open(root, url=url)
 
     @classmethod
     def existing(cls, data: Path | None = None) -> Desk | None:
@@ -573,7 +586,18 @@ def _advance(record: RequestRecord, status: str) -> dict[str, Any]:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy's recipe: let it emit BEGIN itself (below) instead of the driver
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    """Take SQLite's write lock at the start, so that two writers queue instead of failing.
+
+    The audit chain reads its head and appends after it; with a deferred transaction
+    two writers could read the same head and the second would fail to upgrade its lock.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -126,8 +126,6 @@ def test_bad_input_exits_2_naming_the_place(tmp_path: Path) -> None:
         "a@b.nl",
     )
     assert bad.exit_code == 2 and "not a date" in bad.output
-    missing = run("requests", "extend", "R-404", "--data", data, "--months", "1", "--reason", "x")
-    assert missing.exit_code == 2 and "not registered" in missing.output
     twice = [
         "requests",
         "add",
@@ -145,6 +143,8 @@ def test_bad_input_exits_2_naming_the_place(tmp_path: Path) -> None:
     assert run(*twice).exit_code == 0
     again = run(*twice)
     assert again.exit_code == 2 and "already registered" in again.output
+    missing = run("requests", "extend", "R-404", "--data", data, "--months", "1", "--reason", "x")
+    assert missing.exit_code == 2 and "not registered" in missing.output
 
 
 def test_audit_verify_fails_naming_the_edited_entry(demo_data: Path) -> None:
@@ -215,3 +215,9 @@ def test_a_shared_register_on_postgresql_through_db(postgres_url: str, tmp_path:
     engine.dispose()
     broken = run("audit", "verify", *common)
     assert broken.exit_code == 1 and "audit entry 1 (registered" in broken.output
+
+
+def test_reading_a_missing_register_is_bad_input(tmp_path: Path) -> None:
+    for args in (["requests", "list"], ["audit", "verify"], ["users", "list"]):
+        result = run(*args, "--data", str(tmp_path / "typo"))
+        assert result.exit_code == 2 and "desk.sqlite is missing" in result.output, args

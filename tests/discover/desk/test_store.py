@@ -151,3 +151,25 @@ def test_users_are_stored_with_argon2_hashes(desk: Desk) -> None:
     assert not password_matches(None, "correct horse battery")
     with pytest.raises(Exception, match="too short"):
         desk.add_user("bob", role="viewer", password="short", actor="root")
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(desk: Desk) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    desk.add_request(_request(), kind="access", actor="anna")
+
+    def write(worker: int) -> None:
+        for n in range(8):
+            desk.audit(f"worker{worker}", "downloaded", "REQ-1", {"n": n})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    result = desk.verify_audit()
+    assert result.ok, result.problem
+    assert result.entries == 1 + 4 * 8
+
+
+def test_reading_commands_need_an_existing_register(tmp_path: Path) -> None:
+    with pytest.raises(DeskError, match="no register here"):
+        Desk.opened(tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
