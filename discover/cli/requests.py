@@ -225,7 +225,7 @@ def extend(
     told: date | None,
     by: str | None,
 ) -> None:
-    """Extend the deadline once by up to two months (GDPR Art. 12(3))."""
+    """Extend the deadline once by up to two months (Article 12(3) GDPR)."""
     with open_desk(data, db_url) as desk:
         record = desk.extend(
             request_id, months=months, reason=reason, told=told or date.today(), actor=_actor(by)

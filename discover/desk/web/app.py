@@ -314,15 +314,32 @@ async def request_page(request: Request) -> Response:
             "can_search": record.searchable and console.sources_file.is_file(),
             "sources_file": console.sources_file,
             "today": date.today().isoformat(),
-            "message": request.query_params.get("m", ""),
+            "message": _note(request),
         },
     )
 
 
-def _done(request_id: str, message: str) -> RedirectResponse:
-    from urllib.parse import quote
+#: the notes a page shows after a change: the URL names one by key, never free text
+NOTES = {
+    "verified": "identity verified",
+    "extended": "deadline extended",
+    "sent": "marked as sent",
+    "closed": "closed",
+    "exported": "package written",
+    "incomplete": "package written, but INCOMPLETE: see the package",
+    "confirm": "confirmed",
+    "exclude": "excluded",
+}
 
-    return _see_other(f"/requests/{request_id}?m={quote(message)}")
+
+def _note(request: Request) -> str:
+    text = NOTES.get(request.query_params.get("m", ""), "")
+    number = request.query_params.get("n", "")
+    return f"{text} #{number}" if text and number.isdigit() else text
+
+
+def _done(request_id: str, note: str) -> RedirectResponse:
+    return _see_other(f"/requests/{request_id}?m={note}")
 
 
 @guarded("officer")
@@ -342,7 +359,7 @@ async def verify_request(request: Request) -> Response:
         )
     except DiscoverError as exc:
         return render(request, "error.html", {"message": str(exc)}, 400)
-    return _done(request_id, "identity verified")
+    return _done(request_id, "verified")
 
 
 @guarded("officer")
@@ -367,10 +384,10 @@ async def extend_request(request: Request) -> Response:
         )
     except DiscoverError as exc:
         return render(request, "error.html", {"message": str(exc)}, 400)
-    return _done(request_id, "deadline extended")
+    return _done(request_id, "extended")
 
 
-def _step(status: str, label: str) -> Handler:
+def _step(status: str) -> Handler:
     @guarded("officer")
     async def step(request: Request) -> Response:
         console = _console(request)
@@ -380,7 +397,7 @@ def _step(status: str, label: str) -> Handler:
         await run_in_threadpool(
             lambda: console.desk.advance(request_id, status, actor=session.user, action=status)
         )
-        return _done(request_id, label)
+        return _done(request_id, status)
 
     step.__name__ = f"mark_{status}"
     return step
@@ -476,7 +493,7 @@ async def review_page(request: Request) -> Response:
     return render(
         request,
         "review.html",
-        {"record": record, "items": shown, "message": request.query_params.get("m", "")},
+        {"record": record, "items": shown, "message": _note(request)},
     )
 
 
@@ -512,7 +529,7 @@ async def review_decide(request: Request) -> Response:
             links=[("case", case.path.resolve())],
         )
     )
-    return _see_other(f"/requests/{record.request_id}/review?m={action}ed+%23{item.index}")
+    return _see_other(f"/requests/{record.request_id}/review?m={action}&n={item.index}")
 
 
 @guarded("officer")
@@ -588,8 +605,7 @@ async def export_run(request: Request) -> Response:
             links=[("package", result.path.resolve())],
         )
     )
-    note = "package written" + ("" if result.complete else " (INCOMPLETE: see the package)")
-    return _done(record.request_id, note)
+    return _done(record.request_id, "exported" if result.complete else "incomplete")
 
 
 def _zip(path: Path) -> bytes:
@@ -656,8 +672,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("/requests/{request_id}", "GET", request_page),
     ("/requests/{request_id}/verify", "POST", verify_request),
     ("/requests/{request_id}/extend", "POST", extend_request),
-    ("/requests/{request_id}/sent", "POST", _step("sent", "marked as sent")),
-    ("/requests/{request_id}/close", "POST", _step("closed", "closed")),
+    ("/requests/{request_id}/sent", "POST", _step("sent")),
+    ("/requests/{request_id}/close", "POST", _step("closed")),
     ("/requests/{request_id}/search", "POST", start_search),
     ("/jobs/{job_id}", "GET", job_page),
     ("/jobs/{job_id}/status", "GET", job_status),

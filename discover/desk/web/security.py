@@ -27,6 +27,8 @@ MAX_AGE_SECONDS = 8 * 60 * 60
 #: failed logins allowed per client address and per user name in the window
 LOGIN_FAILURES = 5
 LOGIN_WINDOW_SECONDS = 15 * 60
+#: keys (addresses, user names) tracked before stale ones are dropped
+MAX_TRACKED = 10_000
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -119,6 +121,9 @@ class LoginLimiter:
     def failed(self, *keys: str) -> None:
         now = time.monotonic()
         with self._lock:
+            if len(self._failures) > MAX_TRACKED:  # many made-up names: forget the stale ones
+                for stale in [k for k in self._failures if not self._recent(k, now)]:
+                    del self._failures[stale]
             for key in keys:
                 self._recent(key, now).append(now)
 

@@ -245,3 +245,11 @@ def test_download_is_a_zip_with_the_manifest(app, desk, tmp_path: Path) -> None:
     assert manifest["files"] and verify_package(package) == []
     assert desk.audit_entries(limit=1)[0].action == "downloaded"
     assert browser.get("/requests/REQ-DEMO-0001/packages/..%2F..%2Fdesk.sqlite").status_code == 404
+
+
+def test_pages_show_only_known_notes_from_the_url(app) -> None:
+    browser, _ = log_in(app, OFFICER)
+    spoofed = browser.get("/requests/REQ-DEMO-0001?m=Call+0900-1234+now")
+    assert "0900" not in spoofed.text
+    known = browser.get("/requests/REQ-DEMO-0001?m=verified")
+    assert '<p class="message ok" role="status">identity verified</p>' in known.text
