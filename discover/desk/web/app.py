@@ -9,11 +9,12 @@ engine (:func:`discover.engine.search`), the case (:mod:`discover.case`), the re
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import secrets
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -690,14 +691,22 @@ PUBLIC = {login_page, login}
 
 def create_app(desk: Desk, *, sources_file: Path | None = None) -> Any:
     """The console as an ASGI application over ``desk``."""
+    console = Console(desk, sources_file)
     routes: list[Any] = [
         Route(path, handler, methods=[method], name=f"{method} {path}")
         for path, method, handler in ROUTES
     ]
     routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(console.jobs.shutdown)  # a running search finishes its case
+
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: not_found, 404: not_found, 405: not_found},
+        lifespan=lifespan,
     )
-    app.state.console = Console(desk, sources_file)
+    app.state.console = console
     return SecurityHeaders(app)

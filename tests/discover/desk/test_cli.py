@@ -221,3 +221,25 @@ def test_reading_a_missing_register_is_bad_input(tmp_path: Path) -> None:
     for args in (["requests", "list"], ["audit", "verify"], ["users", "list"]):
         result = run(*args, "--data", str(tmp_path / "typo"))
         assert result.exit_code == 2 and "desk.sqlite is missing" in result.output, args
+
+
+def test_running_the_demo_again_keeps_the_register(demo_data: Path) -> None:
+    data = str(demo_data)
+    added = run(
+        "users",
+        "add",
+        "anna",
+        "--role",
+        "viewer",
+        "--password-env",
+        "PW",
+        "--data",
+        data,
+        env={"PW": "a long enough secret"},
+    )
+    assert added.exit_code == 0
+    assert run("demo", "--out", data).exit_code == 0
+    assert run("users", "list", "--data", data).output.split() == ["anna", "viewer"]
+    listed = json.loads(run("requests", "list", "--data", data, "--json").output)
+    assert [r["request_id"] for r in listed] == ["REQ-DEMO-0001"]
+    assert run("audit", "verify", "--data", data).exit_code == 0

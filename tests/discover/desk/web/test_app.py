@@ -171,8 +171,8 @@ def test_requests_list_marks_overdue_and_due_this_week(app, desk) -> None:
     assert "1 overdue" in page
 
 
-def _run_search(browser, token: str) -> None:
-    job = browser.post("/requests/REQ-DEMO-0001/search", data={"csrf_token": token})
+def _run_search(browser, token: str, request_id: str = "REQ-DEMO-0001") -> None:
+    job = browser.post(f"/requests/{request_id}/search", data={"csrf_token": token})
     url = job.headers["location"]
     for _ in range(300):
         state = browser.get(f"{url}/status").json()
@@ -253,3 +253,33 @@ def test_pages_show_only_known_notes_from_the_url(app) -> None:
     assert "0900" not in spoofed.text
     known = browser.get("/requests/REQ-DEMO-0001?m=verified")
     assert '<p class="message ok" role="status">identity verified</p>' in known.text
+
+
+def test_the_console_works_on_a_postgresql_register(postgres_url: str, demo_data: Path) -> None:
+    from datetime import date
+
+    from discover.desk.intake import new_request
+    from discover.desk.store import Desk
+    from discover.desk.web.app import create_app
+
+    with Desk.open(demo_data, url=postgres_url, use_env=False) as shared:
+        shared.add_user(OFFICER[0], role="officer", password=OFFICER[1], actor="test")
+        shared.add_request(
+            new_request(
+                [("email", "jan.devries@acme-logistiek.nl")],
+                request_id="REQ-PG-1",
+                kind="access",
+                received=date(2026, 11, 20),
+            ),
+            kind="access",
+            actor="test",
+        )
+        app = create_app(shared)
+        browser, token = log_in(app, OFFICER)
+        assert "REQ-PG-1" in browser.get("/requests").text
+        _run_search(browser, token, "REQ-PG-1")
+        assert "Records by source" in browser.get("/requests/REQ-PG-1/case").text
+    with Desk.open(demo_data, url=postgres_url, use_env=False) as shared:
+        assert shared.get("REQ-PG-1").status == "searched"
+        assert [e.action for e in shared.audit_entries()][:2] == ["searched", "login"]
+        assert shared.verify_audit().ok
