@@ -9,12 +9,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from discover.cli.output import console, console_err, print_json
-from discover.desk.options import data_options, open_desk
+from discover.desk.options import data_options, open_desk, remember_group_options
 
 
 @click.group()
-def audit() -> None:
+@data_options
+def audit(data: Path | None, db_url: str | None) -> None:
     """The audit log: who did what, hash-chained so that edits are detected."""
+    remember_group_options(data, db_url)
 
 
 @audit.command("verify")

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from discover.cli.output import console, print_json
 from discover.cli.search import identifier_options
-from discover.desk.options import data_options, open_desk
+from discover.desk.options import data_options, open_desk, remember_group_options
 
 #: the kinds a request can be of (kept in step with discover.desk.schema.KINDS by a test)
 KIND_CHOICES = (
@@ -77,8 +78,10 @@ def _print_record(record: Any, links: list[Any] | None = None) -> None:
 
 
 @click.group()
-def requests() -> None:
+@data_options
+def requests(data: Path | None, db_url: str | None) -> None:
     """The register of requests: deadlines, identity verification, status, links."""
+    remember_group_options(data, db_url)
 
 
 @requests.command("add")
@@ -149,24 +152,25 @@ def list_requests(
     if as_json:
         print_json([record.to_document() for record in records])
         return
-    table = Table(title="Requests", title_justify="left")
-    for column in ("request", "kind", "received", "deadline", "status", "verified"):
-        table.add_column(column, no_wrap=column == "request", overflow="fold")
+    table = Table(
+        title="Requests", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True
+    )
+    for column in ("request", "kind", "deadline", "due", "status", "verified"):
+        table.add_column(column, no_wrap=column != "verified", overflow="fold")
     for record in records:
-        style = _URGENCY_STYLE[record.urgency()]
-        deadline = f"{record.deadline}" + (
-            "" if record.urgency() == "open" else f" {record.urgency()}"
-        )
+        urgency = record.urgency()
+        style = _URGENCY_STYLE[urgency]
+        due = {"overdue": "OVERDUE", "due-soon": "this week"}.get(urgency, "")
         table.add_row(
             escape(record.request_id),
             record.kind,
-            str(record.received),
-            f"[{style}]{deadline}[/]" if style else deadline,
+            str(record.deadline) + ("*" if record.extension_months else ""),
+            f"[{style}]{due}[/]" if style and due else due,
             record.status,
             record.verified_method or "-",
         )
     console().print(table)
-    console().print(f"{len(records)} request(s)")
+    console().print(f"{len(records)} request(s); * extended deadline")
 
 
 @requests.command("show")

@@ -9,13 +9,15 @@ import click
 from rich.markup import escape
 
 from discover.cli.output import console
-from discover.desk.options import data_options, open_desk
+from discover.desk.options import data_options, open_desk, remember_group_options
 from discover.errors import InputError
 
 
 @click.group()
-def users() -> None:
+@data_options
+def users(data: Path | None, db_url: str | None) -> None:
     """Console users: officers (do everything) and viewers (see the register and audit)."""
+    remember_group_options(data, db_url)
 
 
 @users.command("add")

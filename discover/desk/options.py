@@ -43,4 +43,25 @@ def open_desk(data: Path | None, db_url: str | None, *, create: bool = False) ->
     """
     from discover.desk.store import Desk
 
+    group = _group_options()
+    data = data if data is not None else group.get("data")
+    db_url = db_url or group.get("db_url")
     return Desk.open(data, url=db_url) if create else Desk.opened(data, url=db_url)
+
+
+GROUP_KEY = "discover.desk.options"
+
+
+def _group_options() -> dict[str, Any]:
+    """``--data``/``--db`` given to the group (``discover requests --data DIR list``)."""
+    context = click.get_current_context(silent=True)
+    while context is not None:
+        if GROUP_KEY in context.meta:
+            return dict(context.meta[GROUP_KEY])
+        context = context.parent
+    return {}
+
+
+def remember_group_options(data: Path | None, db_url: str | None) -> None:
+    """Called by a desk group: its subcommands fall back to the group's options."""
+    click.get_current_context().meta[GROUP_KEY] = {"data": data, "db_url": db_url}

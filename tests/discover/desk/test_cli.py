@@ -243,3 +243,10 @@ def test_running_the_demo_again_keeps_the_register(demo_data: Path) -> None:
     listed = json.loads(run("requests", "list", "--data", data, "--json").output)
     assert [r["request_id"] for r in listed] == ["REQ-DEMO-0001"]
     assert run("audit", "verify", "--data", data).exit_code == 0
+
+
+def test_data_may_be_given_to_the_group_too(demo_data: Path) -> None:
+    data = str(demo_data)
+    listed = json.loads(run("requests", "--data", data, "list", "--json").output)
+    assert [r["request_id"] for r in listed] == ["REQ-DEMO-0001"]
+    assert "audit log intact" in run("audit", "--data", data, "verify").output
