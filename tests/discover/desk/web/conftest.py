@@ -29,6 +29,20 @@ def desk(demo_data: Path) -> Iterator[Desk]:
     opened.close()
 
 
+@pytest.fixture(scope="module")
+def shared_app(demo_template: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One console for tests that change nothing (anonymous visitors)."""
+    import shutil
+
+    from discover.desk.web.app import create_app
+
+    target = tmp_path_factory.mktemp("shared") / "demo"
+    shutil.copytree(demo_template, target)
+    opened = Desk.open(target, use_env=False)
+    yield create_app(opened)
+    opened.close()
+
+
 @pytest.fixture
 def app(desk: Desk):
     from discover.desk.web.app import create_app

@@ -33,8 +33,8 @@ def test_every_route_but_the_login_declares_its_role() -> None:
 @pytest.mark.parametrize(
     ("path", "method", "handler"), GUARDED, ids=[f"{m} {p}" for p, m, _h in GUARDED]
 )
-def test_anonymous_is_refused_everywhere(app, path: str, method: str, handler) -> None:
-    response = client(app).request(method, _url(path))
+def test_anonymous_is_refused_everywhere(shared_app, path: str, method: str, handler) -> None:
+    response = client(shared_app).request(method, _url(path))
     assert response.status_code == 401
     assert "Log in required" in response.text
     assert "REQ-DEMO-0001" not in response.text.replace(_url(path), "")
