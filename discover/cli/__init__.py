@@ -157,6 +157,26 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "scan",
         "Find personal data in every source by its content, and what the mappings miss.",
     ),
+    "requests": (
+        "discover.cli.requests",
+        "requests",
+        "The register of requests: deadlines, identity verification, status, links.",
+    ),
+    "users": (
+        "discover.cli.users",
+        "users",
+        "Console users: officers (do everything) and viewers (see the register and audit).",
+    ),
+    "audit": (
+        "discover.cli.audit",
+        "audit",
+        "The audit log: who did what, hash-chained so that edits are detected.",
+    ),
+    "serve": (
+        "discover.cli.serve",
+        "serve",
+        "Serve the console: requests and deadlines, search, review, export, audit trail.",
+    ),
 }
 
 

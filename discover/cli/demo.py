@@ -49,6 +49,9 @@ def demo(ctx: click.Context, out: Path) -> None:
     portability = export_package(
         layout.case, kind="portability", formats=formats, out=layout.packages, force=True
     ).path
+    from discover.desk.hooks import demo_registered  # --out is also a data directory
+
+    demo_registered(out, request, summary, {"access": package, "portability": portability})
     out_console = console()
     out_console.print(f"sources file: {escape(str(layout.sources))}")
     out_console.print(f"request:      {escape(str(layout.request))}")

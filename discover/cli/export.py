@@ -143,6 +143,15 @@ def export(
         passphrase=passphrase,
         vcard_version=vcard_version,  # type: ignore[arg-type]
     )
+    from discover.desk.hooks import exported  # the register, when it knows the request
+
+    exported(
+        case_dir,
+        result.path,
+        kind=kind,
+        formats=formats,
+        complete=result.complete,
+    )
     out_console = console()
     selection = result.selection
     out_console.print(f"package written to {escape(str(result.path))}")

@@ -159,6 +159,9 @@ def review(
             for ref, action in chosen.items()
         ]
         record_decisions(case_dir, decisions)
+        from discover.desk.hooks import reviewed  # the register, when it knows the request
+
+        reviewed(case.request.request_id, case_dir, decisions)
         for decision in decisions:
             console().print(
                 f"{decision.action}: {escape('/'.join(decision.ref))} "
@@ -166,7 +169,12 @@ def review(
             )
         items = review_items(case, load_decisions(case_dir))
     elif interactive:
-        _interactive(case_dir, items, _reviewer(by))
+        decided = _interactive(case_dir, items, _reviewer(by))
+        if decided:
+            from discover.desk.hooks import reviewed  # the register, when it knows the request
+            from discover.review import load_history
+
+            reviewed(case.request.request_id, case_dir, load_history(case_dir)[-decided:])
         items = review_items(case, load_decisions(case_dir))
     shown = items if show_all else [i for i in items if i.needs_attention or i.decision]
     totals = _totals(items)

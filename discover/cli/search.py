@@ -181,6 +181,9 @@ def search(
                 ),
             )
     summary = write_case(result, case_dir, force=force)
+    from discover.desk.hooks import searched  # the register, when it knows the request
+
+    searched(request.request_id, case_dir, summary)
     if as_json:
         print_json({**summary, "case": str(case_dir)})
     else:
