@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from exporters.synthetic import write_synthetic_case
+from support.synthetic_case import write_synthetic_case
 
 from discover.case import SUMMARY_FILE, read_case
 from discover.cli import cli

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import psutil
 from batch_support import write_csv
-from discover.batch.synthetic import SynthEstate
-
-from discover.batch import synthetic
+from support import synthetic_estate as synthetic
+from support.synthetic_estate import SynthEstate
 
 CLI = [sys.executable, "-c", "from discover.cli import main; main()"]
 

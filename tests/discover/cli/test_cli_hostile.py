@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner, Result
-from exporters.synthetic import write_synthetic_case
+from support.synthetic_case import write_synthetic_case
 
 from discover.case import DECISIONS_FILE, HITS_FILE, SUMMARY_FILE, write_case
 from discover.cli import cli
