@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from batch_support import case_hits, comparable, read_report, write_csv
+from support import synthetic_estate as synthetic
 
 from discover.batch import (
     BatchOptions,
@@ -21,7 +22,6 @@ from discover.batch import (
     plan_shards,
     read_requests,
     run_batch,
-    synthetic,
 )
 from discover.demo.estate import DemoLayout
 from discover.demo.people import ACME, FATIMA, JAN, NAMESAKE, PIETER, ZOE
