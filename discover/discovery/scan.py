@@ -149,7 +149,13 @@ def judge(places: Sequence[SampledField]) -> list[Finding]:
 
 
 def sample_source(source: SourceConfig, register: Register, rows: int) -> list[SampledField]:
-    """Sample one source with its mapping (ConfigError for a malformed mapping)."""
+    """Sample one source with its mapping (ConfigError for a malformed mapping).
+
+    A source whose mapping file does not exist yet is sampled without one: everything
+    it holds is unmapped, which is where a new source starts.
+    """
+    if not source.mapping_path.is_file():
+        return sampler(source.kind)(source, None, rows)
     loaded = load_mapping(
         source.mapping_path, register, expected_kind=source.kind, overrides=source.overrides
     )
