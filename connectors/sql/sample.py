@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sampling import SampledField, finish, text_of
+from connectors.sampling import SECRET_NAME, SampledField, finish, text_of
 from connectors.sql.connector import open_engine
 from connectors.sql.mapping import SqlMapping
 from discover.errors import SourceError
@@ -60,7 +60,16 @@ def sample(source: SourceConfig, model: SqlMapping | None, rows: int) -> list[Sa
                         )
                     }
                     table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
-                    result = connection.execute(sa.select(table).limit(rows)).all()
+                    # a secret's value never leaves the database, not even into a sample
+                    hidden = {
+                        c
+                        for c in columns
+                        if SECRET_NAME.search(c)
+                        or getattr(mapped.get((schema, name.casefold(), c.casefold())), "secret", 0)
+                    }
+                    selected = [sa.null().label(c) if c in hidden else table.c[c] for c in columns]
+                    query = sa.select(*selected).select_from(table).limit(rows)
+                    result = connection.execute(query).all()
                     location = f"{schema}.{name}" if schema else name
                     for index, column in enumerate(columns):
                         spec = mapped.get((schema, name.casefold(), column.casefold()))

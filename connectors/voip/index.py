@@ -217,7 +217,9 @@ class IndexBuilder:
             self.index.warnings.append(
                 f"{len(self._unscoped)} file(s) lie outside a client directory ({sample} ...): "
                 "their extensions are unscoped and match only as 'possible'; set "
-                "connection.scope or move them under PROVISIONING_DIR/<client>/"
+                "connection.scope (one client's directory), move them under "
+                "PROVISIONING_DIR/<client>/, or, where extensions name no client, give the "
+                "source override: {scope: {from: none}} in the sources file"
             )
         return self.index
 

@@ -54,7 +54,8 @@ def scan(
     from discover.discovery.scan import scan as run_scan
     from discover.sources import load_sources
 
-    results = run_scan(load_sources(sources_file), only=only, rows=rows)
+    sources = load_sources(sources_file, mappings_exist=False)  # a new source has none yet
+    results = run_scan(sources, only=only, rows=rows)
     unmapped = sum(len(r.unmapped) for r in results)
     failed = [r for r in results if r.error]
     if as_json:

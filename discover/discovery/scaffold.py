@@ -204,13 +204,20 @@ def scaffold_sql(places: Sequence[SampledField], *, description: str) -> str:
             )
     written = {t for t, cs in tables.items() if any(c.key or c.field.lower() == "id" for c in cs)}
     usable = [r for r in relations if r[0].split(".")[0] in written and r[2] in written]
-    if usable:
+    people = [r for r in usable if entities[r[0].split(".")[0]] == entities[r[2]] == "person"]
+    followed = [r for r in usable if r not in people]
+    if followed:
         lines.append("relations:")
-        for source, target, referred in usable:
-            # to an organisation: fetch it for a found row; else fetch the rows that refer
-            # to a found one (a contact's tickets)
-            follow = "forward" if entities[referred] == "organisation" else "backward"
-            lines.append(f"  - {{from: {source}, to: {target}, follow: {follow}}}")
+    for source, target, referred in followed:
+        # to an organisation: fetch it for a found row; else fetch the rows that refer
+        # to a found one (a contact's tickets)
+        follow = "forward" if entities[referred] == "organisation" else "backward"
+        lines.append(f"  - {{from: {source}, to: {target}, follow: {follow}}}")
+    for source, target, _referred in people:
+        lines.append(
+            f"# TODO: {source} -> {target} links two tables of people; add it with "
+            "follow: forward or backward only if one's records belong to the other's subject"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from connectors import load_mapping
 from connectors.sampling import SampledField, sampler
+from discover.config import shipped_path
 from discover.discovery.detect import Detection, detect
 from discover.errors import ConfigError, SourceError
 from discover.identifiers import IDENTIFIER_TYPES, try_normalise
@@ -24,6 +25,8 @@ from discover.sources import SourceConfig, SourcesConfig
 log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE = 200
+#: the mapping a kind is sampled with while the source has none of its own
+UNMAPPED_DEFAULTS: dict[str, tuple[str, ...]] = {"voip": ("voip", "provisioning.yaml")}
 #: share of a mapped column's values that must parse as its declared type
 MIN_PARSED = 0.8
 
@@ -149,7 +152,19 @@ def judge(places: Sequence[SampledField]) -> list[Finding]:
 
 
 def sample_source(source: SourceConfig, register: Register, rows: int) -> list[SampledField]:
-    """Sample one source with its mapping (ConfigError for a malformed mapping)."""
+    """Sample one source with its mapping (ConfigError for a malformed mapping).
+
+    A source whose mapping file does not exist yet is sampled without one: everything
+    it holds is unmapped, which is where a new source starts.
+    """
+    if not source.mapping_path.is_file():
+        model = None
+        if source.kind in UNMAPPED_DEFAULTS:  # files are recognised by a mapping's formats
+            model = load_mapping(shipped_path(*UNMAPPED_DEFAULTS[source.kind]), register).model
+        places = sampler(source.kind)(source, model, rows)
+        for place in places:
+            place.mapped = place.declared = None
+        return places
     loaded = load_mapping(
         source.mapping_path, register, expected_kind=source.kind, overrides=source.overrides
     )

@@ -78,3 +78,30 @@ def test_a_missing_export_names_the_source(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as caught:
         sampler("ldif")(source, _model(), 5)
     assert caught.value.source == "export"
+
+
+@pytest.mark.slapd
+def test_a_live_directory_scaffolds_a_mapping_that_finds_the_entry(
+    slapd: Slapd, tmp_path: Path
+) -> None:
+    from connectors import load_mapping
+    from connectors.directory.ldap import LdapConnector
+    from discover.discovery.scaffold import scaffold
+    from discover.identifiers import Identifier
+    from discover.sources import Settings
+
+    connection = {
+        "url": slapd.url,
+        "base_dn": SUFFIX,
+        "bind_dn": slapd.rootdn,
+        "password": slapd.rootpw,
+        "timeout": 5,
+    }
+    out = tmp_path / "directory.yaml"
+    out.write_text(scaffold("ldap", SourceConfig("directory", "ldap", out, connection)), "utf-8")
+    loaded = load_mapping(out, default_register(), expected_kind="ldap")
+    source = SourceConfig("directory", "ldap", out, connection)
+    with LdapConnector(source, loaded.model, default_register(), Settings()) as live:
+        assert live.check_mapping() == []
+        result = live.scan([Identifier.parse("email", "j.devries@example.org")])
+    assert any(r.matches for r in result.records)

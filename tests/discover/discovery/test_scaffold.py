@@ -3,6 +3,7 @@ and finds what a hand-written one finds."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,40 @@ def test_an_unreachable_source_is_named(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no.sqlite" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "no.yaml").exists()
+
+
+def test_links_between_tables_of_people_are_left_to_review(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hr.sqlite'}"
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE TABLE employees (id INTEGER PRIMARY KEY, email TEXT, boss_id INTEGER)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "CREATE TABLE users (id INTEGER PRIMARY KEY, login TEXT, employee_id INTEGER)"
+                )
+            )
+            connection.execute(sa.text("INSERT INTO employees VALUES (1, 'a@example.nl', NULL)"))
+            connection.execute(sa.text("INSERT INTO users VALUES (1, 'a@example.nl', 1)"))
+    finally:
+        engine.dispose()
+    out = tmp_path / "hr.yaml"
+    result = invoke("scaffold", "--kind", "sql", "--url", url, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text("utf-8")
+    assert "relations:" not in text
+    assert "# TODO: users.employee_id -> employees.id links two tables of people" in text
+
+
+def test_a_new_source_is_scanned_before_its_mapping_exists(demo: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{demo / 'estate' / 'crm.sqlite'}"
+    sources = _sources(tmp_path, "crm", "sql", "not-yet.yaml", {"url": url})
+    result = CliRunner().invoke(cli, ["scan", "--sources", str(sources), "--json"])
+    assert result.exit_code == 1, result.output
+    (crm,) = json.loads(result.stdout)["sources"]
+    assert crm["error"] is None and crm["personal"] > 5
+    assert crm["coverage"] == 0.0

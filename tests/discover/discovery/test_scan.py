@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
 from discover.demo.estate import build_estate
 from discover.discovery.scan import SourceScan, scan
@@ -101,3 +102,19 @@ def test_one_source_and_an_unreadable_one(estate: Path, tmp_path: Path) -> None:
         (tmp_path / "away.sqlite").rename(moved)
     assert failed.error and "does not exist" in failed.error
     assert failed.coverage is None and failed.findings == []
+
+
+def test_a_provisioning_directory_without_a_mapping_yet(estate: Path, tmp_path: Path) -> None:
+    directory = estate.parent / "estate" / "provisioning"
+    source = {
+        "name": "prov",
+        "kind": "voip",
+        "mapping": "prov.yaml",  # not written yet
+        "connection": {"directory": str(directory)},
+    }
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "sources": [source]}), "utf-8")
+    (result,) = scan(load_sources(path, mappings_exist=False), rows=20)
+    assert result.error is None
+    assert result.personal and not any(f.mapped for f in result.personal)
+    assert result.coverage == 0.0
