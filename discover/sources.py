@@ -39,6 +39,32 @@ class Settings:
     max_depth: int = 3
     max_holders: int = 3
     chunk_size: int = 500
+    #: local parts of role mailboxes: info@…, sales@… are an organisation's, not a person's
+    role_mailboxes: tuple[str, ...] = (
+        "info",
+        "receptie",
+        "reception",
+        "sales",
+        "verkoop",
+        "support",
+        "helpdesk",
+        "servicedesk",
+        "service",
+        "admin",
+        "administratie",
+        "facturatie",
+        "billing",
+        "finance",
+        "boekhouding",
+        "office",
+        "kantoor",
+        "contact",
+        "hr",
+        "noreply",
+        "no-reply",
+        "postmaster",
+        "webmaster",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,5 +260,8 @@ def load_sources(path: Path, *, environ: Mapping[str, str] | None = None) -> Sou
                 base_dir=base_dir,
             )
         )
-    settings = Settings(**document.get("settings", {}))
+    raw_settings = dict(document.get("settings", {}))
+    if "role_mailboxes" in raw_settings:
+        raw_settings["role_mailboxes"] = tuple(m.lower() for m in raw_settings["role_mailboxes"])
+    settings = Settings(**raw_settings)
     return SourcesConfig(path=path, sources=tuple(sources), settings=settings)

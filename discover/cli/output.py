@@ -84,5 +84,7 @@ def print_summary(summary: dict[str, Any], *, case_path: str) -> None:
     if summary["complete"]:
         out.print(f"[green]complete[/]: case written to {case_path}")
     else:
-        failed = ", ".join(summary["failed_sources"]) or "truncated results"
+        failed = ", ".join(summary["failed_sources"]) or (
+            "identifiers rejected" if summary.get("rejected_identifiers") else "truncated results"
+        )
         out.print(f"[bold red]INCOMPLETE[/] ({failed}): case written to {case_path}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from discover.case import is_case, write_case
 from discover.cli.options import kind_option, language_option, sources_option
-from discover.cli.output import console_err, print_json, print_summary
+from discover.cli.output import console, console_err, print_json, print_summary
 from discover.engine import search as run_search
 from discover.errors import CaseError, ConfigError, InvalidIdentifier, kind_label
 from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
@@ -58,12 +59,17 @@ _DETAIL_OPTIONS = {
 
 
 def request_from_options(
-    request_file: Path | None, identifiers: list[tuple[str, str]], **fields: object
+    request_file: Path | None,
+    identifiers: list[tuple[str, str]],
+    *,
+    strict: bool = False,
+    **fields: object,
 ) -> Request:
     """A request from --request FILE or from command-line identifiers (not both).
 
-    Errors name the option: ``command line: --imei: IMEI 352099001761480: check digit
-    should be 1``.
+    A malformed identifier is rejected and the others searched; with ``strict``, or
+    when none is usable, the request is refused. Errors name the option:
+    ``command line: --imei: IMEI 352099001761480: check digit should be 1``.
     """
     given = {name: value for name, value in fields.items() if value is not None}
     if request_file is not None:
@@ -80,22 +86,48 @@ def request_from_options(
                 "--request",
                 f"the request file sets the request's details; leave out {options}",
             )
-        return load_request(request_file)
+        return load_request(request_file, strict=strict)
     if not identifiers:
         raise ConfigError(
             "command line",
             "identifiers",
             "give at least one identifier (--email, --phone …) or --request FILE",
         )
-    for kind, raw in identifiers:
-        try:
-            Identifier.parse(kind, raw)
-        except InvalidIdentifier as exc:
-            raise ConfigError("command line", f"--{kind}", str(exc)) from None
+    if strict:
+        for kind, raw in identifiers:
+            try:
+                Identifier.parse(kind, raw)
+            except InvalidIdentifier as exc:
+                raise ConfigError("command line", f"--{kind}", str(exc)) from None
     request_id = given.get("request_id")
     if isinstance(request_id, str):
         check_request_id(request_id, file="command line", where="--request-id")
-    return build_request(identifiers, **given)  # type: ignore[arg-type]
+    return build_request(
+        identifiers,
+        strict=strict,
+        places=[f"--{kind}" for kind, _raw in identifiers],
+        file="command line",
+        **given,  # type: ignore[arg-type]
+    )
+
+
+def print_identifier_notes(summary: dict[str, object]) -> None:
+    """The console lines on identifiers: rejected from the request, stopped in the
+    search (organisation or shared), and stored values that could not be read."""
+    out = console()
+    for rejected in summary.get("rejected_identifiers", []):  # type: ignore[union-attr]
+        out.print(
+            f"[bold red]rejected[/] {escape(rejected['place'])}: {escape(rejected['reason'])}; "
+            "searched without it (the case is incomplete)"
+        )
+    for stopped in summary.get("stopped_identifiers", []):  # type: ignore[union-attr]
+        out.print(
+            f"[yellow]stopped[/] {escape(stopped['identifier'])} ({escape(stopped['kind'])}): "
+            f"{escape(stopped['reason'])}"
+        )
+    unreadable = summary.get("unreadable_values") or 0
+    if unreadable:
+        out.print(f"[yellow]{unreadable} stored identifier value(s) unreadable[/] (see warnings)")
 
 
 @click.command()
@@ -119,6 +151,12 @@ def request_from_options(
     help="Case directory to write.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing case in --case.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse the request when one identifier is malformed (default: search with the "
+    "others, name it, exit 1).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def search(
@@ -131,6 +169,7 @@ def search(
     client: str | None,
     case_dir: Path,
     force: bool,
+    strict: bool,
     as_json: bool,
     **options: tuple[str, ...],
 ) -> None:
@@ -146,9 +185,13 @@ def search(
     The case holds request.json, hits.parquet and summary.json; a summary per source
     and category is printed (--json: the summary as JSON, nothing else on stdout).
 
+    A malformed identifier is named and left out, the others are searched (exit 1);
+    --strict refuses the request instead.
+
     Exit codes: 0 every source searched; 1 a source failed or was cut short (the
-    others were still searched, the case says which); 2 bad input (sources file,
-    mapping, request, identifier, existing case); 3 internal error.
+    others were still searched, the case says which), or an identifier was rejected;
+    2 bad input (sources file, mapping, request, no usable identifier, existing
+    case); 3 internal error.
     """
     identifiers = [
         (name.removeprefix("id_"), value) for name, values in options.items() for value in values
@@ -160,6 +203,7 @@ def search(
         kind=kind,
         language=language,
         client=client,
+        strict=strict,
     )
     if is_case(case_dir) and not force:
         raise CaseError(f"{case_dir} already holds a case; choose another --case or pass --force")
@@ -179,4 +223,5 @@ def search(
         print_json({**summary, "case": str(case_dir)})
     else:
         print_summary(summary, case_path=str(case_dir))
+        print_identifier_notes(summary)
     ctx.exit(0 if summary["complete"] else 1)

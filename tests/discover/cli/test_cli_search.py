@@ -342,8 +342,57 @@ def test_invalid_identifier_on_the_command_line(estate: Path, tmp_path: Path) ->
         "--case",
         str(tmp_path / "c"),
     )
-    bad_input(result, "command line: --imei: IMEI 352099001761480: check digit should be 1")
+    bad_input(
+        result,
+        "command line: identifiers: no usable identifier (--imei: IMEI 352099001761480: "
+        "check digit should be 1)",
+    )
     assert not (tmp_path / "c").exists()
+
+
+def test_a_malformed_identifier_beside_a_good_one_is_rejected_and_named(
+    estate: Path, tmp_path: Path
+) -> None:
+    """The e-mail is searched; the mistyped phone is named in case, summary and console."""
+    args = ["search", "--sources", str(estate), "--email", "jan.devries@example.nl"]
+    result = invoke(*args, "--phone", "06-123 45", "--case", str(tmp_path / "c"))
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.stdout.split())
+    assert "rejected --phone: phone number 06-123 45: not a valid phone number (region NL)" in out
+    assert "INCOMPLETE (identifiers rejected)" in out
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text("utf-8"))
+    assert summary["complete"] is False
+    assert summary["rejected_identifiers"] == [
+        {
+            "type": "phone",
+            "value": "06-123 45",
+            "reason": "phone number 06-123 45: not a valid phone number (region NL)",
+            "place": "--phone",
+        }
+    ]
+    request = json.loads((tmp_path / "c" / "request.json").read_text("utf-8"))
+    assert request["rejected_identifiers"][0]["place"] == "--phone"
+    assert summary["totals"]["records"] >= 1  # the e-mail found its record
+    # --strict keeps the old behaviour: the whole request is refused
+    strict = invoke(*args, "--phone", "06-123 45", "--strict", "--case", str(tmp_path / "d"))
+    bad_input(strict, "command line: --phone: phone number 06-123 45: not a valid phone number")
+    assert not (tmp_path / "d").exists()
+
+
+def test_an_invisible_character_in_an_option_is_refused_not_echoed(
+    estate: Path, tmp_path: Path
+) -> None:
+    result = invoke(
+        "search",
+        "--sources",
+        str(estate),
+        "--email",
+        "a@exa\u202emple.nl",
+        "--case",
+        str(tmp_path / "c"),
+    )
+    bad_input(result, "invisible character U+202E RIGHT-TO-LEFT OVERRIDE")
+    assert "\u202e" not in result.output
 
 
 def test_bad_request_id_on_the_command_line(estate: Path, tmp_path: Path) -> None:
@@ -402,14 +451,17 @@ def test_request_file_and_options_conflict(estate: Path, tmp_path: Path) -> None
     ("content", "expected"),
     [
         (
+            {"version": 1, "identifiers": [{"type": "imei", "value": "352099001761480"}]},
+            "request.json: identifiers: no usable identifier (identifiers[0].value: IMEI "
+            "352099001761480: check digit should be 1)",
+        ),
+        (
             {
                 "version": 1,
-                "identifiers": [
-                    {"type": "email", "value": "a@example.nl"},
-                    {"type": "imei", "value": "352099001761480"},
-                ],
+                "note": [[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]],
+                "identifiers": [{"type": "email", "value": "a@example.nl"}],
             },
-            "request.json: identifiers[1].value: IMEI 352099001761480: check digit should be 1",
+            "request.json: line 1 column 43: nested deeper than 20 levels",
         ),
         (
             {
