@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -373,6 +374,22 @@ def test_a_malformed_identifier_beside_a_good_one_is_rejected_and_named(
     request = json.loads((tmp_path / "c" / "request.json").read_text("utf-8"))
     assert request["rejected_identifiers"][0]["place"] == "--phone"
     assert summary["totals"]["records"] >= 1  # the e-mail found its record
+    # the package's cover names it too, and the export says the package is incomplete
+    exported = invoke("export", str(tmp_path / "c"), "--kind", "access", "--format", "json,xlsx")
+    assert exported.exit_code == 1, exported.output
+    [document] = (tmp_path / "c" / "packages").glob("*/access.json")
+    request_record = json.loads(document.read_text("utf-8"))["request"]
+    assert request_record["complete"] is False
+    assert request_record["identifiers_rejected"] == [
+        {
+            "type": "phone",
+            "value": "06-123 45",
+            "reason": "phone number 06-123 45: not a valid phone number (region NL)",
+        }
+    ]
+    cover = openpyxl.load_workbook(document.with_suffix(".xlsx")).worksheets[0]
+    cells = [str(c.value) for row in cover.iter_rows() for c in row if c.value is not None]
+    assert any("phone: 06-123 45 (phone number 06-123 45" in cell for cell in cells)
     # --strict keeps the old behaviour: the whole request is refused
     strict = invoke(*args, "--phone", "06-123 45", "--strict", "--case", str(tmp_path / "d"))
     bad_input(strict, "command line: --phone: phone number 06-123 45: not a valid phone number")
