@@ -10,7 +10,6 @@ Every candidate is verified after normalisation: near misses never match.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from ldap_support import ACTIVE_DIRECTORY, SUFFIX, by_dn, ident, ldap_connector, server_missing
