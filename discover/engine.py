@@ -483,11 +483,17 @@ class _Rounds:
             source, location, key = ref
             for value in record.fields:
                 spec = value.spec
-                if not spec.expandable or value.value is None or value.value is WITHHELD:
+                if spec.identifier is None or spec.secret or spec.third_party:
+                    continue
+                if value.value is None or value.value is WITHHELD:
                     continue
                 normalised = normalised_text(spec.identifier, value.value)
                 if normalised is None:
+                    # the subject's own value, unreadable (a float ICCID, a phone number
+                    # no plan accepts): listed with its place, never silently dropped
                     self._unreadable(subject, f"{source}:{location}[{key}].{spec.name}", value)
+                    continue
+                if not spec.expandable:
                     continue
                 found = Identifier(spec.identifier, normalised)
                 if found in subject.traces:
@@ -510,8 +516,8 @@ class _Rounds:
         subject.unreadable.append(place)
         label = kind_label(str(value.spec.identifier))
         subject.warnings.append(
-            f"{place}: stored value {str(value.value)[:60]!r} is not a {label} any rule "
-            "accepts; it was not searched"
+            f"{place}: stored value {str(value.value)[:60]!r} cannot be read as a {label} "
+            "(no rule accepts it); it was not searched"
         )
 
     # -- hits -------------------------------------------------------------------------

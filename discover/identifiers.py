@@ -346,9 +346,17 @@ def _postcode(raw: str) -> str:
 
 
 #: Letters that Unicode does not decompose into a base letter and an accent.
-_UNDECOMPOSED = str.maketrans(
-    {"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ı": "i", "þ": "th"}
-)
+UNDECOMPOSED_LETTERS: dict[str, str] = {
+    "ß": "ss",
+    "ø": "o",
+    "æ": "ae",
+    "œ": "oe",
+    "ł": "l",
+    "đ": "d",
+    "ı": "i",
+    "þ": "th",
+}
+_UNDECOMPOSED = str.maketrans(UNDECOMPOSED_LETTERS)
 
 
 def fold_text(text: str) -> str:
