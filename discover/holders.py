@@ -81,16 +81,16 @@ def judge(
             specs = {value.spec.name: value.spec for value in record.fields}
             fields = [m.field for m in record.matches if m.identifier == identifier]
             place = f"{source}:{record.location}[{record.key}]"
-            if record.entity == "organisation":
+            own = [f for f in fields if not (f in specs and specs[f].third_party)]
+            if record.entity == "organisation" and own:
                 return Verdict("organisation", f"held by the organisation record {place}")
-            declared = [f for f in fields if f in specs and specs[f].organisation]
+            declared = [f for f in own if f in specs and specs[f].organisation]
             if declared:
                 return Verdict(
                     "organisation",
                     f"held in {source}:{record.location}.{declared[0]}, "
                     "an organisation-level field",
                 )
-            own = [f for f in fields if not (f in specs and specs[f].third_party)]
             if record.entity != "person" or record.third_party or not own:
                 continue
             per_location[f"{source}:{record.location}"].add(record.key)

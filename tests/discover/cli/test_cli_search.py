@@ -390,6 +390,11 @@ def test_a_malformed_identifier_beside_a_good_one_is_rejected_and_named(
     cover = openpyxl.load_workbook(document.with_suffix(".xlsx")).worksheets[0]
     cells = [str(c.value) for row in cover.iter_rows() for c in row if c.value is not None]
     assert any("phone: 06-123 45 (phone number 06-123 45" in cell for cell in cells)
+    # the review listing names it too
+    listing = invoke("review", str(tmp_path / "c"))
+    assert "rejected --phone: phone number 06-123 45" in " ".join(listing.stdout.split())
+    listed = json.loads(invoke("review", str(tmp_path / "c"), "--json").stdout)
+    assert listed["rejected_identifiers"][0]["place"] == "--phone"
     # --strict keeps the old behaviour: the whole request is refused
     strict = invoke(*args, "--phone", "06-123 45", "--strict", "--case", str(tmp_path / "d"))
     bad_input(strict, "command line: --phone: phone number 06-123 45: not a valid phone number")
@@ -721,3 +726,65 @@ def test_console_script_bad_mapping_has_no_traceback(estate: Path, tmp_path: Pat
         in outcome.stderr
     )
     assert outcome.stdout == ""
+
+
+def test_stopped_identifiers_in_summary_console_and_review(tmp_path: Path) -> None:
+    """A colleague's row holds the firm's switchboard: stopped, and every view says why."""
+    with sqlite3.connect(tmp_path / "crm.sqlite") as db:
+        db.executescript(
+            "CREATE TABLE orgs (id INTEGER PRIMARY KEY, switchboard TEXT);"
+            "INSERT INTO orgs VALUES (1, '010-234 5678');"
+            "CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT);"
+            "INSERT INTO contacts VALUES (1, 'Ann Smit', 'ann@acme.nl', '010-2345678'),"
+            " (2, 'Bob Visser', 'bob@acme.nl', '+31 10 234 5678');"
+        )
+    mapping = {
+        "version": 1,
+        "kind": "sql",
+        "tables": {
+            "orgs": {
+                "key": "id",
+                "category": "general.billing",
+                "entity": "organisation",
+                "columns": {"id": {}, "switchboard": {"identifier": "phone"}},
+            },
+            "contacts": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {
+                    "id": {},
+                    "name": {"identifier": "name"},
+                    "email": {"identifier": "email"},
+                    "phone": {"identifier": "phone"},
+                },
+            },
+        },
+    }
+    (tmp_path / "crm.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    sources = write_sources(
+        tmp_path,
+        [
+            {
+                "name": "crm",
+                "kind": "sql",
+                "mapping": "crm.yaml",
+                "connection": {"url": "sqlite:///crm.sqlite"},
+            }
+        ],  # fmt: skip
+    )
+    case = tmp_path / "case"
+    result = invoke(
+        "search", "--sources", str(sources), "--email", "ann@acme.nl", "--case", str(case)
+    )
+    assert result.exit_code == 0, result.output
+    reason = "held by the organisation record crm:orgs[id=1]"
+    assert f"stopped phone:+31102345678 (organisation): {reason}" in " ".join(result.stdout.split())
+    summary = json.loads((case / "summary.json").read_text("utf-8"))
+    assert summary["stopped_identifiers"] == [
+        {"identifier": "phone:+31102345678", "kind": "organisation", "reason": reason, "depth": 1}
+    ]
+    assert summary["totals"]["records"] == 1  # Bob's row is not Ann's
+    listing = invoke("review", str(case))
+    assert f"stopped phone:+31102345678 (organisation): {reason}" in " ".join(
+        listing.stdout.split()
+    )
