@@ -770,7 +770,7 @@ def test_stopped_identifiers_in_summary_console_and_review(tmp_path: Path) -> No
                 "mapping": "crm.yaml",
                 "connection": {"url": "sqlite:///crm.sqlite"},
             }
-        ],  # fmt: skip
+        ],
     )
     case = tmp_path / "case"
     result = invoke(
