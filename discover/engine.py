@@ -410,8 +410,8 @@ class _Rounds:
     def _judge(self, wanted: set[Identifier], rounds: list[_SourceRound]) -> None:
         """Judge each newly searched identifier on what every source returned for it."""
         for identifier in sorted(wanted):
-            if identifier in self.verdicts:
-                continue
+            if identifier in self.verdicts or identifier.weak:
+                continue  # a name alone only ever makes a record possible
             holdings = [(scan.source, scan.by_identifier.get(identifier, ())) for scan in rounds]
             self.verdicts[identifier] = judge(
                 identifier,
@@ -516,7 +516,7 @@ class _Rounds:
         subject.unreadable.append(place)
         label = kind_label(str(value.spec.identifier))
         subject.warnings.append(
-            f"{place}: stored value {str(value.value)[:60]!r} cannot be read as a {label} "
+            f"{place}: stored value {str(value.value)[:60]!r} cannot be read as {label} "
             "(no rule accepts it); it was not searched"
         )
 

@@ -301,7 +301,7 @@ def test_an_unreadable_stored_phone_is_a_warning_with_its_place(tmp_path: Path) 
     result = run(sources_file(tmp_path, [crm]), ("email", "ann@acme.nl"))
     assert result.unreadable == ["crm:people[id=1].phone"]
     assert result.warnings == [
-        "crm:people[id=1].phone: stored value '06-123 45' cannot be read as a phone number "
+        "crm:people[id=1].phone: stored value '06-123 45' cannot be read as phone number "
         "(no rule accepts it); it was not searched"
     ]
     assert result.summary_fields()["unreadable_values"] == 1
