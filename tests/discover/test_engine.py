@@ -716,3 +716,15 @@ def test_settings_can_be_tightened_per_search(demo_dir: Path) -> None:
     tight = dataclasses.replace(sources, settings=Settings(max_depth=0, max_holders=1))
     assert not any(loc == "cdr" for (_s, loc, _k) in records(run(tight, ("email", JAN.email))))
     assert PIETER.email and FATIMA.email  # part of the cast used above
+
+
+def test_what_reading_an_identifier_assumed_is_a_warning_of_the_search(tmp_path: Path) -> None:
+    crm = _people_db(tmp_path, "crm", [_row(1, "Ann Smit", "ann@acme.nl", "06-1112 2233")])
+    request = build_request(
+        [("email", "ann@acme.nl"), ("imei", "35209900176148")], request_id="REQ-N"
+    )
+    result = search(request, sources_file(tmp_path, [crm]))
+    assert result.warnings == [
+        "IMEI 35209900176148 has 14 digits: read as an IMEI without its check digit "
+        "and searched as 352099001761481"
+    ]
