@@ -31,6 +31,18 @@ from connectors.base import WITHHELD, Record, normalised_text
 from discover.identifiers import Identifier
 
 VerdictKind = Literal["organisation", "shared"]
+
+#: Mail providers where people keep a private address beside their work one: two
+#: records of one person may carry one of each, so only work addresses disagree.
+PRIVATE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "hotmail.com", "hotmail.nl", "outlook.com",
+        "outlook.nl", "live.com", "live.nl", "msn.com", "icloud.com", "me.com",
+        "yahoo.com", "yahoo.nl", "ziggo.nl", "kpnmail.nl", "kpnplanet.nl", "planet.nl",
+        "home.nl", "hetnet.nl", "xs4all.nl", "chello.nl", "online.nl", "telfort.nl",
+        "proton.me", "protonmail.com", "gmx.com", "gmx.net",
+    }
+)  # fmt: skip
 #: one scan's records per identifier, with the source they came from
 Holdings = Sequence[tuple[str, Sequence[Record]]]
 
@@ -71,7 +83,8 @@ def judge(
     role_mailboxes: Iterable[str] = (),
 ) -> Verdict | None:
     """The verdict on ``identifier`` from every record that holds it; None: one person's."""
-    if role_mailbox(identifier, role_mailboxes):
+    boxes = frozenset(role_mailboxes)
+    if role_mailbox(identifier, boxes):
         local = identifier.value.rpartition("@")[0]
         return Verdict("organisation", f"a role mailbox ({local}@), not a person's address")
     profiles: list[_Profile] = []
@@ -94,7 +107,7 @@ def judge(
             if record.entity != "person" or record.third_party or not own:
                 continue
             per_location[f"{source}:{record.location}"].add(record.key)
-            profiles.append(_profile(place, record))
+            profiles.append(_profile(place, record, boxes))
     people = _people(profiles)
     if len(people) >= 2:
         places = ", ".join(group[0].ref for group in people[:3])
@@ -113,7 +126,9 @@ def judge(
     return None
 
 
-def _profile(ref: str, record: Record) -> _Profile:
+def _profile(ref: str, record: Record, role_mailboxes: frozenset[str]) -> _Profile:
+    """The names and work e-mail addresses of a record: a role mailbox or a private
+    address says nothing about which person a record is."""
     names: set[str] = set()
     emails: set[str] = set()
     for value in record.fields:
@@ -126,7 +141,8 @@ def _profile(ref: str, record: Record) -> _Profile:
                 names.add(text)
         elif spec.identifier == "email":
             text = normalised_text("email", value.value)
-            if text:
+            local, _, domain = (text or "").rpartition("@")
+            if text and domain not in PRIVATE_MAIL_DOMAINS and local not in role_mailboxes:
                 emails.add(text)
     return _Profile(ref, frozenset(names), frozenset(emails))
 
@@ -148,7 +164,8 @@ def disagree(a: _Profile, b: _Profile) -> bool:
     """True when two person records cannot be the same person.
 
     They disagree when both carry names and no name of one fits a name of the other,
-    or when both carry e-mail addresses and they have none in common.
+    or when both carry work e-mail addresses and they have none in common (two
+    namesakes at two clients: ``jan.devries@acme.nl``, ``jan.devries@bakker.nl``).
     """
     if a.names and b.names and not any(names_fit(x, y) for x in a.names for y in b.names):
         return True

@@ -146,3 +146,19 @@ def test_an_organisation_record_in_another_source_decides(tmp_path: Path) -> Non
         "held by the organisation record billing:firms[id=7]"
         in trace(result, "phone:+31102345678")["stopped"]
     )
+
+
+def test_a_private_address_or_a_role_mailbox_is_no_disagreement() -> None:
+    """The keyholder list holds Ann's private address, the SIM list the firm's info@:
+    still one person. Namesakes at two clients with their work addresses: two."""
+    crm = _record("1", "Ann Smit", "ann.smit@acme.nl")
+    private = _record("2", "Ann Smit", "ann.smit74@gmail.com")
+    role = _record("3", "Ann Smit", "info@acme.nl")
+    namesake = _record("4", "Ann Smit", "ann.smit@bakker.nl")
+    boxes = ("info",)
+    assert (
+        judge(PHONE, [("a", [crm]), ("b", [private, role])], max_holders=3, role_mailboxes=boxes)
+        is None
+    )
+    verdict = judge(PHONE, [("a", [crm]), ("b", [namesake])], max_holders=3, role_mailboxes=boxes)
+    assert verdict is not None and verdict.kind == "shared"
