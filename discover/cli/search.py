@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -111,16 +112,16 @@ def request_from_options(
     )
 
 
-def print_identifier_notes(summary: dict[str, object]) -> None:
+def print_identifier_notes(summary: dict[str, Any]) -> None:
     """The console lines on identifiers: rejected from the request, stopped in the
     search (organisation or shared), and stored values that could not be read."""
     out = console()
-    for rejected in summary.get("rejected_identifiers", []):  # type: ignore[union-attr]
+    for rejected in summary.get("rejected_identifiers", []):
         out.print(
             f"[bold red]rejected[/] {escape(rejected['place'])}: {escape(rejected['reason'])}; "
             "searched without it (the case is incomplete)"
         )
-    for stopped in summary.get("stopped_identifiers", []):  # type: ignore[union-attr]
+    for stopped in summary.get("stopped_identifiers", []):
         out.print(
             f"[yellow]stopped[/] {escape(stopped['identifier'])} ({escape(stopped['kind'])}): "
             f"{escape(stopped['reason'])}"
