@@ -375,6 +375,8 @@ class _Rounds:
 
         Each record is a copy holding only this subject's matches and only the links
         to records this subject reached, so nothing of another subject leaks in.
+        Relations are not followed through an organisation's record: a relation
+        declared both ways would otherwise reach every colleague.
         """
         for scan in rounds:
             reached: dict[tuple[str, str], Record] = {}
@@ -387,6 +389,11 @@ class _Rounds:
                         queue.append(record)
             while queue:
                 parent = queue.pop()
+                if parent.entity == "organisation":
+                    # the subject's organisation is related to the subject; what hangs
+                    # from it (its other contacts, its lines) is the organisation's and
+                    # its other people's, never the subject's
+                    continue
                 for child in scan.children.get(parent.ref, ()):
                     view = reached.get(child.ref)
                     if view is None:

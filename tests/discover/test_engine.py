@@ -728,3 +728,42 @@ def test_what_reading_an_identifier_assumed_is_a_warning_of_the_search(tmp_path:
         "IMEI 35209900176148 has 14 digits: read as an IMEI without its check digit "
         "and searched as 352099001761481"
     ]
+
+
+def test_relations_do_not_pass_through_an_organisation_to_colleagues(tmp_path: Path) -> None:
+    """contacts.organisation_id followed both ways: the organisation is related to Ann,
+    but the organisation's other contacts are not Ann's records."""
+    with sa.create_engine(f"sqlite:///{tmp_path / 'crm.sqlite'}").begin() as connection:
+        connection.execute(sa.text("CREATE TABLE orgs (id INTEGER PRIMARY KEY, name TEXT)"))
+        connection.execute(sa.text("INSERT INTO orgs VALUES (1, 'Acme')"))
+        connection.execute(
+            sa.text("CREATE TABLE contacts (id INTEGER PRIMARY KEY, org_id INTEGER, email TEXT)")
+        )
+        connection.execute(
+            sa.text("INSERT INTO contacts VALUES (1, 1, 'ann@acme.nl'), (2, 1, 'bob@acme.nl')")
+        )
+    mapping = {
+        "version": 1,
+        "kind": "sql",
+        "tables": {
+            "orgs": {
+                "key": "id",
+                "category": "general.billing",
+                "entity": "organisation",
+                "columns": {"id": {}, "name": {}},
+            },
+            "contacts": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {"id": {}, "org_id": {}, "email": {"identifier": "email"}},
+            },
+        },
+        "relations": [{"from": "contacts.org_id", "to": "orgs.id", "follow": "both"}],
+    }
+    (tmp_path / "crm.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    sources = sources_file(tmp_path, [sql_source("crm", "crm.yaml", "sqlite:///crm.sqlite")])
+    found = records(run(sources, ("email", "ann@acme.nl")))
+    assert {k: v["match"] for k, v in found.items()} == {
+        ("crm", "contacts", "id=1"): "exact",
+        ("crm", "orgs", "id=1"): "related",
+    }
