@@ -138,6 +138,7 @@ def summarise(result: SearchResult) -> dict[str, Any]:
         "failed_sources": [s.name for s in result.failed_sources],
         "identifiers": [trace.to_document() for trace in result.traces],
         "warnings": result.warnings,
+        **result.summary_fields(),
     }
 
 

@@ -2,12 +2,16 @@
 
 It runs in rounds. Round 0 searches the request's identifiers. Identifiers found in
 records that matched strongly (a contact row found by e-mail holds the mobile
-number) are searched in the next round, each with its provenance. Expansion stops
+number) are searched in the next round, each with its provenance. Every identifier
+is judged (:mod:`discover.holders`) on all the records every source returned for
+it, before anything is expanded from it. Expansion stops
 
-* at identifiers held by more than ``max_holders`` person records in any one
-  location (a switchboard number): their records are dropped and the stop is
-  reported. An identifier the request itself gives is kept, with a warning, but
-  nothing is expanded from the records it alone found;
+* at organisation identifiers (held by an organisation record, in an
+  organisation-level field, or a role mailbox): a record reached only through one is
+  left out, one that also matches the subject's name is ``possible``;
+* at shared identifiers (held by person records of different people, or by more
+  than ``max_holders`` person records in one location): a record holding only it
+  is ``possible`` unless another strong identifier ties it to the subject;
 * at fields a mapping marks ``expand: false``, secrets and other people's
   (``third_party``) fields — and a record found only through such a field (the
   other party of someone's call) is not the subject's own record, so nothing in it
@@ -45,9 +49,18 @@ from typing import Any
 import pyarrow as pa
 
 from connectors import connector_class, load_mappings
-from connectors.base import WITHHELD, Connector, Match, Record, ScanResult, normalised_text
-from discover.errors import SourceError
+from connectors.base import (
+    WITHHELD,
+    Connector,
+    FieldValue,
+    Match,
+    Record,
+    ScanResult,
+    normalised_text,
+)
+from discover.errors import SourceError, kind_label
 from discover.hits import MATCH_KINDS, hits_table, render_value
+from discover.holders import Verdict, judge
 from discover.identifiers import Identifier
 from discover.mapping import LoadedMapping
 from discover.register import Register, default_register
@@ -126,6 +139,10 @@ class SearchResult:
     warnings: list[str]
     started_at: datetime
     finished_at: datetime
+    #: identifiers judged not the subject's own (organisation, shared), with the reason
+    stopped: list[dict[str, Any]] = field(default_factory=list)
+    #: places of stored identifier values no rule could read
+    unreadable: list[str] = field(default_factory=list)
 
     @property
     def failed_sources(self) -> list[SourceStatus]:
@@ -133,8 +150,18 @@ class SearchResult:
 
     @property
     def complete(self) -> bool:
-        """False when a source failed or reported a truncated result."""
-        return not any(s.failed or s.truncated for s in self.sources)
+        """False when a source failed or reported a truncated result, or when the
+        request held an identifier that could not be read (it was not searched)."""
+        return not self.request.rejected and not any(s.failed or s.truncated for s in self.sources)
+
+    def summary_fields(self) -> dict[str, Any]:
+        """What the case summary adds about identifiers: those stopped and why, those
+        the request gave that could not be read, and the unreadable stored values."""
+        return {
+            "stopped_identifiers": list(self.stopped),
+            "rejected_identifiers": [r.to_document() for r in self.request.rejected],
+            "unreadable_values": len(self.unreadable),
+        }
 
 
 @dataclass(slots=True)
@@ -145,6 +172,10 @@ class _Subject:
     records: dict[RecordRef, Record] = field(default_factory=dict)
     observed: dict[RecordRef, datetime] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: identifiers judged shared: their matches count as weak
+    shared: set[Identifier] = field(default_factory=set)
+    stops: dict[Identifier, Verdict] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -261,7 +292,11 @@ class _Rounds:
         self.progress = progress
         self.statuses = {c.name: SourceStatus(c.name, c.kind) for c in self.connectors}
         self.checked: set[str] = set()
+        #: the judgement on each identifier searched, the same for every subject
+        self.verdicts: dict[Identifier, Verdict | None] = {}
+        self.own_use = register.own_use_categories()
         for subject in self.subjects:
+            subject.warnings.extend(subject.request.notes)
             for identifier in subject.request.identifiers:
                 subject.traces[identifier] = Trace(identifier, depth=0)
                 subject.pending.add(identifier)
@@ -280,10 +315,10 @@ class _Rounds:
                     subject.traces[identifier].searched = True
                 subject.pending = set()
             rounds = self._scan_all(wanted)
-            holders = _holders(rounds)
+            self._judge(wanted, rounds)
             for subject, mine in zip(self.subjects, round_ids, strict=True):
                 self._distribute(subject, mine, rounds)
-                self._guard(subject, mine, holders)
+                self._guard(subject, mine)
                 self._expand(subject, depth)
         for subject in self.subjects:
             for trace in subject.traces.values():
@@ -360,6 +395,8 @@ class _Rounds:
 
         Each record is a copy holding only this subject's matches and only the links
         to records this subject reached, so nothing of another subject leaks in.
+        Relations are not followed through an organisation's record: a relation
+        declared both ways would otherwise reach every colleague.
         """
         for scan in rounds:
             reached: dict[tuple[str, str], Record] = {}
@@ -372,6 +409,11 @@ class _Rounds:
                         queue.append(record)
             while queue:
                 parent = queue.pop()
+                if parent.entity == "organisation":
+                    # the subject's organisation is related to the subject; what hangs
+                    # from it (its other contacts, its lines) is the organisation's and
+                    # its other people's, never the subject's
+                    continue
                 for child in scan.children.get(parent.ref, ()):
                     view = reached.get(child.ref)
                     if view is None:
@@ -390,37 +432,57 @@ class _Rounds:
                 existing.matches.extend(m for m in view.matches if m not in existing.matches)
                 existing.links.extend(link for link in view.links if link not in existing.links)
 
-    # -- the shared-identifier guard --------------------------------------------------
+    # -- organisation and shared identifiers ------------------------------------------
 
-    def _guard(
-        self, subject: _Subject, mine: set[Identifier], holders: dict[Identifier, int]
-    ) -> None:
-        stopped: set[Identifier] = set()
-        limit = self.settings.max_holders
+    def _judge(self, wanted: set[Identifier], rounds: list[_SourceRound]) -> None:
+        """Judge each newly searched identifier on what every source returned for it."""
+        for identifier in sorted(wanted):
+            if identifier in self.verdicts or identifier.weak:
+                continue  # a name alone only ever makes a record possible
+            holdings = [(scan.source, scan.by_identifier.get(identifier, ())) for scan in rounds]
+            self.verdicts[identifier] = judge(
+                identifier,
+                holdings,
+                max_holders=self.settings.max_holders,
+                role_mailboxes=self.settings.role_mailboxes,
+            )
+
+    def _guard(self, subject: _Subject, mine: set[Identifier]) -> None:
+        """Apply the verdicts to the subject's records before anything is expanded.
+
+        An organisation identifier's matches are taken away (a record with nothing
+        else left goes, one with the subject's name stays ``possible``); a shared
+        identifier's matches stay but count as weak.
+        """
+        organisation: set[Identifier] = set()
         for identifier in sorted(mine):
-            count = holders.get(identifier, 0)
-            if count <= limit:
+            verdict = self.verdicts.get(identifier)
+            if verdict is None:
                 continue
             trace = subject.traces[identifier]
+            subject.stops[identifier] = verdict
+            label = kind_label(identifier.type)
+            if verdict.kind == "organisation":
+                organisation.add(identifier)
+                trace.stopped = (
+                    f"organisation identifier: {verdict.reason}; not expanded, and no record "
+                    "counts as the subject's through it"
+                )
+            else:
+                subject.shared.add(identifier)
+                trace.stopped = (
+                    f"shared: {verdict.reason}; not expanded, and a record holding only it "
+                    "is possible"
+                )
             if trace.depth == 0:
                 subject.warnings.append(
-                    f"{identifier.type} given in the request matches {count} person records "
-                    "in one location; it may be shared: its records are kept (it was given) "
-                    "but nothing is expanded from them"
+                    f"the {label} given in the request is not the subject's alone "
+                    f"({verdict.kind}: {verdict.reason}); records found only through it "
+                    + ("are left out" if verdict.kind == "organisation" else "are possible")
                 )
-                trace.stopped = (
-                    f"shared: held by {count} person records in one location (more than "
-                    f"{limit}); kept because the request gives it, not expanded"
-                )
-                continue
-            trace.stopped = (
-                f"shared: held by {count} person records in one location "
-                f"(more than {limit}); its records are left out and it is not expanded"
-            )
-            stopped.add(identifier)
-        if stopped:
+        if organisation:
             for record in subject.records.values():
-                record.matches = [m for m in record.matches if m.identifier not in stopped]
+                record.matches = [m for m in record.matches if m.identifier not in organisation]
             _prune(subject)
 
     # -- identity expansion -----------------------------------------------------------
@@ -428,13 +490,14 @@ class _Rounds:
     def _expands(self, subject: _Subject, record: Record) -> list[Match]:
         """The matches that make a record the subject's own: strong, not stopped, and
         not in a field that identifies someone else."""
-        third_party = {v.spec.name for v in record.fields if v.spec.third_party}
+        not_own = {v.spec.name for v in record.fields if v.spec.third_party or v.spec.organisation}
         return [
             m
             for m in record.matches
             if not m.identifier.weak
+            and m.identifier not in subject.shared
             and subject.traces[m.identifier].stopped is None
-            and m.field not in third_party
+            and m.field not in not_own
         ]
 
     def _expand(self, subject: _Subject, depth: int) -> None:
@@ -447,10 +510,17 @@ class _Rounds:
             source, location, key = ref
             for value in record.fields:
                 spec = value.spec
-                if not spec.expandable or value.value is None or value.value is WITHHELD:
+                if spec.identifier is None or spec.secret or spec.third_party:
+                    continue
+                if value.value is None or value.value is WITHHELD:
                     continue
                 normalised = normalised_text(spec.identifier, value.value)
                 if normalised is None:
+                    # the subject's own value, unreadable (a float ICCID, a phone number
+                    # no plan accepts): listed with its place, never silently dropped
+                    self._unreadable(subject, f"{source}:{location}[{key}].{spec.name}", value)
+                    continue
+                if not spec.expandable:
                     continue
                 found = Identifier(spec.identifier, normalised)
                 if found in subject.traces:
@@ -464,6 +534,19 @@ class _Rounds:
                 if depth + 1 <= self.settings.max_depth:
                     subject.pending.add(found)
 
+    @staticmethod
+    def _unreadable(subject: _Subject, place: str, value: FieldValue) -> None:
+        """A stored identifier no rule reads (a phone no numbering plan accepts): listed
+        with its place, like a damaged ICCID, instead of silently not searched."""
+        if place in subject.unreadable or not str(value.value).strip():
+            return
+        subject.unreadable.append(place)
+        label = kind_label(str(value.spec.identifier))
+        subject.warnings.append(
+            f"{place}: stored value {str(value.value)[:60]!r} cannot be read as {label} "
+            "(no rule accepts it); it was not searched"
+        )
+
     # -- hits -------------------------------------------------------------------------
 
     def _result(self, subject: _Subject, started: datetime, finished: datetime) -> SearchResult:
@@ -476,6 +559,11 @@ class _Rounds:
             warnings=list(subject.warnings),
             started_at=started,
             finished_at=finished,
+            stopped=[
+                {**verdict.to_document(identifier), "depth": subject.traces[identifier].depth}
+                for identifier, verdict in sorted(subject.stops.items())
+            ],
+            unreadable=list(subject.unreadable),
         )
 
     def _via(self, subject: _Subject, identifier: Identifier) -> str:
@@ -489,75 +577,112 @@ class _Rounds:
             trace = subject.traces[trace.parent] if trace.parent else None
         return " -> ".join(reversed(chain))
 
+    def _context_of(self, subject: _Subject, record: Record, source: str) -> RecordRef | None:
+        """The subject's record that another person's record is context of, or None.
+
+        A record a connector marks ``third_party`` (another keyholder of the subject's
+        alarm object), reached only through a relation, is someone else's record: it is
+        shown on the subject's own record it hangs from, with its fields redacted,
+        never as a record of the subject. The contacts of the subject's own phonebook
+        (a category the register keeps for the subject's own use) stay records.
+        """
+        if not record.third_party or record.matches:
+            return None
+        if any(value.spec.category in self.own_use for value in record.fields):
+            return None
+        for link in record.links:
+            parent = (source, link.location, link.key)
+            if parent in subject.records and not subject.records[parent].third_party:
+                return parent
+        return None
+
     def _hit_rows(self, subject: _Subject) -> Iterable[dict[str, Any]]:
         classes = _classify(subject)
+        context: dict[RecordRef, list[tuple[RecordRef, str]]] = defaultdict(list)
         for ref in sorted(subject.records, key=_ref_order):
             record = subject.records[ref]
-            source = ref[0]
-            kind, root_ref, path = classes[ref]
-            root = subject.records[root_ref]
-            best = _best(subject, root.matches)
-            via = self._via(subject, best.identifier)
-            if path:
-                root_name = f"{source}:{root.location}[{root.key}]"
-                via = " -> ".join([via, root_name, *path])
-            matched_on = sorted({m.identifier for m in (*root.matches, *record.matches)})
-            matched_fields = {m.field for m in record.matches}
-            recorded_at = _utc(record.recorded_at)
-            observed = subject.observed[ref]
-            for value in record.fields:
-                if value.value is None:
-                    continue
-                spec = value.spec
-                category = self.register.category(spec.category)
-                secret = spec.secret or value.value is WITHHELD
-                text, value_type = (None, "text") if secret else render_value(value.value)
-                expires = category.retention.expires(recorded_at) if recorded_at else None
-                yield {
-                    "request_id": subject.request.request_id,
-                    "source": source,
-                    "location": record.location,
-                    "record_key": record.key,
-                    "field": spec.name,
-                    "value": text,
-                    "value_type": value_type,
-                    "identifier": spec.identifier,
-                    "category": spec.category,
-                    "service": category.service,
-                    "matched_on": "; ".join(str(i) for i in matched_on),
-                    "match": kind,
-                    "via": via,
-                    "observed_at": observed,
-                    "recorded_at": recorded_at,
-                    # due for deletion when it was read: a fixed retention period ran out
-                    "overdue": expires is not None and expires < observed,
-                    "controller": category.controller,
-                    "legal_basis": category.legal_basis,
-                    "portable": category.portable,
-                    "secret": secret,
-                    "third_party": record.third_party
-                    or (spec.third_party and spec.name not in matched_fields),
-                }
+            parent = self._context_of(subject, record, ref[0])
+            if parent is not None:
+                relation = next(
+                    link.relation
+                    for link in record.links
+                    if (link.location, link.key) == parent[1:]
+                )
+                context[parent].append((ref, relation))
+        hidden = {child for children in context.values() for child, _relation in children}
+        for ref in sorted(subject.records, key=_ref_order):
+            if ref in hidden:
+                continue
+            record = subject.records[ref]
+            yield from self._record_rows(subject, classes, ref, record, record, None)
+            for child, relation in context.get(ref, ()):
+                yield from self._record_rows(
+                    subject, classes, ref, record, subject.records[child], relation
+                )
+
+    def _record_rows(
+        self,
+        subject: _Subject,
+        classes: dict[RecordRef, tuple[str, RecordRef, list[str]]],
+        ref: RecordRef,
+        record: Record,
+        shown: Record,
+        relation: str | None,
+    ) -> Iterable[dict[str, Any]]:
+        """The hits of one record, or of another person's record shown as its context
+        (``relation`` set: every field is that person's, so each one is third-party)."""
+        source = ref[0]
+        kind, root_ref, path = classes[ref]
+        root = subject.records[root_ref]
+        best = _best(subject, root.matches)
+        via = self._via(subject, best.identifier)
+        if path:
+            root_name = f"{source}:{root.location}[{root.key}]"
+            via = " -> ".join([via, root_name, *path])
+        matched_on = sorted({m.identifier for m in (*root.matches, *record.matches)})
+        matched_fields = {m.field for m in shown.matches}
+        recorded_at = _utc(shown.recorded_at)
+        observed = subject.observed[ref]
+        for value in shown.fields:
+            if value.value is None:
+                continue
+            spec = value.spec
+            category = self.register.category(spec.category)
+            secret = spec.secret or value.value is WITHHELD
+            text, value_type = (None, "text") if secret else render_value(value.value)
+            expires = category.retention.expires(recorded_at) if recorded_at else None
+            yield {
+                "request_id": subject.request.request_id,
+                "source": source,
+                "location": record.location,
+                "record_key": record.key,
+                "field": spec.name if relation is None else f"{relation}: {spec.name}",
+                "value": text,
+                "value_type": value_type,
+                "identifier": spec.identifier,
+                "category": spec.category,
+                "service": category.service,
+                "matched_on": "; ".join(str(i) for i in matched_on),
+                "match": kind,
+                "via": via,
+                "observed_at": observed,
+                "recorded_at": recorded_at,
+                # due for deletion when it was read: a fixed retention period ran out
+                "overdue": expires is not None and expires < observed,
+                "controller": category.controller,
+                "legal_basis": category.legal_basis,
+                "portable": category.portable,
+                "secret": secret,
+                "third_party": relation is not None
+                or shown.third_party
+                or (spec.third_party and spec.name not in matched_fields),
+            }
 
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _holders(rounds: list[_SourceRound]) -> dict[Identifier, int]:
-    """Per identifier: the most person records it matched directly in any one location."""
-    holders: dict[Identifier, int] = {}
-    for scan in rounds:
-        for identifier, records in scan.by_identifier.items():
-            per_location: dict[str, set[str]] = defaultdict(set)
-            for record in records:
-                if record.entity == "person":
-                    per_location[record.location].add(record.key)
-            most = max((len(keys) for keys in per_location.values()), default=0)
-            holders[identifier] = max(holders.get(identifier, 0), most)
-    return holders
 
 
 def _prune(subject: _Subject) -> None:
@@ -583,16 +708,21 @@ def _prune(subject: _Subject) -> None:
         ]
 
 
+def _weak(subject: _Subject, match: Match) -> bool:
+    """A weak identifier, or a shared one: on its own it makes a record only possible."""
+    return match.identifier.weak or match.identifier in subject.shared
+
+
 def _best(subject: _Subject, matches: list[Match]) -> Match:
     """The match to explain a record by: strong before weak, then the shortest chain."""
     return min(
         matches,
-        key=lambda m: (m.identifier.weak, subject.traces[m.identifier].depth, m.identifier),
+        key=lambda m: (_weak(subject, m), subject.traces[m.identifier].depth, m.identifier),
     )
 
 
 def _direct_class(subject: _Subject, matches: list[Match]) -> str:
-    strong = [m for m in matches if not m.identifier.weak]
+    strong = [m for m in matches if not _weak(subject, m)]
     if not strong:
         return "possible"
     given = [m for m in strong if subject.traces[m.identifier].depth == 0]

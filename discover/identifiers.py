@@ -55,6 +55,13 @@ DEFAULT_REGION = "NL"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+#: Unicode categories no identifier holds: controls, format characters (the bidi
+#: overrides U+202A–U+202E and U+2066–U+2069, zero-width spaces and joiners, the byte
+#: order mark), private-use and surrogate code points, line and paragraph separators.
+#: A value with one of them looks like another value on screen ("moc.elpmaxe@nej"
+#: shown as "jan@example.com"), so it is refused, never silently cleaned.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
 #: Longer values are not identifiers (an e-mail address is at most 254 characters);
 #: refusing them early keeps regular expressions and parsers on small inputs.
 MAX_LENGTH = 512
@@ -103,7 +110,22 @@ def _reject_control(kind: str, raw: str) -> str:
         raise InvalidIdentifier(kind, raw, f"is longer than {MAX_LENGTH} characters")
     if "\x00" in raw or _CONTROL.search(value):
         raise InvalidIdentifier(kind, raw, "contains control characters (NUL, tab, newline …)")
+    invisible = invisible_character(value)
+    if invisible is not None:
+        raise InvalidIdentifier(kind, raw, f"contains the invisible character {invisible}")
     return value
+
+
+def invisible_character(text: str) -> str | None:
+    """The first bidi, format or other invisible character in ``text``, described
+    (``U+202E RIGHT-TO-LEFT OVERRIDE``), or None when there is none."""
+    for char in text:
+        if char.isascii():
+            continue
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            name = unicodedata.name(char, "unnamed")
+            return f"U+{ord(char):04X} {name}"
+    return None
 
 
 def _email(raw: str) -> str:
@@ -176,8 +198,33 @@ def _phone(raw: str, region: str = DEFAULT_REGION) -> str:
         if explicit and foreign and possible is None and phonenumbers.is_possible_number(number):
             possible = number
     if possible is None:
+        possible = _full_length(value, region)
+    if possible is None:
         raise InvalidIdentifier("phone", raw, f"not a valid phone number (region {region})")
     return phonenumbers.format_number(possible, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _full_length(value: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """A number written with its trunk prefix or country code and of the full national
+    length, but in a range not (yet) issued: ``0699999999``.
+
+    It is read, so that a request and a source that both hold it meet on one normal
+    form; a bare digit string (a date, a postcode) without ``0``, ``+`` or ``00`` never is.
+    """
+    if not value.lstrip("(").startswith(("0", "+")):
+        return None
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    number_region = phonenumbers.region_code_for_country_code(number.country_code)
+    example = phonenumbers.example_number(number_region) if number_region else None
+    if example is None or not phonenumbers.is_possible_number(number):
+        return None
+    national = phonenumbers.national_significant_number(number)
+    if len(national) != len(phonenumbers.national_significant_number(example)):
+        return None
+    return number
 
 
 _MAC_SHAPES = {6: 2, 3: 4, 2: 6, 1: 12}  # groups -> hex digits per group
@@ -249,11 +296,26 @@ def _iccid(raw: str) -> str:
 
 
 def _imsi(raw: str) -> str:
+    """15 digits (python-stdnum); a mobile country code no numbering plan assigns
+    is refused: an IMSI starting 999 is a typo, not a subscriber."""
     digits = _digits("imsi", raw)
     try:
-        return str(stdnum_imsi.validate(digits))
+        value = str(stdnum_imsi.validate(digits))
     except ValidationError as exc:
         raise InvalidIdentifier("imsi", raw, str(exc).rstrip(".").lower()) from exc
+    if _imsi_country(value) is None:
+        raise InvalidIdentifier(
+            "imsi", raw, f"mobile country code {value[:3]} is not assigned to any country"
+        )
+    return value
+
+
+def _imsi_country(value: str) -> str | None:
+    try:
+        info = stdnum_imsi.info(value)
+    except (ValidationError, ValueError, KeyError):
+        return None
+    return info.get("country") or info.get("cc") or None
 
 
 def _ip(raw: str) -> str:
@@ -284,9 +346,17 @@ def _postcode(raw: str) -> str:
 
 
 #: Letters that Unicode does not decompose into a base letter and an accent.
-_UNDECOMPOSED = str.maketrans(
-    {"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ı": "i", "þ": "th"}
-)
+UNDECOMPOSED_LETTERS: dict[str, str] = {
+    "ß": "ss",
+    "ø": "o",
+    "æ": "ae",
+    "œ": "oe",
+    "ł": "l",
+    "đ": "d",
+    "ı": "i",
+    "þ": "th",
+}
+_UNDECOMPOSED = str.maketrans(UNDECOMPOSED_LETTERS)
 
 
 def fold_text(text: str) -> str:
@@ -374,6 +444,33 @@ def normalise(kind: str, raw: str) -> str:
             f"unknown identifier type; expected one of {', '.join(IDENTIFIER_TYPES)}",
         ) from None
     return normaliser(raw)
+
+
+def assumptions(kind: str, raw: str) -> list[str]:
+    """What reading ``raw`` as ``kind`` assumed, for the request's warnings.
+
+    An IMEI of 14 digits is read as an IMEI without its check digit, one of 16 as an
+    IMEISV (whose last two digits are the software version); an IMSI of 14 digits is
+    shorter than the usual 15. The value is searched, and the request says so.
+    """
+    try:
+        value = normalise(kind, raw)
+    except InvalidIdentifier:
+        return []
+    digits = re.sub(r"\D", "", str(raw))
+    if kind == "imei" and len(digits) == 14:
+        return [
+            f"IMEI {digits} has 14 digits: read as an IMEI without its check digit "
+            f"and searched as {value}"
+        ]
+    if kind == "imei" and len(digits) == 16:
+        return [
+            f"IMEI {digits} has 16 digits: read as an IMEISV (software version "
+            f"{digits[14:]}) and searched as the IMEI {value}"
+        ]
+    if kind == "imsi" and len(digits) == 14:
+        return [f"IMSI {digits} has 14 digits (usually 15): searched as given"]
+    return []
 
 
 def try_normalise(kind: str, raw: object) -> str | None:

@@ -40,6 +40,9 @@ class FieldSpec:
     expand: bool = True
     recorded_at: bool = False
     label: dict[str, str] | None = None
+    #: an organisation-level field (a general number): its values are the
+    #: organisation's, never expanded and never what makes a record the subject's
+    organisation: bool = False
 
     @property
     def expandable(self) -> bool:
@@ -49,6 +52,7 @@ class FieldSpec:
             and self.expand
             and not self.secret
             and not self.third_party
+            and not self.organisation
             and self.identifier not in WEAK_TYPES
         )
 
@@ -85,6 +89,7 @@ def field_spec(
         expand=bool(raw.get("expand", True)),
         recorded_at=bool(raw.get("recorded_at", False)),
         label=raw.get("label"),
+        organisation=bool(raw.get("organisation", False)),
     )
 
 

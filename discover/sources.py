@@ -60,6 +60,32 @@ class Settings:
     chunk_size: int = 500
     #: seconds a source may take in one search (all its rounds) before it is failed
     time_limit: float = 300.0
+    #: local parts of role mailboxes: info@…, sales@… are an organisation's, not a person's
+    role_mailboxes: tuple[str, ...] = (
+        "info",
+        "receptie",
+        "reception",
+        "sales",
+        "verkoop",
+        "support",
+        "helpdesk",
+        "servicedesk",
+        "service",
+        "admin",
+        "administratie",
+        "facturatie",
+        "billing",
+        "finance",
+        "boekhouding",
+        "office",
+        "kantoor",
+        "contact",
+        "hr",
+        "noreply",
+        "no-reply",
+        "postmaster",
+        "webmaster",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,5 +301,8 @@ def load_sources(
             "every source is disabled (enabled: false): nothing would be searched; "
             "enable at least one",
         )
-    settings = Settings(**document.get("settings", {}))
+    raw_settings = dict(document.get("settings", {}))
+    if "role_mailboxes" in raw_settings:
+        raw_settings["role_mailboxes"] = tuple(m.lower() for m in raw_settings["role_mailboxes"])
+    settings = Settings(**raw_settings)
     return SourcesConfig(path=path, sources=tuple(sources), settings=settings)

@@ -97,6 +97,10 @@ def request_record(case: Case, kind: PackageKind) -> dict[str, Any]:
             for s in sources
             if s.get("status") == "failed"
         ],
+        "identifiers_rejected": [
+            {"type": r["type"], "value": r["value"], "reason": r["reason"]}
+            for r in case.summary.get("rejected_identifiers", [])
+        ],
         "complete": bool(case.summary.get("complete")),
     }
 

@@ -202,6 +202,12 @@ def _access_cover(
         [f"{f['source']}: {f['error']}" for f in request["sources_failed"]],
         none,
     )
+    if request.get("identifiers_rejected"):
+        cover.lines(
+            label("identifiers_rejected", language),
+            [f"{r['type']}: {r['value']} ({r['reason']})" for r in request["identifiers_rejected"]],
+            none,
+        )
     cover.line(label("complete", language), yes if request["complete"] else no)
     cover.line(label("generated_at", language), metadata["generated_at"])
 

@@ -5,7 +5,9 @@ A directory compares strings with its own matching rules: OpenLDAP's
 case but not spaces, names are stored with accents. So the filter ORs, per mapped
 attribute, the spellings a directory commonly stores (``surface_forms``), the
 approximate match (``~=``) for names, and the prefixed forms that Active Directory
-uses (``smtp:`` proxy addresses, ``tel:`` URIs). Every value goes through
+uses (``smtp:`` proxy addresses, ``tel:`` URIs). A phone number is asked for by a
+substring of its last digits (every spelling holds them in order), not by a list
+of spellings that is never complete. Every value goes through
 ldap3's ``escape_filter_chars``: ``*``, ``(``, ``)``, ``\\`` and NUL only ever
 match themselves. Attribute and object class names come from the schema-checked
 mapping (letters, digits, dashes), never from the request.
@@ -51,36 +53,32 @@ def name_orders(folded: str) -> list[str]:
     return orders
 
 
-def _groupings(digits: str) -> list[str]:
-    """Ways people group a subscriber number: '12345678' -> '1234 5678', '12 34 56 78'."""
-    if len(digits) == 8:
-        return [f"{digits[:4]} {digits[4:]}", " ".join(digits[i : i + 2] for i in range(0, 8, 2))]
-    if len(digits) == 7:
-        return [f"{digits[:3]} {digits[3:]}", f"{digits[:3]} {digits[3:5]} {digits[5:]}"]
-    return []
+#: how many trailing digits of the national number the phone filter asks for
+SUFFIX_DIGITS = 8
 
 
-def phone_forms(identifier: Identifier) -> list[str]:
-    """surface_forms plus the grouped spellings directories hold ('06 5555 0101').
+def phone_suffix(identifier: Identifier) -> str:
+    """The last digits of the national significant number: '+31653760481' -> '53760481'.
 
-    OpenLDAP's telephoneNumber ignores spaces and dashes, but Active Directory's
-    string attributes do not: there only a spelling in the filter can match.
+    Every spelling a directory may hold ('(06) 53760481', '+31 (0)6-5376 0481',
+    '06/53760481', '0031653760481', '06 53 76 04 81') holds these digits in this
+    order, whatever stands between them.
     """
-    forms = surface_forms(identifier)
     number = phonenumbers.parse(identifier.value)
-    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    area, _, rest = national.partition(" ")
-    if area.startswith("0") and rest:
-        trunkless = f"+{number.country_code} {area[1:]}"
-        for grouped in _groupings(rest.replace(" ", "")):
-            forms += [
-                f"{area} {grouped}",
-                f"{area}-{grouped}",
-                f"{trunkless} {grouped}",
-                f"+{number.country_code} (0){area[1:]} {grouped}",
-                f"00{number.country_code} {area[1:]} {grouped}",
-            ]
-    return list(dict.fromkeys(forms))
+    national = phonenumbers.national_significant_number(number)
+    return national[-SUFFIX_DIGITS:]
+
+
+def phone_substring(attribute: str, identifier: Identifier) -> str:
+    """``(mobile=*5*3*7*6*0*4*8*1*)``: the suffix's digits in order, anything between.
+
+    OpenLDAP's telephoneNumber ignores spaces and dashes, Active Directory's string
+    attributes ignore neither: a component per digit matches every grouping and
+    separator on both. The filter finds candidates only; each is verified after
+    normalisation, so it can never widen a result.
+    """
+    digits = phone_suffix(identifier)
+    return f"({attribute}=*{'*'.join(escape(d) for d in digits)}*)"
 
 
 def attribute_terms(attribute: LdapAttribute, identifier: Identifier) -> list[str]:
@@ -92,8 +90,10 @@ def attribute_terms(attribute: LdapAttribute, identifier: Identifier) -> list[st
         # accents on OpenLDAP ('zoe celik' finds 'Zoë Çelik') and word order.
         orders = name_orders(identifier.value)
         return [_equal(name, identifier.value), *(_approx(name, order) for order in orders)]
-    forms = phone_forms(identifier) if kind == "phone" else surface_forms(identifier)
     transform = attribute.transform
+    if kind == "phone" and transform is None:
+        return [phone_substring(name, identifier)]
+    forms = surface_forms(identifier)
     if transform is None:
         return [_equal(name, form) for form in forms]
     if transform == "proxy_address":

@@ -25,7 +25,7 @@ import phonenumbers
 import polars as pl
 from stdnum import luhn
 
-from discover.identifiers import Identifier
+from discover.identifiers import UNDECOMPOSED_LETTERS, Identifier
 
 #: scientific notation as spreadsheets print big numbers: 8.93104E+18, 3,52099E+14
 SCIENTIFIC = r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$"
@@ -49,14 +49,12 @@ def integral(expr: pl.Expr) -> pl.Expr:
 
 
 def fold(expr: pl.Expr) -> pl.Expr:
-    """Names case- and accent-folded like :func:`discover.identifiers.fold_text`."""
-    return (
-        expr.str.normalize("NFKD")
-        .str.replace_all(r"\p{M}", "")
-        .str.to_lowercase()
-        .str.replace_all("ß", "ss", literal=True)
-        .str.replace_all("ø", "o", literal=True)
-    )
+    """Names case- and accent-folded like :func:`discover.identifiers.fold_text`
+    (every letter Unicode does not decompose, ı and ł as much as ß)."""
+    folded = expr.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+    for letter, plain in UNDECOMPOSED_LETTERS.items():
+        folded = folded.str.replace_all(letter, plain, literal=True)
+    return folded
 
 
 def _values(identifiers: Collection[Identifier]) -> list[str]:

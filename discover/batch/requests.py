@@ -16,6 +16,11 @@ skipped.
 
 A row without a request id gets a stable one derived from its content, so that
 rerunning the same file writes to the same places.
+
+A malformed identifier in a row is rejected the way a single search rejects it: the
+row is searched with its other identifiers, and its case, report line and package
+name the rejected one (the row is incomplete). A row with no usable identifier is
+invalid. ``strict`` makes a malformed identifier invalidate its row, as before.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ from typing import Any
 from discover.config import parse_json
 from discover.errors import ConfigError, InputError, InvalidIdentifier
 from discover.identifiers import IDENTIFIER_TYPES, Identifier
-from discover.request import REQUEST_VERSION, Request, request_from_document
+from discover.request import (
+    REQUEST_VERSION,
+    Rejected,
+    Request,
+    request_from_document,
+    visible,
+)
 
 #: CSV columns besides the identifier types.
 REQUEST_COLUMNS: tuple[str, ...] = (
@@ -107,6 +118,8 @@ class RequestDefaults:
     kind: str = "access"
     language: str = "nl"
     controller: str = "all"
+    #: a malformed identifier invalidates its row (instead of being rejected)
+    strict: bool = False
 
 
 def fingerprint(document: dict[str, Any], formats: tuple[str, ...]) -> str:
@@ -139,7 +152,9 @@ def _read_text(path: Path) -> str:
         raise ConfigError(label, "", f"cannot be read: {exc.strerror}") from None
 
 
-def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | InvalidRow]]:
+def _csv_rows(
+    path: Path, text: str, strict: bool = False
+) -> Iterator[tuple[int, dict[str, Any] | InvalidRow]]:
     """(line, request document) per CSV row; a bad row yields an InvalidRow instead."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -189,16 +204,17 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | Inv
                 ),
             )
             continue
-        yield start, _csv_document(start, dict(zip(columns, cells, strict=True)))
+        yield start, _csv_document(start, dict(zip(columns, cells, strict=True)), strict)
 
 
-def _csv_document(line: int, row: dict[str, str]) -> dict[str, Any] | InvalidRow:
+def _csv_document(line: int, row: dict[str, str], strict: bool) -> dict[str, Any] | InvalidRow:
     document: dict[str, Any] = {}
     for column in REQUEST_COLUMNS:
         value = row.get(column, "").strip()
         if value:
             document[column] = value
     identifiers = []
+    rejected = []
     for kind in IDENTIFIER_TYPES:
         for raw in row.get(kind, "").split(VALUE_SEPARATOR):
             value = raw.strip()
@@ -207,11 +223,23 @@ def _csv_document(line: int, row: dict[str, str]) -> dict[str, Any] | InvalidRow
             try:
                 Identifier.parse(kind, value)
             except InvalidIdentifier as exc:
-                return InvalidRow(line, document.get("request_id"), f"column {kind}: {exc}")
+                if strict:
+                    return InvalidRow(line, document.get("request_id"), f"column {kind}: {exc}")
+                rejected.append(Rejected(kind, visible(value), str(exc), f"column {kind}"))
+                continue
             identifiers.append({"type": kind, "value": value})
     if not identifiers:
-        return InvalidRow(line, document.get("request_id"), "no identifier in this row")
+        reason = "; ".join(r.describe() for r in rejected)
+        return InvalidRow(
+            line,
+            document.get("request_id"),
+            f"no usable identifier in this row ({reason})"
+            if rejected
+            else "no identifier in this row",
+        )
     document["identifiers"] = identifiers
+    if rejected:
+        document["rejected_identifiers"] = [r.to_document() for r in rejected]
     return document
 
 
@@ -252,7 +280,11 @@ def read_requests(
     """Read every row of a requests file; bad rows are collected, not raised."""
     defaults = defaults or RequestDefaults()
     text = _read_text(path)
-    rows = _csv_rows(path, text) if _format(path, text) == "csv" else _jsonl_rows(path, text)
+    rows = (
+        _csv_rows(path, text, defaults.strict)
+        if _format(path, text) == "csv"
+        else _jsonl_rows(path, text)
+    )
     items: list[BatchItem] = []
     invalid: list[InvalidRow] = []
     seen: dict[str, int] = {}
@@ -273,7 +305,9 @@ def read_requests(
         document.setdefault("received", today)
         request_id = document["request_id"] if isinstance(document["request_id"], str) else None
         try:
-            request = request_from_document(document, file=f"{path.name} line {line}")
+            request = request_from_document(
+                document, file=f"{path.name} line {line}", strict=defaults.strict
+            )
         except ConfigError as exc:
             where = exc.place if exc.place and exc.place != "(top)" else ""
             message = f"{where}: {exc.message}" if where else exc.message

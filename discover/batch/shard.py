@@ -246,13 +246,16 @@ def _write(
         previous = read_marker(layout, rid)
         remove_marker(layout, rid)
         summary = write_case(result, layout.case(rid), force=True)
-        if not result.complete:
+        # an identifier the row gave that could not be read: the others were searched,
+        # the package is written and names it, and the row stays incomplete
+        rejected = [f"rejected {r.describe()}" for r in request.rejected]
+        if any(s.failed or s.truncated for s in result.sources):
             # A package from an earlier, different request of this id no longer fits.
             if previous and previous.get("package"):
                 remove_package(layout.root / previous["package"])
             failed = [f"{s.name}: {s.error}" for s in result.failed_sources]
             truncated = [s.name for s in result.sources if s.truncated]
-            reasons = failed + [f"{name}: results truncated" for name in truncated]
+            reasons = rejected + failed + [f"{name}: results truncated" for name in truncated]
             return outcome(
                 item,
                 spec.index,
@@ -271,24 +274,27 @@ def _write(
             force=True,
         ).path
         checksum = sha256_file(package / MANIFEST)
-        write_marker(
-            layout,
-            rid,
-            {
-                "request_id": rid,
-                "fingerprint": item.fingerprint,
-                "batch_id": spec.batch_id,
-                "run_id": spec.run_id,
-                "shard": spec.index,
-                "package": layout.relative(package),
-                "package_sha256": checksum,
-                "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
+        # a row with a rejected identifier is never marked done: a rerun reports it again
+        if not request.rejected:
+            write_marker(
+                layout,
+                rid,
+                {
+                    "request_id": rid,
+                    "fingerprint": item.fingerprint,
+                    "batch_id": spec.batch_id,
+                    "run_id": spec.run_id,
+                    "shard": spec.index,
+                    "package": layout.relative(package),
+                    "package_sha256": checksum,
+                    "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                },
+            )
     return outcome(
         item,
         spec.index,
-        "done",
+        "incomplete" if request.rejected else "done",
+        error="; ".join(rejected) or None,
         layout=layout,
         summary=summary,
         package=package,

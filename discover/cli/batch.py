@@ -86,6 +86,12 @@ from discover.cli.output import console, console_err, print_json
 )
 @click.option("--force", is_flag=True, help="Redo every request, even those already complete.")
 @click.option(
+    "--strict",
+    is_flag=True,
+    help="A malformed identifier makes its row invalid (default: the row is searched with "
+    "its other identifiers and reported incomplete, naming it).",
+)
+@click.option(
     "--broker",
     envvar="DISCOVER_BROKER_URL",
     default=None,
@@ -123,6 +129,7 @@ def batch(
     retries: int,
     backoff: float,
     force: bool,
+    strict: bool,
     broker: str | None,
     queue: str | None,
     timeout: float | None,
@@ -139,8 +146,12 @@ def batch(
     line). Each source is scanned once per round for a whole shard of subjects.
     Rerunning skips requests whose packages are complete and verified.
 
-    Exit code 0 when every request is complete, 1 when one is incomplete or failed,
-    2 when a row is invalid or the input cannot be read.
+    A malformed identifier in a row is named and left out, the row searched with the
+    others and reported incomplete; --strict makes such a row invalid.
+
+    Exit code 0 when every request is complete, 1 when one is incomplete or failed
+    (or had an identifier rejected), 2 when a row is invalid (no usable identifier)
+    or the input cannot be read.
     """
     settings = CelerySettings.from_env()
     if broker or queue:
@@ -153,7 +164,9 @@ def batch(
         )
     options = BatchOptions(
         formats=formats,
-        defaults=RequestDefaults(kind=kind, language=language, controller=controller),
+        defaults=RequestDefaults(
+            kind=kind, language=language, controller=controller, strict=strict
+        ),
         executor=executor,  # type: ignore[arg-type]
         workers=workers,
         shard_size=shard_size or DEFAULT_SHARD_SIZE,

@@ -89,7 +89,9 @@ def print_summary(summary: dict[str, Any], *, case_path: str) -> None:
     if summary["complete"]:
         out.print(f"[green]complete[/]: case written to {escape(case_path)}")
     else:
-        failed = ", ".join(summary["failed_sources"]) or "truncated results"
+        failed = ", ".join(summary["failed_sources"]) or (
+            "identifiers rejected" if summary.get("rejected_identifiers") else "truncated results"
+        )
         out.print(
             f"[bold red]INCOMPLETE[/] ({escape(failed)}): case written to {escape(case_path)}"
         )

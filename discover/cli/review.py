@@ -20,6 +20,7 @@ from rich.table import Table
 from discover.case import read_case
 from discover.cli.options import DirPath
 from discover.cli.output import console, print_json
+from discover.cli.search import print_identifier_notes
 from discover.errors import InputError
 from discover.policy import Decision
 from discover.review import (
@@ -180,7 +181,13 @@ def review(
     totals = _totals(items)
     if as_json:
         print_json(
-            {"case": str(case_dir), "totals": totals, "records": [i.to_document() for i in shown]}
+            {
+                "case": str(case_dir),
+                "totals": totals,
+                "records": [i.to_document() for i in shown],
+                "stopped_identifiers": case.summary.get("stopped_identifiers", []),
+                "rejected_identifiers": case.summary.get("rejected_identifiers", []),
+            }
         )
         return
     out = console()
@@ -192,3 +199,4 @@ def review(
         f"{totals['excluded']} excluded; {totals['overdue']} past their retention period "
         "(they stay in the subject's package; schedule deletion after answering)"
     )
+    print_identifier_notes(case.summary)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 
 from discover.case import check_case_target, write_case
 from discover.cli.options import DirPath, kind_option, language_option, sources_option
-from discover.cli.output import console_err, print_json, print_summary
+from discover.cli.output import console, console_err, print_json, print_summary
 from discover.engine import search as run_search
 from discover.errors import ConfigError, InvalidIdentifier, kind_label
 from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
@@ -59,12 +60,17 @@ _DETAIL_OPTIONS = {
 
 
 def request_from_options(
-    request_file: Path | None, identifiers: list[tuple[str, str]], **fields: object
+    request_file: Path | None,
+    identifiers: list[tuple[str, str]],
+    *,
+    strict: bool = False,
+    **fields: object,
 ) -> Request:
     """A request from --request FILE or from command-line identifiers (not both).
 
-    Errors name the option: ``command line: --imei: IMEI 352099001761480: check digit
-    should be 1``.
+    A malformed identifier is rejected and the others searched; with ``strict``, or
+    when none is usable, the request is refused. Errors name the option:
+    ``command line: --imei: IMEI 352099001761480: check digit should be 1``.
     """
     given = {name: value for name, value in fields.items() if value is not None}
     if request_file is not None:
@@ -81,22 +87,48 @@ def request_from_options(
                 "--request",
                 f"the request file sets the request's details; leave out {options}",
             )
-        return load_request(request_file)
+        return load_request(request_file, strict=strict)
     if not identifiers:
         raise ConfigError(
             "command line",
             "identifiers",
             "give at least one identifier (--email, --phone …) or --request FILE",
         )
-    for kind, raw in identifiers:
-        try:
-            Identifier.parse(kind, raw)
-        except InvalidIdentifier as exc:
-            raise ConfigError("command line", f"--{kind}", str(exc)) from None
+    if strict:
+        for kind, raw in identifiers:
+            try:
+                Identifier.parse(kind, raw)
+            except InvalidIdentifier as exc:
+                raise ConfigError("command line", f"--{kind}", str(exc)) from None
     request_id = given.get("request_id")
     if isinstance(request_id, str):
         check_request_id(request_id, file="command line", where="--request-id")
-    return build_request(identifiers, **given)  # type: ignore[arg-type]
+    return build_request(
+        identifiers,
+        strict=strict,
+        places=[f"--{kind}" for kind, _raw in identifiers],
+        file="command line",
+        **given,  # type: ignore[arg-type]
+    )
+
+
+def print_identifier_notes(summary: dict[str, Any]) -> None:
+    """The console lines on identifiers: rejected from the request, stopped in the
+    search (organisation or shared), and stored values that could not be read."""
+    out = console()
+    for rejected in summary.get("rejected_identifiers", []):
+        out.print(
+            f"[bold red]rejected[/] {escape(rejected['place'])}: {escape(rejected['reason'])}; "
+            "searched without it (the case is incomplete)"
+        )
+    for stopped in summary.get("stopped_identifiers", []):
+        out.print(
+            f"[yellow]stopped[/] {escape(stopped['identifier'])} ({escape(stopped['kind'])}): "
+            f"{escape(stopped['reason'])}"
+        )
+    unreadable = summary.get("unreadable_values") or 0
+    if unreadable:
+        out.print(f"[yellow]{unreadable} stored identifier value(s) unreadable[/] (see warnings)")
 
 
 @click.command()
@@ -124,6 +156,12 @@ def request_from_options(
     is_flag=True,
     help="Replace an existing case in --case as a whole (its decisions and packages go with it).",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse the request when one identifier is malformed (default: search with the "
+    "others, name it, exit 1).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def search(
@@ -136,6 +174,7 @@ def search(
     client: str | None,
     case_dir: Path,
     force: bool,
+    strict: bool,
     as_json: bool,
     **options: tuple[str, ...],
 ) -> None:
@@ -151,9 +190,13 @@ def search(
     The case holds request.json, hits.parquet and summary.json; a summary per source
     and category is printed (--json: the summary as JSON, nothing else on stdout).
 
+    A malformed identifier is named and left out, the others are searched (exit 1);
+    --strict refuses the request instead.
+
     Exit codes: 0 every source searched; 1 a source failed or was cut short (the
-    others were still searched, the case says which); 2 bad input (sources file,
-    mapping, request, identifier, existing case); 3 internal error.
+    others were still searched, the case says which), or an identifier was rejected;
+    2 bad input (sources file, mapping, request, no usable identifier, existing
+    case); 3 internal error.
     """
     identifiers = [
         (name.removeprefix("id_"), value) for name, values in options.items() for value in values
@@ -165,6 +208,7 @@ def search(
         kind=kind,
         language=language,
         client=client,
+        strict=strict,
     )
     check_case_target(case_dir, force=force)
     # The engine loads and checks every mapping before it opens any source.
@@ -188,4 +232,5 @@ def search(
         print_json({**summary, "case": str(case_dir)})
     else:
         print_summary(summary, case_path=str(case_dir))
+        print_identifier_notes(summary)
     ctx.exit(0 if summary["complete"] else 1)

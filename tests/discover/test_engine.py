@@ -118,42 +118,207 @@ def default_mapping(name: str) -> Path:
     return shipped_path("demo", f"{name}.yaml")
 
 
-# -- the shared-identifier guard ---------------------------------------------------------
+# -- organisation and shared identifiers -------------------------------------------------
 
 
-def test_a_shared_switchboard_number_is_stopped_and_its_records_dropped(demo_dir: Path) -> None:
-    result = run(demo(demo_dir, max_holders=3), ("email", JAN.email))
-    switchboard = trace(result, f"phone:{ACME.switchboard}")
-    assert switchboard["searched"] and switchboard["depth"] == 1
-    assert "shared: held by 4 person records" in switchboard["stopped"]
-    contacts = {k for (_s, loc, k) in records(result) if loc == "contacts"}
-    assert contacts == {"id=1"}  # not Zoë, Pieter, Fatima (they share the switchboard)
-    organisation = records(result)[("crm", "organisations", "id=1")]
-    assert organisation["match"] == "related"  # Jan's organisation, not via the switchboard
-    assert ACME.switchboard not in organisation["matched_on"]
-    # nothing was expanded from the colleagues' rows
-    assert f"phone:{ZOE.mobile}" not in {str(t.identifier) for t in result.traces}
+def test_a_switchboard_in_the_organisations_table_is_an_organisation_identifier(
+    demo_dir: Path,
+) -> None:
+    for max_holders in (3, 10):  # the estate says whose it is, whatever the cap
+        result = run(demo(demo_dir, max_holders=max_holders), ("email", JAN.email))
+        switchboard = trace(result, f"phone:{ACME.switchboard}")
+        assert switchboard["searched"] and switchboard["depth"] == 1
+        assert switchboard["stopped"].startswith(
+            "organisation identifier: held by the organisation record crm:organisations[id=1]"
+        )
+        contacts = {k for (_s, loc, k) in records(result) if loc == "contacts"}
+        assert contacts == {"id=1"}  # not Zoë, Pieter, Fatima (they share the switchboard)
+        organisation = records(result)[("crm", "organisations", "id=1")]
+        assert organisation["match"] == "related"  # Jan's organisation, not via the switchboard
+        assert ACME.switchboard not in organisation["matched_on"]
+        assert f"phone:{ZOE.mobile}" not in {str(t.identifier) for t in result.traces}
+        assert result.stopped == [
+            {
+                "identifier": f"phone:{ACME.switchboard}",
+                "kind": "organisation",
+                "reason": "held by the organisation record crm:organisations[id=1]",
+                "depth": 1,
+            }
+        ]
 
-    loose = run(demo(demo_dir, max_holders=4), ("email", JAN.email))
-    assert {k for (_s, loc, k) in records(loose) if loc == "contacts"} == {
-        "id=1",
-        "id=2",
-        "id=3",
-        "id=4",
+
+def test_an_organisation_identifier_given_in_the_request_makes_no_record_the_subjects(
+    demo_dir: Path,
+) -> None:
+    alone = run(demo(demo_dir), ("phone", "010-234 5678"))
+    assert alone.hits.num_rows == 0
+    assert any(
+        "the phone number given in the request is not the subject's alone (organisation" in w
+        for w in alone.warnings
+    )
+    assert [str(t.identifier) for t in alone.traces] == [f"phone:{ACME.switchboard}"]
+    # with the subject's name, the contact row holding both is possible, nothing more
+    named = run(demo(demo_dir), ("phone", "010-234 5678"), ("name", JAN.name))
+    found = records(named)
+    assert found[("crm", "contacts", "id=1")]["match"] == "possible"
+    assert {v["match"] for v in found.values()} == {"possible"}
+
+
+def _people_db(tmp_path: Path, name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A one-table SQLite CRM of person rows (id, full_name, email, phone)."""
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "people",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *(sa.Column(c, sa.String(80)) for c in ("full_name", "email", "phone", "general")),
+    )
+    engine = sa.create_engine(f"sqlite:///{tmp_path / f'{name}.sqlite'}")
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(table.insert(), rows)
+    engine.dispose()
+    mapping = {
+        "version": 1,
+        "kind": "sql",
+        "tables": {
+            "people": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {
+                    "id": None,
+                    "full_name": {"identifier": "name"},
+                    "email": {"identifier": "email"},
+                    "phone": {"identifier": "phone"},
+                    "general": {"identifier": "phone", "organisation": True},
+                },
+            }
+        },
     }
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    return sql_source(name, f"{name}.yaml", f"sqlite:///{name}.sqlite")
 
 
-def test_a_shared_identifier_given_in_the_request_is_kept_with_a_warning(demo_dir: Path) -> None:
-    result = run(demo(demo_dir), ("phone", "010-234 5678"))
+def _row(key: int, name: str, email: str | None, phone: str | None, general: str | None = None):
+    return {"id": key, "full_name": name, "email": email, "phone": phone, "general": general}
+
+
+def test_a_number_two_people_hold_in_different_sources_is_shared(tmp_path: Path) -> None:
+    """One holder per location, so no cap catches it: the names disagree across sources."""
+    crm = _people_db(tmp_path, "crm", [_row(1, "Ann Smit", "ann@acme.nl", "06-1112 2233")])
+    hr = _people_db(
+        tmp_path,
+        "hr",
+        [
+            _row(1, "A. Smit", None, "0611122233"),  # Ann herself: the names fit
+            _row(2, "Bob Visser", "bob@acme.nl", "+31 6 1112 2233"),
+        ],
+    )
+    sources = sources_file(tmp_path, [crm, hr], max_depth=3, max_holders=3)
+    result = run(sources, ("email", "ann@acme.nl"))
+    stopped = trace(result, "phone:+31611122233")["stopped"]
+    assert stopped.startswith("shared: held by person records of 2 different people")
     found = records(result)
-    assert {k for (_s, loc, k) in found if loc == "contacts"} == {"id=1", "id=2", "id=3", "id=4"}
-    assert found[("crm", "organisations", "id=1")]["match"] == "normalised"
-    assert any("may be shared" in w for w in result.warnings)
-    given = trace(result, f"phone:{ACME.switchboard}")
-    assert "kept because the request gives it" in given["stopped"]
-    # the colleagues' own numbers are not searched for: the number is not Jan's alone
-    assert [str(t.identifier) for t in result.traces] == [f"phone:{ACME.switchboard}"]
-    assert not any(loc == "cdr" for (_s, loc, _k) in found)
+    assert found[("crm", "people", "id=1")]["match"] == "exact"
+    # records holding only the shared number are possible, whoever they are
+    assert found[("hr", "people", "id=1")]["match"] == "possible"
+    assert found[("hr", "people", "id=2")]["match"] == "possible"
+    assert "email:bob@acme.nl" not in {str(t.identifier) for t in result.traces}
+    assert result.stopped[0]["kind"] == "shared"
+
+
+def test_records_of_one_person_in_many_places_are_not_shared(tmp_path: Path) -> None:
+    crm = _people_db(tmp_path, "crm", [_row(1, "Ann Smit", "ann@acme.nl", "06-1112 2233")])
+    hr = _people_db(
+        tmp_path,
+        "hr",
+        [_row(1, "Smit, Ann", "ann@acme.nl", "0611122233"), _row(2, "A Smit", None, "0611122233")],
+    )
+    sources = sources_file(tmp_path, [crm, hr], max_depth=3, max_holders=3)
+    result = run(sources, ("email", "ann@acme.nl"))
+    assert trace(result, "phone:+31611122233")["stopped"] is None
+    found = records(result)
+    assert found[("hr", "people", "id=2")]["match"] == "expanded"
+    assert result.stopped == []
+
+
+def test_homonyms_with_other_addresses_share_nothing(tmp_path: Path) -> None:
+    """Two Jan de Vries at two clients: same name, different e-mail: different people."""
+    crm = _people_db(
+        tmp_path,
+        "crm",
+        [
+            _row(1, "Jan de Vries", "jan@acme.nl", "06-1112 2233"),
+            _row(2, "Jan de Vries", "jan@bakker.nl", "06-1112 2233"),
+        ],
+    )
+    sources = sources_file(tmp_path, [crm], max_depth=3, max_holders=3)
+    result = run(sources, ("email", "jan@acme.nl"))
+    assert records(result)[("crm", "people", "id=2")]["match"] == "possible"
+    assert "different people" in trace(result, "phone:+31611122233")["stopped"]
+
+
+def test_an_organisation_level_field_and_a_role_mailbox_stop_expansion(tmp_path: Path) -> None:
+    crm = _people_db(
+        tmp_path,
+        "crm",
+        [
+            _row(1, "Ann Smit", "ann@acme.nl", None, "010-234 5678"),
+            _row(2, "Bob Visser", "bob@acme.nl", "010-234 5678"),
+            _row(3, "Receptie", "info@acme.nl", "06-9998 8877"),
+        ],
+    )
+    sources = sources_file(tmp_path, [crm], max_depth=3, max_holders=3)
+    result = run(sources, ("email", "ann@acme.nl"))
+    assert set(records(result)) == {("crm", "people", "id=1")}
+    # the general number is not even a candidate for expansion: it stands in an
+    # organisation-level field
+    assert "phone:+31102345678" not in {str(t.identifier) for t in result.traces}
+    bob = run(sources, ("email", "bob@acme.nl"))
+    assert set(records(bob)) == {("crm", "people", "id=2")}
+    assert trace(bob, "phone:+31102345678")["stopped"].startswith(
+        "organisation identifier: held in crm:people.general, an organisation-level field"
+    )
+    info = run(sources, ("email", "INFO@acme.nl"), ("name", "Receptie"))
+    assert records(info)[("crm", "people", "id=3")]["match"] == "possible"
+    assert info.stopped[0]["reason"] == "a role mailbox (info@), not a person's address"
+    assert "phone:+31699988877" not in {str(t.identifier) for t in info.traces}
+
+
+def test_a_cap_on_holders_in_one_place_still_applies(tmp_path: Path) -> None:
+    rows = [_row(n, "", None, "06-1112 2233") for n in range(1, 5)]
+    rows.append(_row(5, "Ann Smit", "ann@acme.nl", "06-1112 2233"))
+    crm = _people_db(tmp_path, "crm", rows)
+    result = run(sources_file(tmp_path, [crm], max_holders=3), ("email", "ann@acme.nl"))
+    assert (
+        "held by 5 person records in crm:people (more than 3)"
+        in trace(result, "phone:+31611122233")["stopped"]
+    )
+    assert {v["match"] for k, v in records(result).items() if k[2] != "id=5"} == {"possible"}
+
+
+def test_an_unreadable_stored_phone_is_a_warning_with_its_place(tmp_path: Path) -> None:
+    crm = _people_db(tmp_path, "crm", [_row(1, "Ann Smit", "ann@acme.nl", "06-123 45")])
+    result = run(sources_file(tmp_path, [crm]), ("email", "ann@acme.nl"))
+    assert result.unreadable == ["crm:people[id=1].phone"]
+    assert result.warnings == [
+        "crm:people[id=1].phone: stored value '06-123 45' cannot be read as phone number "
+        "(no rule accepts it); it was not searched"
+    ]
+    assert result.summary_fields()["unreadable_values"] == 1
+
+
+def test_a_number_outside_the_issued_ranges_meets_itself(tmp_path: Path) -> None:
+    """Possible in its region (full length) but not issued: matched on one normal form."""
+    crm = _people_db(
+        tmp_path,
+        "crm",
+        [_row(1, "Ann Smit", None, "06-9999 9999"), _row(2, "Bob", None, "+31 6 9999 9998")],
+    )
+    result = run(sources_file(tmp_path, [crm]), ("phone", "0031699999999"))
+    assert {k: v["match"] for k, v in records(result).items()} == {
+        ("crm", "people", "id=1"): "normalised"
+    }
 
 
 # -- third parties -----------------------------------------------------------------------
@@ -493,7 +658,9 @@ def test_search_many_equals_one_search_per_subject(demo_dir: Path) -> None:
     sources = demo(demo_dir)
     requests = [build_request([("email", p.email)], request_id=f"R-{p.key}") for p in PEOPLE]
     requests.append(build_request([("name", JAN.name)], request_id="R-name"))
-    requests.append(build_request([("phone", ACME.switchboard)], request_id="R-board"))
+    requests.append(
+        build_request([("phone", ACME.switchboard), ("name", JAN.name)], request_id="R-board")
+    )
     batch = search_many(requests, sources)
     for request, together in zip(requests, batch, strict=True):
         alone = search(request, sources)
@@ -550,3 +717,54 @@ def test_settings_can_be_tightened_per_search(demo_dir: Path) -> None:
     tight = dataclasses.replace(sources, settings=Settings(max_depth=0, max_holders=1))
     assert not any(loc == "cdr" for (_s, loc, _k) in records(run(tight, ("email", JAN.email))))
     assert PIETER.email and FATIMA.email  # part of the cast used above
+
+
+def test_what_reading_an_identifier_assumed_is_a_warning_of_the_search(tmp_path: Path) -> None:
+    crm = _people_db(tmp_path, "crm", [_row(1, "Ann Smit", "ann@acme.nl", "06-1112 2233")])
+    request = build_request(
+        [("email", "ann@acme.nl"), ("imei", "35209900176148")], request_id="REQ-N"
+    )
+    result = search(request, sources_file(tmp_path, [crm]))
+    assert result.warnings == [
+        "IMEI 35209900176148 has 14 digits: read as an IMEI without its check digit "
+        "and searched as 352099001761481"
+    ]
+
+
+def test_relations_do_not_pass_through_an_organisation_to_colleagues(tmp_path: Path) -> None:
+    """contacts.organisation_id followed both ways: the organisation is related to Ann,
+    but the organisation's other contacts are not Ann's records."""
+    with sa.create_engine(f"sqlite:///{tmp_path / 'crm.sqlite'}").begin() as connection:
+        connection.execute(sa.text("CREATE TABLE orgs (id INTEGER PRIMARY KEY, name TEXT)"))
+        connection.execute(sa.text("INSERT INTO orgs VALUES (1, 'Acme')"))
+        connection.execute(
+            sa.text("CREATE TABLE contacts (id INTEGER PRIMARY KEY, org_id INTEGER, email TEXT)")
+        )
+        connection.execute(
+            sa.text("INSERT INTO contacts VALUES (1, 1, 'ann@acme.nl'), (2, 1, 'bob@acme.nl')")
+        )
+    mapping = {
+        "version": 1,
+        "kind": "sql",
+        "tables": {
+            "orgs": {
+                "key": "id",
+                "category": "general.billing",
+                "entity": "organisation",
+                "columns": {"id": {}, "name": {}},
+            },
+            "contacts": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {"id": {}, "org_id": {}, "email": {"identifier": "email"}},
+            },
+        },
+        "relations": [{"from": "contacts.org_id", "to": "orgs.id", "follow": "both"}],
+    }
+    (tmp_path / "crm.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    sources = sources_file(tmp_path, [sql_source("crm", "crm.yaml", "sqlite:///crm.sqlite")])
+    found = records(run(sources, ("email", "ann@acme.nl")))
+    assert {k: v["match"] for k, v in found.items()} == {
+        ("crm", "contacts", "id=1"): "exact",
+        ("crm", "orgs", "id=1"): "related",
+    }

@@ -20,6 +20,7 @@ from discover.identifiers import (
     IDENTIFIER_TYPES,
     MAX_LENGTH,
     Identifier,
+    assumptions,
     fold_text,
     normalise,
     normalise_all,
@@ -692,3 +693,50 @@ def test_property_arbitrary_text_never_crashes(kind: str, raw: str) -> None:
     else:
         assert value == normalise(kind, value)  # canonical values are fixed points
         assert "\x00" not in value
+
+
+# -- invisible characters, numbers not yet issued, assumptions ------------------------
+
+
+@pytest.mark.parametrize("kind", IDENTIFIER_TYPES)
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200b", "\u200d", "\ufeff", "\u2028"])
+def test_invisible_characters_are_refused_for_every_type(kind: str, char: str) -> None:
+    example = VALID[kind]
+    middle = len(example) // 2
+    message = error_of(kind, example[:middle] + char + example[middle:])
+    assert f"invisible character U+{ord(char):04X}" in message
+    assert char not in message  # shown escaped, never as the character
+
+
+@pytest.mark.parametrize("raw", ["06-9999 9999", "+31 6 9999 9999", "0031699999999"])
+def test_a_full_length_number_outside_the_issued_ranges_is_read(raw: str) -> None:
+    number = phonenumbers.parse("+31699999999")
+    assert not phonenumbers.is_valid_number(number)  # the premise: not issued
+    assert normalise("phone", raw) == "+31699999999"
+
+
+@pytest.mark.parametrize("raw", ["20261120", "0201234", "699999999", "2026-11-20"])
+def test_digits_without_a_trunk_prefix_or_of_the_wrong_length_stay_refused(raw: str) -> None:
+    assert try_normalise("phone", raw) is None
+
+
+def test_imsi_of_an_unassigned_country_is_refused() -> None:
+    assert error_of("imsi", "999041234567890") == (
+        "IMSI 999041234567890: mobile country code 999 is not assigned to any country"
+    )
+
+
+def test_assumptions_are_said() -> None:
+    assert assumptions("imei", "35209900176148") == [
+        "IMEI 35209900176148 has 14 digits: read as an IMEI without its check digit "
+        "and searched as 352099001761481"
+    ]
+    assert assumptions("imei", "35-209900-176148-23") == [
+        "IMEI 3520990017614823 has 16 digits: read as an IMEISV (software version 23) "
+        "and searched as the IMEI 352099001761481"
+    ]
+    assert assumptions("imsi", "20404123456789") == [
+        "IMSI 20404123456789 has 14 digits (usually 15): searched as given"
+    ]
+    assert assumptions("imei", "352099001761481") == []
+    assert assumptions("imei", "352099001761480") == []  # refused, nothing assumed

@@ -51,12 +51,32 @@ def hits(result: SearchResult) -> pl.DataFrame:
 
 
 def records(result: SearchResult, source: str) -> dict[str, tuple[str, bool]]:
-    """record_key -> (match, third_party) of one source's records."""
-    frame = hits(result).filter(pl.col("source") == source)
+    """record_key -> (match, third_party) of one source's records.
+
+    Another person's record shown as context of a record (its fields named
+    ``relation: field``) is not a record of its own and is left out here.
+    """
+    frame = hits(result).filter(
+        (pl.col("source") == source) & ~pl.col("field").str.contains(": ", literal=True)
+    )
     out: dict[str, tuple[str, bool]] = {}
     for key, match, third in frame.select("record_key", "match", "third_party").unique().rows():
         assert out.get(key, (match, third)) == (match, third), f"{key}: mixed classification"
         out[key] = (match, third)
+    return out
+
+
+def context_values(result: SearchResult, source: str, key: str) -> dict[str, list[Any]]:
+    """The other people's fields shown as context of one record: field -> values."""
+    frame = hits(result).filter(
+        (pl.col("source") == source)
+        & (pl.col("record_key") == key)
+        & pl.col("field").str.contains(": ", literal=True)
+    )
+    assert set(frame["third_party"]) <= {True}
+    out: dict[str, list[Any]] = {}
+    for name, value in frame.select("field", "value").rows():
+        out.setdefault(name.split(": ", 1)[1], []).append(value)
     return out
 
 

@@ -154,7 +154,8 @@ def test_filters_and_values() -> None:
     assert "(proxyAddresses=smtp:jan@x.nl)" in text and "(mail=jan@x.nl)" in text
     (text,) = search_filters(ad, [ident("phone", "+31102345201")], max_terms=1000)
     assert "(msRTCSIP-Line=tel:+31102345201;*)" in text
-    assert "(otherTelephone=010-2345201)" in text
+    # plain attributes: the last digits in order, whatever the spelling around them
+    assert "(otherTelephone=*0*2*3*4*5*2*0*1*)" in text
     assert apply_transform("proxy_address", "X400:c=NL;a= ;p=Acme") is None
     assert apply_transform("sip_uri", "sip:+31102345201@acme.nl;user=phone") == "+31102345201"
     assert guid_text(bytes(range(16))) == "03020100-0504-0706-0809-0a0b0c0d0e0f"

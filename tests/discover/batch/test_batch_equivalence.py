@@ -35,7 +35,7 @@ DEMO_ROWS = [
     {"request_id": "D-PIETER", "phone": "06-1112 2233"},
     {"request_id": "D-FATIMA", "email": FATIMA.email, "kind": "portability"},
     {"request_id": "D-NAMESAKE", "name": NAMESAKE.name},
-    {"request_id": "D-SWITCHBOARD", "phone": ACME.switchboard},
+    {"request_id": "D-SWITCHBOARD", "phone": ACME.switchboard, "name": JAN.name},
     {"request_id": "D-JAN-MOBILE", "phone": JAN.mobile},
 ]
 
@@ -45,7 +45,12 @@ def _synth_rows() -> list[dict[str, str]]:
     # (index % 7 == 0); colleagues share switchboards, and call each other.
     rows = synthetic.requests_rows(sorted({*range(1, 300, 11), *range(5, 300, 13)}))
     rows.append(
-        {"request_id": "S-SHARED", "email": "", "phone": synthetic.switchboard(0), "name": ""}
+        {
+            "request_id": "S-SHARED",
+            "email": "",
+            "phone": synthetic.switchboard(0),
+            "name": synthetic.person(0).name,
+        }
     )
     rows.append(
         {"request_id": "S-NAME", "email": "", "phone": "", "name": synthetic.person(3).name}
@@ -103,7 +108,10 @@ def test_synthetic_batch_exercises_the_guard_and_expansion(
     matches = {m for result in results for m in result.hits.column("match").to_pylist()}
     assert {"exact", "normalised", "expanded", "related", "possible"} <= matches
     stopped = [
-        t for result in results for t in result.traces if t.stopped and "shared" in t.stopped
+        t
+        for result in results
+        for t in result.traces
+        if t.stopped and ("shared" in t.stopped or "organisation identifier" in t.stopped)
     ]
     assert stopped, "some subject's switchboard is held by many people and must stop expansion"
     third_party = sum(sum(result.hits.column("third_party").to_pylist()) for result in results)

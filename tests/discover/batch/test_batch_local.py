@@ -7,18 +7,21 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from batch_support import by_id, cure, package_dirs, poison, read_report, write_csv
 from click.testing import CliRunner
 from support import synthetic_estate as synthetic
 from support.synthetic_estate import SynthEstate
 
-from discover.batch import BatchOptions, run_batch
+from discover.batch import BatchOptions, read_requests, run_batch
 from discover.batch.layout import Layout, batch_lock
 from discover.cli import cli
 from discover.demo.estate import DemoLayout
 from discover.demo.people import FATIMA, JAN, PIETER, ZOE
+from discover.engine import search
 from discover.errors import InputError
+from discover.sources import load_sources
 from exporters.package import MANIFEST, sha256_file, verify_package
 
 DEMO_ROWS = [
@@ -169,6 +172,33 @@ def test_malformed_rows_fail_alone_with_their_line(demo: DemoLayout, tmp_path: P
     assert package_dirs(out) == ["OK-1-access", "OK-2-access", "OK-3-access"]
     assert "invalid" in result.output and "BAD-IMEI" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_row_with_a_rejected_identifier_gets_a_package_and_is_incomplete(
+    demo: DemoLayout, tmp_path: Path
+) -> None:
+    requests = write_csv(
+        tmp_path / "requests.csv",
+        [{"request_id": "PART-1", "email": ZOE.email, "phone": "06-123 45"}],
+    )
+    args = ["batch", str(requests), "--sources", str(demo.sources), "--no-progress"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    [line] = read_report(tmp_path / "out")["requests"]
+    assert line["status"] == "incomplete"
+    assert line["error"].startswith("rejected column phone: phone number 06-123 45")
+    assert package_dirs(tmp_path / "out") == ["PART-1-access"]
+    summary = json.loads(
+        (tmp_path / "out" / "cases" / "PART-1" / "summary.json").read_text("utf-8")
+    )
+    assert summary["rejected_identifiers"][0]["place"] == "column phone"
+    # the same row searched alone gives the same hits
+    single = search(read_requests(requests).items[0].request, load_sources(demo.sources))
+    batch_hits = pq.read_table(tmp_path / "out" / "cases" / "PART-1" / "hits.parquet")
+    assert batch_hits.num_rows == single.hits.num_rows > 0
+    strict = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "strict"), "--strict"])
+    assert strict.exit_code == 2, strict.output
+    assert read_report(tmp_path / "strict")["requests"][0]["status"] == "invalid"
 
 
 def test_jsonl_requests_and_a_broken_line(demo: DemoLayout, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from discover.batch import BatchOptions, plan_shards, read_requests, run_batch
 from discover.batch.progress import BatchProgress
-from discover.batch.requests import fingerprint
+from discover.batch.requests import RequestDefaults, fingerprint
 from discover.demo.estate import DemoLayout
 from discover.demo.people import JAN, ZOE
 from discover.errors import ConfigError
@@ -120,7 +120,8 @@ def test_jsonl_rows_and_their_errors(tmp_path: Path) -> None:
     errors = {row.line: row.error for row in batch_input.invalid}
     assert set(errors) == {2, 3, 4}
     assert "a JSON object" in errors[2]
-    assert errors[3].startswith("identifiers[0].value") and "check digit" in errors[3]
+    assert errors[3].startswith("identifiers: no usable identifier (identifiers[0].value")
+    assert "check digit" in errors[3]
     assert errors[4].startswith("identifiers")
 
 
@@ -172,3 +173,42 @@ def test_chunk_size_option_then_sources_file_then_batch_default(tmp_path: Path) 
     assert batch_chunk_size(plain, None) == BATCH_CHUNK_SIZE == 5000
     assert batch_chunk_size(tuned, None) == 200
     assert batch_chunk_size(tuned, 3000) == 3000
+
+
+def test_a_row_with_one_malformed_identifier_is_searched_with_the_others(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "r.csv",
+        [
+            {"request_id": "P-1", "email": ZOE.email, "phone": "06-123 45"},
+            {"request_id": "P-2", "email": "", "phone": "06-123 45"},
+        ],
+    )
+    batch_input = read_requests(path)
+    [item] = batch_input.items
+    assert item.request.identifiers == (Identifier("email", ZOE.email.lower()),)
+    [rejected] = item.request.rejected
+    assert (rejected.place, rejected.value) == ("column phone", "06-123 45")
+    # it travels with the item to a worker and back
+    assert type(item).from_document(item.to_document()).request == item.request
+    [invalid] = batch_input.invalid
+    assert invalid.line == 3 and invalid.error.startswith(
+        "no usable identifier in this row (column phone: phone number 06-123 45"
+    )
+    strict = read_requests(path, defaults=RequestDefaults(strict=True))
+    assert not strict.items and [row.line for row in strict.invalid] == [2, 3]
+    assert strict.invalid[0].error.startswith("column phone: phone number 06-123 45")
+
+
+def test_jsonl_rows_are_partial_too_unless_strict(tmp_path: Path) -> None:
+    row = {
+        "request_id": "J-1",
+        "identifiers": [
+            {"type": "email", "value": ZOE.email},
+            {"type": "imei", "value": "352099001761480"},
+        ],
+    }
+    path = write_jsonl(tmp_path / "r.jsonl", [row])
+    [item] = read_requests(path).items
+    assert item.request.rejected[0].place == "identifiers[1].value"
+    [invalid] = read_requests(path, defaults=RequestDefaults(strict=True)).invalid
+    assert "check digit should be 1" in invalid.error

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -342,8 +343,78 @@ def test_invalid_identifier_on_the_command_line(estate: Path, tmp_path: Path) ->
         "--case",
         str(tmp_path / "c"),
     )
-    bad_input(result, "command line: --imei: IMEI 352099001761480: check digit should be 1")
+    bad_input(
+        result,
+        "command line: identifiers: no usable identifier (--imei: IMEI 352099001761480: "
+        "check digit should be 1)",
+    )
     assert not (tmp_path / "c").exists()
+
+
+def test_a_malformed_identifier_beside_a_good_one_is_rejected_and_named(
+    estate: Path, tmp_path: Path
+) -> None:
+    """The e-mail is searched; the mistyped phone is named in case, summary and console."""
+    args = ["search", "--sources", str(estate), "--email", "jan.devries@example.nl"]
+    result = invoke(*args, "--phone", "06-123 45", "--case", str(tmp_path / "c"))
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.stdout.split())
+    assert "rejected --phone: phone number 06-123 45: not a valid phone number (region NL)" in out
+    assert "INCOMPLETE (identifiers rejected)" in out
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text("utf-8"))
+    assert summary["complete"] is False
+    assert summary["rejected_identifiers"] == [
+        {
+            "type": "phone",
+            "value": "06-123 45",
+            "reason": "phone number 06-123 45: not a valid phone number (region NL)",
+            "place": "--phone",
+        }
+    ]
+    request = json.loads((tmp_path / "c" / "request.json").read_text("utf-8"))
+    assert request["rejected_identifiers"][0]["place"] == "--phone"
+    assert summary["totals"]["records"] >= 1  # the e-mail found its record
+    # the package's cover names it too, and the export says the package is incomplete
+    exported = invoke("export", str(tmp_path / "c"), "--kind", "access", "--format", "json,xlsx")
+    assert exported.exit_code == 1, exported.output
+    [document] = (tmp_path / "c" / "packages").glob("*/access.json")
+    request_record = json.loads(document.read_text("utf-8"))["request"]
+    assert request_record["complete"] is False
+    assert request_record["identifiers_rejected"] == [
+        {
+            "type": "phone",
+            "value": "06-123 45",
+            "reason": "phone number 06-123 45: not a valid phone number (region NL)",
+        }
+    ]
+    cover = openpyxl.load_workbook(document.with_suffix(".xlsx")).worksheets[0]
+    cells = [str(c.value) for row in cover.iter_rows() for c in row if c.value is not None]
+    assert any("phone: 06-123 45 (phone number 06-123 45" in cell for cell in cells)
+    # the review listing names it too
+    listing = invoke("review", str(tmp_path / "c"))
+    assert "rejected --phone: phone number 06-123 45" in " ".join(listing.stdout.split())
+    listed = json.loads(invoke("review", str(tmp_path / "c"), "--json").stdout)
+    assert listed["rejected_identifiers"][0]["place"] == "--phone"
+    # --strict keeps the old behaviour: the whole request is refused
+    strict = invoke(*args, "--phone", "06-123 45", "--strict", "--case", str(tmp_path / "d"))
+    bad_input(strict, "command line: --phone: phone number 06-123 45: not a valid phone number")
+    assert not (tmp_path / "d").exists()
+
+
+def test_an_invisible_character_in_an_option_is_refused_not_echoed(
+    estate: Path, tmp_path: Path
+) -> None:
+    result = invoke(
+        "search",
+        "--sources",
+        str(estate),
+        "--email",
+        "a@exa\u202emple.nl",
+        "--case",
+        str(tmp_path / "c"),
+    )
+    bad_input(result, "invisible character U+202E RIGHT-TO-LEFT OVERRIDE")
+    assert "\u202e" not in result.output
 
 
 def test_bad_request_id_on_the_command_line(estate: Path, tmp_path: Path) -> None:
@@ -402,14 +473,17 @@ def test_request_file_and_options_conflict(estate: Path, tmp_path: Path) -> None
     ("content", "expected"),
     [
         (
+            {"version": 1, "identifiers": [{"type": "imei", "value": "352099001761480"}]},
+            "request.json: identifiers: no usable identifier (identifiers[0].value: IMEI "
+            "352099001761480: check digit should be 1)",
+        ),
+        (
             {
                 "version": 1,
-                "identifiers": [
-                    {"type": "email", "value": "a@example.nl"},
-                    {"type": "imei", "value": "352099001761480"},
-                ],
+                "note": [[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]],
+                "identifiers": [{"type": "email", "value": "a@example.nl"}],
             },
-            "request.json: identifiers[1].value: IMEI 352099001761480: check digit should be 1",
+            "request.json: line 1 column 43: nested deeper than 20 levels",
         ),
         (
             {
@@ -652,3 +726,65 @@ def test_console_script_bad_mapping_has_no_traceback(estate: Path, tmp_path: Pat
         in outcome.stderr
     )
     assert outcome.stdout == ""
+
+
+def test_stopped_identifiers_in_summary_console_and_review(tmp_path: Path) -> None:
+    """A colleague's row holds the firm's switchboard: stopped, and every view says why."""
+    with sqlite3.connect(tmp_path / "crm.sqlite") as db:
+        db.executescript(
+            "CREATE TABLE orgs (id INTEGER PRIMARY KEY, switchboard TEXT);"
+            "INSERT INTO orgs VALUES (1, '010-234 5678');"
+            "CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT);"
+            "INSERT INTO contacts VALUES (1, 'Ann Smit', 'ann@acme.nl', '010-2345678'),"
+            " (2, 'Bob Visser', 'bob@acme.nl', '+31 10 234 5678');"
+        )
+    mapping = {
+        "version": 1,
+        "kind": "sql",
+        "tables": {
+            "orgs": {
+                "key": "id",
+                "category": "general.billing",
+                "entity": "organisation",
+                "columns": {"id": {}, "switchboard": {"identifier": "phone"}},
+            },
+            "contacts": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {
+                    "id": {},
+                    "name": {"identifier": "name"},
+                    "email": {"identifier": "email"},
+                    "phone": {"identifier": "phone"},
+                },
+            },
+        },
+    }
+    (tmp_path / "crm.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    sources = write_sources(
+        tmp_path,
+        [
+            {
+                "name": "crm",
+                "kind": "sql",
+                "mapping": "crm.yaml",
+                "connection": {"url": "sqlite:///crm.sqlite"},
+            }
+        ],
+    )
+    case = tmp_path / "case"
+    result = invoke(
+        "search", "--sources", str(sources), "--email", "ann@acme.nl", "--case", str(case)
+    )
+    assert result.exit_code == 0, result.output
+    reason = "held by the organisation record crm:orgs[id=1]"
+    assert f"stopped phone:+31102345678 (organisation): {reason}" in " ".join(result.stdout.split())
+    summary = json.loads((case / "summary.json").read_text("utf-8"))
+    assert summary["stopped_identifiers"] == [
+        {"identifier": "phone:+31102345678", "kind": "organisation", "reason": reason, "depth": 1}
+    ]
+    assert summary["totals"]["records"] == 1  # Bob's row is not Ann's
+    listing = invoke("review", str(case))
+    assert f"stopped phone:+31102345678 (organisation): {reason}" in " ".join(
+        listing.stdout.split()
+    )
