@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from connectors.ldap_filter import phone_substring, phone_suffix
 from ldap_support import ACTIVE_DIRECTORY, SUFFIX, by_dn, ident, ldap_connector, server_missing
 from support.slapd import Slapd, missing
+
+from connectors.directory.filter import phone_substring, phone_suffix
 
 SPELLINGS = [
     "(06) 53760481",
