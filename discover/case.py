@@ -20,7 +20,7 @@ from discover.config import read_document
 from discover.engine import SearchResult
 from discover.errors import CaseError, ConfigError
 from discover.files import atomic_open, private_dir, write_json
-from discover.hits import HITS_SCHEMA
+from discover.hits import HITS_SCHEMA, with_optional_columns
 from discover.request import Request, request_from_document
 
 CASE_VERSION = 1
@@ -143,6 +143,7 @@ def read_case(path: Path) -> Case:
         raise CaseError(f"{path}/{HITS_FILE}: unreadable ({exc})") from None
     if not hits.schema.equals(HITS_SCHEMA, check_metadata=False):
         try:
+            hits = with_optional_columns(hits)
             hits = hits.select(list(HITS_SCHEMA.names)).cast(HITS_SCHEMA)
         except (KeyError, pa.ArrowException) as exc:
             raise CaseError(f"{path}/{HITS_FILE}: not in the hits schema ({exc})") from None

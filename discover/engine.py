@@ -94,6 +94,9 @@ class SourceStatus:
     scans: int = 0
     rows_read: int = 0
     seconds: float = 0.0
+    #: the client organisation whose data the source holds (name and contact details
+    #: from the sources file): the controller of its client categories in packages
+    client: dict[str, str] | None = None
 
     @property
     def failed(self) -> bool:
@@ -101,6 +104,7 @@ class SourceStatus:
 
     def to_document(self) -> dict[str, Any]:
         return {
+            **({"client": self.client} if self.client else {}),
             "name": self.name,
             "kind": self.kind,
             "status": self.status,
@@ -255,7 +259,10 @@ class _Rounds:
         self.settings = settings
         self.register = register
         self.progress = progress
-        self.statuses = {c.name: SourceStatus(c.name, c.kind) for c in self.connectors}
+        self.statuses = {
+            c.name: SourceStatus(c.name, c.kind, client=c.source.client_document())
+            for c in self.connectors
+        }
         self.checked: set[str] = set()
         for subject in self.subjects:
             for identifier in subject.request.identifiers:
@@ -517,6 +524,11 @@ class _Rounds:
                     "secret": secret,
                     "third_party": record.third_party
                     or (spec.third_party and spec.name not in matched_fields),
+                    "origin": spec.origin or category.origin,
+                    "secret_kind": (spec.secret_kind or "system") if secret else None,
+                    "entity": record.entity,
+                    "label_nl": spec.label.get("nl") if spec.label else None,
+                    "label_en": spec.label.get("en") if spec.label else None,
                 }
 
 

@@ -24,6 +24,16 @@ from discover.identifiers import WEAK_TYPES
 from discover.register import Register
 
 MAPPING_VERSION = 1
+#: Where a field's data comes from (Article 29 WP, WP242 rev.01, 2.1): given by the
+#: subject, observed from their use of a service, derived by the provider from other
+#: data, or set by the provider's systems. Portability takes the first two only.
+ORIGINS: tuple[str, ...] = ("provided", "observed", "derived", "system")
+#: ``subject``: the subject's own credential (their line's SIP password, their SIM's
+#: PUK, the codeword they set), offered on request after identity verification;
+#: ``system``: a credential of the network (admin, provisioning, PPPoE passwords,
+#: password hashes), never offered. ``secret: true`` is read as ``system``: a secret
+#: nobody classified is treated as the one that is never handed out.
+SECRET_KINDS: tuple[str, ...] = ("subject", "system")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,10 @@ class FieldSpec:
     expand: bool = True
     recorded_at: bool = False
     label: dict[str, str] | None = None
+    #: provided | observed | derived | system; None: the category's default
+    origin: str | None = None
+    #: subject | system for a secret field, else None
+    secret_kind: str | None = None
 
     @property
     def expandable(self) -> bool:
@@ -74,16 +88,33 @@ def field_spec(
     raw = raw or {}
     category = raw.get("category", default_category)
     check_category(category, register, file=file, where=f"{where}.category")
+    secret_kind = _secret_kind(raw.get("secret", False), file=file, where=f"{where}.secret")
+    origin = raw.get("origin")
+    if origin is not None and origin not in ORIGINS:
+        raise ConfigError(file, f"{where}.origin", f"expected one of {', '.join(ORIGINS)}")
     return FieldSpec(
         name=name,
         category=category,
         identifier=raw.get("identifier"),
-        secret=bool(raw.get("secret", False)),
+        secret=secret_kind is not None,
+        origin=origin,
+        secret_kind=secret_kind,
         third_party=bool(raw.get("third_party", False)),
         expand=bool(raw.get("expand", True)),
         recorded_at=bool(raw.get("recorded_at", False)),
         label=raw.get("label"),
     )
+
+
+def _secret_kind(raw: Any, *, file: str, where: str) -> str | None:
+    """``secret:`` as a kind: false/absent None, true the alias of ``system``."""
+    if raw is False or raw is None:
+        return None
+    if raw is True:
+        return "system"
+    if raw in SECRET_KINDS:
+        return str(raw)
+    raise ConfigError(file, where, f"expected subject, system, true or false, got {raw!r}")
 
 
 def check_category(category: str, register: Register, *, file: str, where: str) -> None:

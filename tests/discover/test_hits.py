@@ -13,9 +13,11 @@ from discover.hits import (
     HIT_COLUMNS,
     HITS_SCHEMA,
     MATCH_KINDS,
+    OPTIONAL_COLUMNS,
     empty_hits,
     hits_table,
     render_value,
+    with_optional_columns,
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -72,12 +74,24 @@ def test_the_schema_has_the_agreed_columns_in_order() -> None:
         "portable",
         "secret",
         "third_party",
+        "origin",
+        "secret_kind",
+        "entity",
+        "label_nl",
+        "label_en",
     )
     assert set(HIT_COLUMN_DOCS) == set(HIT_COLUMNS)
     assert HITS_SCHEMA.field("observed_at").type == pa.timestamp("us", tz="UTC")
     assert not HITS_SCHEMA.field("request_id").nullable
     assert HITS_SCHEMA.field("value").nullable  # a withheld secret has no value
     assert set(MATCH_KINDS) == {"exact", "normalised", "expanded", "related", "possible"}
+
+
+def test_rows_and_cases_without_the_optional_columns_read_them_as_null() -> None:
+    table = hits_table([row()])
+    assert table.column("origin").to_pylist() == [None]
+    old = table.drop_columns(list(OPTIONAL_COLUMNS))
+    assert with_optional_columns(old).select(list(HIT_COLUMNS)).schema.equals(HITS_SCHEMA)
 
 
 def test_hits_table_always_has_the_schema() -> None:
