@@ -121,6 +121,10 @@ class Register:
         """Ids of categories whose other people's data is portable (see Category)."""
         return frozenset(c.id for c in self.categories.values() if c.portable_third_party)
 
+    def masked_categories(self) -> dict[str, int]:
+        """Category id -> digits masked of other people's phone numbers (see Category)."""
+        return {c.id: c.third_party_mask for c in self.categories.values() if c.third_party_mask}
+
     def transfers(self, category_id: str) -> list[str]:
         """Recipient ids of a category that may be outside the EEA (Art. 15(2))."""
         category = self.category(category_id)
