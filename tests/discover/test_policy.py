@@ -223,7 +223,7 @@ def test_call_partners_are_masked_as_on_an_itemised_bill() -> None:
     assert [f["field"] for f in selection.masked] == ["called"]
     assert values(selection, "2")["manager"] is None  # not a masked category: left out
     assert [f["field"] for f in selection.redacted] == ["manager"]
-    assert not any("1234567" in str(v) for v in selection.hits.column("value").to_pylist())
+    assert not any("01234567" in str(v) for v in selection.hits.column("value").to_pylist())
 
 
 def test_withheld_fields_say_whose_secret_they_are() -> None:
