@@ -120,7 +120,22 @@ def write_csv_package(
             for r in record_types
         ]
     else:
-        sidecar["datasets"] = [{**d, "file": by_id[d["id"]]} for d in metadata["datasets"]]
+        by_type = {r.id: r for r in record_types}
+        sidecar["datasets"] = [
+            {
+                **d,
+                "file": by_id[d["id"]],
+                "columns": [
+                    {**c, "header": h}
+                    for c, h in zip(
+                        d["columns"],
+                        headers(by_type[d["id"]], language, column_labels),
+                        strict=True,
+                    )
+                ],
+            }
+            for d in metadata["datasets"]
+        ]
     validate(sidecar, SCHEMAS[kind], what=SIDECAR)
     writer.write_bytes(SIDECAR, dumps(sidecar))
     return [*files, SIDECAR]
