@@ -127,6 +127,32 @@ def visible_sources(case: Case, included: Collection[str]) -> set[str]:
     return {n for n in names if n not in clients or clients[n]["name"] in shown_clients}
 
 
+def scrub_via(hits: pa.Table, case: Case) -> pa.Table:
+    """Provenance without the names of sources the package may not name.
+
+    A record found through another client's directory says so by that client's name
+    ("Acme Logistiek B.V."), not by its source and entry (see :func:`visible_sources`).
+    """
+    if hits.num_rows == 0:
+        return hits
+    clients = source_clients(case)
+    shown = visible_sources(case, set(hits.column("source").to_pylist()))
+    hidden = {name: info["name"] for name, info in clients.items() if name not in shown}
+    if not hidden:
+        return hits
+
+    def clean(via: str) -> str:
+        steps = via.split(" -> ")
+        for index, step in enumerate(steps):
+            source = step.split(":", 1)[0]
+            if source in hidden:
+                steps[index] = hidden[source]
+        return " -> ".join(steps)
+
+    cleaned = pa.array([clean(v) for v in hits.column("via").to_pylist()], pa.string())
+    return hits.set_column(hits.schema.get_field_index("via"), "via", cleaned)
+
+
 def request_record(
     case: Case,
     kind: PackageKind,

@@ -31,6 +31,7 @@ from exporters.content import (
     labels,
     placeholders,
     portability_document,
+    scrub_via,
 )
 from exporters.csv_export import write_csv_package
 from exporters.json_export import write_json_package
@@ -238,6 +239,7 @@ def export_package(
     selection = select_hits(case.hits, controller=controller, **rules)  # type: ignore[arg-type]
     if selection.pending_review and not allow_undecided:
         raise UndecidedMatches(case_path, selection.pending_review)
+    selection.hits = scrub_via(selection.hits, case)
     everything = (
         selection.hits
         if controller == "all"

@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -180,16 +180,38 @@ def display_names(
 _DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
+_DUTCH = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _DIALABLE = re.compile(r"^[\d\s()+./-]+$")
 
 
 def iso_datetime(value: str | None) -> str | None:
     """A date-time value in one form, ISO 8601 with its time zone (2026-11-23T09:57:15+00:00).
 
-    A value without a zone is read as UTC, as the engine reads record dates; a value
-    that is not a date-time is returned as it is.
+    A value without a zone is read as UTC, as the engine reads record dates; a Dutch
+    spreadsheet's "13-11-2026 10:01" is read day first; a value that is not a date or
+    date-time is returned as it is.
     """
-    if value is None or not _DATETIME.match(value):
+    if value is None:
+        return value
+    dutch = _DUTCH.match(value)
+    if dutch:
+        day, month, year, hour, minute, second = dutch.groups()
+        try:
+            if hour is None:
+                return date(int(year), int(month), int(day)).isoformat()
+            moment = datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second or 0),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            return value
+        return moment.isoformat(timespec="seconds")
+    if not _DATETIME.match(value):
         return value
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

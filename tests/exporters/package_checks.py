@@ -113,10 +113,14 @@ def expected_fields(
         fields.setdefault(key, []).append(None if hidden else shown(row))
     visible = {v for values in fields.values() for v in values if v}
     for row in included:
-        visible.update(x for x in (row["via"], row["matched_on"]) if x)
+        visible.update(x for x in (row["via"], row["matched_on"], row["record_key"]) if x)
     # the request's own record and the cover name these legitimately
     visible.update(x for x in (case.request.client, case.request.subject_name) if x)
     visible.update(i.value for i in case.request.identifiers)
+    visible.update(value for _kind, value in case.request.raw_identifiers)  # as written
+    # the client organisations' contact details (from the sources file) name them too
+    for source in case.summary.get("sources", []):
+        visible.update(str(v) for v in (source.get("client") or {}).values())
     hidden_values = set()
     for row in rows:
         key = (row["source"], row["location"], row["record_key"], row["field"])
