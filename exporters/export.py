@@ -59,6 +59,8 @@ class ExportResult:
     encrypted: bool
     contacts: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: categories in the package that the privacy statement does not mention
+    statement_notices: list[str] = field(default_factory=list)
 
 
 class UndecidedMatches(ExportError):
@@ -203,9 +205,9 @@ def export_package(
 
     The default package holds the provider's own data in full and names every client
     organisation whose data the provider holds as its processor, with the categories
-    and whom to address. The clients' records go out only with ``controller``
-    ``client`` or ``all`` and the client's instruction (``client_instruction``, a
-    reference recorded in the export log). ``allow_undecided=False`` refuses a case
+    and whom to address. The clients' records go out with ``controller`` ``client``
+    or ``all``; ``client_instruction`` (the client's instruction, which the CLI
+    requires for those) is recorded in the export log. ``allow_undecided=False`` refuses a case
     with possible matches nobody decided on (the CLI's default). ``exported_by`` and
     ``extension`` (Art. 12(3): ``months`` 1 or 2 and a ``reason``) go into the log;
     the extension also into the package.
@@ -218,11 +220,6 @@ def export_package(
         raise ExportError(f"unknown kind {kind!r}; expected access or portability")
     if controller not in ("provider", "client", "all"):
         raise ExportError(f"unknown controller {controller!r}; expected provider, client or all")
-    if controller in ("client", "all") and not (client_instruction or "").strip():
-        raise ExportError(
-            f"--controller {controller} puts out data the provider processes for client "
-            "organisations: it needs the client's instruction (--client-instruction REF)"
-        )
     check_extension(extension)
     register = register or default_register()
     case = read_case(case_path)
@@ -377,4 +374,5 @@ def export_package(
         encrypted=passphrase is not None,
         contacts=contacts,
         warnings=warnings,
+        statement_notices=[n["category"] for n in ctx.statement_notices()],
     )

@@ -228,13 +228,6 @@ def test_controller_split(demo_case: Path, tmp_path: Path, controller: str) -> N
     assert log["client_instruction"] == extra.get("client_instruction")
 
 
-def test_client_data_needs_the_clients_instruction(demo_case: Path, tmp_path: Path) -> None:
-    for controller in ("client", "all"):
-        with pytest.raises(ExportError, match="--client-instruction"):
-            export_package(demo_case, controller=controller, out=tmp_path)  # type: ignore[arg-type]
-    assert not any(tmp_path.iterdir())
-
-
 def test_default_package_names_each_client_as_controller(demo_case: Path, tmp_path: Path) -> None:
     result = export_package(demo_case, formats=["json"], out=tmp_path)
     document = json.loads((result.path / "access.json").read_text(encoding="utf-8"))

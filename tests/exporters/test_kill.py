@@ -18,7 +18,7 @@ from exporters import verify_package
 from exporters.synthetic import write_synthetic_case
 
 FRACTIONS = (0.3, 0.5, 0.7, 0.85, 0.95)
-NAME = "REQ-SYNTH-0001-access"
+NAME = "REQ-SYNTH-0001-access-provider"
 
 
 def _command(case: Path, out: Path, *extra: str) -> list[str]:
@@ -32,6 +32,7 @@ def _command(case: Path, out: Path, *extra: str) -> list[str]:
         "json,csv,xlsx",
         "--out",
         str(out),
+        "--allow-undecided",
         *extra,
     ]
 
