@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import vobject
-from package_checks import assert_absent
+from package_checks import EVERY
 
 from discover.hits import hits_table
 from exporters import export_package
@@ -74,6 +73,7 @@ def test_contacts_vcf_parses_back(contacts_case: Path, tmp_path: Path, version: 
         formats=["json"],
         out=tmp_path,
         vcard_version=version,  # type: ignore[arg-type]
+        **EVERY,
     )
     # entry 2 is a contact in the subject's own phonebook: another person, but portable
     assert result.contacts == 3
@@ -93,31 +93,42 @@ def test_contacts_vcf_parses_back(contacts_case: Path, tmp_path: Path, version: 
         mobile.note.value == f"remark: {LONG_NOTE.strip()}"
         or LONG_NOTE.strip() in mobile.note.value
     )
-    assert mobile.n.value.family == "de Vries (mobiel)" and mobile.n.value.given == "Jan"
+    # N holds the person's name: the phonebook's label stays in FN only
+    assert mobile.n.value.family == "de Vries" and mobile.n.value.given == "Jan"
+    assert by_name["Jan de Vries (bureau)"].n.value.family == "de Vries"
+    # an internal extension is text, never a dialable tel: URI
+    extension = mobile.contents["tel"][1]
+    assert extension.value == "201"
+    if version == "4.0":
+        assert extension.params.get("VALUE") == ["text"]
+        assert b"tel:201" not in raw and b"VALUE=text" in raw
     assert by_name["Jan de Vries (bureau)"].tel.value.removeprefix("tel:") == "+31102345201"
     readme = (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
     assert "contacts.vcf" in readme
     assert "gegevens van anderen" in readme  # the package says whose data the contacts are
 
 
-def test_own_phonebook_contacts_stay_redacted_in_an_access_package(
+def test_own_phonebook_is_part_of_the_access_package_too(
     contacts_case: Path, tmp_path: Path
 ) -> None:
     result = export_package(
-        contacts_case, kind="access", formats=["json", "csv", "xlsx"], out=tmp_path
+        contacts_case, kind="access", formats=["json", "csv", "xlsx"], out=tmp_path, **EVERY
     )
+    # the full copy (Art. 15(3)) holds the subject's own phonebook, as portability does
     assert result.contacts == 0 and not (result.path / "contacts.vcf").exists()
-    assert_absent(result.path, ["Zoë Çelik", "010 234 5202"])
-    document = json.loads((result.path / "access.json").read_text(encoding="utf-8"))
-    # a record of nothing but another person's data is left out of an access package
-    assert result.selection.left_out == {"third_party_record": 2}
-    assert "third_party_record" in json.dumps(document["left_out"])
-    assert "gegevens van anderen" not in (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
+    document = (result.path / "access.json").read_text(encoding="utf-8")
+    assert "Zoë Çelik" in document and "010 234 5202" in document
+    assert "third_party_record" not in result.selection.left_out
+    assert "gegevens van anderen" in (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
 
 
 def test_uids_are_stable_across_exports(contacts_case: Path, tmp_path: Path) -> None:
-    first = export_package(contacts_case, kind="portability", formats=["json"], out=tmp_path / "a")
-    second = export_package(contacts_case, kind="portability", formats=["json"], out=tmp_path / "b")
+    first = export_package(
+        contacts_case, kind="portability", formats=["json"], out=tmp_path / "a", **EVERY
+    )
+    second = export_package(
+        contacts_case, kind="portability", formats=["json"], out=tmp_path / "b", **EVERY
+    )
     assert (first.path / "contacts.vcf").read_bytes() == (second.path / "contacts.vcf").read_bytes()
 
 
