@@ -130,20 +130,45 @@ class Register:
         category = self.category(category_id)
         return [r for r in category.recipients if self.recipients[r].get("outside_eea")]
 
-    def gaps(self) -> list[str]:
-        """Where the register goes beyond or falls short of the privacy statement."""
-        found = []
+    def statement_gaps(self) -> list[dict[str, str]]:
+        """Where the register goes beyond the privacy statement or the statement is silent:
+        categories it does not mention, items it does not state for a category, and
+        recipients it does not name (``discover register check`` lists them)."""
+        found: list[dict[str, str]] = []
         for category in self.categories.values():
             if not category.in_statement:
-                found.append(f"{category.id}: category not in the privacy statement")
+                found.append(
+                    {
+                        "category": category.id,
+                        "kind": "category",
+                        "item": "category",
+                        "text": "not in the privacy statement (in_statement: false)",
+                    }
+                )
             for item in category.statement_silent:
-                found.append(f"{category.id}: {item} not stated in the privacy statement")
+                found.append(
+                    {
+                        "category": category.id,
+                        "kind": "silent",
+                        "item": item,
+                        "text": f"{item}: not stated in the privacy statement",
+                    }
+                )
             for recipient in category.recipients:
                 if self.recipients[recipient].get("in_statement") is False:
                     found.append(
-                        f"{category.id}: recipient {recipient!r} not named in the privacy statement"
+                        {
+                            "category": category.id,
+                            "kind": "recipient",
+                            "item": recipient,
+                            "text": f"recipient {recipient!r}: not named in the privacy statement",
+                        }
                     )
         return found
+
+    def gaps(self) -> list[str]:
+        """:meth:`statement_gaps` as lines of text."""
+        return [f"{g['category']}: {g['text']}" for g in self.statement_gaps()]
 
     def __contains__(self, category_id: object) -> bool:
         return category_id in self.categories

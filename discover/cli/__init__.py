@@ -68,10 +68,11 @@ def _register_commands() -> None:
     from discover.cli.demo import demo
     from discover.cli.export import export
     from discover.cli.mappings import mappings
+    from discover.cli.register import register
     from discover.cli.review import review
     from discover.cli.search import search
 
-    for command in (search, review, export, demo, mappings, batch):
+    for command in (search, review, export, demo, mappings, batch, register):
         cli.add_command(command)
 
 
