@@ -281,11 +281,15 @@ def export_package(
                 writer, metadata, tables, kind=kind, language=language, titles=titles
             )
         if "xlsx" in formats:
+            # a portability workbook opens with the same Art. 15 cover as an access one
+            cover = metadata if kind == "access" else access_document(ctx, with_data=False)
+            cover = {**cover, "title": title}
             files.append(
                 write_xlsx_package(
                     writer,
                     kind=kind,
                     metadata=metadata,
+                    cover=cover,
                     selection=selection,
                     record_types=tables,
                     language=language,

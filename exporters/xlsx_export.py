@@ -1,11 +1,12 @@
 """The XLSX format: a workbook a person can read, written in constant memory.
 
-Layout (access): a cover sheet with the request and the Art. 15 information (who is
-responsible for which part, each category's purposes, recipients, retention and
-legal basis, the rights, the complaint authority, what is withheld or left out), a
-*fields* sheet mapping every column to its register category, then one sheet per
-record type (a source's table or file) with one row per record. Portability packages
-get a metadata sheet without prose instead of the cover.
+Layout: a cover sheet with the request and the Art. 15 information (who is
+responsible for which part, each category's purposes, recipients, transfers outside
+the EEA, retention and legal basis, the rights, the complaint authority, what is
+withheld or left out), a *fields* sheet mapping every column to its register
+category, then one sheet per record type, named by its category's title, with one
+row per record and the mappings' labels as column headers. Portability packages add
+a sheet of structured package metadata after the cover.
 
 Every data sheet has a frozen, bold header row, an autofilter over its rows and
 column widths fitted to the content (within bounds). Dates are real Excel dates;
@@ -550,6 +551,7 @@ def write_xlsx_package(
     record_types: Sequence[RecordType],
     language: str,
     titles: dict[str, str],
+    cover: dict[str, Any] | None = None,
 ) -> str:
     """Write ``<kind>.xlsx``; ``metadata`` is the package document without its data."""
     name = f"{kind}.xlsx"
@@ -572,8 +574,10 @@ def write_xlsx_package(
     names = sheet_names(record_types, reserved, titles)
     by_location = {(r.source, r.location): n for r, n in zip(record_types, names, strict=True)}
     if kind == "access":
-        _access_cover(book, formats, metadata, selection, by_location, language)
+        _access_cover(book, formats, cover or metadata, selection, by_location, language)
     else:
+        if cover is not None:
+            _access_cover(book, formats, cover, selection, by_location, language)
         _portability_sheet(book, formats, metadata, language)
     descriptions = {c["category"]: c["description"] for c in metadata["categories"]}
     _fields_sheet(book, formats, record_types, names, descriptions, language)
