@@ -1,0 +1,79 @@
+"""On the demo: portability holds only provided and observed data (WP242), and every
+withheld secret says whether it is the subject's own (on request) or the network's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from exporters import export_package
+from tests.exporters.package_checks import EVERY
+
+SYSTEM_FIELDS = {
+    "objectSid",
+    "objectGUID",
+    "whenCreated",
+    "memberOf",
+    "sip_server",
+    "provisioning_url",
+    "provisioning_user",
+}
+DERIVED_FIELDS = {"charge_eur", "usage_percent"}
+
+
+def _columns(document: dict) -> set[str]:  # type: ignore[type-arg]
+    return {c["field"] for d in document["datasets"] for c in d["columns"] if c["field"]}
+
+
+def _access_fields(document: dict) -> dict[str, list[dict]]:  # type: ignore[type-arg]
+    found: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+    for service in document["data"]:
+        for category in service["categories"]:
+            for source in category["sources"]:
+                for record in source["records"]:
+                    for field in record["fields"]:
+                        found.setdefault(field["field"], []).append(field)
+    return found
+
+
+def test_portability_leaves_out_derived_and_system_data(demo_case: Path, tmp_path: Path) -> None:
+    access = export_package(demo_case, formats=["json"], out=tmp_path / "a", **EVERY).path
+    portability = export_package(
+        demo_case, kind="portability", formats=["json", "csv"], out=tmp_path / "p", **EVERY
+    ).path
+    held = _access_fields(json.loads((access / "access.json").read_text(encoding="utf-8")))
+    assert {"objectSid", "objectGUID", "whenCreated", "charge_eur"} <= set(held)
+    assert held["charge_eur"][0]["origin"] == "derived"
+    assert held["objectSid"][0]["origin"] == "system"
+    document = json.loads((portability / "portability.json").read_text(encoding="utf-8"))
+    columns = _columns(document)
+    assert not columns & (SYSTEM_FIELDS | DERIVED_FIELDS), columns & (
+        SYSTEM_FIELDS | DERIVED_FIELDS
+    )
+    assert {"mail", "mac", "calling_number", "msisdn"} <= columns  # provided and observed stay
+    # organisation records (a client's address, its groups) are not the subject's to port
+    assert not any(d["location"] == "organisations" for d in document["datasets"])
+    assert document["left_out"]["derived_or_system"] > 0
+    assert document["left_out"]["organisation_record"] > 0
+    sidecar = (portability / "csv" / "metadata.json").read_text(encoding="utf-8")
+    assert '"charge_eur"' not in sidecar and '"objectSid"' not in sidecar
+
+
+def test_withheld_secrets_say_whose_they_are(demo_case: Path, tmp_path: Path) -> None:
+    package = export_package(demo_case, formats=["json"], out=tmp_path, **EVERY).path
+    document = json.loads((package / "access.json").read_text(encoding="utf-8"))
+    kinds = {w["field"]: w["secret"] for w in document["withheld"]["fields"]}
+    assert kinds["sip_password"] == "subject"
+    assert kinds["puk"] == "subject"
+    assert kinds["codeword"] == "subject"
+    for system in ("admin_password", "provisioning_password", "pppoe_password", "password_hash"):
+        assert kinds[system] == "system", system
+    for name, fields in _access_fields(document).items():
+        for field in fields:
+            if field["withheld"] == "secret":
+                assert field["secret"] == kinds[name] and field["value"] is None
+    assert (
+        "op te vragen" in document["withheld"]["subject"]
+        or "opvragen" in document["withheld"]["subject"]
+    )
+    assert "nooit" in document["withheld"]["system"]
