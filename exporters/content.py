@@ -696,6 +696,56 @@ def withheld_block(ctx: PackageContext) -> dict[str, Any]:
     }
 
 
+#: categories whose records describe a sound recording held elsewhere
+RECORDING_CATEGORIES = ("usage.recordings", "general.call_recordings")
+
+
+def files_not_included(ctx: PackageContext) -> dict[str, Any]:
+    """Files the package describes but does not hold, and how to obtain them.
+
+    A directory photo or certificate reaches the case as its size and SHA-256 only (the
+    connectors never copy binary values), and call recordings are stored outside the
+    sources searched: each is listed, and the subject may ask for the file.
+    """
+    hits = ctx.selection.hits
+    t = texts()
+    values = placeholders(ctx.register, None, ctx.language)
+    names = _labels_of(ctx.selection, ctx.language)
+    items: list[dict[str, str]] = []
+    seen_recordings: set[tuple[str, str, str]] = set()
+    for source, location, key, name, value, value_type, category in zip(
+        *(
+            hits.column(c).to_pylist()
+            for c in ("source", "location", "record_key", "field", "value", "value_type")
+        ),
+        hits.column("category").to_pylist(),
+        strict=True,
+    ):
+        ref = (source, location, key)
+        if value_type == "binary" and value is not None:
+            kind = "binary"
+        elif category in RECORDING_CATEGORIES and ref not in seen_recordings:
+            seen_recordings.add(ref)
+            kind, name, value = "recording", "", None
+        else:
+            continue
+        items.append(
+            {
+                "kind": kind,
+                "source": source,
+                "location": location,
+                "record_key": key,
+                "field": name,
+                "label": names.get((source, name), name) if name else "",
+                "description": value or "",
+            }
+        )
+    return {
+        "explanation": fill(t["files_not_included"][ctx.language], values) if items else "",
+        "items": items,
+    }
+
+
 def access_document(ctx: PackageContext, *, with_data: bool = True) -> dict[str, Any]:
     """The whole access package as one document (the JSON format writes exactly this).
 
@@ -738,6 +788,7 @@ def access_document(ctx: PackageContext, *, with_data: bool = True) -> dict[str,
             for item in ctx.selection.masked
         ],
     }
+    document["files_not_included"] = files_not_included(ctx)
     document["left_out"] = left_out(ctx.selection, language)
     document["decisions_applied"] = decisions_summary(ctx.selection)
     return document

@@ -70,6 +70,7 @@ def letter_html(
         reasons=reasons,
         left_out_counts=metadata["left_out"] if kind == "portability" else {},
         files=[f for f in files if f != LETTER_FILE],
+        files_missing=metadata.get("files_not_included", {}).get("explanation", ""),
         readme=labels()["readme_file"][language],
     )
     return html.encode("utf-8")

@@ -300,6 +300,13 @@ def _access_cover(
             counts[where] = counts.get(where, 0) + 1
         for (sheet, field), count in sorted(counts.items()):
             cover.line(f"{sheet}: {field}", f"{count} ×")
+    missing = metadata.get("files_not_included", {"items": []})
+    if missing["items"]:
+        cover.heading(label("files_not_included", language))
+        cover.line("", missing["explanation"])
+        for item in missing["items"]:
+            where = sheets_by_location.get((item["source"], item["location"]), item["source"])
+            cover.line(f"{where}: {item['label'] or item['record_key']}", item["description"])
     if metadata["left_out"]["reasons"]:
         cover.heading(label("left_out", language))
         cover.line("", metadata["left_out"]["explanation"])

@@ -77,3 +77,17 @@ def test_withheld_secrets_say_whose_they_are(demo_case: Path, tmp_path: Path) ->
         or "opvragen" in document["withheld"]["subject"]
     )
     assert "nooit" in document["withheld"]["system"]
+
+
+def test_photos_and_recordings_are_listed_with_how_to_obtain_them(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    package = export_package(demo_case, formats=["json"], out=tmp_path, **EVERY).path
+    document = json.loads((package / "access.json").read_text(encoding="utf-8"))
+    missing = document["files_not_included"]
+    kinds = {(i["kind"], i["field"]) for i in missing["items"]}
+    assert ("binary", "jpegPhoto") in kinds
+    assert any(kind == "recording" for kind, _field in kinds)
+    assert "privacy@bezorgsupport.nl" in missing["explanation"]
+    letter = (package / "letter.html").read_text(encoding="utf-8")
+    assert "geluidsopnames" in letter
