@@ -240,3 +240,32 @@ def test_yaml_syntax_error(tmp_path: Path) -> None:
     assert caught.value.file == "crm.yaml"
     assert caught.value.place == "line 5 column 1"
     assert caught.value.message.startswith("invalid YAML")
+
+
+def test_secret_kinds_and_origins_of_a_field() -> None:
+    from discover.errors import ConfigError
+    from discover.mapping import field_spec
+    from discover.register import default_register
+
+    register = default_register()
+
+    def spec(raw: dict) -> object:  # type: ignore[type-arg]
+        return field_spec(
+            "f",
+            raw,
+            default_category="general.contact",
+            register=register,
+            file="m.yaml",
+            where="columns.f",
+        )
+
+    assert spec({"secret": "subject"}).secret_kind == "subject"  # type: ignore[attr-defined]
+    assert spec({"secret": "system"}).secret is True  # type: ignore[attr-defined]
+    # `secret: true` is the documented alias of `system`: never offered
+    assert spec({"secret": True}).secret_kind == "system"  # type: ignore[attr-defined]
+    assert spec({}).secret_kind is None and spec({}).origin is None  # type: ignore[attr-defined]
+    assert spec({"origin": "derived"}).origin == "derived"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"columns\.f\.origin"):
+        spec({"origin": "guessed"})
+    with pytest.raises(ConfigError, match=r"columns\.f\.secret"):
+        spec({"secret": "maybe"})
