@@ -243,6 +243,14 @@ def _ref_order(ref: RecordRef) -> tuple[str, str, tuple[tuple[int, int, str], ..
     return (ref[0], ref[1], natural_key(ref[2]))
 
 
+def _client_of(connector: Connector) -> dict[str, str] | None:
+    """The client organisation a connector's source holds data for (a wrapping
+    connector, such as a batch's counting one, may not carry its source)."""
+    source = getattr(connector, "source", None)
+    document = getattr(source, "client_document", None)
+    return document() if callable(document) else None
+
+
 class _Rounds:
     """The round loop shared by single and batch searches."""
 
@@ -260,8 +268,7 @@ class _Rounds:
         self.register = register
         self.progress = progress
         self.statuses = {
-            c.name: SourceStatus(c.name, c.kind, client=c.source.client_document())
-            for c in self.connectors
+            c.name: SourceStatus(c.name, c.kind, client=_client_of(c)) for c in self.connectors
         }
         self.checked: set[str] = set()
         for subject in self.subjects:

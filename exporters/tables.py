@@ -181,6 +181,8 @@ _DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
 _DUTCH = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+#: what may be a date: the Python parse runs only on columns holding one
+_DATE_LIKE = r"^\d{1,4}-\d{1,2}-\d{2,4}"
 _DIALABLE = re.compile(r"^[\d\s()+./-]+$")
 
 
@@ -313,7 +315,14 @@ def _record_type(source: str, location: str, part: pl.DataFrame, kind: PackageKi
     missing = [c.name for c in columns if c.name not in wide.columns]
     if missing:
         wide = wide.with_columns(pl.lit(None, pl.String).alias(name) for name in missing)
-    dates = [c.name for c in columns if c.field is not None and c.identifier is None]
+    dates = [
+        c.name
+        for c in columns
+        if c.field is not None
+        and c.identifier is None
+        and c.name in wide.columns
+        and bool(wide.get_column(c.name).str.contains(_DATE_LIKE).any())  # checked in Rust
+    ]
     if dates:  # one date-time form in every format: ISO 8601 with the zone
         wide = wide.with_columns(
             pl.col(name).map_elements(iso_datetime, return_dtype=pl.String) for name in dates

@@ -354,6 +354,7 @@ def _fields_sheet(
     names: Sequence[str],
     descriptions: dict[str, str],
     language: str,
+    titles: dict[str, str],
 ) -> None:
     sheet = book.add_worksheet(label("fields_sheet", language))
     header = [label(k, language) for k in ("sheet", "column", "category", "description")]
@@ -372,7 +373,7 @@ def _fields_sheet(
             values = [
                 name,
                 heading,
-                column.category or "",
+                titles.get(column.category or "", column.category or ""),
                 descriptions.get(column.category or "", ""),
                 column.name,
                 types.get(column.value_type, {}).get(language, column.value_type),
@@ -587,7 +588,7 @@ def write_xlsx_package(
             _access_cover(book, formats, cover, selection, by_location, language)
         _portability_sheet(book, formats, metadata, language)
     descriptions = {c["category"]: c["description"] for c in metadata["categories"]}
-    _fields_sheet(book, formats, record_types, names, descriptions, language)
+    _fields_sheet(book, formats, record_types, names, descriptions, language, titles)
     for record_type, sheet_name in zip(record_types, names, strict=True):
         markers = _markers(selection, record_type, language, kind)
         _data_sheet(book, formats, record_type, sheet_name, markers, kind, language)
