@@ -349,8 +349,13 @@ def controller_parts(
                 register.category(c).named(language) for c in sorted(categories)
             ),
         }
+        unnamed = who == "client" and name not in contact_of
         if who == "provider":
             statement = fill(t["controller_split"]["provider"][language], values)
+        elif unnamed:
+            which = "included" if included else "elsewhere"
+            values["privacy_email"] = organisation["privacy_email"]
+            statement = fill(t["client_unnamed_split"][which][language], values)
         elif included:
             statement = fill(t["controller_split"]["client"][language], values)
         else:
