@@ -795,7 +795,10 @@ def access_document(ctx: PackageContext, *, with_data: bool = True) -> dict[str,
     }
     document["files_not_included"] = files_not_included(ctx)
     document["left_out"] = left_out(ctx.selection, language)
-    document["decisions_applied"] = decisions_summary(ctx.selection)
+    shown = ctx.shown_sources()
+    document["decisions_applied"] = [
+        d for d in decisions_summary(ctx.selection) if d["source"] in shown
+    ]
     return document
 
 

@@ -318,3 +318,21 @@ def test_a_case_without_hits_still_gives_a_complete_package(tmp_path: Path, kind
     assert verify_package(result.path) == []
     assert result.selection.hits.num_rows == 0
     assert (result.path / f"{kind}.xlsx").is_file()
+
+
+def test_another_clients_source_is_never_named_without_its_records(
+    demo_case: Path, fresh_case: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    case = fresh_case(demo_case)
+    hits = read_case(case).hits.to_pylist()
+    namesakes = sorted(
+        {
+            (h["source"], h["location"], h["record_key"])
+            for h in hits
+            if h["source"] == "bakkerij-directory"
+        }
+    )
+    decisions = [new_decision(r, "exclude", reason="namesake", decided_by="A") for r in namesakes]
+    record_decisions(case, decisions)
+    package = export_package(case, formats=ALL, out=tmp_path, **EVERY).path
+    assert_absent(package, ["bakkerij-directory", "bakkerij-ldap", "Bakkerij De Vries"])
