@@ -91,3 +91,33 @@ def test_photos_and_recordings_are_listed_with_how_to_obtain_them(
     assert "privacy@bezorgsupport.nl" in missing["explanation"]
     letter = (package / "letter.html").read_text(encoding="utf-8")
     assert "geluidsopnames" in letter
+
+
+def test_dates_phones_and_search_terms_read_the_same_everywhere(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    import re
+
+    import openpyxl
+
+    package = export_package(demo_case, formats=["json", "xlsx"], out=tmp_path, **EVERY).path
+    document = json.loads((package / "access.json").read_text(encoding="utf-8"))
+    zoned = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
+    dated = 0
+    for fields in _access_fields(document).values():
+        for field in fields:
+            value = field["value"]
+            if value and re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", value):
+                assert zoned.match(value), value
+                dated += 1
+            if field["value_type"] and "e164" in field:
+                assert field["e164"] is None or field["e164"].startswith("+")
+    assert dated > 5
+    mobiles = _access_fields(document)["mobile"]
+    assert {f["e164"] for f in mobiles} == {"+31612345678"}
+    searched = [(i["type_label"], i["value"]) for i in document["request"]["identifiers"]]
+    assert searched == [("e-mailadres", "JAN.DEVRIES@ACME-LOGISTIEK.NL"), ("naam", "Jan de Vries")]
+    book = openpyxl.load_workbook(package / "access.xlsx", read_only=True)
+    cover = [c for row in book.worksheets[0].iter_rows(values_only=True) for c in row if c]
+    assert "e-mailadres: JAN.DEVRIES@ACME-LOGISTIEK.NL" in cover
+    assert "naam: Jan de Vries" in cover
