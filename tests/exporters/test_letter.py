@@ -92,3 +92,23 @@ def test_the_letter_escapes_what_it_shows(synthetic_case: Path, tmp_path: Path) 
     package = export_package(case, formats=["json"], out=tmp_path / "out", **EVERY).path
     html = (package / LETTER_FILE).read_text(encoding="utf-8")
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_rejected_identifiers_of_a_partial_request_are_shown(
+    synthetic_case: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from discover.files import write_json
+
+    case = tmp_path / "case"
+    shutil.copytree(synthetic_case, case)
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
+    summary["rejected_identifiers"] = [
+        {"type": "imei", "value": "352099001761480", "reason": "check digit should be 1"}
+    ]
+    write_json(case / "summary.json", summary)
+    package = export_package(case, formats=["json", "xlsx"], out=tmp_path / "out", **EVERY).path
+    document = json.loads((package / "access.json").read_text(encoding="utf-8"))
+    assert document["request"]["rejected_identifiers"][0]["value"] == "352099001761480"
+    assert "352099001761480" in (package / LETTER_FILE).read_text(encoding="utf-8")
