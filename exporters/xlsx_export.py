@@ -33,7 +33,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from discover.policy import PackageKind, Selection
-from exporters.content import label, labels
+from exporters.content import label, labels, texts
 from exporters.package import PackageWriter
 from exporters.tables import (
     MATCH,
@@ -332,7 +332,11 @@ def _portability_sheet(
         (names["controller_scope"][language], metadata["controller_scope"]),
     ]
     rows += [(names["controller"][language], p["organisation"]) for p in parts if p["included"]]
-    rows += [(names["left_out"][language], f"{v} × {k}") for k, v in metadata["left_out"].items()]
+    why = texts()["left_out_reasons"]
+    rows += [
+        (names["left_out"][language], f"{v} × {why[k][language] if k in why else k}")
+        for k, v in metadata["left_out"].items()
+    ]
     rows += [
         (
             reasons[w["reason"] if w["reason"] != "secret" else w.get("secret", "system")][
