@@ -48,7 +48,7 @@ from connectors.base import WITHHELD, Connector, Match, Record, ScanResult, norm
 from discover.errors import SourceError
 from discover.hits import MATCH_KINDS, hits_table, render_value
 from discover.identifiers import Identifier
-from discover.mapping import LoadedMapping
+from discover.mapping import LoadedMapping, resolve_file
 from discover.register import Register, default_register
 from discover.request import Request
 from discover.sources import Settings, SourcesConfig
@@ -483,6 +483,12 @@ class _Rounds:
             trace = subject.traces[trace.parent] if trace.parent else None
         return " -> ".join(reversed(chain))
 
+    def _file(self, source: str, base: str, reference: str | None) -> str | None:
+        """The file a reference names, if it is a regular file below its base directory."""
+        connector = next((c for c in self.connectors if c.name == source), None)
+        config = getattr(connector, "source", None)
+        return resolve_file(getattr(config, "base_dir", None), base, reference)
+
     def _hit_rows(self, subject: _Subject) -> Iterable[dict[str, Any]]:
         classes = _classify(subject)
         for ref in sorted(subject.records, key=_ref_order):
@@ -536,6 +542,7 @@ class _Rounds:
                     "entity": record.entity,
                     "label_nl": spec.label.get("nl") if spec.label else None,
                     "label_en": spec.label.get("en") if spec.label else None,
+                    "file": self._file(source, spec.file_base, text) if spec.file_base else None,
                 }
 
 

@@ -53,12 +53,20 @@ HITS_SCHEMA = pa.schema(
         pa.field("entity", pa.string()),
         pa.field("label_nl", pa.string()),
         pa.field("label_en", pa.string()),
+        pa.field("file", pa.string()),
     ]
 )
 HIT_COLUMNS: tuple[str, ...] = tuple(HITS_SCHEMA.names)
 #: Columns added after the first cases were written: a case or row without them reads
 #: them as null (the exporters then take the register's defaults).
-OPTIONAL_COLUMNS: tuple[str, ...] = ("origin", "secret_kind", "entity", "label_nl", "label_en")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "origin",
+    "secret_kind",
+    "entity",
+    "label_nl",
+    "label_en",
+    "file",
+)
 
 #: What each column means; the README's hits-schema table is generated from the same words.
 HIT_COLUMN_DOCS: Mapping[str, str] = {
@@ -88,6 +96,7 @@ HIT_COLUMN_DOCS: Mapping[str, str] = {
     "entity": "what the record is: person, organisation or event",
     "label_nl": "the field's name in Dutch packages (the mapping's label)",
     "label_en": "the field's name in English packages (the mapping's label)",
+    "file": "for a file reference (a recording): the file's absolute path, if it exists",
 }
 
 

@@ -13,6 +13,8 @@ connector kind's own ``parse_mapping`` for the kind-specific model.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,9 @@ class FieldSpec:
     origin: str | None = None
     #: subject | system for a secret field, else None
     secret_kind: str | None = None
+    #: the field holds a file reference: the directory it is relative to (itself
+    #: relative to the sources file; ``${VAR}`` and ``${VAR:-default}`` allowed)
+    file_base: str | None = None
 
     @property
     def expandable(self) -> bool:
@@ -99,6 +104,7 @@ def field_spec(
         secret=secret_kind is not None,
         origin=origin,
         secret_kind=secret_kind,
+        file_base=(raw.get("file") or {}).get("base"),
         third_party=bool(raw.get("third_party", False)),
         expand=bool(raw.get("expand", True)),
         recorded_at=bool(raw.get("recorded_at", False)),
@@ -115,6 +121,31 @@ def _secret_kind(raw: Any, *, file: str, where: str) -> str | None:
     if raw in SECRET_KINDS:
         return str(raw)
     raise ConfigError(file, where, f"expected subject, system, true or false, got {raw!r}")
+
+
+def resolve_file(base_dir: Path | None, base: str, reference: str | None) -> str | None:
+    """``reference`` below ``base`` (relative to the sources file's directory, ``${VAR}``
+    expanded): its absolute path when it is a regular file there, else None. A
+    reference that climbs out of its base (``../``, a link) is never followed."""
+    if not reference or base_dir is None:
+        return None
+    try:
+        root = (Path(base_dir) / expand_path(base)).resolve()
+        target = (root / reference).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if not target.is_relative_to(root) or not target.is_file():
+        return None
+    return str(target)
+
+
+def expand_path(text: str) -> str:
+    """``${VAR}`` and ``${VAR:-default}`` from the environment (unset and no default: empty)."""
+    return re.sub(
+        r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}",
+        lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""),
+        text,
+    )
 
 
 def check_category(category: str, register: Register, *, file: str, where: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
@@ -478,7 +478,11 @@ def _field_entry(
 
 
 def grouped_data(
-    selection: Selection, register: Register, case: Case, language: str
+    selection: Selection,
+    register: Register,
+    case: Case,
+    language: str,
+    attachments: Mapping[tuple[str, str, str, str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """Included hits as service -> category (per controller) -> source -> record -> fields.
 
@@ -541,6 +545,10 @@ def grouped_data(
             _field_entry(*entry, masked=(source, location, key, entry[0]) in masked_refs)
             for entry in zip(*row[9:], strict=True)
         ]
+        for entry in fields:
+            attached = (attachments or {}).get((source, location, key, entry["field"]))
+            if attached:
+                entry["file"] = attached
         tree.setdefault((service, category, controller), {}).setdefault(source, []).append(
             {
                 "location": location,
@@ -618,6 +626,8 @@ class PackageContext:
     generated_at: str
     everything: pa.Table
     extension: Mapping[str, Any] | None = None
+    #: (source, location, record_key, field) -> the file's name in the package
+    attachments: Mapping[tuple[str, str, str, str], str] = field(default_factory=dict)
 
     def categories(self) -> list[str]:
         return sorted(set(self.selection.hits.column("category").to_pylist()))
@@ -719,6 +729,7 @@ def files_not_included(ctx: PackageContext) -> dict[str, Any]:
     names = _labels_of(ctx.selection, ctx.language)
     items: list[dict[str, str]] = []
     seen_recordings: set[tuple[str, str, str]] = set()
+    attached_records = {key[:3] for key in ctx.attachments}
     for source, location, key, name, value, value_type, category in zip(
         *(
             hits.column(c).to_pylist()
@@ -730,7 +741,11 @@ def files_not_included(ctx: PackageContext) -> dict[str, Any]:
         ref = (source, location, key)
         if value_type == "binary" and value is not None:
             kind = "binary"
-        elif category in RECORDING_CATEGORIES and ref not in seen_recordings:
+        elif (
+            category in RECORDING_CATEGORIES
+            and ref not in seen_recordings
+            and ref not in attached_records
+        ):
             seen_recordings.add(ref)
             kind, name, value = "recording", "", None
         else:
@@ -775,7 +790,9 @@ def access_document(ctx: PackageContext, *, with_data: bool = True) -> dict[str,
     document["information"] = information(ctx.register, ctx.parts(), language, ctx.controller)
     document["statement_notices"] = ctx.statement_notices()
     if with_data:
-        document["data"] = grouped_data(ctx.selection, ctx.register, ctx.case, language)
+        document["data"] = grouped_data(
+            ctx.selection, ctx.register, ctx.case, language, ctx.attachments
+        )
     else:
         document["categories"] = ctx.category_entries()
     document["withheld"] = withheld_block(ctx)

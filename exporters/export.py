@@ -76,6 +76,43 @@ class UndecidedMatches(ExportError):
 
 
 MAX_EXTENSION_MONTHS = 2
+ATTACHMENTS_DIR = "files"
+MAX_ATTACHMENT = 200 * 1024 * 1024
+
+
+def attachment_names(
+    hits: Any, register: Register, language: str
+) -> dict[tuple[str, str, str, str], tuple[str, str]]:
+    """Files a package holds (a recording its mapping says where to find): per field
+    reference, the name in the package (by category title, never by the file's own
+    name, which may name a person) and the file's path."""
+    found: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+    counts: dict[str, int] = {}
+    names = ("source", "location", "record_key", "field", "file", "category", "secret")
+    columns = [hits.column(n).to_pylist() for n in names]
+    for source, location, key, name, path, category, secret in zip(*columns, strict=True):
+        if not path or secret:
+            continue
+        title = register.category(category).named(language)
+        counts[title] = counts.get(title, 0) + 1
+        suffix = Path(path).suffix.lower()[:8]
+        found[(source, location, key, name)] = (
+            f"{ATTACHMENTS_DIR}/{title} {counts[title]}{suffix}",
+            path,
+        )
+    return found
+
+
+def read_attachment(path: str) -> bytes:
+    """A referenced file's bytes: a regular file under the size cap, else ExportError."""
+    target = Path(path)
+    try:
+        with target.open("rb") as handle:
+            if not os.fstat(handle.fileno()).st_size <= MAX_ATTACHMENT:
+                raise ExportError(f"{path}: larger than {MAX_ATTACHMENT} bytes; not included")
+            return handle.read()
+    except OSError as exc:
+        raise ExportError(f"{path}: the file a record refers to cannot be read ({exc})") from None
 
 
 def check_extension(extension: dict[str, Any] | None) -> None:
@@ -133,6 +170,8 @@ def _readme(
         lines.append(f"- {described['csv'][language]}")
     if VCARD_FILE in files:
         lines.append(f"- {described['vcf'][language]}")
+    if any(f.startswith(f"{ATTACHMENTS_DIR}/") for f in files):
+        lines.append(f"- {described['attachments'][language]}")
     lines.append(f"- {described['manifest'][language]}")
     if selection.own_use:
         lines += ["", t["own_use"][language]]
@@ -243,6 +282,7 @@ def export_package(
         else select_hits(case.hits, controller="all", **rules).hits  # type: ignore[arg-type]
     )
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
+    attachments = attachment_names(selection.hits, register, language)
     ctx = PackageContext(
         case=case,
         selection=selection,
@@ -252,6 +292,7 @@ def export_package(
         generated_at=generated_at,
         everything=everything,
         extension=extension,
+        attachments={ref: name for ref, (name, _path) in attachments.items()},
     )
     tables: list[RecordType] = []
     if "csv" in formats or "xlsx" in formats or kind == "portability":
@@ -310,6 +351,9 @@ def export_package(
         )
         writer.write_bytes(LETTER_FILE, letter)
         files.insert(0, LETTER_FILE)
+        for name, source_path in attachments.values():
+            writer.write_bytes(name, read_attachment(source_path))
+            files.append(name)
         readme = labels()["readme_file"][language]
         writer.write_bytes(
             readme,

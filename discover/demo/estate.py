@@ -43,10 +43,26 @@ def _sqlite(path: Path, build: Callable[[sa.Engine], None]) -> None:
     path.chmod(0o600)
 
 
+def _recording(path: Path) -> None:
+    """A one-second silent WAV: the demo subject's own call recording."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\x00\x00" * 8000)
+    private_dir(path.parent)
+    write_bytes(path, buffer.getvalue())
+
+
 def build_databases(estate: Path) -> list[dict[str, Any]]:
     """The CRM and telephony databases (SQLite) and their sources entries."""
     _sqlite(estate / "crm.sqlite", build_crm)
     _sqlite(estate / "telephony.sqlite", build_telephony)
+    _recording(estate / "recordings" / "userrec" / "acme" / "201" / "0001.wav")
     return [
         {
             "name": "crm",

@@ -269,3 +269,25 @@ def test_secret_kinds_and_origins_of_a_field() -> None:
         spec({"origin": "guessed"})
     with pytest.raises(ConfigError, match=r"columns\.f\.secret"):
         spec({"secret": "maybe"})
+
+
+def test_a_file_reference_never_leaves_its_base_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from discover.mapping import resolve_file
+
+    base = tmp_path / "recordings"
+    (base / "a").mkdir(parents=True)
+    (base / "a" / "1.wav").write_bytes(b"RIFF")
+    (tmp_path / "secret.txt").write_text("x")
+    (base / "link.wav").symlink_to(tmp_path / "secret.txt")
+    assert resolve_file(tmp_path, "recordings", "a/1.wav") == str(base / "a" / "1.wav")
+    assert resolve_file(tmp_path, "recordings", "../secret.txt") is None
+    assert resolve_file(tmp_path, "recordings", "link.wav") is None  # a link out of it
+    assert resolve_file(tmp_path, "recordings", "a") is None  # not a regular file
+    assert resolve_file(tmp_path, "recordings", "missing.wav") is None
+    assert resolve_file(tmp_path, "recordings", None) is None
+    monkeypatch.setenv("RECORDINGS_DIR", str(base))
+    assert resolve_file(Path("/"), "${RECORDINGS_DIR:-nowhere}", "a/1.wav") == str(
+        base / "a" / "1.wav"
+    )

@@ -87,7 +87,20 @@ def test_photos_and_recordings_are_listed_with_how_to_obtain_them(
     missing = document["files_not_included"]
     kinds = {(i["kind"], i["field"]) for i in missing["items"]}
     assert ("binary", "jpegPhoto") in kinds
-    assert any(kind == "recording" for kind, _field in kinds)
+    assert any(kind == "recording" for kind, _field in kinds)  # the CRM's, stored elsewhere
+    # the subject's own recording, whose mapping names its directory, is the audio file
+    import wave
+
+    audio = package / "files" / "Gespreksopnames 1.wav"
+    with wave.open(str(audio), "rb") as opened:
+        assert opened.getnframes() > 0
+    referenced = [
+        f
+        for fields in _access_fields(document).values()
+        for f in fields
+        if f.get("file") == "files/Gespreksopnames 1.wav"
+    ]
+    assert [f["field"] for f in referenced] == ["file_ref"]
     assert "privacy@bezorgsupport.nl" in missing["explanation"]
     letter = (package / "letter.html").read_text(encoding="utf-8")
     assert "geluidsopnames" in letter
