@@ -46,7 +46,7 @@ import pyarrow as pa
 from connectors import connector_class
 from connectors.base import WITHHELD, Connector, Match, Record, ScanResult, normalised_text
 from discover.errors import SourceError
-from discover.hits import MATCH_KINDS, hits_table, render_value
+from discover.hits import MATCH_KINDS, embedded_image, hits_table, render_value
 from discover.identifiers import Identifier
 from discover.mapping import LoadedMapping, resolve_file
 from discover.register import Register, default_register
@@ -542,7 +542,11 @@ class _Rounds:
                     "entity": record.entity,
                     "label_nl": spec.label.get("nl") if spec.label else None,
                     "label_en": spec.label.get("en") if spec.label else None,
-                    "file": self._file(source, spec.file_base, text) if spec.file_base else None,
+                    "file": self._file(source, spec.file_base, text)
+                    if spec.file_base
+                    else None
+                    if secret
+                    else embedded_image(value.value),
                 }
 
 

@@ -9,6 +9,7 @@ never Arrow metadata, so they survive Parquet, CSV and any join.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
@@ -96,7 +97,7 @@ HIT_COLUMN_DOCS: Mapping[str, str] = {
     "entity": "what the record is: person, organisation or event",
     "label_nl": "the field's name in Dutch packages (the mapping's label)",
     "label_en": "the field's name in English packages (the mapping's label)",
-    "file": "for a file reference (a recording): the file's absolute path, if it exists",
+    "file": "a recording's path, or a photo as a data: URI (packages hold it as a file)",
 }
 
 
@@ -121,6 +122,30 @@ def render_value(value: Any) -> tuple[str | None, str]:
         digest = hashlib.sha256(data).hexdigest()
         return f"<binary: {len(data)} bytes, sha256 {digest}>", "binary"
     return str(value), "text"
+
+
+#: image formats a package may hold as files, by their first bytes
+_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+MAX_EMBEDDED = 2 * 1024 * 1024
+
+
+def embedded_image(value: Any) -> str | None:
+    """A photo (bytes of a JPEG, PNG or GIF up to 2 MB) as a data URI, so that a package
+    can hold it as an image file; anything else None (it stays size and digest)."""
+    if not isinstance(value, bytes | bytearray | memoryview):
+        return None
+    data = bytes(value)
+    if len(data) > MAX_EMBEDDED:
+        return None
+    for magic, mime in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return None
 
 
 def hits_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:

@@ -740,6 +740,8 @@ def files_not_included(ctx: PackageContext) -> dict[str, Any]:
     ):
         ref = (source, location, key)
         if value_type == "binary" and value is not None:
+            if (source, location, key, name) in ctx.attachments:
+                continue  # the package holds it as a file
             kind = "binary"
         elif (
             category in RECORDING_CATEGORIES

@@ -8,6 +8,7 @@ the export (with the full decisions it applied) in the case's export log.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import os
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pyarrow.compute as pc
 
 from discover.case import Case, read_case
 from discover.config import read_document
@@ -88,14 +91,23 @@ def attachment_names(
     name, which may name a person) and the file's path."""
     found: dict[tuple[str, str, str, str], tuple[str, str]] = {}
     counts: dict[str, int] = {}
-    names = ("source", "location", "record_key", "field", "file", "category", "secret")
+    names = ("source", "location", "record_key", "field", "file", "category")
     columns = [hits.column(n).to_pylist() for n in names]
-    for source, location, key, name, path, category, secret in zip(*columns, strict=True):
-        if not path or secret:
-            continue
+    hidden = pc.or_(hits.column("secret"), hits.column("third_party")).to_pylist()
+    for (source, location, key, name, path, category), withheld in zip(
+        zip(*columns, strict=True), hidden, strict=True
+    ):
+        if not path or withheld:
+            continue  # nothing to attach, or a secret or another person's
         title = register.category(category).named(language)
         counts[title] = counts.get(title, 0) + 1
-        suffix = Path(path).suffix.lower()[:8]
+        if path.startswith("data:"):
+            mime = path[5:].split(";", 1)[0]
+            suffix = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}.get(
+                mime, ".bin"
+            )
+        else:
+            suffix = Path(path).suffix.lower()[:8]
         found[(source, location, key, name)] = (
             f"{ATTACHMENTS_DIR}/{title} {counts[title]}{suffix}",
             path,
@@ -104,7 +116,10 @@ def attachment_names(
 
 
 def read_attachment(path: str) -> bytes:
-    """A referenced file's bytes: a regular file under the size cap, else ExportError."""
+    """A referenced file's bytes: a regular file under the size cap, else ExportError.
+    A photo the case holds itself (a data: URI) is decoded."""
+    if path.startswith("data:"):
+        return base64.b64decode(path.split(",", 1)[1])
     target = Path(path)
     try:
         with target.open("rb") as handle:

@@ -141,3 +141,18 @@ def test_binary_values_become_their_size_and_digest_never_the_bytes() -> None:
     assert text.startswith("<binary: 13 bytes, sha256 ")
     assert "secret" not in text
     assert render_value(memoryview(b"abc"))[0] == render_value(bytearray(b"abc"))[0]
+
+
+def test_photos_are_kept_as_data_uris_and_nothing_else() -> None:
+    import base64
+
+    from discover.hits import MAX_EMBEDDED, embedded_image
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 20
+    uri = embedded_image(jpeg)
+    assert uri is not None and uri.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == jpeg
+    assert embedded_image(b"\x89PNG\r\n\x1a\n....").startswith("data:image/png")  # type: ignore[union-attr]
+    assert embedded_image(b"0\x82\x01\x0a certificate") is None  # not an image
+    assert embedded_image(b"\xff\xd8\xff" + b"\x00" * MAX_EMBEDDED) is None  # too large
+    assert embedded_image("text") is None

@@ -86,8 +86,13 @@ def test_photos_and_recordings_are_listed_with_how_to_obtain_them(
     document = json.loads((package / "access.json").read_text(encoding="utf-8"))
     missing = document["files_not_included"]
     kinds = {(i["kind"], i["field"]) for i in missing["items"]}
-    assert ("binary", "jpegPhoto") in kinds
     assert any(kind == "recording" for kind, _field in kinds)  # the CRM's, stored elsewhere
+    # directory photos are image files in the package, referenced from their fields
+    photos = [f for name in ("jpegPhoto", "thumbnailPhoto") for f in _access_fields(document)[name]]
+    assert photos and all(f["file"].startswith("files/") for f in photos)
+    assert not any(field in ("jpegPhoto", "thumbnailPhoto") for _kind, field in kinds)
+    for photo in photos:
+        assert (package / photo["file"]).read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
     # the subject's own recording, whose mapping names its directory, is the audio file
     import wave
 
