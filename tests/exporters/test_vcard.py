@@ -160,3 +160,34 @@ def test_contacts_from_hits_skips_empty_records() -> None:
     contacts = contacts_from_hits(table)
     assert [c.display_name for c in contacts] == ["Jan de Vries (mobiel)"]
     assert vcards(contacts).startswith(b"BEGIN:VCARD\r\nVERSION:3.0\r\n")
+
+
+def test_only_the_subjects_own_photo_becomes_a_file(tmp_path: Path) -> None:
+    import base64
+
+    own = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xffOWN").decode()
+    other = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xffOTHER").decode()
+    directory = {"category": "managed_it.directory", "service": "managed_it", "source": "dir"}
+    rows = [
+        _hit("u1", "mail", "jan.devries@acme-logistiek.nl", "email", **directory),
+        _hit(
+            "u1", "jpegPhoto", "<binary: 6 bytes>", None, value_type="binary", file=own, **directory
+        ),
+        _hit("u1", "manager", "cn=Zoë", None, third_party=True, **directory),
+        _hit(
+            "u2",
+            "jpegPhoto",
+            "<binary: 8 bytes>",
+            None,
+            value_type="binary",
+            file=other,
+            third_party=True,
+            **directory,
+        ),
+    ]
+    case = tmp_path / "case"
+    write_synthetic_case(case, rows=rows, request=synthetic_request())
+    package = export_package(case, formats=["json"], out=tmp_path / "out", **EVERY).path
+    files = sorted((package / "files").iterdir())
+    assert [f.read_bytes() for f in files] == [b"\xff\xd8\xffOWN"]
+    assert b"OTHER" not in b"".join(p.read_bytes() for p in package.rglob("*") if p.is_file())
