@@ -38,7 +38,7 @@ from discover.files import (
     swap_in,
     write_json,
 )
-from discover.hits import HITS_SCHEMA, MATCH_KINDS
+from discover.hits import HITS_SCHEMA, MATCH_KINDS, with_optional_columns
 from discover.register import Register, default_register
 from discover.request import Request, request_from_document
 
@@ -279,6 +279,7 @@ def read_case(path: Path, register: Register | None = None) -> Case:
     _check_nulls(f"{label}/{HITS_FILE}", hits)
     if not hits.schema.equals(HITS_SCHEMA, check_metadata=False):
         try:
+            hits = with_optional_columns(hits)
             hits = hits.select(list(HITS_SCHEMA.names)).cast(HITS_SCHEMA)
         except (KeyError, ValueError, pa.ArrowException) as exc:
             raise CaseError(f"{path}/{HITS_FILE}: not in the hits schema ({exc})") from None

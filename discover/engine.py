@@ -59,10 +59,10 @@ from connectors.base import (
     normalised_text,
 )
 from discover.errors import SourceError, kind_label
-from discover.hits import MATCH_KINDS, hits_table, render_value
+from discover.hits import MATCH_KINDS, embedded_image, hits_table, render_value
 from discover.holders import Verdict, judge
 from discover.identifiers import Identifier
-from discover.mapping import LoadedMapping
+from discover.mapping import LoadedMapping, resolve_file
 from discover.register import Register, default_register
 from discover.request import Request
 from discover.sources import Settings, SourcesConfig
@@ -109,6 +109,9 @@ class SourceStatus:
     scans: int = 0
     rows_read: int = 0
     seconds: float = 0.0
+    #: the client organisation whose data the source holds (name and contact details
+    #: from the sources file): the controller of its client categories in packages
+    client: dict[str, str] | None = None
 
     @property
     def failed(self) -> bool:
@@ -116,6 +119,7 @@ class SourceStatus:
 
     def to_document(self) -> dict[str, Any]:
         return {
+            **({"client": self.client} if self.client else {}),
             "name": self.name,
             "kind": self.kind,
             "status": self.status,
@@ -274,6 +278,14 @@ def _ref_order(ref: RecordRef) -> tuple[str, str, tuple[tuple[int, int, str], ..
     return (ref[0], ref[1], natural_key(ref[2]))
 
 
+def _client_of(connector: Connector) -> dict[str, str] | None:
+    """The client organisation a connector's source holds data for (a wrapping
+    connector, such as a batch's counting one, may not carry its source)."""
+    source = getattr(connector, "source", None)
+    document = getattr(source, "client_document", None)
+    return document() if callable(document) else None
+
+
 class _Rounds:
     """The round loop shared by single and batch searches."""
 
@@ -290,7 +302,9 @@ class _Rounds:
         self.settings = settings
         self.register = register
         self.progress = progress
-        self.statuses = {c.name: SourceStatus(c.name, c.kind) for c in self.connectors}
+        self.statuses = {
+            c.name: SourceStatus(c.name, c.kind, client=_client_of(c)) for c in self.connectors
+        }
         self.checked: set[str] = set()
         #: the judgement on each identifier searched, the same for every subject
         self.verdicts: dict[Identifier, Verdict | None] = {}
@@ -596,6 +610,12 @@ class _Rounds:
                 return parent
         return None
 
+    def _file(self, source: str, base: str, reference: str | None) -> str | None:
+        """The file a reference names, if it is a regular file below its base directory."""
+        connector = next((c for c in self.connectors if c.name == source), None)
+        config = getattr(connector, "source", None)
+        return resolve_file(getattr(config, "base_dir", None), base, reference)
+
     def _hit_rows(self, subject: _Subject) -> Iterable[dict[str, Any]]:
         classes = _classify(subject)
         context: dict[RecordRef, list[tuple[RecordRef, str]]] = defaultdict(list)
@@ -676,6 +696,17 @@ class _Rounds:
                 "third_party": relation is not None
                 or shown.third_party
                 or (spec.third_party and spec.name not in matched_fields),
+                "origin": spec.origin or category.origin,
+                "secret_kind": (spec.secret_kind or "system") if secret else None,
+                "entity": shown.entity,
+                "label_nl": spec.label.get("nl") if spec.label else None,
+                "label_en": spec.label.get("en") if spec.label else None,
+                # another person's photo or recording never becomes a file
+                "file": None
+                if relation is not None or secret
+                else self._file(source, spec.file_base, text)
+                if spec.file_base
+                else embedded_image(value.value),
             }
 
 

@@ -9,6 +9,7 @@ never Arrow metadata, so they survive Parquet, CSV and any join.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
@@ -48,9 +49,25 @@ HITS_SCHEMA = pa.schema(
         pa.field("portable", pa.bool_(), nullable=False),
         pa.field("secret", pa.bool_(), nullable=False),
         pa.field("third_party", pa.bool_(), nullable=False),
+        pa.field("origin", pa.string()),
+        pa.field("secret_kind", pa.string()),
+        pa.field("entity", pa.string()),
+        pa.field("label_nl", pa.string()),
+        pa.field("label_en", pa.string()),
+        pa.field("file", pa.string()),
     ]
 )
 HIT_COLUMNS: tuple[str, ...] = tuple(HITS_SCHEMA.names)
+#: Columns added after the first cases were written: a case or row without them reads
+#: them as null (the exporters then take the register's defaults).
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "origin",
+    "secret_kind",
+    "entity",
+    "label_nl",
+    "label_en",
+    "file",
+)
 
 #: What each column means; the README's hits-schema table is generated from the same words.
 HIT_COLUMN_DOCS: Mapping[str, str] = {
@@ -75,6 +92,12 @@ HIT_COLUMN_DOCS: Mapping[str, str] = {
     "portable": "included in a portability package (consent or contract)",
     "secret": "password / PIN / PUK / codeword: value withheld, never exported",
     "third_party": "identifies another person: redacted in packages (Art. 15(4))",
+    "origin": "provided, observed, derived or system (WP242); null: the category's default",
+    "secret_kind": "subject (offered on request) or system (never offered); null if not secret",
+    "entity": "what the record is: person, organisation or event",
+    "label_nl": "the field's name in Dutch packages (the mapping's label)",
+    "label_en": "the field's name in English packages (the mapping's label)",
+    "file": "a recording's path, or a photo as a data: URI (packages hold it as a file)",
 }
 
 
@@ -101,6 +124,30 @@ def render_value(value: Any) -> tuple[str | None, str]:
     return str(value), "text"
 
 
+#: image formats a package may hold as files, by their first bytes
+_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+MAX_EMBEDDED = 2 * 1024 * 1024
+
+
+def embedded_image(value: Any) -> str | None:
+    """A photo (bytes of a JPEG, PNG or GIF up to 2 MB) as a data URI, so that a package
+    can hold it as an image file; anything else None (it stays size and digest)."""
+    if not isinstance(value, bytes | bytearray | memoryview):
+        return None
+    data = bytes(value)
+    if len(data) > MAX_EMBEDDED:
+        return None
+    for magic, mime in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return None
+
+
 def hits_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Build a table in HITS_SCHEMA from row dicts.
 
@@ -109,11 +156,24 @@ def hits_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     "required" column with gaps).
     """
     rows = list(rows)
-    columns = {name: [row[name] for row in rows] for name in HIT_COLUMNS}
+    columns = {
+        name: [row.get(name) if name in OPTIONAL_COLUMNS else row[name] for row in rows]
+        for name in HIT_COLUMNS
+    }
     table = pa.Table.from_pydict(columns, schema=HITS_SCHEMA)
     for schema_field in HITS_SCHEMA:
         if not schema_field.nullable and table.column(schema_field.name).null_count:
             raise ValueError(f"hits column {schema_field.name!r} must not be null")
+    return table
+
+
+def with_optional_columns(table: pa.Table) -> pa.Table:
+    """``table`` with every optional column it lacks added as nulls (older cases)."""
+    for name in OPTIONAL_COLUMNS:
+        if name not in table.column_names:
+            table = table.append_column(
+                HITS_SCHEMA.field(name), pa.nulls(table.num_rows, pa.string())
+            )
     return table
 
 

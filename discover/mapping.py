@@ -14,6 +14,8 @@ knows the kinds) for the kind's own schema and model.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Collection
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -26,6 +28,16 @@ from discover.identifiers import WEAK_TYPES
 from discover.register import Register
 
 MAPPING_VERSION = 1
+#: Where a field's data comes from (Article 29 WP, WP242 rev.01, 2.1): given by the
+#: subject, observed from their use of a service, derived by the provider from other
+#: data, or set by the provider's systems. Portability takes the first two only.
+ORIGINS: tuple[str, ...] = ("provided", "observed", "derived", "system")
+#: ``subject``: the subject's own credential (their line's SIP password, their SIM's
+#: PUK, the codeword they set), offered on request after identity verification;
+#: ``system``: a credential of the network (admin, provisioning, PPPoE passwords,
+#: password hashes), never offered. ``secret: true`` is read as ``system``: a secret
+#: nobody classified is treated as the one that is never handed out.
+SECRET_KINDS: tuple[str, ...] = ("subject", "system")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,13 @@ class FieldSpec:
     #: an organisation-level field (a general number): its values are the
     #: organisation's, never expanded and never what makes a record the subject's
     organisation: bool = False
+    #: provided | observed | derived | system; None: the category's default
+    origin: str | None = None
+    #: subject | system for a secret field, else None
+    secret_kind: str | None = None
+    #: the field holds a file reference: the directory it is relative to (itself
+    #: relative to the sources file; ``${VAR}`` and ``${VAR:-default}`` allowed)
+    file_base: str | None = None
 
     @property
     def expandable(self) -> bool:
@@ -80,16 +99,59 @@ def field_spec(
     raw = raw or {}
     category = raw.get("category", default_category)
     check_category(category, register, file=file, where=f"{where}.category")
+    secret_kind = _secret_kind(raw.get("secret", False), file=file, where=f"{where}.secret")
+    origin = raw.get("origin")
+    if origin is not None and origin not in ORIGINS:
+        raise ConfigError(file, f"{where}.origin", f"expected one of {', '.join(ORIGINS)}")
     return FieldSpec(
         name=name,
         category=category,
         identifier=raw.get("identifier"),
-        secret=bool(raw.get("secret", False)),
+        secret=secret_kind is not None,
+        origin=origin,
+        secret_kind=secret_kind,
+        file_base=(raw.get("file") or {}).get("base"),
         third_party=bool(raw.get("third_party", False)),
         expand=bool(raw.get("expand", True)),
         recorded_at=bool(raw.get("recorded_at", False)),
         label=raw.get("label"),
         organisation=bool(raw.get("organisation", False)),
+    )
+
+
+def _secret_kind(raw: Any, *, file: str, where: str) -> str | None:
+    """``secret:`` as a kind: false/absent None, true the alias of ``system``."""
+    if raw is False or raw is None:
+        return None
+    if raw is True:
+        return "system"
+    if raw in SECRET_KINDS:
+        return str(raw)
+    raise ConfigError(file, where, f"expected subject, system, true or false, got {raw!r}")
+
+
+def resolve_file(base_dir: Path | None, base: str, reference: str | None) -> str | None:
+    """``reference`` below ``base`` (relative to the sources file's directory, ``${VAR}``
+    expanded): its absolute path when it is a regular file there, else None. A
+    reference that climbs out of its base (``../``, a link) is never followed."""
+    if not reference or base_dir is None:
+        return None
+    try:
+        root = (Path(base_dir) / expand_path(base)).resolve()
+        target = (root / reference).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if not target.is_relative_to(root) or not target.is_file():
+        return None
+    return str(target)
+
+
+def expand_path(text: str) -> str:
+    """``${VAR}`` and ``${VAR:-default}`` from the environment (unset and no default: empty)."""
+    return re.sub(
+        r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}",
+        lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""),
+        text,
     )
 
 

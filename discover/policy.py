@@ -7,15 +7,23 @@ Applied between the case and every exporter, so that no format can forget a rule
   the field as withheld for security and says how to ask for it;
 * other people's data is redacted (Art. 15(4)): the field is listed, its value is not;
   a record whose every field is another person's is left out and counted;
-* except in a portability package, for categories the register marks
-  ``portable_third_party`` (the contacts in the subject's own phonebook): data the
-  subject keeps about others for their own use goes along with its values (WP242
-  rev.01, 2.2: the receiving service may use it for the subject's own purposes only);
+* except for categories the register marks ``portable_third_party`` (the contacts
+  in the subject's own phonebook): data the subject keeps about others for their own
+  use goes along with its values (WP242 rev.01, 2.2: the receiving service may use it
+  for the subject's own purposes only);
 * "possible" hits (matched on a name alone) are left out unless staff confirmed them;
 * staff decisions recorded by ``discover review`` exclude or confirm records;
 * a portability package holds only categories processed on consent or contract
   (the register's ``portable`` flag, re-checked against the legal basis here);
-* ``controller`` limits a package to the provider's or the client's part.
+* ``controller`` limits a package to the provider's or the client's part;
+* a portability package leaves out fields the provider derived or its systems set
+  (origin ``derived`` / ``system``: WP242 rev.01, 2.1 covers data the subject provided
+  or that was observed from their use) and records of organisations (not a person's);
+* other people's phone numbers in categories the register marks with
+  ``third_party_mask`` (the other party of the subject's own calls) are shown as on
+  a Dutch itemised bill, the last digits masked, instead of left out;
+* the contacts in the subject's own phonebook (``portable_third_party``) are part of
+  the full copy in an access package too, and are carried along in a portability one.
 
 Overdue records (older than their retention period) are *included*: Art. 15 covers
 every record processed when the request is answered, and deleting or hiding data
@@ -25,17 +33,22 @@ review``, the case summary, the export's console message), never in the package.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from discover.identifiers import try_normalise
+
 PackageKind = Literal["access", "portability"]
 ControllerScope = Literal["provider", "client", "all"]
 DecisionAction = Literal["confirm", "exclude"]
 PORTABLE_BASES: tuple[str, ...] = ("consent", "contract")
+#: field origins a portability package carries (WP242 rev.01, 2.1)
+PORTABLE_ORIGINS: tuple[str, ...] = ("provided", "observed")
+MASK_CHAR = "x"
 #: separates the parts of a record reference in vectorised keys; never in a name.
 _SEP = "\x1f"
 
@@ -90,6 +103,7 @@ class Selection:
     overdue_records: int = 0
     pending_review: int = 0
     own_use: list[dict[str, str]] = field(default_factory=list)
+    masked: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -111,13 +125,28 @@ def ref_key(ref: tuple[str, str, str]) -> str:
     return _SEP.join(ref)
 
 
-def _field_refs(table: pa.Table) -> list[dict[str, str]]:
+def _field_refs(table: pa.Table, *, secret: bool = False) -> list[dict[str, str]]:
     columns = [table.column(n).to_pylist() for n in ("source", "location", "record_key")]
     columns += [table.column(n).to_pylist() for n in ("field", "category")]
-    return [
+    refs = [
         {"source": s, "location": loc, "record_key": key, "field": name, "category": category}
         for s, loc, key, name, category in zip(*columns, strict=True)
     ]
+    if secret:  # which kind: the subject's own credential, or the network's
+        for ref, kind in zip(refs, table.column("secret_kind").to_pylist(), strict=True):
+            ref["secret"] = kind or "system"
+    return refs
+
+
+def mask_phone(value: str | None, digits: int) -> str | None:
+    """A phone number as on an itemised bill: E.164 with its last ``digits`` masked."""
+    if value is None:
+        return None
+    number = try_normalise("phone", value) or value
+    kept = len(number) - digits
+    if kept < 4:  # too short to show any part: an extension, a service number
+        return MASK_CHAR * len(number)
+    return number[:kept] + MASK_CHAR * digits
 
 
 def select_hits(
@@ -127,16 +156,18 @@ def select_hits(
     controller: ControllerScope = "all",
     decisions: Sequence[Decision] = (),
     own_use_categories: Collection[str] = (),
+    masked_categories: Mapping[str, int] | None = None,
 ) -> Selection:
     """Apply the package policy to a case's hits (see the module docstring).
 
     ``own_use_categories``: the register's ``portable_third_party`` categories
-    (:meth:`Register.own_use_categories`); used for portability packages only.
+    (:meth:`Register.own_use_categories`); ``masked_categories``: category id ->
+    digits to mask of other people's phone numbers (:meth:`Register.masked_categories`).
     """
     left_out: dict[str, int] = {}
     hits = hits.combine_chunks()
     own_use = pa.repeat(pa.scalar(False), hits.num_rows)
-    if kind == "portability" and own_use_categories and hits.num_rows:
+    if own_use_categories and hits.num_rows:
         # The subject's own contact list: not other people's data *for this package*.
         categories = pa.array(sorted(own_use_categories), pa.string())
         own_use = pc.and_(
@@ -180,6 +211,12 @@ def select_hits(
             pc.invert(pc.is_in(hits.column("legal_basis"), value_set=pa.array(PORTABLE_BASES))),
         )
         drop(not_portable, "not_portable")
+        origin = pc.fill_null(hits.column("origin"), "provided")
+        drop(pc.invert(pc.is_in(origin, value_set=pa.array(PORTABLE_ORIGINS))), "derived_or_system")
+        drop(
+            pc.equal(pc.fill_null(hits.column("entity"), "person"), "organisation"),
+            "organisation_record",
+        )
     if controller != "all":
         drop(pc.not_equal(hits.column("controller"), controller), "other_controller")
     # A record holding nothing but other people's data is left out, with a count.
@@ -192,10 +229,33 @@ def select_hits(
     own_use_fields = _field_refs(hits.filter(own_use_kept))
     secret = hits.column("secret")
     third = pc.and_(hits.column("third_party"), pc.invert(secret))
-    withheld = _field_refs(hits.filter(secret))
+    values = hits.column("value")
+    masked_fields: list[dict[str, str]] = []
+    if masked_categories and hits.num_rows:
+        # the other party of the subject's own calls: shown as on an itemised bill
+        maskable = pc.and_(
+            pc.and_(third, pc.equal(pc.fill_null(hits.column("identifier"), ""), "phone")),
+            pc.is_in(hits.column("category"), value_set=pa.array(sorted(masked_categories))),
+        )
+        if pc.any(maskable).as_py():
+            flags = maskable.to_pylist()
+            digits = [masked_categories.get(c, 0) for c in hits.column("category").to_pylist()]
+            shown = [
+                mask_phone(v, d) if f else v
+                for v, f, d in zip(values.to_pylist(), flags, digits, strict=True)
+            ]
+            masked_fields = _field_refs(hits.filter(maskable))
+            values = pa.array(shown, pa.string())
+            third = pc.and_(third, pc.invert(maskable))
+            hits = hits.set_column(
+                hits.schema.get_field_index("third_party"),
+                "third_party",
+                pc.and_(hits.column("third_party"), pc.invert(maskable)),
+            )
+    withheld = _field_refs(hits.filter(secret), secret=True)
     redacted = _field_refs(hits.filter(third))
     hidden = pc.or_(secret, hits.column("third_party"))
-    values = pc.if_else(hidden, pa.scalar(None, pa.string()), hits.column("value"))
+    values = pc.if_else(hidden, pa.scalar(None, pa.string()), values)
     hits = hits.set_column(hits.schema.get_field_index("value"), "value", values)
     return Selection(
         hits=hits,
@@ -207,4 +267,5 @@ def select_hits(
         overdue_records=overdue,
         pending_review=pending_records,
         own_use=own_use_fields,
+        masked=masked_fields,
     )

@@ -81,6 +81,18 @@ class Category:
     #: package carries it; an access package still redacts it (Art. 15(4)).
     portable_third_party: bool = False
     legitimate_interest: dict[str, str] | None = None
+    #: a short name for sheet and file names (the description is a sentence)
+    title: dict[str, str] = field(default_factory=dict)
+    #: default origin of the category's fields (WP242): provided | observed | derived | system
+    origin: str = "provided"
+    #: what the privacy statement does not say for this category
+    statement_silent: tuple[str, ...] = ()
+    #: other people's phone numbers shown with this many last digits masked (0: left out)
+    third_party_mask: int = 0
+
+    def named(self, language: str) -> str:
+        """The category's short title in a language (its id when it has none)."""
+        return self.title.get(language) or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +104,7 @@ class Register:
     controllers: dict[str, dict[str, str]]
     legal_bases: dict[str, dict[str, str]]
     purposes: dict[str, dict[str, str]]
-    recipients: dict[str, dict[str, str]]
+    recipients: dict[str, dict[str, Any]]
     organisation: dict[str, str]
     authority: dict[str, str]
     source: str = field(default="register.yaml")
@@ -108,6 +120,55 @@ class Register:
     def own_use_categories(self) -> frozenset[str]:
         """Ids of categories whose other people's data is portable (see Category)."""
         return frozenset(c.id for c in self.categories.values() if c.portable_third_party)
+
+    def masked_categories(self) -> dict[str, int]:
+        """Category id -> digits masked of other people's phone numbers (see Category)."""
+        return {c.id: c.third_party_mask for c in self.categories.values() if c.third_party_mask}
+
+    def transfers(self, category_id: str) -> list[str]:
+        """Recipient ids of a category that may be outside the EEA (Art. 15(2))."""
+        category = self.category(category_id)
+        return [r for r in category.recipients if self.recipients[r].get("outside_eea")]
+
+    def statement_gaps(self) -> list[dict[str, str]]:
+        """Where the register goes beyond the privacy statement or the statement is silent:
+        categories it does not mention, items it does not state for a category, and
+        recipients it does not name (``discover register check`` lists them)."""
+        found: list[dict[str, str]] = []
+        for category in self.categories.values():
+            if not category.in_statement:
+                found.append(
+                    {
+                        "category": category.id,
+                        "kind": "category",
+                        "item": "category",
+                        "text": "not in the privacy statement (in_statement: false)",
+                    }
+                )
+            for item in category.statement_silent:
+                found.append(
+                    {
+                        "category": category.id,
+                        "kind": "silent",
+                        "item": item,
+                        "text": f"{item}: not stated in the privacy statement",
+                    }
+                )
+            for recipient in category.recipients:
+                if self.recipients[recipient].get("in_statement") is False:
+                    found.append(
+                        {
+                            "category": category.id,
+                            "kind": "recipient",
+                            "item": recipient,
+                            "text": f"recipient {recipient!r}: not named in the privacy statement",
+                        }
+                    )
+        return found
+
+    def gaps(self) -> list[str]:
+        """:meth:`statement_gaps` as lines of text."""
+        return [f"{g['category']}: {g['text']}" for g in self.statement_gaps()]
 
     def __contains__(self, category_id: object) -> bool:
         return category_id in self.categories
@@ -165,6 +226,10 @@ def _build(document: dict[str, Any], file: str) -> Register:
             in_statement=raw.get("in_statement", True),
             portable_third_party=raw.get("portable_third_party", False),
             legitimate_interest=raw.get("legitimate_interest"),
+            title=dict(raw.get("title") or {}),
+            origin=raw.get("origin", "provided"),
+            statement_silent=tuple(raw.get("statement_silent", ())),
+            third_party_mask=raw.get("third_party_mask", 0),
         )
     return Register(
         categories=categories,

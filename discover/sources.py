@@ -106,6 +106,14 @@ class SourceConfig:
     allow_file_urls: bool = False
     #: this source's own time limit in seconds (None: the settings' time_limit)
     time_limit: float | None = None
+    #: the client's contact details from the sources file's ``clients:`` block
+    client_contact: dict[str, str] | None = None
+
+    def client_document(self) -> dict[str, str] | None:
+        """The client organisation as packages name it: name and contact details."""
+        if not self.client:
+            return None
+        return {"name": self.client, **(self.client_contact or {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +244,14 @@ def resolve_mapping_path(raw: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+def _client_contact(document: Mapping[str, Any], client: str | None) -> dict[str, str] | None:
+    """The ``clients:`` entry of a source's client (address, privacy contact), if any."""
+    if not client:
+        return None
+    entry = (document.get("clients") or {}).get(client)
+    return {str(k): str(v) for k, v in entry.items()} if entry else None
+
+
 def load_sources(
     path: Path, *, environ: Mapping[str, str] | None = None, mappings_exist: bool = True
 ) -> SourcesConfig:
@@ -286,6 +302,7 @@ def load_sources(
                 mapping_path=mapping_path,
                 connection=connection,
                 client=raw.get("client"),
+                client_contact=_client_contact(document, raw.get("client")),
                 description=raw.get("description"),
                 file=file,
                 base_dir=base_dir,

@@ -11,19 +11,21 @@ Texts come from ``exporters/texts/*.yaml`` (Dutch and English), never from code.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import yaml
 
 from discover.case import Case
 from discover.policy import ControllerScope, PackageKind, Selection
 from discover.register import Register
-from exporters.tables import RecordType
+from exporters.tables import RecordType, display_names, e164, iso_datetime
 
 FORMAT_NAME = {"access": "discover-access-package", "portability": "discover-portability-package"}
 FORMAT_VERSION = 1
@@ -71,25 +73,120 @@ def placeholders(register: Register, client: str | None, language: str) -> dict[
     }
 
 
-def controller_name(register: Register, who: str, client: str | None, language: str) -> str:
-    """The organisation that is the controller: the provider, or the client by name."""
+def source_clients(case: Case) -> dict[str, dict[str, str]]:
+    """Source name -> the client organisation it holds data for (from the sources file)."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in case.summary.get("sources", []):
+        client = entry.get("client") if isinstance(entry, dict) else None
+        if isinstance(client, dict) and isinstance(client.get("name"), str):
+            found[str(entry.get("name"))] = {str(k): str(v) for k, v in client.items()}
+    return found
+
+
+def controller_name(
+    register: Register, who: str, client: Mapping[str, str] | None, language: str
+) -> str:
+    """The organisation that is a record's controller: the provider, or the client its
+    source holds data for. Never the request's employer: a source of another client
+    (a namesake at another organisation) is that client's."""
     if who == "provider":
         return register.organisation["name"]
-    return client or texts()["client_unnamed"][language]
+    if client and client.get("name"):
+        return client["name"]
+    return texts()["client_unnamed"][language]
 
 
-def request_record(case: Case, kind: PackageKind) -> dict[str, Any]:
-    """The request's own record: id, dates, sources searched and failed."""
+def hit_controller_names(
+    hits: pa.Table, case: Case, register: Register, language: str
+) -> list[str]:
+    """The controller's name for every row of ``hits`` (see :func:`controller_name`)."""
+    clients = source_clients(case)
+    names: dict[tuple[str, str], str] = {}
+    result = []
+    for source, who in zip(
+        hits.column("source").to_pylist(), hits.column("controller").to_pylist(), strict=True
+    ):
+        key = (source, who)
+        if key not in names:
+            names[key] = controller_name(register, who, clients.get(source), language)
+        result.append(names[key])
+    return result
+
+
+def identifier_type_label(kind: str, language: str) -> str:
+    """An identifier type in words ("e-mailadres", "phone number")."""
+    return str(texts()["identifier_types"].get(kind, {}).get(language, kind))
+
+
+def visible_sources(case: Case, included: Collection[str]) -> set[str]:
+    """Sources a package may name: those of no single client, and those whose client's
+    records it holds. Another client's source name reveals that client's systems."""
+    clients = source_clients(case)
+    shown_clients = {clients[s]["name"] for s in included if s in clients}
+    names = {str(e.get("name")) for e in case.summary.get("sources", []) if isinstance(e, dict)}
+    return {n for n in names if n not in clients or clients[n]["name"] in shown_clients}
+
+
+def scrub_via(hits: pa.Table, case: Case) -> pa.Table:
+    """Provenance without the names of sources the package may not name.
+
+    A record found through another client's directory says so by that client's name
+    ("Acme Logistiek B.V."), not by its source and entry (see :func:`visible_sources`).
+    """
+    if hits.num_rows == 0:
+        return hits
+    clients = source_clients(case)
+    shown = visible_sources(case, set(hits.column("source").to_pylist()))
+    hidden = {name: info["name"] for name, info in clients.items() if name not in shown}
+    if not hidden:
+        return hits
+
+    def clean(via: str) -> str:
+        steps = via.split(" -> ")
+        for index, step in enumerate(steps):
+            source = step.split(":", 1)[0]
+            if source in hidden:
+                steps[index] = hidden[source]
+        return " -> ".join(steps)
+
+    cleaned = pa.array([clean(v) for v in hits.column("via").to_pylist()], pa.string())
+    return hits.set_column(hits.schema.get_field_index("via"), "via", cleaned)
+
+
+def request_record(
+    case: Case,
+    kind: PackageKind,
+    *,
+    language: str = "nl",
+    shown: Collection[str] | None = None,
+    extension: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The request's own record: id, dates, what was searched for, sources searched and failed.
+
+    ``shown`` limits the sources named (:func:`visible_sources`); ``extension`` is an
+    Art. 12(3) extension of the deadline (``months``, ``reason``).
+    """
     request = case.request
-    sources = case.summary.get("sources", [])
-    return {
+    sources = [s for s in case.summary.get("sources", []) if isinstance(s, dict)]
+    if shown is not None:
+        sources = [s for s in sources if s.get("name") in shown]
+    raw = list(request.raw_identifiers) or [(i.type, i.value) for i in request.identifiers]
+    deadline = one_month_later(request.received)
+    record: dict[str, Any] = {
         "request_id": request.request_id,
         "kind": kind,
         "received": request.received.isoformat(),
-        "deadline": one_month_later(request.received).isoformat(),
+        "deadline": deadline.isoformat(),
         "subject_name": request.subject_name,
         "client": request.client,
-        "identifiers": [{"type": i.type, "value": i.value} for i in request.identifiers],
+        "identifiers": [
+            {
+                "type": kind_,
+                "type_label": identifier_type_label(kind_, language),
+                "value": value,
+            }
+            for kind_, value in raw
+        ],
         "sources_searched": [s["name"] for s in sources if s.get("status") == "ok"],
         "sources_not_applicable": [s["name"] for s in sources if s.get("status") == "skipped"],
         "sources_failed": [
@@ -103,45 +200,201 @@ def request_record(case: Case, kind: PackageKind) -> dict[str, Any]:
         ],
         "complete": bool(case.summary.get("complete")),
     }
+    if extension:
+        months = int(extension["months"])
+        extended = deadline
+        for _ in range(months):
+            extended = one_month_later(extended)
+        record["deadline_extended"] = {
+            "deadline": extended.isoformat(),
+            "months": months,
+            "reason": str(extension["reason"]),
+            "text": fill(
+                texts()["deadline_extended"][language],
+                {"deadline": extended.isoformat(), "reason": str(extension["reason"])},
+            ),
+        }
+    # a partial request: identifiers the search refused, as the case summary lists them
+    rejected = case.summary.get("rejected_identifiers") or case.summary.get("rejected")
+    if isinstance(rejected, list) and rejected:
+        record["rejected_identifiers"] = [
+            item if isinstance(item, dict) else {"value": str(item)} for item in rejected
+        ]
+    return record
+
+
+def cite(article: str, language: str) -> str:
+    """A GDPR citation as a Dutch or English reader expects it: "6(1)(b)" becomes
+    "art. 6 lid 1 sub b AVG" or "Art. 6(1)(b) GDPR"."""
+    if language == "en":
+        return f"Art. {article} GDPR"
+    parts = article.replace(")", "").split("(")
+    text = f"art. {parts[0]}"
+    if len(parts) > 1:
+        text += f" lid {parts[1]}"
+    if len(parts) > 2:
+        text += f" sub {parts[2]}"
+    return text + " AVG"
 
 
 def category_info(
-    register: Register, category_id: str, client: str | None, language: str
+    register: Register, category_id: str, controller: str, language: str
 ) -> dict[str, Any]:
-    """The Art. 15(1) information for one category, in one language."""
+    """The Art. 15(1) and 15(2) information for one category, in one language.
+
+    Everything comes from the register; where the privacy statement is silent on an
+    item (the register's ``statement_silent``) the package says so rather than
+    guessing, and a recipient the statement does not name is marked as such.
+    """
     category = register.category(category_id)
+    t = texts()
+    unstated = t["not_in_statement"][language]
     basis = register.legal_bases[category.legal_basis]
-    recipients = [register.recipients[r][language] for r in category.recipients]
+    recipients = []
+    for rid in category.recipients:
+        entry = register.recipients[rid]
+        text = entry[language]
+        if entry.get("in_statement") is False:
+            text += f" ({unstated[0].lower()}{unstated[1:].rstrip('.')})"
+        recipients.append(text)
+    if "recipients" in category.statement_silent:
+        recipients.append(t["recipients_unstated"][language])
+    elif not recipients:
+        recipients.append(t["no_recipients"][language])
+    purposes = [register.purposes[p][language] for p in category.purposes]
+    if "purposes" in category.statement_silent:
+        purposes.append(t["purposes_unstated"][language])
+    transfers = [
+        {"recipient": rid, "safeguard": register.recipients[rid]["outside_eea"][language]}
+        for rid in register.transfers(category_id)
+    ]
+    if "transfers" in category.statement_silent:
+        transfer_text = unstated
+    elif transfers:
+        transfer_text = " ".join(item["safeguard"] for item in transfers)
+    else:
+        transfer_text = t["no_transfers"][language]
     info: dict[str, Any] = {
         "category": category.id,
+        "title": category.named(language),
         "description": category.description[language],
-        "purposes": [register.purposes[p][language] for p in category.purposes],
-        "recipients": recipients or [texts()["no_recipients"][language]],
+        "purposes": purposes,
+        "recipients": recipients,
+        "transfers": {"outside_eea": transfers, "text": transfer_text},
         "retention": category.retention.describe(language),
         "controller": category.controller,
-        "controller_name": controller_name(register, category.controller, client, language),
+        "controller_name": controller,
         "legal_basis": category.legal_basis,
-        "legal_basis_label": f"{basis[language]} (art. {basis['article']} AVG/GDPR)",
+        "legal_basis_label": f"{basis[language]} ({cite(basis['article'], language)})",
         "portable": category.portable,
+        "origin": category.origin,
+        "in_statement": category.in_statement,
+        "statement_silent": list(category.statement_silent),
     }
+    if not category.in_statement:
+        info["statement_notice"] = t["category_not_in_statement"][language]
     if category.legitimate_interest:
         info["legitimate_interest"] = category.legitimate_interest[language]
     return info
 
 
+def controller_parts(
+    everything: pa.Table,
+    case: Case,
+    register: Register,
+    language: str,
+    scope: ControllerScope,
+) -> list[dict[str, Any]]:
+    """Who answers for what: one part per controller organisation, with its contact
+    details and the categories held for it.
+
+    ``everything`` is what a package of every controller would hold (so that a client
+    whose records this package leaves out is still named, with the categories the
+    provider holds for it as its processor, and the subject knows whom to address).
+    """
+    t = texts()
+    clients = source_clients(case)
+    organisation = register.organisation
+    held: dict[tuple[str, str], set[str]] = {}
+    contact_of: dict[str, dict[str, str]] = {}
+    for source, who, category in zip(
+        everything.column("source").to_pylist(),
+        everything.column("controller").to_pylist(),
+        everything.column("category").to_pylist(),
+        strict=True,
+    ):
+        client = clients.get(source) if who == "client" else None
+        name = controller_name(register, who, client, language)
+        held.setdefault((who, name), set()).add(category)
+        if client:
+            contact_of[name] = client
+    if scope in ("provider", "all"):
+        held.setdefault(("provider", organisation["name"]), set())
+    parts = []
+    for (who, name), categories in sorted(
+        held.items(), key=lambda i: (i[0][0] != "provider", i[0][1])
+    ):
+        included = scope == "all" or scope == who
+        if who == "provider":
+            contact = {
+                "address": organisation["address"],
+                "privacy_contact": organisation["privacy_email"],
+                **({"phone": organisation["phone"]} if organisation.get("phone") else {}),
+            }
+        else:
+            details = contact_of.get(name, {})
+            contact = {
+                k: details[k] for k in ("address", "privacy_contact", "phone") if k in details
+            }
+        values = {
+            "provider": organisation["name"],
+            "client": name,
+            "contact": _contact_text(contact, language),
+            "categories": ", ".join(
+                register.category(c).named(language) for c in sorted(categories)
+            ),
+        }
+        unnamed = who == "client" and name not in contact_of
+        if who == "provider":
+            statement = fill(t["controller_split"]["provider"][language], values)
+        elif unnamed:
+            which = "included" if included else "elsewhere"
+            values["privacy_email"] = organisation["privacy_email"]
+            statement = fill(t["client_unnamed_split"][which][language], values)
+        elif included:
+            statement = fill(t["controller_split"]["client"][language], values)
+        else:
+            statement = fill(t["controller_split"]["client_elsewhere"][language], values)
+        parts.append(
+            {
+                "controller": who,
+                "organisation": name,
+                "role": "controller",
+                "processor": None if who == "provider" else organisation["name"],
+                "contact": contact,
+                "included": included,
+                "statement": statement,
+                "categories": sorted(categories),
+            }
+        )
+    return parts
+
+
+def _contact_text(contact: Mapping[str, str], language: str) -> str:
+    if not contact:
+        return texts()["client_contact_unknown"][language]
+    return ", ".join(contact[k] for k in ("privacy_contact", "address", "phone") if k in contact)
+
+
 def information(
     register: Register,
-    categories: Sequence[str],
-    client: str | None,
+    parts: list[dict[str, Any]],
     language: str,
     controller: ControllerScope,
 ) -> dict[str, Any]:
-    """The general Art. 15 information: rights, complaint, source, controller split."""
-    values = placeholders(register, client, language)
+    """The general Art. 15 information: rights, complaint, source, who answers for what."""
+    values = placeholders(register, None, language)
     t = texts()
-    present = sorted({register.category(c).controller for c in categories})
-    if controller != "all":
-        present = sorted(set(present) | {controller})
     info: dict[str, Any] = {
         "intro": fill(t["intro"][language], values),
         "controller": {
@@ -151,18 +404,7 @@ def information(
                 "privacy_email": register.organisation["privacy_email"],
                 "phone": register.organisation.get("phone"),
             },
-            "client": client,
-            "parts": [
-                {
-                    "controller": who,
-                    "organisation": controller_name(register, who, client, language),
-                    "statement": fill(t["controller_split"][who][language], values),
-                    "categories": sorted(
-                        c for c in categories if register.category(c).controller == who
-                    ),
-                }
-                for who in present
-            ],
+            "parts": parts,
         },
     }
     if controller != "all":
@@ -198,20 +440,67 @@ _TREE_COLUMNS = (
     "field",
     "value",
     "value_type",
+    "identifier",
     "match",
     "via",
     "recorded_at",
     "secret",
+    "secret_kind",
     "third_party",
+    "origin",
+    "label_nl",
+    "label_en",
 )
 
 
+def _field_entry(
+    name: str,
+    value: str | None,
+    value_type: str,
+    identifier: str | None,
+    withheld: str | None,
+    secret_kind: str | None,
+    origin: str | None,
+    label: str | None,
+    masked: bool,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "field": name,
+        "label": label or name,
+        "value": iso_datetime(value) if identifier is None else value,
+        "value_type": value_type,
+        "origin": origin,
+        "withheld": withheld,
+    }
+    if withheld == "secret":
+        entry["secret"] = secret_kind or "system"
+    if masked:
+        entry["masked"] = True
+    elif identifier == "phone" and value is not None:
+        entry["e164"] = e164(value)
+    return entry
+
+
 def grouped_data(
-    selection: Selection, register: Register, client: str | None, language: str
+    selection: Selection,
+    register: Register,
+    case: Case,
+    language: str,
+    attachments: Mapping[tuple[str, str, str, str], str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Included hits as service -> category -> source -> record -> fields."""
-    frame = pl.from_arrow(selection.hits.select(list(_TREE_COLUMNS)))
+    """Included hits as service -> category (per controller) -> source -> record -> fields.
+
+    A category held for two controllers (the directory of two clients) is two
+    entries, each naming its controller; so is every record.
+    """
+    hits = selection.hits
+    names = hit_controller_names(hits, case, register, language)
+    frame = pl.from_arrow(hits.select(list(_TREE_COLUMNS)))
     assert isinstance(frame, pl.DataFrame)
+    frame = frame.with_columns(pl.Series("controller_name", names, dtype=pl.String))
+    masked_refs = {
+        (m["source"], m["location"], m["record_key"], m["field"]) for m in selection.masked
+    }
     withheld = (
         pl.when(pl.col("secret"))
         .then(pl.lit("secret"))
@@ -230,8 +519,12 @@ def grouped_data(
             pl.col("recorded_at")
             .dt.convert_time_zone("UTC")
             .dt.to_string("%Y-%m-%dT%H:%M:%S+00:00"),
+            pl.col(f"label_{language}").alias("label"),
         )
-        .group_by(["service", "category", "source", "location", "record_key"], maintain_order=True)
+        .group_by(
+            ["service", "category", "controller_name", "source", "location", "record_key"],
+            maintain_order=True,
+        )
         .agg(
             pl.col("match").first(),
             pl.col("via").first(),
@@ -239,59 +532,54 @@ def grouped_data(
             pl.col("field"),
             pl.col("value"),
             pl.col("value_type"),
+            pl.col("identifier"),
             pl.col("withheld"),
+            pl.col("secret_kind"),
+            pl.col("origin"),
+            pl.col("label"),
         )
     )
-    tree: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
-    names = ("service", "category", "source", "location", "record_key", "match", "via")
-    names += ("recorded_at", "field", "value", "value_type", "withheld")
-    columns = [records.get_column(n).to_list() for n in names]
-    for (
-        service,
-        category,
-        source,
-        location,
-        key,
-        match,
-        via,
-        recorded_at,
-        field_names,
-        values,
-        value_types,
-        withheld_as,
-    ) in zip(*columns, strict=True):
+    tree: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    columns = ("service", "category", "controller_name", "source", "location", "record_key")
+    columns += ("match", "via", "recorded_at", "field", "value", "value_type", "identifier")
+    columns += ("withheld", "secret_kind", "origin", "label")
+    for row in zip(*(records.get_column(n).to_list() for n in columns), strict=True):
+        service, category, controller, source, location, key, match, via, recorded = row[:9]
         fields = [
-            {"field": f, "value": v, "value_type": t, "withheld": w}
-            for f, v, t, w in zip(field_names, values, value_types, withheld_as, strict=True)
+            _field_entry(*entry, masked=(source, location, key, entry[0]) in masked_refs)
+            for entry in zip(*row[9:], strict=True)
         ]
-        tree.setdefault(service, {}).setdefault(category, {}).setdefault(source, []).append(
+        for entry in fields:
+            attached = (attachments or {}).get((source, location, key, entry["field"]))
+            if attached:
+                entry["file"] = attached
+        tree.setdefault((service, category, controller), {}).setdefault(source, []).append(
             {
                 "location": location,
                 "record_key": key,
+                "controller_name": controller,
                 "match": match,
                 "via": via,
-                "recorded_at": recorded_at,
+                "recorded_at": recorded,
                 "fields": fields,
             }
         )
-    services = []
-    for service_id in sorted(tree):
-        categories = []
-        for category_id in sorted(tree[service_id]):
-            sources = [
-                {"source": name, "records": found}
-                for name, found in sorted(tree[service_id][category_id].items())
-            ]
-            info = category_info(register, category_id, client, language)
-            categories.append({**info, "sources": sources})
-        services.append(
-            {
-                "service": service_id,
-                "label": register.services[service_id][language],
-                "categories": categories,
-            }
-        )
-    return services
+    services: dict[str, list[dict[str, Any]]] = {}
+    for service_id, category_id, controller in sorted(tree):
+        sources = [
+            {"source": name, "records": found}
+            for name, found in sorted(tree[(service_id, category_id, controller)].items())
+        ]
+        info = category_info(register, category_id, controller, language)
+        services.setdefault(service_id, []).append({**info, "sources": sources})
+    return [
+        {
+            "service": service_id,
+            "label": register.services[service_id][language],
+            "categories": categories,
+        }
+        for service_id, categories in services.items()
+    ]
 
 
 def left_out(selection: Selection, language: str) -> dict[str, Any]:
@@ -324,105 +612,281 @@ def decisions_summary(selection: Selection) -> list[dict[str, str]]:
     ]
 
 
-def access_document(
-    case: Case,
-    selection: Selection,
-    register: Register,
-    *,
-    language: str,
-    controller: ControllerScope,
-    generated_at: str,
-    with_data: bool = True,
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PackageContext:
+    """Everything a package's content is built from, once for every format.
+
+    ``everything`` is the selection a package of every controller would hold: the
+    client sections name each client whose data the provider holds as its processor,
+    also when this package leaves that data out. ``extension`` is an Art. 12(3)
+    extension of the deadline (``months`` and ``reason``).
+    """
+
+    case: Case
+    selection: Selection
+    register: Register
+    language: str
+    controller: ControllerScope
+    generated_at: str
+    everything: pa.Table
+    extension: Mapping[str, Any] | None = None
+    #: (source, location, record_key, field) -> the file's name in the package
+    attachments: Mapping[tuple[str, str, str, str], str] = field(default_factory=dict)
+
+    def categories(self) -> list[str]:
+        return sorted(set(self.selection.hits.column("category").to_pylist()))
+
+    def shown_sources(self) -> set[str]:
+        return visible_sources(self.case, set(self.selection.hits.column("source").to_pylist()))
+
+    def request(self, kind: PackageKind) -> dict[str, Any]:
+        return request_record(
+            self.case,
+            kind,
+            language=self.language,
+            shown=self.shown_sources(),
+            extension=self.extension,
+        )
+
+    def parts(self) -> list[dict[str, Any]]:
+        return controller_parts(
+            self.everything, self.case, self.register, self.language, self.controller
+        )
+
+    def category_entries(self) -> list[dict[str, Any]]:
+        """One entry per (category, controller) the package holds."""
+        hits = self.selection.hits
+        names = hit_controller_names(hits, self.case, self.register, self.language)
+        records: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+        for category, name, source, location, key in zip(
+            hits.column("category").to_pylist(),
+            names,
+            hits.column("source").to_pylist(),
+            hits.column("location").to_pylist(),
+            hits.column("record_key").to_pylist(),
+            strict=True,
+        ):
+            records.setdefault((category, name), set()).add((source, location, key))
+        return [
+            {**category_info(self.register, c, n, self.language), "records": len(refs)}
+            for (c, n), refs in sorted(records.items())
+        ]
+
+    def statement_notices(self) -> list[dict[str, str]]:
+        """Categories the package holds that the privacy statement does not mention."""
+        t = texts()
+        return [
+            {
+                "category": c,
+                "title": self.register.category(c).named(self.language),
+                "text": t["category_not_in_statement"][self.language],
+            }
+            for c in self.categories()
+            if not self.register.category(c).in_statement
+        ]
+
+
+def _labels_of(selection: Selection, language: str) -> dict[tuple[str, str], str]:
+    hits = selection.hits
+    result: dict[tuple[str, str], str] = {}
+    for source, name, text in zip(
+        hits.column("source").to_pylist(),
+        hits.column("field").to_pylist(),
+        hits.column(f"label_{language}").to_pylist(),
+        strict=True,
+    ):
+        result.setdefault((source, name), text or name)
+    return result
+
+
+def withheld_block(ctx: PackageContext) -> dict[str, Any]:
+    """Withheld secrets: the subject's own may be asked for, the network's never."""
+    t = texts()
+    values = placeholders(ctx.register, None, ctx.language)
+    names = _labels_of(ctx.selection, ctx.language)
+    fields = [
+        {**item, "label": names.get((item["source"], item["field"]), item["field"])}
+        for item in ctx.selection.withheld
+    ]
+    return {
+        "explanation": fill(t["withheld"][ctx.language], values),
+        "subject": fill(t["withheld_subject"][ctx.language], values),
+        "system": fill(t["withheld_system"][ctx.language], values),
+        "fields": fields,
+    }
+
+
+#: categories whose records describe a sound recording held elsewhere
+RECORDING_CATEGORIES = ("usage.recordings", "general.call_recordings")
+
+
+def files_not_included(ctx: PackageContext) -> dict[str, Any]:
+    """Files the package describes but does not hold, and how to obtain them.
+
+    A directory photo or certificate reaches the case as its size and SHA-256 only (the
+    connectors never copy binary values), and call recordings are stored outside the
+    sources searched: each is listed, and the subject may ask for the file.
+    """
+    hits = ctx.selection.hits
+    t = texts()
+    values = placeholders(ctx.register, None, ctx.language)
+    names = _labels_of(ctx.selection, ctx.language)
+    items: list[dict[str, str]] = []
+    seen_recordings: set[tuple[str, str, str]] = set()
+    attached_records = {key[:3] for key in ctx.attachments}
+    for source, location, key, name, value, value_type, category in zip(
+        *(
+            hits.column(c).to_pylist()
+            for c in ("source", "location", "record_key", "field", "value", "value_type")
+        ),
+        hits.column("category").to_pylist(),
+        strict=True,
+    ):
+        ref = (source, location, key)
+        if value_type == "binary" and value is not None:
+            if (source, location, key, name) in ctx.attachments:
+                continue  # the package holds it as a file
+            kind = "binary"
+        elif (
+            category in RECORDING_CATEGORIES
+            and ref not in seen_recordings
+            and ref not in attached_records
+        ):
+            seen_recordings.add(ref)
+            kind, name, value = "recording", "", None
+        else:
+            continue
+        items.append(
+            {
+                "kind": kind,
+                "source": source,
+                "location": location,
+                "record_key": key,
+                "field": name,
+                "label": names.get((source, name), name) if name else "",
+                "description": value or "",
+            }
+        )
+    return {
+        "explanation": fill(t["files_not_included"][ctx.language], values) if items else "",
+        "items": items,
+    }
+
+
+def access_document(ctx: PackageContext, *, with_data: bool = True) -> dict[str, Any]:
     """The whole access package as one document (the JSON format writes exactly this).
 
     ``with_data=False`` gives the metadata alone (the CSV sidecar and the XLSX cover
     carry it), with the Art. 15 information per category under ``categories``.
     """
-    client = case.request.client
-    values = placeholders(register, client, language)
+    language = ctx.language
+    values = placeholders(ctx.register, None, language)
     t = texts()
-    categories = sorted(set(selection.hits.column("category").to_pylist()))
     document: dict[str, Any] = {
         "format": FORMAT_NAME["access"],
         "format_version": FORMAT_VERSION,
         "title": t["title"]["access"][language],
         "language": language,
-        "generated_at": generated_at,
-        "controller_scope": controller,
-        "request": request_record(case, "access"),
+        "generated_at": ctx.generated_at,
+        "controller_scope": ctx.controller,
+        "request": ctx.request("access"),
     }
     if not document["request"]["complete"]:
         document["notice"] = t["incomplete"][language]
-    document["information"] = information(register, categories, client, language, controller)
+    document["information"] = information(ctx.register, ctx.parts(), language, ctx.controller)
+    document["statement_notices"] = ctx.statement_notices()
     if with_data:
-        document["data"] = grouped_data(selection, register, client, language)
+        document["data"] = grouped_data(
+            ctx.selection, ctx.register, ctx.case, language, ctx.attachments
+        )
     else:
-        document["categories"] = [category_info(register, c, client, language) for c in categories]
-    document["withheld"] = {
-        "explanation": fill(t["withheld"][language], values),
-        "fields": selection.withheld,
-    }
+        document["categories"] = ctx.category_entries()
+    document["withheld"] = withheld_block(ctx)
+    names = _labels_of(ctx.selection, language)
     document["redacted"] = {
         "explanation": fill(t["redacted"][language], values),
-        "fields": selection.redacted,
+        "fields": [
+            {**item, "label": names.get((item["source"], item["field"]), item["field"])}
+            for item in ctx.selection.redacted
+        ],
     }
-    document["left_out"] = left_out(selection, language)
-    document["decisions_applied"] = decisions_summary(selection)
+    document["masked"] = {
+        "explanation": t["masked"][language],
+        "fields": [
+            {**item, "label": names.get((item["source"], item["field"]), item["field"])}
+            for item in ctx.selection.masked
+        ],
+    }
+    document["files_not_included"] = files_not_included(ctx)
+    document["left_out"] = left_out(ctx.selection, language)
+    shown = ctx.shown_sources()
+    document["decisions_applied"] = [
+        d for d in decisions_summary(ctx.selection) if d["source"] in shown
+    ]
     return document
 
 
-def record_type_documents(record_types: Sequence[RecordType]) -> list[dict[str, Any]]:
+def record_type_documents(
+    record_types: Sequence[RecordType], names: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     return [
         {
             "id": r.id,
+            "title": names[i] if names else r.category,
+            "category": r.category,
             "source": r.source,
             "location": r.location,
             "rows": r.rows,
             "columns": [c.to_document() for c in r.columns],
         }
-        for r in record_types
+        for i, r in enumerate(record_types)
     ]
 
 
 def portability_document(
-    case: Case,
-    selection: Selection,
-    register: Register,
+    ctx: PackageContext,
     record_types: Sequence[RecordType],
     *,
-    controller: ControllerScope,
-    generated_at: str,
     with_records: bool = True,
 ) -> dict[str, Any]:
     """The portability package: records per record type, no prose, stable names.
 
     Values are the source's text (``value_type`` says how to read them); a withheld
-    or redacted field is null and listed under ``withheld``.
+    or redacted field is null and listed under ``withheld``. Every dataset and record
+    names its controller; ``information`` is the Art. 15 information that goes with
+    it (the same as an access package's), so that the package stands on its own.
     """
-    client = case.request.client
-    categories = sorted(set(selection.hits.column("category").to_pylist()))
+    register, case, language = ctx.register, ctx.case, ctx.language
+    clients = source_clients(case)
+    titles = {c: register.category(c).named(language) for c in register.categories}
+    names = display_names(record_types, titles)
     datasets = []
     for record_type, described in zip(
-        record_types, record_type_documents(record_types), strict=True
+        record_types, record_type_documents(record_types, names), strict=True
     ):
+        who = register.category(record_type.category).controller
+        controller = controller_name(register, who, clients.get(record_type.source), language)
         dataset: dict[str, Any] = {
             "id": described["id"],
+            "title": described["title"],
+            "category": described["category"],
+            "controller_name": controller,
             "source": described["source"],
             "location": described["location"],
             "columns": described["columns"],
             "rows": described["rows"],
         }
         if with_records:
-            names = record_type.frame.columns
-            fields = names[1:-1]  # _record_key first, _recorded_at last
+            frame = record_type.frame
+            field_names = frame.columns[1:-1]  # _record_key first, _recorded_at last
             dataset["records"] = [
                 {
                     "record_key": row[0],
+                    "controller_name": controller,
                     "recorded_at": _iso(row[-1]),
-                    "values": dict(zip(fields, row[1:-1], strict=True)),
+                    "values": dict(zip(field_names, row[1:-1], strict=True)),
                 }
-                for row in record_type.frame.iter_rows()
+                for row in frame.iter_rows()
             ]
         datasets.append(dataset)
     by_location = {(r.source, r.location): r.id for r in record_types}
@@ -432,30 +896,32 @@ def portability_document(
             "record_key": f["record_key"],
             "field": f["field"],
             "reason": reason,
+            **({"secret": f["secret"]} if "secret" in f else {}),
         }
-        for reason, fields in (("secret", selection.withheld), ("third_party", selection.redacted))
+        for reason, fields in (
+            ("secret", ctx.selection.withheld),
+            ("third_party", ctx.selection.redacted),
+        )
         for f in fields
     ]
     return {
         "format": FORMAT_NAME["portability"],
         "format_version": FORMAT_VERSION,
-        "generated_at": generated_at,
+        "title": texts()["title"]["portability"][language],
+        "language": language,
+        "generated_at": ctx.generated_at,
         "request_id": case.request.request_id,
-        "controller_scope": controller,
+        "controller_scope": ctx.controller,
+        "request": ctx.request("portability"),
         "controllers": {
             "provider": register.organisation["name"],
-            "client": client,
+            "parts": ctx.parts(),
         },
-        "categories": [
-            {
-                "category": c,
-                "service": register.category(c).service,
-                "controller": register.category(c).controller,
-                "legal_basis": register.category(c).legal_basis,
-            }
-            for c in categories
-        ],
+        "information": information(register, ctx.parts(), language, ctx.controller),
+        "statement_notices": ctx.statement_notices(),
+        "categories": ctx.category_entries(),
         "datasets": datasets,
         "withheld": withheld,
-        "left_out": dict(sorted(selection.left_out.items())),
+        "withheld_explanation": withheld_block(ctx),
+        "left_out": dict(sorted(ctx.selection.left_out.items())),
     }

@@ -8,6 +8,7 @@ the export (with the full decisions it applied) in the case's export log.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import os
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+
 from discover.case import Case, read_case
 from discover.config import read_document
 from discover.errors import CaseError, ConfigError, ExportError
@@ -25,15 +28,17 @@ from discover.policy import ControllerScope, PackageKind, Selection, select_hits
 from discover.register import Register, default_register
 from discover.review import load_decisions
 from exporters.content import (
+    PackageContext,
     access_document,
     fill,
     labels,
     placeholders,
     portability_document,
-    texts,
+    scrub_via,
 )
 from exporters.csv_export import write_csv_package
 from exporters.json_export import write_json_package
+from exporters.letter import LETTER_FILE, letter_html
 from exporters.package import MANIFEST, PackageWriter
 from exporters.tables import RecordType, record_types
 from exporters.vcard import VCARD_FILE, VCardVersion, contacts_from_hits, vcards
@@ -57,6 +62,89 @@ class ExportResult:
     encrypted: bool
     contacts: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: categories in the package that the privacy statement does not mention
+    statement_notices: list[str] = field(default_factory=list)
+
+
+class UndecidedMatches(ExportError):
+    """The case holds possible matches nobody decided on: review them first."""
+
+    def __init__(self, case_path: Path, count: int) -> None:
+        self.count = count
+        super().__init__(
+            f"{case_path}: {count} possible match(es) await a decision; review them with "
+            f"`discover review {case_path}` (or export anyway with --allow-undecided, "
+            "which the export log records)"
+        )
+
+
+MAX_EXTENSION_MONTHS = 2
+ATTACHMENTS_DIR = "files"
+MAX_ATTACHMENT = 200 * 1024 * 1024
+
+
+def attachment_names(
+    hits: Any, register: Register, language: str
+) -> dict[tuple[str, str, str, str], tuple[str, str]]:
+    """Files a package holds (a recording its mapping says where to find): per field
+    reference, the name in the package (by category title, never by the file's own
+    name, which may name a person) and the file's path."""
+    found: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+    counts: dict[str, int] = {}
+    names = ("source", "location", "record_key", "field", "file", "category")
+    columns = [hits.column(n).to_pylist() for n in names]
+    hidden = pc.or_(hits.column("secret"), hits.column("third_party")).to_pylist()
+    for (source, location, key, name, path, category), withheld in zip(
+        zip(*columns, strict=True), hidden, strict=True
+    ):
+        if not path or withheld:
+            continue  # nothing to attach, or a secret or another person's
+        title = register.category(category).named(language)
+        counts[title] = counts.get(title, 0) + 1
+        if path.startswith("data:"):
+            mime = path[5:].split(";", 1)[0]
+            suffix = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}.get(
+                mime, ".bin"
+            )
+        else:
+            suffix = Path(path).suffix.lower()[:8]
+        found[(source, location, key, name)] = (
+            f"{ATTACHMENTS_DIR}/{title} {counts[title]}{suffix}",
+            path,
+        )
+    return found
+
+
+def read_attachment(path: str) -> bytes:
+    """A referenced file's bytes: a regular file under the size cap, else ExportError.
+    A photo the case holds itself (a data: URI) is decoded."""
+    if path.startswith("data:"):
+        return base64.b64decode(path.split(",", 1)[1])
+    target = Path(path)
+    try:
+        with target.open("rb") as handle:
+            if not os.fstat(handle.fileno()).st_size <= MAX_ATTACHMENT:
+                raise ExportError(f"{path}: larger than {MAX_ATTACHMENT} bytes; not included")
+            return handle.read()
+    except OSError as exc:
+        raise ExportError(f"{path}: the file a record refers to cannot be read ({exc})") from None
+
+
+def check_extension(extension: dict[str, Any] | None) -> None:
+    """An Art. 12(3) extension: one or two further months, with the reason given."""
+    if extension is None:
+        return
+    months = extension.get("months")
+    if not isinstance(months, int) or not 1 <= months <= MAX_EXTENSION_MONTHS:
+        raise ExportError(
+            f"--extend-deadline: expected 1 or 2 months (Art. 12(3) GDPR allows at most "
+            f"{MAX_EXTENSION_MONTHS} further months), got {months!r}"
+        )
+    if not str(extension.get("reason") or "").strip():
+        raise ExportError(
+            "--extend-deadline needs --extension-reason: the subject must be told why "
+            "(Art. 12(3) GDPR)"
+        )
 
 
 def package_name(request_id: str, kind: PackageKind, controller: ControllerScope) -> str:
@@ -88,6 +176,8 @@ def _readme(
     )
     lines = [text, ""]
     described = t["files"]
+    if LETTER_FILE in files:
+        lines.append(f"- {LETTER_FILE}: {described['letter'][language]}")
     for name in (f"{kind}.json", f"{kind}.xlsx"):
         if name in files:
             lines.append(f"- {name}: {described[name][language]}")
@@ -95,13 +185,23 @@ def _readme(
         lines.append(f"- {described['csv'][language]}")
     if VCARD_FILE in files:
         lines.append(f"- {described['vcf'][language]}")
+    if any(f.startswith(f"{ATTACHMENTS_DIR}/") for f in files):
+        lines.append(f"- {described['attachments'][language]}")
     lines.append(f"- {described['manifest'][language]}")
     if selection.own_use:
         lines += ["", t["own_use"][language]]
     if selection.withheld:
         lines += ["", t["withheld"][language]]
-        seen = sorted({(w["source"], w["location"], w["field"]) for w in selection.withheld})
-        lines += [f"- {s}.{loc}: {f}" for s, loc, f in seen]
+        names = dict(
+            zip(
+                selection.hits.column("field").to_pylist(),
+                selection.hits.column(f"label_{language}").to_pylist(),
+                strict=True,
+            )
+        )
+        seen = sorted({(w["field"], w.get("secret", "system")) for w in selection.withheld})
+        kinds = labels()["labels"]["secret_kinds"]
+        lines += [f"- {names.get(f) or f} ({kinds[k][language]})" for f, k in seen]
     lines += ["", fill(t["questions"][language], values), ""]
     return "\n".join(lines).encode("utf-8")
 
@@ -145,13 +245,27 @@ def export_package(
     formats: Sequence[str] = ("json",),
     language: str | None = None,
     out: Path | None = None,
-    controller: ControllerScope = "all",
+    controller: ControllerScope = "provider",
     force: bool = False,
     register: Register | None = None,
     passphrase: str | None = None,
     vcard_version: VCardVersion = "3.0",
+    client_instruction: str | None = None,
+    allow_undecided: bool = True,
+    exported_by: str | None = None,
+    extension: dict[str, Any] | None = None,
 ) -> ExportResult:
-    """Write a package for a case; see the module docstring for the steps."""
+    """Write a package for a case; see the module docstring for the steps.
+
+    The default package holds the provider's own data in full and names every client
+    organisation whose data the provider holds as its processor, with the categories
+    and whom to address. The clients' records go out with ``controller`` ``client``
+    or ``all``; ``client_instruction`` (the client's instruction, which the CLI
+    requires for those) is recorded in the export log. ``allow_undecided=False`` refuses a case
+    with possible matches nobody decided on (the CLI's default). ``exported_by`` and
+    ``extension`` (Art. 12(3): ``months`` 1 or 2 and a ``reason``) go into the log;
+    the extension also into the package.
+    """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -160,23 +274,45 @@ def export_package(
         raise ExportError(f"unknown kind {kind!r}; expected access or portability")
     if controller not in ("provider", "client", "all"):
         raise ExportError(f"unknown controller {controller!r}; expected provider, client or all")
+    check_extension(extension)
     register = register or default_register()
     case = read_case(case_path)
     language = language or case.request.language
     if language not in LANGUAGES:
         raise ExportError(f"unknown language {language!r}; expected nl or en")
     decisions = load_decisions(case_path)
-    selection = select_hits(
-        case.hits,
-        kind=kind,
-        controller=controller,
-        decisions=decisions,
-        own_use_categories=register.own_use_categories(),
+    rules = {
+        "kind": kind,
+        "decisions": decisions,
+        "own_use_categories": register.own_use_categories(),
+        "masked_categories": register.masked_categories(),
+    }
+    selection = select_hits(case.hits, controller=controller, **rules)  # type: ignore[arg-type]
+    if selection.pending_review and not allow_undecided:
+        raise UndecidedMatches(case_path, selection.pending_review)
+    selection.hits = scrub_via(selection.hits, case)
+    everything = (
+        selection.hits
+        if controller == "all"
+        else select_hits(case.hits, controller="all", **rules).hits  # type: ignore[arg-type]
     )
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
+    attachments = attachment_names(selection.hits, register, language)
+    ctx = PackageContext(
+        case=case,
+        selection=selection,
+        register=register,
+        language=language,
+        controller=controller,
+        generated_at=generated_at,
+        everything=everything,
+        extension=extension,
+        attachments={ref: name for ref, (name, _path) in attachments.items()},
+    )
     tables: list[RecordType] = []
     if "csv" in formats or "xlsx" in formats or kind == "portability":
         tables = record_types(selection.hits, kind=kind)
+    titles = {c.id: c.named(language) for c in register.categories.values()}
     target = (out or case_path / "packages") / package_name(
         case.request.request_id, kind, controller
     )
@@ -184,60 +320,36 @@ def export_package(
     contacts = 0
     with PackageWriter(target, force=force) as writer:
         if kind == "access":
-            metadata = access_document(
-                case,
-                selection,
-                register,
-                language=language,
-                controller=controller,
-                generated_at=generated_at,
-                with_data=False,
-            )
-            title = metadata["title"]
+            metadata = access_document(ctx, with_data=False)
             if "json" in formats:
-                document = access_document(
-                    case,
-                    selection,
-                    register,
-                    language=language,
-                    controller=controller,
-                    generated_at=generated_at,
-                )
+                document = access_document(ctx)
                 files.append(write_json_package(writer, document, "access"))
                 del document
         else:
-            metadata = portability_document(
-                case,
-                selection,
-                register,
-                tables,
-                controller=controller,
-                generated_at=generated_at,
-                with_records=False,
-            )
-            title = texts()["title"]["portability"][language]
+            metadata = portability_document(ctx, tables, with_records=False)
             if "json" in formats:
-                document = portability_document(
-                    case,
-                    selection,
-                    register,
-                    tables,
-                    controller=controller,
-                    generated_at=generated_at,
-                )
+                document = portability_document(ctx, tables)
                 files.append(write_json_package(writer, document, "portability"))
                 del document
+        title = metadata["title"]
         if "csv" in formats:
-            files += write_csv_package(writer, metadata, tables, kind=kind)
+            files += write_csv_package(
+                writer, metadata, tables, kind=kind, language=language, titles=titles
+            )
         if "xlsx" in formats:
+            # a portability workbook opens with the same Art. 15 cover as an access one
+            cover = metadata if kind == "access" else access_document(ctx, with_data=False)
+            cover = {**cover, "title": title}
             files.append(
                 write_xlsx_package(
                     writer,
                     kind=kind,
                     metadata=metadata,
+                    cover=cover,
                     selection=selection,
                     record_types=tables,
                     language=language,
+                    titles=titles,
                 )
             )
         if kind == "portability":
@@ -246,6 +358,17 @@ def export_package(
                 writer.write_bytes(VCARD_FILE, vcards(found, vcard_version))
                 files.append(VCARD_FILE)
                 contacts = len(found)
+        letter = letter_html(
+            metadata,
+            kind=kind,
+            language=language,
+            files=files,
+        )
+        writer.write_bytes(LETTER_FILE, letter)
+        files.insert(0, LETTER_FILE)
+        for name, source_path in attachments.values():
+            writer.write_bytes(name, read_attachment(source_path))
+            files.append(name)
         readme = labels()["readme_file"][language]
         writer.write_bytes(
             readme,
@@ -283,6 +406,10 @@ def export_package(
             "pending_review": selection.pending_review,
             "decisions_applied": selection.decisions_applied,
             "decisions_unmatched": selection.decisions_unmatched,
+            "exported_by": exported_by,
+            "client_instruction": client_instruction,
+            "allow_undecided": bool(selection.pending_review) and allow_undecided,
+            "deadline_extension": dict(extension) if extension else None,
         },
     )
     warnings = []
@@ -310,4 +437,5 @@ def export_package(
         encrypted=passphrase is not None,
         contacts=contacts,
         warnings=warnings,
+        statement_notices=[n["category"] for n in ctx.statement_notices()],
     )

@@ -10,12 +10,17 @@ EMAIL, extension -> TEL), then by common field names (company -> ORG, title ->
 TITLE, given/family names); anything else goes into NOTE as ``field: value`` so no
 data is lost. Redacted and withheld values (null after the policy) never appear.
 Lines are folded at 75 octets without splitting a UTF-8 character; text is escaped
-as both RFCs require. UIDs are derived from the record's reference, so an import of
+as both RFCs require. ``N`` holds the person's name only: a phonebook's label such as
+"Jan de Vries (bureau)" stays in ``FN`` (what the phone showed) and is dropped from
+``N``. An internal extension ("201") cannot be dialled from outside, so vCard 4.0
+writes it as ``TEL;VALUE=text`` rather than as a ``tel:`` URI; vCard 3.0's TEL is
+text anyway. UIDs are derived from the record's reference, so an import of
 a later package updates rather than duplicates a contact.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +43,8 @@ _TITLE = {"title", "job_title", "functie", "role"}
 _CELL = ("mobile", "mobiel", "cell", "gsm")
 _HOME = ("home", "prive", "privé", "private")
 _FAX = ("fax",)
+#: a label after a name in a phonebook: "Jan de Vries (bureau)", "Piet [mobiel]"
+_NAME_LABEL = re.compile(r"\s*(\([^()]*\)|\[[^\[\]]*\])\s*$")
 
 
 @dataclass(slots=True)
@@ -51,6 +58,7 @@ class Contact:
     org: str | None = None
     title: str | None = None
     phones: list[tuple[str, str]] = field(default_factory=list)  # (type, number)
+    extensions: list[str] = field(default_factory=list)  # internal, not dialable
     emails: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -65,6 +73,8 @@ class Contact:
             return self.org
         if self.phones:
             return self.phones[0][1]
+        if self.extensions:
+            return self.extensions[0]
         return self.emails[0] if self.emails else None
 
 
@@ -101,12 +111,11 @@ def contacts_from_hits(hits: pa.Table) -> list[Contact]:
             contact.family = value
         elif identifier == "name":
             contact.full_name = contact.full_name or value
-        elif identifier in ("phone", "extension"):
-            if identifier == "phone":
-                number = try_normalise("phone", value) or value
-            else:  # an extension, without its client scope ("acme/201" -> "201")
-                number = value.rsplit("/", 1)[-1]
+        elif identifier == "phone":
+            number = try_normalise("phone", value) or value
             contact.phones.append((_phone_type(name), number))
+        elif identifier == "extension":  # without its client scope ("acme/201" -> "201")
+            contact.extensions.append(value.rsplit("/", 1)[-1])
         elif identifier == "email":
             contact.emails.append(value)
         elif lowered in _GIVEN:
@@ -153,9 +162,20 @@ def fold(line: str) -> str:
     return "\r\n ".join(parts) + "\r\n"
 
 
+def person_name(display: str) -> str:
+    """A phonebook name without the labels after it ("Jan de Vries (bureau)")."""
+    name = display
+    while True:
+        stripped = _NAME_LABEL.sub("", name)
+        if stripped == name or not stripped:
+            return name.strip()
+        name = stripped
+
+
 def _split_name(display: str) -> tuple[str, str]:
-    """(family, given) from a full name: the first word is the given name."""
-    given, _, family = display.partition(" ")
+    """(family, given) from a full name: the first word is the given name, the rest
+    (with Dutch particles: "de Vries") the family name; labels are dropped."""
+    given, _, family = person_name(display).partition(" ")
     return family, given
 
 
@@ -179,11 +199,16 @@ def vcard(contact: Contact, version: VCardVersion = "3.0") -> str:
             types = f"{kind},voice" if kind != "fax" else "fax"
             dialable = number.startswith("+") and number[1:].isdigit()
             value = f"tel:{number}" if dialable else escape(number)
-            kind_param = ";VALUE=uri" if dialable else ""
+            kind_param = ";VALUE=uri" if dialable else ";VALUE=text"
             lines.append(f'TEL{kind_param};TYPE="{types}":{value}')
         else:
             types = f"{kind.upper()},VOICE" if kind != "fax" else "FAX"
             lines.append(f"TEL;TYPE={types}:{escape(number)}")
+    for extension in contact.extensions:
+        if version == "4.0":
+            lines.append(f'TEL;VALUE=text;TYPE="work,voice":{escape(extension)}')
+        else:
+            lines.append(f"TEL;TYPE=WORK,VOICE:{escape(extension)}")
     for email in contact.emails:
         lines.append(f"EMAIL;TYPE={'work' if version == '4.0' else 'INTERNET'}:{escape(email)}")
     if contact.notes:

@@ -1,11 +1,12 @@
 """The XLSX format: a workbook a person can read, written in constant memory.
 
-Layout (access): a cover sheet with the request and the Art. 15 information (who is
-responsible for which part, each category's purposes, recipients, retention and
-legal basis, the rights, the complaint authority, what is withheld or left out), a
-*fields* sheet mapping every column to its register category, then one sheet per
-record type (a source's table or file) with one row per record. Portability packages
-get a metadata sheet without prose instead of the cover.
+Layout: a cover sheet with the request and the Art. 15 information (who is
+responsible for which part, each category's purposes, recipients, transfers outside
+the EEA, retention and legal basis, the rights, the complaint authority, what is
+withheld or left out), a *fields* sheet mapping every column to its register
+category, then one sheet per record type, named by its category's title, with one
+row per record and the mappings' labels as column headers. Portability packages add
+a sheet of structured package metadata after the cover.
 
 Every data sheet has a frozen, bold header row, an autofilter over its rows and
 column widths fitted to the content (within bounds). Dates are real Excel dates;
@@ -32,9 +33,17 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from discover.policy import PackageKind, Selection
-from exporters.content import label, labels
+from exporters.content import label, labels, texts
 from exporters.package import PackageWriter
-from exporters.tables import MATCH, META_COLUMNS, RECORD_KEY, RECORDED_AT, RecordType
+from exporters.tables import (
+    MATCH,
+    META_COLUMNS,
+    RECORD_KEY,
+    RECORDED_AT,
+    RecordType,
+    display_names,
+    headers,
+)
 
 MIN_WIDTH = 6
 MAX_WIDTH = 60
@@ -67,19 +76,12 @@ def _wrapped_lines(text: str, width: int) -> int:
     return total
 
 
-def sheet_names(record_types: Sequence[RecordType], reserved: Sequence[str]) -> list[str]:
-    """Excel sheet names: at most 31 characters, no []:*?/\\, unique ignoring case."""
-    taken = {name.lower() for name in reserved} | {"history"}
-    names = []
-    for record_type in record_types:
-        base = _SHEET_UNSAFE.sub("_", record_type.id).strip("'")[:31] or "data"
-        name, n = base, 2
-        while name.lower() in taken:
-            suffix = f"~{n}"
-            name, n = base[: 31 - len(suffix)] + suffix, n + 1
-        taken.add(name.lower())
-        names.append(name)
-    return names
+def sheet_names(
+    record_types: Sequence[RecordType], reserved: Sequence[str], titles: dict[str, str]
+) -> list[str]:
+    """Excel sheet names by category title: at most 31 characters, no []:*?/\\, unique
+    ignoring case, never one of the package's own sheets (or Excel's "History")."""
+    return display_names(record_types, titles, reserved=[*reserved, "history"])
 
 
 def _parse_datetime(text: str) -> datetime | None:
@@ -184,6 +186,8 @@ def _access_cover(
     cover.title(metadata["title"])
     if "notice" in metadata:
         cover.line(label("notice", language), metadata["notice"], formats.notice)
+    for notice in metadata.get("statement_notices", []):
+        cover.line(notice["title"], notice["text"], formats.notice)
     cover.line("", info["intro"])
     cover.heading(label("request", language))
     cover.line(label("request_id", language), request["request_id"])
@@ -191,11 +195,21 @@ def _access_cover(
         cover.line(label("subject_name", language), request["subject_name"])
     cover.line(label("received", language), date.fromisoformat(request["received"]))
     cover.line(label("deadline", language), date.fromisoformat(request["deadline"]))
+    if "deadline_extended" in request:
+        extended = request["deadline_extended"]
+        cover.line(label("deadline_extended", language), date.fromisoformat(extended["deadline"]))
+        cover.line("", extended["text"])
     cover.lines(
         label("identifiers", language),
-        [f"{i['type']}: {i['value']}" for i in request["identifiers"]],
+        [f"{i['type_label']}: {i['value']}" for i in request["identifiers"]],
         none,
     )
+    if request.get("rejected_identifiers"):
+        cover.lines(
+            label("rejected_identifiers", language),
+            [str(r.get("value", r)) for r in request["rejected_identifiers"]],
+            none,
+        )
     cover.lines(label("sources_searched", language), request["sources_searched"], none)
     cover.lines(
         label("sources_failed", language),
@@ -217,7 +231,6 @@ def _access_cover(
         cover.line(label("scope", language), controller["scope"], formats.notice)
     for part in controller["parts"]:
         cover.line(part["organisation"], part["statement"])
-        cover.line("", ", ".join(part["categories"]) or none)
     provider = controller["provider"]
     cover.line(
         provider["name"],
@@ -237,9 +250,12 @@ def _access_cover(
         sources_of.setdefault(category, set()).add(source)
         sheets_of.setdefault(category, set()).add(sheets_by_location[(source, location)])
     for category in metadata["categories"]:
-        cover.line(category["category"], category["description"], formats.label)
+        cover.line(category["title"], category["description"], formats.label)
+        if "statement_notice" in category:
+            cover.line(label("notice", language), category["statement_notice"], formats.notice)
         cover.lines(label("purposes", language), category["purposes"], none)
         cover.lines(label("recipients", language), category["recipients"], none)
+        cover.line(label("transfers", language), category["transfers"]["text"])
         cover.line(label("retention", language), category["retention"])
         cover.line(label("controller", language), category["controller_name"])
         cover.line(label("legal_basis", language), category["legal_basis_label"])
@@ -269,17 +285,34 @@ def _access_cover(
     cover.line(label("how_to_exercise", language), info["how_to_exercise"])
     cover.line(label("complaint", language), info["complaint"]["text"])
 
-    for key, block in (("withheld", metadata["withheld"]), ("redacted", metadata["redacted"])):
+    blocks = (
+        ("withheld", metadata["withheld"]),
+        ("redacted", metadata["redacted"]),
+        ("masked", metadata["masked"]),
+    )
+    for key, block in blocks:
         if not block["fields"]:
             continue
         cover.heading(label(key, language))
         cover.line("", block["explanation"])
+        if key == "withheld":
+            kinds = {item.get("secret", "system") for item in block["fields"]}
+            for kind_ in ("subject", "system"):
+                if kind_ in kinds:
+                    cover.line("", block[kind_])
         counts: dict[tuple[str, str], int] = {}
         for item in block["fields"]:
-            where = (sheets_by_location[(item["source"], item["location"])], item["field"])
+            where = (sheets_by_location[(item["source"], item["location"])], item["label"])
             counts[where] = counts.get(where, 0) + 1
         for (sheet, field), count in sorted(counts.items()):
             cover.line(f"{sheet}: {field}", f"{count} ×")
+    missing = metadata.get("files_not_included", {"items": []})
+    if missing["items"]:
+        cover.heading(label("files_not_included", language))
+        cover.line("", missing["explanation"])
+        for item in missing["items"]:
+            where = sheets_by_location.get((item["source"], item["location"]), item["source"])
+            cover.line(f"{where}: {item['label'] or item['record_key']}", item["description"])
     if metadata["left_out"]["reasons"]:
         cover.heading(label("left_out", language))
         cover.line("", metadata["left_out"]["explanation"])
@@ -294,18 +327,29 @@ def _portability_sheet(
     sheet = book.add_worksheet(label("package_sheet", language))
     sheet.set_column(0, 0, 22)
     sheet.set_column(1, 1, 40)
+    names = labels()["labels"]["portability_sheet"]
+    reasons = labels()["labels"]["withheld_reasons"]
+    parts = metadata["controllers"]["parts"]
     rows: list[tuple[str, str]] = [
-        ("format", metadata["format"]),
-        ("format_version", str(metadata["format_version"])),
-        ("request_id", metadata["request_id"]),
-        ("generated_at", metadata["generated_at"]),
-        ("controller_scope", metadata["controller_scope"]),
-        ("controllers.provider", metadata["controllers"]["provider"]),
-        ("controllers.client", metadata["controllers"]["client"] or ""),
+        (names["format"][language], metadata["format"]),
+        (names["format_version"][language], str(metadata["format_version"])),
+        (names["request_id"][language], metadata["request_id"]),
+        (names["generated_at"][language], metadata["generated_at"]),
+        (names["controller_scope"][language], metadata["controller_scope"]),
     ]
-    rows += [(f"left_out.{k}", str(v)) for k, v in metadata["left_out"].items()]
+    rows += [(names["controller"][language], p["organisation"]) for p in parts if p["included"]]
+    why = texts()["left_out_reasons"]
     rows += [
-        (f"withheld.{w['reason']}", f"{w['dataset']} {w['record_key']} {w['field']}")
+        (names["left_out"][language], f"{v} × {why[k][language] if k in why else k}")
+        for k, v in metadata["left_out"].items()
+    ]
+    rows += [
+        (
+            reasons[w["reason"] if w["reason"] != "secret" else w.get("secret", "system")][
+                language
+            ],
+            f"{w['dataset']} {w['record_key']} {w['field']}",
+        )
         for w in metadata["withheld"]
     ]
     for index, (key, value) in enumerate(rows):
@@ -320,25 +364,29 @@ def _fields_sheet(
     names: Sequence[str],
     descriptions: dict[str, str],
     language: str,
+    titles: dict[str, str],
 ) -> None:
     sheet = book.add_worksheet(label("fields_sheet", language))
     header = [label(k, language) for k in ("sheet", "column", "category", "description")]
-    header += ["value_type", "identifier"]
+    header += [label("field", language), label("value_type", language)]
     for col, text in enumerate(header):
         sheet.write_string(0, col, text, formats.header)
     row = 1
     widths = [len(h) for h in header]
+    types = labels()["labels"]["value_types"]
+    column_labels = labels()["labels"]["columns"]
     for record_type, name in zip(record_types, names, strict=True):
-        for column in record_type.columns:
+        shown = headers(record_type, language, column_labels)
+        for column, heading in zip(record_type.columns, shown, strict=True):
             if column.field is None:
                 continue
             values = [
                 name,
-                column.name,
-                column.category or "",
+                heading,
+                titles.get(column.category or "", column.category or ""),
                 descriptions.get(column.category or "", ""),
-                column.value_type,
-                column.identifier or "",
+                column.name,
+                types.get(column.value_type, {}).get(language, column.value_type),
             ]
             for col, value in enumerate(values):
                 sheet.write_string(row, col, value)
@@ -473,15 +521,9 @@ def _data_sheet(
     language: str,
 ) -> None:
     sheet = book.add_worksheet(name)
-    column_labels = labels()["labels"]["columns"]
-    headers = [
-        column_labels[c.name][language]
-        if kind == "access" and c.field is None and c.name in column_labels
-        else c.name
-        for c in record_type.columns
-    ]
+    shown = headers(record_type, language, labels()["labels"]["columns"])
     writers, widths = _column_writers(sheet, record_type, formats, kind, language)
-    for col, text in enumerate(headers):
+    for col, text in enumerate(shown):
         sheet.write_string(0, col, text, formats.header)
         width = max(widths[col], len(text)) + 2
         sheet.set_column(col, col, min(max(width, MIN_WIDTH), MAX_WIDTH))
@@ -500,7 +542,7 @@ def _data_sheet(
             writers[col](row_number, col, value)
     _print_setup(sheet)
     sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(row_number, 1), len(headers) - 1)
+    sheet.autofilter(0, 0, max(row_number, 1), len(shown) - 1)
 
 
 def _markers(
@@ -526,6 +568,8 @@ def write_xlsx_package(
     selection: Selection,
     record_types: Sequence[RecordType],
     language: str,
+    titles: dict[str, str],
+    cover: dict[str, Any] | None = None,
 ) -> str:
     """Write ``<kind>.xlsx``; ``metadata`` is the package document without its data."""
     name = f"{kind}.xlsx"
@@ -545,15 +589,16 @@ def write_xlsx_package(
     formats = _Formats(book)
     reserved = [label("cover_sheet", language), label("fields_sheet", language)]
     reserved.append(label("package_sheet", language))
-    names = sheet_names(record_types, reserved)
+    names = sheet_names(record_types, reserved, titles)
     by_location = {(r.source, r.location): n for r, n in zip(record_types, names, strict=True)}
     if kind == "access":
-        _access_cover(book, formats, metadata, selection, by_location, language)
-        descriptions = {c["category"]: c["description"] for c in metadata["categories"]}
+        _access_cover(book, formats, cover or metadata, selection, by_location, language)
     else:
+        if cover is not None:
+            _access_cover(book, formats, cover, selection, by_location, language)
         _portability_sheet(book, formats, metadata, language)
-        descriptions = {}
-    _fields_sheet(book, formats, record_types, names, descriptions, language)
+    descriptions = {c["category"]: c["description"] for c in metadata["categories"]}
+    _fields_sheet(book, formats, record_types, names, descriptions, language, titles)
     for record_type, sheet_name in zip(record_types, names, strict=True):
         markers = _markers(selection, record_type, language, kind)
         _data_sheet(book, formats, record_type, sheet_name, markers, kind, language)

@@ -161,6 +161,11 @@ class CountingConnector:
     def kind(self) -> str:
         return self.inner.kind
 
+    @property
+    def source(self) -> Any:
+        """The inner connector's source (its client names the controller in packages)."""
+        return self.inner.source
+
     def identifier_types(self) -> frozenset[str]:
         return self.inner.identifier_types()
 

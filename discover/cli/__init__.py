@@ -157,6 +157,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "scan",
         "Find personal data in every source by its content, and what the mappings miss.",
     ),
+    "register": (
+        "discover.cli.register",
+        "register",
+        "Work with the processing register (mappings/register.yaml).",
+    ),
     "requests": (
         "discover.cli.requests",
         "requests",

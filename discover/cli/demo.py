@@ -16,6 +16,8 @@ from discover.request import load_request
 from discover.sources import load_sources
 from exporters import export_package
 
+DEMO_INSTRUCTION = "DEMO-INSTRUCTION-1 (the demo clients' standing instruction)"
+
 
 @click.command()
 @click.option(
@@ -43,12 +45,20 @@ def demo(ctx: click.Context, out: Path) -> None:
     summary = write_case(result, layout.case, force=True)
     print_summary(summary, case_path=str(layout.case))
     formats = ["json", "csv", "xlsx"]
-    package = export_package(
-        layout.case, kind="access", formats=formats, out=layout.packages, force=True
-    ).path
-    portability = export_package(
-        layout.case, kind="portability", formats=formats, out=layout.packages, force=True
-    ).path
+    # The demo shows every part: the provider's own data and, on the demo client's
+    # instruction, what it processes for the clients; its possible matches (the
+    # namesake) stay out until reviewed, which the export log records.
+    demo_export = {
+        "formats": formats,
+        "out": layout.packages,
+        "force": True,
+        "controller": "all",
+        "client_instruction": DEMO_INSTRUCTION,
+        "allow_undecided": True,
+        "exported_by": "discover demo",
+    }
+    package = export_package(layout.case, kind="access", **demo_export).path  # type: ignore[arg-type]
+    portability = export_package(layout.case, kind="portability", **demo_export).path  # type: ignore[arg-type]
     from discover.desk.hooks import demo_registered  # --out is also a data directory
 
     demo_registered(out, request, summary, {"access": package, "portability": portability})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 import tempfile
@@ -13,7 +14,6 @@ from rich.markup import escape
 from discover.cli.options import (
     WRITING,
     DirPath,
-    controller_option,
     kind_option,
     language_option,
     parse_formats,
@@ -24,6 +24,18 @@ from exporters import FORMATS, export_package
 from exporters.encrypt import MIN_PASSPHRASE, check_passphrase, generate_passphrase
 
 PASSPHRASE_ENV = "DISCOVER_PASSPHRASE"  # noqa: S105 - the variable's name
+REVIEWER_ENV = "DISCOVER_REVIEWER"
+
+
+def default_exporter() -> str:
+    """Who exports, when --by is not given: $DISCOVER_REVIEWER, else the OS user."""
+    from_env = os.environ.get(REVIEWER_ENV, "").strip()
+    if from_env:
+        return from_env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's numeric user)
+        return f"uid {os.getuid()}"
 
 
 def _passphrase(encrypt: str | None, variable: str) -> str | None:
@@ -77,7 +89,48 @@ def _check_case_writable(case_dir: Path) -> None:
     help=f"Comma-separated: {', '.join(FORMATS)} (portability adds contacts.vcf itself).",
 )
 @language_option(None, "Language of the package texts. Default: the request's language (Dutch).")
-@controller_option("Limit to the part the provider or the client organisation is controller of.")
+@click.option(
+    "--controller",
+    type=click.Choice(["provider", "client", "all"]),
+    default="provider",
+    show_default=True,
+    help=(
+        "Whose data goes in. provider: the provider's own data, and for each client "
+        "organisation a section naming it as controller and whom to address; client or "
+        "all: also the data processed for clients, which needs --client-instruction."
+    ),
+)
+@click.option(
+    "--client-instruction",
+    metavar="REF",
+    default=None,
+    help="The client's instruction to answer for its data (a reference, kept in the export log).",
+)
+@click.option(
+    "--allow-undecided",
+    is_flag=True,
+    help="Export although possible matches await review (they stay out; the log records it).",
+)
+@click.option(
+    "--by",
+    "exported_by",
+    default=None,
+    metavar="NAME",
+    help=f"Who exports, for the export log (default ${REVIEWER_ENV}, else the OS user).",
+)
+@click.option(
+    "--extend-deadline",
+    type=click.IntRange(1, 2),
+    default=None,
+    metavar="MONTHS",
+    help="Extend the one-month deadline by 1 or 2 months (Art. 12(3) GDPR); needs a reason.",
+)
+@click.option(
+    "--extension-reason",
+    default=None,
+    metavar="TEXT",
+    help="Why the deadline is extended (complexity, number of requests): shown in the package.",
+)
 @click.option(
     "--out",
     type=DirPath(),
@@ -122,13 +175,31 @@ def export(
     encrypt: str | None,
     passphrase_env: str,
     vcard_version: str,
+    client_instruction: str | None,
+    allow_undecided: bool,
+    exported_by: str | None,
+    extend_deadline: int | None,
+    extension_reason: str | None,
 ) -> None:
     """Write an access or portability package from CASE_DIR.
 
-    Possible matches are left out unless confirmed with `discover review`; secrets
-    never leave; other people's data is redacted. Exit 1 when the case is incomplete
-    (a source failed): the package says so.
+    Possible matches must be decided first with `discover review` (or left out with
+    --allow-undecided); secrets never leave; other people's data is redacted. Exit 1
+    when the case is incomplete (a source failed): the package says so; exit 2 for
+    undecided matches, a missing client instruction or a bad deadline extension.
     """
+    if controller in ("client", "all") and not (client_instruction or "").strip():
+        raise ExportError(
+            f"--controller {controller} puts out data the provider processes on behalf of "
+            "client organisations: give the client's instruction with --client-instruction REF"
+        )
+    if extension_reason and extend_deadline is None:
+        raise ExportError("--extension-reason needs --extend-deadline MONTHS (1 or 2)")
+    extension = (
+        {"months": extend_deadline, "reason": extension_reason or ""}
+        if extend_deadline is not None
+        else None
+    )
     _check_case_writable(case_dir)
     ctx.meta[WRITING] = out or case_dir / "packages"
     passphrase = _passphrase(encrypt, passphrase_env)
@@ -142,6 +213,10 @@ def export(
         force=force,
         passphrase=passphrase,
         vcard_version=vcard_version,  # type: ignore[arg-type]
+        client_instruction=client_instruction,
+        allow_undecided=allow_undecided,
+        exported_by=exported_by or default_exporter(),
+        extension=extension,
     )
     from discover.desk.hooks import exported  # the register, when it knows the request
 
@@ -168,6 +243,11 @@ def export(
         out_console.print(
             "encrypted: send the .zip; the recipient opens it with 7-Zip, Keka or WinZip "
             "(AES-256) and the passphrase sent separately"
+        )
+    for notice in result.statement_notices:
+        out_console.print(
+            f"[yellow]attention:[/] the package holds {escape(notice)}, a category the "
+            "privacy statement does not mention; have the statement updated"
         )
     for warning in result.warnings:
         out_console.print(f"[yellow]attention:[/] {escape(warning)}")

@@ -24,7 +24,7 @@ from discover.demo.databases import build_crm, build_telephony
 from discover.demo.devices import build_devices
 from discover.demo.directory import build_directory
 from discover.demo.mobile import build_mobile
-from discover.demo.people import SUBJECT
+from discover.demo.people import ORGANISATIONS, SUBJECT
 from discover.demo.voip import build_provisioning
 from discover.errors import InputError
 from discover.files import private_dir, write_bytes
@@ -43,10 +43,26 @@ def _sqlite(path: Path, build: Callable[[sa.Engine], None]) -> None:
     path.chmod(0o600)
 
 
+def _recording(path: Path) -> None:
+    """A one-second silent WAV: the demo subject's own call recording."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\x00\x00" * 8000)
+    private_dir(path.parent)
+    write_bytes(path, buffer.getvalue())
+
+
 def build_databases(estate: Path) -> list[dict[str, Any]]:
     """The CRM and telephony databases (SQLite) and their sources entries."""
     _sqlite(estate / "crm.sqlite", build_crm)
     _sqlite(estate / "telephony.sqlite", build_telephony)
+    _recording(estate / "recordings" / "userrec" / "acme" / "201" / "0001.wav")
     return [
         {
             "name": "crm",
@@ -74,6 +90,19 @@ BUILDERS: list[Callable[[Path], list[dict[str, Any]]]] = [
     build_devices,
     build_directory,
 ]
+
+
+def demo_clients() -> dict[str, dict[str, str]]:
+    """The client organisations' contact details: packages tell the subject whom to
+    address for the data the provider processes on each client's behalf."""
+    return {
+        org.name: {
+            "address": f"{org.street}, {org.postcode[:4]} {org.postcode[4:]} {org.city}",
+            "privacy_contact": f"privacy@{org.domain}",
+            "phone": org.switchboard,
+        }
+        for org in ORGANISATIONS
+    }
 
 
 def demo_request() -> dict[str, Any]:
@@ -136,6 +165,7 @@ def build_estate(root: Path) -> DemoLayout:
     sources = {
         "version": 1,
         "settings": {"max_depth": 3, "max_holders": 3},
+        "clients": demo_clients(),
         "sources": entries,
     }
     header = "# discover demo: sources of the demo estate (paths relative to this file)\n"

@@ -105,10 +105,10 @@ def test_one_of_failures_say_what_was_expected() -> None:
 
 def test_one_of_picks_the_alternative_that_was_meant() -> None:
     error = failure(
-        crm(column_phone={"identifier": "phone", "secret": "yes"}), "mapping-sql.schema.json"
+        crm(column_phone={"identifier": "phone", "expand": "yes"}), "mapping-sql.schema.json"
     )
     assert (
-        str(error) == "crm.yaml: tables.contacts.columns.phone.secret: 'yes' is not of type boolean"
+        str(error) == "crm.yaml: tables.contacts.columns.phone.expand: 'yes' is not of type boolean"
     )
 
 

@@ -13,9 +13,11 @@ from discover.hits import (
     HIT_COLUMNS,
     HITS_SCHEMA,
     MATCH_KINDS,
+    OPTIONAL_COLUMNS,
     empty_hits,
     hits_table,
     render_value,
+    with_optional_columns,
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -72,12 +74,25 @@ def test_the_schema_has_the_agreed_columns_in_order() -> None:
         "portable",
         "secret",
         "third_party",
+        "origin",
+        "secret_kind",
+        "entity",
+        "label_nl",
+        "label_en",
+        "file",
     )
     assert set(HIT_COLUMN_DOCS) == set(HIT_COLUMNS)
     assert HITS_SCHEMA.field("observed_at").type == pa.timestamp("us", tz="UTC")
     assert not HITS_SCHEMA.field("request_id").nullable
     assert HITS_SCHEMA.field("value").nullable  # a withheld secret has no value
     assert set(MATCH_KINDS) == {"exact", "normalised", "expanded", "related", "possible"}
+
+
+def test_rows_and_cases_without_the_optional_columns_read_them_as_null() -> None:
+    table = hits_table([row()])
+    assert table.column("origin").to_pylist() == [None]
+    old = table.drop_columns(list(OPTIONAL_COLUMNS))
+    assert with_optional_columns(old).select(list(HIT_COLUMNS)).schema.equals(HITS_SCHEMA)
 
 
 def test_hits_table_always_has_the_schema() -> None:
@@ -126,3 +141,18 @@ def test_binary_values_become_their_size_and_digest_never_the_bytes() -> None:
     assert text.startswith("<binary: 13 bytes, sha256 ")
     assert "secret" not in text
     assert render_value(memoryview(b"abc"))[0] == render_value(bytearray(b"abc"))[0]
+
+
+def test_photos_are_kept_as_data_uris_and_nothing_else() -> None:
+    import base64
+
+    from discover.hits import MAX_EMBEDDED, embedded_image
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 20
+    uri = embedded_image(jpeg)
+    assert uri is not None and uri.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == jpeg
+    assert embedded_image(b"\x89PNG\r\n\x1a\n....").startswith("data:image/png")  # type: ignore[union-attr]
+    assert embedded_image(b"0\x82\x01\x0a certificate") is None  # not an image
+    assert embedded_image(b"\xff\xd8\xff" + b"\x00" * MAX_EMBEDDED) is None  # too large
+    assert embedded_image("text") is None

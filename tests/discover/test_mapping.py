@@ -241,3 +241,54 @@ def test_yaml_syntax_error(tmp_path: Path) -> None:
     assert caught.value.file == "crm.yaml"
     assert caught.value.place == "line 5 column 1"
     assert caught.value.message.startswith("invalid YAML")
+
+
+def test_secret_kinds_and_origins_of_a_field() -> None:
+    from discover.errors import ConfigError
+    from discover.mapping import field_spec
+    from discover.register import default_register
+
+    register = default_register()
+
+    def spec(raw: dict) -> object:  # type: ignore[type-arg]
+        return field_spec(
+            "f",
+            raw,
+            default_category="general.contact",
+            register=register,
+            file="m.yaml",
+            where="columns.f",
+        )
+
+    assert spec({"secret": "subject"}).secret_kind == "subject"  # type: ignore[attr-defined]
+    assert spec({"secret": "system"}).secret is True  # type: ignore[attr-defined]
+    # `secret: true` is the documented alias of `system`: never offered
+    assert spec({"secret": True}).secret_kind == "system"  # type: ignore[attr-defined]
+    assert spec({}).secret_kind is None and spec({}).origin is None  # type: ignore[attr-defined]
+    assert spec({"origin": "derived"}).origin == "derived"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"columns\.f\.origin"):
+        spec({"origin": "guessed"})
+    with pytest.raises(ConfigError, match=r"columns\.f\.secret"):
+        spec({"secret": "maybe"})
+
+
+def test_a_file_reference_never_leaves_its_base_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from discover.mapping import resolve_file
+
+    base = tmp_path / "recordings"
+    (base / "a").mkdir(parents=True)
+    (base / "a" / "1.wav").write_bytes(b"RIFF")
+    (tmp_path / "secret.txt").write_text("x")
+    (base / "link.wav").symlink_to(tmp_path / "secret.txt")
+    assert resolve_file(tmp_path, "recordings", "a/1.wav") == str(base / "a" / "1.wav")
+    assert resolve_file(tmp_path, "recordings", "../secret.txt") is None
+    assert resolve_file(tmp_path, "recordings", "link.wav") is None  # a link out of it
+    assert resolve_file(tmp_path, "recordings", "a") is None  # not a regular file
+    assert resolve_file(tmp_path, "recordings", "missing.wav") is None
+    assert resolve_file(tmp_path, "recordings", None) is None
+    monkeypatch.setenv("RECORDINGS_DIR", str(base))
+    assert resolve_file(Path("/"), "${RECORDINGS_DIR:-nowhere}", "a/1.wav") == str(
+        base / "a" / "1.wav"
+    )

@@ -62,6 +62,7 @@ def test_secret_values_never_pass_even_when_a_connector_leaked_them() -> None:
             "record_key": "1",
             "field": "pin",
             "category": "general.contact",
+            "secret": "system",
         }
     ]
     assert "1234" not in str(selection.hits.to_pylist())
@@ -160,7 +161,7 @@ def test_empty_case() -> None:
     assert selection.hits.num_rows == 0 and selection.records == 0 and selection.left_out == {}
 
 
-def test_own_phonebook_contacts_go_into_portability_only() -> None:
+def test_own_phonebook_contacts_go_into_both_packages() -> None:
     phonebook = {"category": "voip.contacts", "service": "voip", "controller": "client"}
     table = hits_table(
         [
@@ -181,7 +182,60 @@ def test_own_phonebook_contacts_go_into_portability_only() -> None:
     ]
     assert portability.left_out == {}
     access = select_hits(table, kind="access", own_use_categories=own_use)
-    assert values(access, "2") == {} and access.left_out == {"third_party_record": 3}
-    assert access.own_use == []
+    # the full copy (Art. 15(3)) holds the subject's own phonebook as it is
+    assert values(access, "2") == values(portability, "2")
+    assert access.own_use == portability.own_use
     without = select_hits(table, kind="portability")
     assert values(without, "2") == {} and without.left_out == {"third_party_record": 3}
+
+
+def test_portability_keeps_provided_and_observed_fields_of_people_only() -> None:
+    table = hits_table(
+        [
+            hit("1", "email", "a@b.nl", origin="provided"),
+            hit("1", "start", "2026-11-01", origin="observed"),
+            hit("1", "charge", "0.12", origin="derived"),
+            hit("1", "objectSid", "S-1-5", origin="system"),
+            hit("1", "legacy", "x"),  # no origin: the category's default (provided)
+            hit("2", "name", "Acme", entity="organisation"),
+        ]
+    )
+    portability = select_hits(table, kind="portability")
+    assert values(portability, "1") == {"email": "a@b.nl", "start": "2026-11-01", "legacy": "x"}
+    assert values(portability, "2") == {}
+    assert portability.left_out == {"derived_or_system": 2, "organisation_record": 1}
+    access = select_hits(table, kind="access")
+    assert len(values(access, "1")) == 5 and values(access, "2") == {"name": "Acme"}
+
+
+def test_call_partners_are_masked_as_on_an_itemised_bill() -> None:
+    calls = {"category": "usage.calls", "service": "voip_mobile", "identifier": "phone"}
+    table = hits_table(
+        [
+            hit("1", "calling", "31612345678", **calls),
+            hit("1", "called", "31201234567", third_party=True, **calls),
+            hit("2", "manager", "+31207654321", third_party=True, identifier="phone"),
+            hit("2", "email", "a@b.nl"),
+        ]
+    )
+    selection = select_hits(table, kind="access", masked_categories={"usage.calls": 4})
+    assert values(selection, "1") == {"calling": "31612345678", "called": "+3120123xxxx"}
+    assert [f["field"] for f in selection.masked] == ["called"]
+    assert values(selection, "2")["manager"] is None  # not a masked category: left out
+    assert [f["field"] for f in selection.redacted] == ["manager"]
+    assert not any("01234567" in str(v) for v in selection.hits.column("value").to_pylist())
+
+
+def test_withheld_fields_say_whose_secret_they_are() -> None:
+    table = hits_table(
+        [
+            hit("1", "email", "a@b.nl"),
+            hit("1", "sip_password", None, secret=True, secret_kind="subject"),
+            hit("1", "admin_password", None, secret=True, secret_kind="system"),
+        ]
+    )
+    selection = select_hits(table, kind="access")
+    assert {w["field"]: w["secret"] for w in selection.withheld} == {
+        "sip_password": "subject",
+        "admin_password": "system",
+    }

@@ -369,3 +369,66 @@ def test_register_yaml_syntax_error(tmp_path: Path) -> None:
 def test_missing_register_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^nowhere\.yaml: file not found$"):
         load_register(tmp_path / "nowhere.yaml")
+
+
+#: the provider's published privacy statement, as the register transcribes it
+STATEMENT_TEXT = Path(__file__).parent / "privacy-statement.nl.txt"
+
+
+def _statement() -> str:
+    """The privacy statement as plain, lower-case text with single spaces."""
+    raw = STATEMENT_TEXT.read_text(encoding="utf-8")
+    return " ".join(re.sub(r"<[^>]+>", " ", raw).split()).lower()
+
+
+def test_every_category_in_the_statement_is_described_as_the_statement_does() -> None:
+    statement = _statement()
+    for category in default_register().categories.values():
+        text = category.description["nl"].rstrip(".").lower()
+        if category.in_statement:
+            # the statement's table wraps a cell over lines, between the other columns
+            pattern = r"\s+(?:\S+\s+){0,8}?".join(re.escape(w) for w in text.split())
+            assert re.search(pattern, statement), category.id
+        assert category.title["nl"] and category.title["en"], category.id
+        assert category.origin in ("provided", "observed", "derived", "system")
+
+
+def test_the_statements_recipients_are_in_the_register() -> None:
+    register = default_register()
+    statement = _statement()
+    assert "112" in statement and "afgeschermd telefoonnummer" in statement
+    assert "autoriteiten" in statement
+    calls = register.category("usage.calls")
+    assert {"emergency_services", "other_providers", "authorities"} <= set(calls.recipients)
+    assert "112" in register.recipients["emergency_services"]["nl"]
+    assert "afgeschermd" in register.recipients["other_providers"]["nl"]
+    for subscriber_data in ("general.contact", "mobile.sim", "general.traffic_data"):
+        assert "authorities" in register.category(subscriber_data).recipients, subscriber_data
+    # the other party of one's own calls is shown as on a Dutch itemised bill
+    assert register.masked_categories() == {"usage.calls": 4}
+
+
+def test_transfers_outside_the_eea_come_from_the_statement() -> None:
+    register = default_register()
+    assert "buiten europa" in _statement()
+    assert register.transfers("general.contact") == ["suppliers"]
+    assert "dezelfde waarborgen" in register.recipients["suppliers"]["outside_eea"]["nl"]
+    assert register.transfers("usage.recordings") == []
+
+
+def test_statement_gaps_name_every_silence_and_every_missing_category() -> None:
+    gaps = default_register().statement_gaps()
+    kinds = {(g["category"], g["kind"], g["item"]) for g in gaps}
+    assert ("managed_it.directory", "category", "category") in kinds
+    assert ("managed_it.directory", "silent", "purposes") in kinds
+    assert ("alarm.keyholder", "recipient", "alarm_centre") in kinds
+    assert ("general.contact", "silent", "recipients") in kinds
+    assert not any(c == "usage.calls" for c, _k, _i in kinds)  # the statement covers it
+    missing = {g["category"] for g in gaps if g["kind"] == "category"}
+    assert missing == {c.id for c in default_register().categories.values() if not c.in_statement}
+
+
+def test_statement_silent_must_name_known_items(tmp_path: Path) -> None:
+    document = _shipped()
+    document["categories"][0]["statement_silent"] = ["colour"]
+    assert "statement_silent" in str(_load_broken(tmp_path, document))

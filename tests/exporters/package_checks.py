@@ -23,8 +23,13 @@ import openpyxl
 import polars as pl
 
 from discover.case import read_case
+from discover.identifiers import try_normalise
 from discover.policy import Decision
 from discover.register import default_register
+from exporters.tables import iso_datetime
+
+#: the client's instruction that lets client records into a test package
+EVERY = {"controller": "all", "client_instruction": "TEST-INSTRUCTION-1"}
 
 FieldRef = tuple[str, str, str, str]  # source, location, record_key, field
 RecordRef = tuple[str, str, str]
@@ -64,15 +69,40 @@ def expected_fields(
             continue
         if kind == "portability" and (not row["portable"] or row["legal_basis"] not in PORTABLE):
             continue
+        if kind == "portability" and (row.get("origin") or "provided") not in (
+            "provided",
+            "observed",
+        ):
+            continue  # WP242: derived and system data are not portable
+        if kind == "portability" and row.get("entity") == "organisation":
+            continue
         if controller != "all" and row["controller"] != controller:
             continue
         included.append(row)
-    # A portability package carries the other people's data the subject keeps for their
-    # own use (their phonebook contacts: categories marked portable_third_party).
-    own_use = set(default_register().own_use_categories()) if kind == "portability" else set()
+    # Both packages carry the other people's data the subject keeps for their own use
+    # (their phonebook contacts: categories marked portable_third_party), and show the
+    # other party of the subject's own calls with the last four digits masked.
+    register = default_register()
+    own_use = set(register.own_use_categories())
+    masked = register.masked_categories()
+
+    def maskable(row: dict[str, Any]) -> bool:
+        return (
+            bool(row["third_party"])
+            and row["category"] in masked
+            and row["identifier"] == "phone"
+            and not row["secret"]
+        )
 
     def other_persons(row: dict[str, Any]) -> bool:
-        return bool(row["third_party"]) and row["category"] not in own_use
+        return bool(row["third_party"]) and row["category"] not in own_use and not maskable(row)
+
+    def shown(row: dict[str, Any]) -> str | None:
+        if maskable(row):
+            number = try_normalise("phone", row["value"]) or row["value"]
+            digits = masked[row["category"]]
+            return number[:-digits] + "x" * digits
+        return iso_datetime(row["value"]) if row["identifier"] is None else row["value"]
 
     own = {(r["source"], r["location"], r["record_key"]) for r in included if not other_persons(r)}
     included = [r for r in included if (r["source"], r["location"], r["record_key"]) in own]
@@ -80,13 +110,17 @@ def expected_fields(
     for row in included:
         key = (row["source"], row["location"], row["record_key"], row["field"])
         hidden = row["secret"] or other_persons(row)
-        fields.setdefault(key, []).append(None if hidden else row["value"])
+        fields.setdefault(key, []).append(None if hidden else shown(row))
     visible = {v for values in fields.values() for v in values if v}
     for row in included:
-        visible.update(x for x in (row["via"], row["matched_on"]) if x)
+        visible.update(x for x in (row["via"], row["matched_on"], row["record_key"]) if x)
     # the request's own record and the cover name these legitimately
     visible.update(x for x in (case.request.client, case.request.subject_name) if x)
     visible.update(i.value for i in case.request.identifiers)
+    visible.update(value for _kind, value in case.request.raw_identifiers)  # as written
+    # the client organisations' contact details (from the sources file) name them too
+    for source in case.summary.get("sources", []):
+        visible.update(str(v) for v in (source.get("client") or {}).values())
     hidden_values = set()
     for row in rows:
         key = (row["source"], row["location"], row["record_key"], row["field"])
@@ -147,16 +181,31 @@ def json_portability_fields(document: dict[str, Any]) -> Counter[tuple[FieldRef,
     return found
 
 
+def read_package_csv(path: Path) -> pl.DataFrame:
+    """A package CSV as Dutch Excel reads it: UTF-8 with a BOM, ';'-separated, all text."""
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), f"{path.name}: no byte-order mark"
+    return pl.read_csv(io.BytesIO(raw[3:]), separator=";", infer_schema=False)
+
+
+def _formula_free(value: Any) -> Any:
+    # the CSV writes a formula-like value with a leading apostrophe; JSON keeps it raw
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in ("=", "+", "-", "@"):
+        return value[1:]
+    return value
+
+
 def csv_fields(package: Path) -> Counter[tuple[FieldRef, Any]]:
     """Cells of every CSV, loaded with polars as text, keyed through the sidecar."""
     sidecar = json.loads((package / "csv" / "metadata.json").read_text(encoding="utf-8"))
     tables = sidecar.get("record_types") or sidecar.get("datasets")
     found: Counter[tuple[FieldRef, Any]] = Counter()
     for table in tables:
-        frame = pl.read_csv(package / "csv" / table["file"], infer_schema=False)
-        assert frame.columns == [c["name"] for c in table["columns"]]
+        frame = read_package_csv(package / "csv" / table["file"])
+        assert frame.columns == [c["header"] for c in table["columns"]]
         assert frame.height == table["rows"]
-        found += _table_cells(table["source"], table["location"], table["columns"], frame.rows())
+        rows = [tuple(_formula_free(v) for v in row) for row in frame.rows()]
+        found += _table_cells(table["source"], table["location"], table["columns"], rows)
     return found
 
 

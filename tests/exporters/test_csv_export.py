@@ -1,54 +1,105 @@
-"""The CSV format: one UTF-8 CSV per record type with a header, plus the JSON sidecar."""
+"""The CSV format: files a Dutch Excel opens correctly, with the JSON sidecar."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import polars as pl
-
 from discover.case import read_case
 from discover.policy import select_hits
+from discover.register import default_register
 from exporters import export_package
-from exporters.csv_export import text_frame
+from exporters.csv_export import SEPARATOR, neutralise, text_frame
 from exporters.tables import record_types
+from tests.exporters.package_checks import EVERY, read_package_csv
 
 
 def test_each_csv_loads_back_to_the_same_rows(demo_case: Path, tmp_path: Path) -> None:
-    package = export_package(demo_case, formats=["csv"], out=tmp_path).path
+    package = export_package(demo_case, formats=["csv"], out=tmp_path, **EVERY).path
     sidecar = json.loads((package / "csv" / "metadata.json").read_text(encoding="utf-8"))
-    tables = record_types(select_hits(read_case(demo_case).hits, kind="access").hits, kind="access")
-    assert [t["id"] for t in sidecar["record_types"]] == [t.id for t in tables]
+    register = default_register()
+    hits = select_hits(
+        read_case(demo_case).hits,
+        kind="access",
+        controller="all",
+        own_use_categories=register.own_use_categories(),
+        masked_categories=register.masked_categories(),
+    ).hits
+    tables = {t.id: t for t in record_types(hits, kind="access")}
+    assert sorted(t["id"] for t in sidecar["record_types"]) == sorted(tables)
     assert sorted(p.name for p in (package / "csv").iterdir()) == sorted(
         [t["file"] for t in sidecar["record_types"]] + ["metadata.json"]
     )
-    for table, described in zip(tables, sidecar["record_types"], strict=True):
-        path = package / "csv" / described["file"]
-        raw = path.read_bytes()
-        assert not raw.startswith(b"\xef\xbb\xbf")  # UTF-8 without a byte-order mark
-        raw.decode("utf-8")
-        loaded = pl.read_csv(path, infer_schema=False)
-        assert loaded.columns == [c.name for c in table.columns]
-        assert loaded.rows() == text_frame(table).rows()
+    assert sidecar["csv"] == {"encoding": "utf-8-sig", "separator": ";", "formula_prefix": "'"}
+    for described in sidecar["record_types"]:
+        table = tables[described["id"]]
+        loaded = read_package_csv(package / "csv" / described["file"])
+        assert loaded.columns == [c["header"] for c in described["columns"]]
+        expected = [tuple(neutralise(v) for v in row) for row in text_frame(table).rows()]
+        assert loaded.rows() == expected
 
 
-def test_non_ascii_text_survives(demo_case: Path, tmp_path: Path) -> None:
-    from support.synthetic_case import write_synthetic_case
+def test_files_and_headers_are_named_for_people_not_by_records(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    package = export_package(demo_case, formats=["csv"], out=tmp_path, **EVERY).path
+    names = sorted(p.name for p in (package / "csv").iterdir())
+    assert "VoIP-toestel.csv" in names and "Telefoonboek.csv" in names
+    assert not any("001565" in n or "ldif" in n or "DC=" in n for n in names), names
+    handsets = read_package_csv(package / "csv" / "VoIP-toestel.csv")
+    assert "MAC-adres toestel" in handsets.columns and "mac" not in handsets.columns
+    english = export_package(
+        demo_case, formats=["csv"], language="en", out=tmp_path / "en", **EVERY
+    )
+    handsets = read_package_csv(english.path / "csv" / "VoIP handset.csv")
+    assert "Handset MAC address" in handsets.columns
 
-    case = tmp_path / "case"
-    write_synthetic_case(case, 300)
-    package = export_package(case, kind="portability", formats=["csv"], out=tmp_path).path
-    phonebook = pl.read_csv(package / "csv" / "voip.phonebook.csv", infer_schema=False)
-    assert phonebook.get_column("name")[0].startswith("Zoë Çelik")
+
+def test_bom_and_semicolons_for_dutch_excel(demo_case: Path, tmp_path: Path) -> None:
+    package = export_package(demo_case, formats=["csv"], out=tmp_path, **EVERY).path
+    raw = (package / "csv" / "Contactpersoon.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header = raw[3:].split(b"\r\n", 1)[0].decode("utf-8")
+    assert SEPARATOR in header and "," not in header.replace(", ", "")
+
+
+def test_formula_prefixes_are_neutralised_and_json_keeps_the_raw_value() -> None:
+    assert neutralise('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert neutralise("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0"
+    assert neutralise("@SUM(A1)") == "'@SUM(A1)"
+    assert neutralise("-2+3") == "'-2+3"
+    assert neutralise("\tx") == "'\tx"
+    # numbers stay numbers
+    assert neutralise("+31612345678") == "+31612345678"
+    assert neutralise("+3120123xxxx") == "+3120123xxxx"
+    assert neutralise("-12.5") == "-12.5"
+    assert neutralise("Jan") == "Jan" and neutralise(None) is None
+
+
+def test_a_formula_in_a_source_value(synthetic_case: Path, fresh_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    case = fresh_case(synthetic_case)
+    hits = pq.read_table(case / "hits.parquet")
+    visible = pc.and_(pc.invert(hits.column("secret")), pc.invert(hits.column("third_party")))
+    visible = pc.and_(visible, pc.is_null(hits.column("identifier")))
+    index = pc.index(visible, True).as_py()
+    values = hits.column("value").to_pylist()
+    values[index] = '=HYPERLINK("http://evil.example/","klik")'
+    hits = hits.set_column(hits.schema.get_field_index("value"), "value", pa.array(values))
+    pq.write_table(hits, case / "hits.parquet")
+    package = export_package(case, formats=["csv", "json"], out=tmp_path, **EVERY).path
+    texts = [p.read_text(encoding="utf-8-sig") for p in (package / "csv").glob("*.csv")]
+    assert any("'=HYPERLINK" in t for t in texts)
+    assert not any(";=HYPERLINK" in t or "\n=HYPERLINK" in t for t in texts)
+    assert '"=HYPERLINK(' in (package / "access.json").read_text(encoding="utf-8")
 
 
 def test_sidecar_explains_empty_cells(synthetic_case: Path, tmp_path: Path) -> None:
-    package = export_package(synthetic_case, formats=["csv"], out=tmp_path).path
+    package = export_package(synthetic_case, formats=["csv"], out=tmp_path, **EVERY).path
     sidecar = json.loads((package / "csv" / "metadata.json").read_text(encoding="utf-8"))
     withheld = {(w["location"], w["field"]) for w in sidecar["withheld"]["fields"]}
-    redacted = {(w["location"], w["field"]) for w in sidecar["redacted"]["fields"]}
     assert ("contacts", "portal_password") in withheld
-    assert ("cdr", "called_number") in redacted
-    assert "privacy@bezorgsupport.nl" in sidecar["withheld"]["explanation"]
-    cdr = pl.read_csv(package / "csv" / "telephony.cdr.csv", infer_schema=False)
-    assert cdr.get_column("called_number").null_count() == cdr.height
+    assert "privacy@bezorgsupport.nl" in sidecar["withheld"]["subject"]

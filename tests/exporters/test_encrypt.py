@@ -65,3 +65,32 @@ def test_generated_passphrases_are_long_and_different() -> None:
     first, second = generate_passphrase(), generate_passphrase()
     assert first != second
     assert len(first) >= 20 and check_passphrase(first) == first
+
+
+def test_names_inside_the_zip_name_categories_never_records(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    from package_checks import EVERY
+
+    from discover.case import read_case
+
+    package = export_package(
+        demo_case,
+        kind="access",
+        formats=["json", "csv", "xlsx"],
+        out=tmp_path,
+        passphrase=PASSPHRASE,
+        **EVERY,
+    ).path
+    with zipfile.ZipFile(package / f"{package.name}.zip") as plain:
+        names = plain.namelist()  # readable without the passphrase
+    assert any(n.endswith("/csv/VoIP-toestel.csv") for n in names), names
+    values = {
+        str(v)
+        for v in read_case(demo_case).hits.column("value").to_pylist()
+        if v is not None and len(str(v)) >= 6
+    }
+    values |= {"001565abcd01", "001565ABCD01", "acme-ad", "bakkerij"}
+    for name in names:
+        for value in values:
+            assert value.lower() not in name.lower(), (name, value)

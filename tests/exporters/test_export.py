@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from package_checks import (
+    EVERY,
     Expected,
     assert_absent,
     csv_fields,
@@ -107,9 +108,13 @@ def check_package(
         controller=controller,  # type: ignore[arg-type]
         decisions=load_decisions(case),
         own_use_categories=default_register().own_use_categories(),
+        masked_categories=default_register().masked_categories(),
     )
     tables = record_types(selection.hits, kind=kind)  # type: ignore[arg-type]
-    names = sheet_names(tables, ["Voorblad", "Velden", "pakket", "Cover", "Fields", "package"])
+    language = document["language"]
+    titles = {c.id: c.named(language) for c in default_register().categories.values()}
+    reserved = ["Voorblad", "Velden", "pakket", "Cover", "Fields", "package"]
+    names = sheet_names(tables, reserved, titles)
     sheets = {n: (t.source, t.location) for t, n in zip(tables, names, strict=True)}
     fields = {n: [c.field for c in t.columns] for t, n in zip(tables, names, strict=True)}
     cells = non_null(xlsx_fields(package / f"{kind}.xlsx", sheets, fields))
@@ -129,7 +134,7 @@ def check_package(
 
 @pytest.mark.parametrize("kind", ["access", "portability"])
 def test_demo_package_matches_the_case(demo_case: Path, tmp_path: Path, kind: str) -> None:
-    package = export_package(demo_case, kind=kind, formats=ALL, out=tmp_path).path  # type: ignore[arg-type]
+    package = export_package(demo_case, kind=kind, formats=ALL, out=tmp_path, **EVERY).path  # type: ignore[arg-type]
     expected = expected_fields(demo_case, kind=kind)
     assert expected.fields, "the demo case must have included hits"
     check_package(package, demo_case, kind, expected)
@@ -141,10 +146,12 @@ def test_demo_package_matches_the_case(demo_case: Path, tmp_path: Path, kind: st
 def test_synthetic_package_never_writes_leaked_secrets(
     synthetic_case: Path, tmp_path: Path, kind: str
 ) -> None:
-    package = export_package(synthetic_case, kind=kind, formats=ALL, out=tmp_path).path  # type: ignore[arg-type]
+    package = export_package(synthetic_case, kind=kind, formats=ALL, out=tmp_path, **EVERY).path  # type: ignore[arg-type]
     expected = expected_fields(synthetic_case, kind=kind)
     check_package(package, synthetic_case, kind, expected)
-    assert_absent(package, [SECRET_PREFIX, THIRD_PARTY_PREFIX])
+    assert_absent(package, [SECRET_PREFIX])
+    # the other party of a call is shown as on an itemised bill: never in full
+    assert_absent(package, [f"{THIRD_PARTY_PREFIX}{i:08d}" for i in range(0, 1500, 7)])
     if kind == "portability":
         # legal-obligation traffic data and legitimate-interest web statistics
         assert_absent(package, ["100.64.", "/support/", "v-00000"])
@@ -173,7 +180,7 @@ def test_review_decisions_are_applied_and_recorded(
         new_decision(excluded, "exclude", reason="shared mailbox", decided_by="A. Jansen"),
     ]
     record_decisions(case, decisions)
-    result = export_package(case, kind="access", formats=ALL, out=tmp_path)
+    result = export_package(case, kind="access", formats=ALL, out=tmp_path, **EVERY)
     expected = expected_fields(case, kind="access", decisions=decisions)
     assert confirmed in expected.records and excluded not in expected.records
     check_package(result.path, case, "access", expected)
@@ -195,12 +202,14 @@ def test_review_decisions_are_applied_and_recorded(
 
 @pytest.mark.parametrize("controller", ["provider", "client"])
 def test_controller_split(demo_case: Path, tmp_path: Path, controller: str) -> None:
+    extra = {} if controller == "provider" else {"client_instruction": "ACME-2026-17"}
     result = export_package(
         demo_case,
         kind="access",
         formats=ALL,
         out=tmp_path,
         controller=controller,  # type: ignore[arg-type]
+        **extra,  # type: ignore[arg-type]
     )
     assert result.path.name.endswith(f"-access-{controller}")
     expected = expected_fields(demo_case, kind="access", controller=controller)
@@ -209,22 +218,58 @@ def test_controller_split(demo_case: Path, tmp_path: Path, controller: str) -> N
     for service in document["data"]:
         for category in service["categories"]:
             assert category["controller"] == controller
-    parts = document["information"]["controller"]["parts"]
-    assert [p["controller"] for p in parts] == [controller]
-    scope = document["information"]["controller"]["scope"]
-    assert "Acme Logistiek B.V." in scope  # the client organisation, by name
-    assert "Bezorgsupport" in scope
+    parts = {p["organisation"]: p for p in document["information"]["controller"]["parts"]}
+    # every controller is named, whether or not its data is in this package
+    assert {"Bezorgsupport", "Acme Logistiek B.V."} <= set(parts)
+    assert parts["Acme Logistiek B.V."]["included"] is (controller == "client")
+    assert parts["Acme Logistiek B.V."]["contact"]["privacy_contact"] == "privacy@acme-logistiek.nl"
+    assert "Bezorgsupport" in document["information"]["controller"]["scope"]
+    log = load_export_log(demo_case)[-1]
+    assert log["client_instruction"] == extra.get("client_instruction")
 
 
-def test_cover_names_the_client_organisation(demo_case: Path, tmp_path: Path) -> None:
-    document = json.loads(
-        (export_package(demo_case, formats=["json"], out=tmp_path).path / "access.json").read_text()
-    )
-    parts = {p["controller"]: p for p in document["information"]["controller"]["parts"]}
-    assert parts["client"]["organisation"] == "Acme Logistiek B.V."
-    assert parts["provider"]["organisation"] == "Bezorgsupport"
+def test_default_package_names_each_client_as_controller(demo_case: Path, tmp_path: Path) -> None:
+    result = export_package(demo_case, formats=["json"], out=tmp_path)
+    document = json.loads((result.path / "access.json").read_text(encoding="utf-8"))
+    assert document["controller_scope"] == "provider"
     names = {c["controller_name"] for s in document["data"] for c in s["categories"]}
-    assert names == {"Acme Logistiek B.V.", "Bezorgsupport"}
+    assert names == {"Bezorgsupport"}
+    parts = {p["organisation"]: p for p in document["information"]["controller"]["parts"]}
+    acme = parts["Acme Logistiek B.V."]
+    assert acme["included"] is False and acme["processor"] == "Bezorgsupport"
+    assert acme["categories"] == ["managed_it.directory"]
+    assert "privacy@acme-logistiek.nl" in acme["statement"]
+    assert "Richt uw verzoek" in acme["statement"]
+    # no client's source or record leaks into the provider's package
+    text = json.dumps(document)
+    assert "acme-directory" not in text and "bakkerij" not in text.lower()
+
+
+def test_a_confirmed_namesake_is_filed_under_its_own_client(
+    demo_case: Path, fresh_case: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    case = fresh_case(demo_case)
+    hits = read_case(case).hits.to_pylist()
+    namesake = sorted(
+        {
+            (h["source"], h["location"], h["record_key"])
+            for h in hits
+            if h["source"] == "bakkerij-directory" and h["match"] == "possible"
+        }
+    )[0]
+    record_decisions(case, [new_decision(namesake, "confirm", reason="checked", decided_by="A")])
+    result = export_package(case, formats=["json"], out=tmp_path, **EVERY)
+    document = json.loads((result.path / "access.json").read_text(encoding="utf-8"))
+    owners: dict[str, set[tuple[str, str]]] = {}
+    for service in document["data"]:
+        for category in service["categories"]:
+            for source in category["sources"]:
+                for record in source["records"]:
+                    pair = (category["controller_name"], record["controller_name"])
+                    owners.setdefault(source["source"], set()).add(pair)
+    assert owners["bakkerij-directory"] == {("Bakkerij De Vries", "Bakkerij De Vries")}
+    assert owners["acme-directory"] == {("Acme Logistiek B.V.", "Acme Logistiek B.V.")}
+    assert ("Bezorgsupport", "Bezorgsupport") in owners["telephony"]
 
 
 def test_existing_package_is_never_overwritten_without_force(
@@ -273,3 +318,21 @@ def test_a_case_without_hits_still_gives_a_complete_package(tmp_path: Path, kind
     assert verify_package(result.path) == []
     assert result.selection.hits.num_rows == 0
     assert (result.path / f"{kind}.xlsx").is_file()
+
+
+def test_another_clients_source_is_never_named_without_its_records(
+    demo_case: Path, fresh_case: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    case = fresh_case(demo_case)
+    hits = read_case(case).hits.to_pylist()
+    namesakes = sorted(
+        {
+            (h["source"], h["location"], h["record_key"])
+            for h in hits
+            if h["source"] == "bakkerij-directory"
+        }
+    )
+    decisions = [new_decision(r, "exclude", reason="namesake", decided_by="A") for r in namesakes]
+    record_decisions(case, decisions)
+    package = export_package(case, formats=ALL, out=tmp_path, **EVERY).path
+    assert_absent(package, ["bakkerij-directory", "bakkerij-ldap", "Bakkerij De Vries"])

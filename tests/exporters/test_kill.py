@@ -19,7 +19,7 @@ from support.synthetic_case import write_synthetic_case
 from exporters import verify_package
 
 FRACTIONS = (0.3, 0.5, 0.7, 0.85, 0.95)
-NAME = "REQ-SYNTH-0001-access"
+NAME = "REQ-SYNTH-0001-access-provider"
 
 
 def _command(case: Path, out: Path, *extra: str) -> list[str]:
@@ -33,6 +33,7 @@ def _command(case: Path, out: Path, *extra: str) -> list[str]:
         "json,csv,xlsx",
         "--out",
         str(out),
+        "--allow-undecided",
         *extra,
     ]
 

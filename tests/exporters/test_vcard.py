@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import vobject
-from package_checks import assert_absent
+from package_checks import EVERY
 from support.synthetic_case import NOW, synthetic_request, write_synthetic_case
 
 from discover.hits import hits_table
@@ -74,6 +73,7 @@ def test_contacts_vcf_parses_back(contacts_case: Path, tmp_path: Path, version: 
         formats=["json"],
         out=tmp_path,
         vcard_version=version,  # type: ignore[arg-type]
+        **EVERY,
     )
     # entry 2 is a contact in the subject's own phonebook: another person, but portable
     assert result.contacts == 3
@@ -93,31 +93,42 @@ def test_contacts_vcf_parses_back(contacts_case: Path, tmp_path: Path, version: 
         mobile.note.value == f"remark: {LONG_NOTE.strip()}"
         or LONG_NOTE.strip() in mobile.note.value
     )
-    assert mobile.n.value.family == "de Vries (mobiel)" and mobile.n.value.given == "Jan"
+    # N holds the person's name: the phonebook's label stays in FN only
+    assert mobile.n.value.family == "de Vries" and mobile.n.value.given == "Jan"
+    assert by_name["Jan de Vries (bureau)"].n.value.family == "de Vries"
+    # an internal extension is text, never a dialable tel: URI
+    extension = mobile.contents["tel"][1]
+    assert extension.value == "201"
+    if version == "4.0":
+        assert extension.params.get("VALUE") == ["text"]
+        assert b"tel:201" not in raw and b"VALUE=text" in raw
     assert by_name["Jan de Vries (bureau)"].tel.value.removeprefix("tel:") == "+31102345201"
     readme = (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
     assert "contacts.vcf" in readme
     assert "gegevens van anderen" in readme  # the package says whose data the contacts are
 
 
-def test_own_phonebook_contacts_stay_redacted_in_an_access_package(
+def test_own_phonebook_is_part_of_the_access_package_too(
     contacts_case: Path, tmp_path: Path
 ) -> None:
     result = export_package(
-        contacts_case, kind="access", formats=["json", "csv", "xlsx"], out=tmp_path
+        contacts_case, kind="access", formats=["json", "csv", "xlsx"], out=tmp_path, **EVERY
     )
+    # the full copy (Art. 15(3)) holds the subject's own phonebook, as portability does
     assert result.contacts == 0 and not (result.path / "contacts.vcf").exists()
-    assert_absent(result.path, ["Zoë Çelik", "010 234 5202"])
-    document = json.loads((result.path / "access.json").read_text(encoding="utf-8"))
-    # a record of nothing but another person's data is left out of an access package
-    assert result.selection.left_out == {"third_party_record": 2}
-    assert "third_party_record" in json.dumps(document["left_out"])
-    assert "gegevens van anderen" not in (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
+    document = (result.path / "access.json").read_text(encoding="utf-8")
+    assert "Zoë Çelik" in document and "010 234 5202" in document
+    assert "third_party_record" not in result.selection.left_out
+    assert "gegevens van anderen" in (result.path / "LEESMIJ.txt").read_text(encoding="utf-8")
 
 
 def test_uids_are_stable_across_exports(contacts_case: Path, tmp_path: Path) -> None:
-    first = export_package(contacts_case, kind="portability", formats=["json"], out=tmp_path / "a")
-    second = export_package(contacts_case, kind="portability", formats=["json"], out=tmp_path / "b")
+    first = export_package(
+        contacts_case, kind="portability", formats=["json"], out=tmp_path / "a", **EVERY
+    )
+    second = export_package(
+        contacts_case, kind="portability", formats=["json"], out=tmp_path / "b", **EVERY
+    )
     assert (first.path / "contacts.vcf").read_bytes() == (second.path / "contacts.vcf").read_bytes()
 
 
@@ -149,3 +160,34 @@ def test_contacts_from_hits_skips_empty_records() -> None:
     contacts = contacts_from_hits(table)
     assert [c.display_name for c in contacts] == ["Jan de Vries (mobiel)"]
     assert vcards(contacts).startswith(b"BEGIN:VCARD\r\nVERSION:3.0\r\n")
+
+
+def test_only_the_subjects_own_photo_becomes_a_file(tmp_path: Path) -> None:
+    import base64
+
+    own = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xffOWN").decode()
+    other = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xffOTHER").decode()
+    directory = {"category": "managed_it.directory", "service": "managed_it", "source": "dir"}
+    rows = [
+        _hit("u1", "mail", "jan.devries@acme-logistiek.nl", "email", **directory),
+        _hit(
+            "u1", "jpegPhoto", "<binary: 6 bytes>", None, value_type="binary", file=own, **directory
+        ),
+        _hit("u1", "manager", "cn=Zoë", None, third_party=True, **directory),
+        _hit(
+            "u2",
+            "jpegPhoto",
+            "<binary: 8 bytes>",
+            None,
+            value_type="binary",
+            file=other,
+            third_party=True,
+            **directory,
+        ),
+    ]
+    case = tmp_path / "case"
+    write_synthetic_case(case, rows=rows, request=synthetic_request())
+    package = export_package(case, formats=["json"], out=tmp_path / "out", **EVERY).path
+    files = sorted((package / "files").iterdir())
+    assert [f.read_bytes() for f in files] == [b"\xff\xd8\xffOWN"]
+    assert b"OTHER" not in b"".join(p.read_bytes() for p in package.rglob("*") if p.is_file())

@@ -21,6 +21,7 @@ from exporters import export_package
 from exporters.tables import RecordType
 from exporters.xlsx_export import sheet_names
 from tests.conftest import server_missing
+from tests.exporters.package_checks import EVERY
 
 SOFFICE = "/usr/bin/soffice"
 
@@ -117,9 +118,9 @@ def test_cover_and_layout(demo_case: Path, tmp_path: Path) -> None:
 
 
 def test_identifiers_are_text_and_dates_are_dates(typed_case: Path, tmp_path: Path) -> None:
-    package = export_package(typed_case, formats=["xlsx"], out=tmp_path).path
+    package = export_package(typed_case, formats=["xlsx"], out=tmp_path, **EVERY).path
     book = _open(package / "access.xlsx")
-    sheet = book["mobile.sims"]
+    sheet = book["Simkaart"]
     header = [c.value for c in sheet[1]]
     row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
     for name, value in (
@@ -141,22 +142,50 @@ def test_identifiers_are_text_and_dates_are_dates(typed_case: Path, tmp_path: Pa
     # the secret shows as withheld, and the cover says how to ask for it
     assert row["puk"].value == "[achtergehouden]"
     cover = "\n".join(str(c.value) for r in book.worksheets[0].iter_rows() for c in r if c.value)
-    assert "mobile.sims: puk" in cover
+    assert "Simkaart: puk" in cover
 
 
 def test_sheet_names_are_valid_and_unique() -> None:
     import polars as pl
 
-    def rt(identifier: str) -> RecordType:
-        return RecordType(identifier, "s", "l", (), pl.DataFrame())
+    def rt(category: str) -> RecordType:
+        return RecordType("s.l", "s", "l", (), pl.DataFrame(), category)
 
+    titles = {"a": "a" * 40, "b": "a" * 40 + "x", "c": "bad[name]:*?/\\", "d": "Voorblad"}
     names = sheet_names(
-        [rt("a" * 40), rt("a" * 40 + "x"), rt("bad[name]:*?/\\"), rt("Voorblad")],
-        ["Voorblad", "Velden"],
+        [rt("a"), rt("b"), rt("c"), rt("d"), rt("d")], ["Voorblad", "Velden"], titles
     )
     assert all(len(n) <= 31 for n in names)
     assert len({n.lower() for n in names} | {"voorblad", "velden"}) == len(names) + 2
     assert not any(ch in n for n in names for ch in "[]:*?/\\")
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "header"),
+    [("nl", "VoIP-toestel", "MAC-adres toestel"), ("en", "VoIP handset", "Handset MAC address")],
+)
+def test_columns_carry_the_mappings_labels_in_the_package_language(
+    demo_case: Path, tmp_path: Path, language: str, title: str, header: str
+) -> None:
+    for kind in ("access", "portability"):
+        package = export_package(
+            demo_case,
+            kind=kind,  # type: ignore[arg-type]
+            formats=["xlsx"],
+            language=language,
+            out=tmp_path / kind / language,
+            **EVERY,
+        ).path
+        book = openpyxl.load_workbook(package / f"{kind}.xlsx", read_only=True)
+        assert title in book.sheetnames, book.sheetnames
+        first_row = next(book[title].iter_rows(max_row=1, values_only=True))
+        assert header in first_row
+        for name in book.sheetnames:
+            row = next(book[name].iter_rows(max_row=1, values_only=True), ())
+            for technical in ("keyholder_name", "msRTCSIP-Line", "value_type", "withheld.secret"):
+                assert technical not in row, (name, technical)
+            # a sheet is named by its category, never by a file, entry or record
+            assert not any(part in name for part in ("001565", "ldif", ".cfg", "DC=")), name
 
 
 def _ink(png: Path) -> int:

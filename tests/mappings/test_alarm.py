@@ -106,7 +106,12 @@ def test_access_package_redacts_the_other_keyholder(alarm, tmp_path: Path) -> No
     case = tmp_path / "case"
     write_case(result, case)
     package = export_package(
-        case, kind="access", formats=["json", "csv"], out=tmp_path / "out"
+        case,
+        kind="access",
+        formats=["json", "csv"],
+        out=tmp_path / "out",
+        controller="all",
+        client_instruction="ACME-2026-17",
     ).path
     text = "\n".join(
         path.read_text(encoding="utf-8", errors="replace")

@@ -62,3 +62,58 @@ def test_shipped_sources_file_validates(path: Path) -> None:
     for source in config.sources:
         loaded = load_mapping(source.mapping_path, default_register(), expected_kind=source.kind)
         assert loaded.model is not None
+
+
+def _fields(document: dict) -> list[tuple[str, dict]]:
+    """(place, entry) of every field a mapping declares, whatever its kind."""
+    found: list[tuple[str, dict]] = []
+    for table, spec in (document.get("tables") or {}).items():
+        for name, entry in (spec.get("columns") or {}).items():
+            found.append((f"tables.{table}.columns.{name}", entry or {}))
+    for kind, spec in (document.get("entries") or {}).items():
+        for name, entry in (spec.get("attributes") or {}).items():
+            found.append((f"entries.{kind}.attributes.{name}", entry or {}))
+    if isinstance(document.get("columns"), dict):
+        for name, entry in document["columns"].items():
+            found.append((f"columns.{name}", entry or {}))
+    for part in ("handsets", "contacts"):
+        for name, entry in ((document.get(part) or {}).get("fields") or {}).items():
+            found.append((f"{part}.fields.{name}", entry or {}))
+    return found
+
+
+PROVIDER_MAPPINGS = [p for p in MAPPINGS if not _id(p).startswith("examples/")]
+
+
+@pytest.mark.parametrize("path", PROVIDER_MAPPINGS, ids=_id)
+def test_every_field_has_a_label_in_both_languages(path: Path) -> None:
+    for place, entry in _fields(_top_level(path)):
+        label = entry.get("label") or {}
+        assert label.get("nl") and label.get("en"), f"{_id(path)}: {place}"
+
+
+def test_origins_and_secret_kinds_of_the_shipped_mappings() -> None:
+    register = default_register()
+    origin: dict[str, str] = {}
+    secret: dict[str, str] = {}
+    for path in PROVIDER_MAPPINGS:
+        loaded = load_mapping(path, register)
+        document = _top_level(path)
+        for place, entry in _fields(document):
+            name = place.rsplit(".", 1)[-1]
+            if "origin" in entry:
+                origin[name] = entry["origin"]
+            if entry.get("secret"):
+                secret[name] = entry["secret"]
+        assert loaded.model is not None
+    for name in ("objectSid", "objectGUID", "whenCreated", "memberOf", "member", "sip_server"):
+        assert origin[name] == "system", name
+    for name in ("provisioning_url", "provisioning_user"):
+        assert origin[name] == "system", name
+    for name in ("charge_eur", "usage_percent"):
+        assert origin[name] == "derived", name
+    for name in ("sip_password", "puk", "codeword"):
+        assert secret[name] == "subject", name
+    for name in ("admin_password", "provisioning_password", "pppoe_password", "password_hash"):
+        assert secret[name] == "system", name
+    assert secret["userPassword"] == "system" and secret["unicodePwd"] == "system"

@@ -35,6 +35,11 @@ def test_export_all_formats(case: Path, tmp_path: Path) -> None:
             "en",
             "--out",
             str(out),
+            "--allow-undecided",
+            "--controller",
+            "all",
+            "--client-instruction",
+            "ACME-2026-17",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -54,7 +59,7 @@ def test_export_all_formats(case: Path, tmp_path: Path) -> None:
 
 
 def test_existing_package_exit_2_unless_force(case: Path, tmp_path: Path) -> None:
-    args = ["export", str(case), "--out", str(tmp_path / "out")]
+    args = ["export", str(case), "--out", str(tmp_path / "out"), "--allow-undecided"]
     assert CliRunner().invoke(cli, args).exit_code == 0
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 2 and "--force" in again.output
@@ -69,7 +74,9 @@ def test_bad_format_and_controller_exit_2(case: Path) -> None:
 def test_incomplete_case_exits_1(tmp_path: Path) -> None:
     case = tmp_path / "case"
     write_synthetic_case(case, 100, failed_source="acme-directory")
-    result = CliRunner().invoke(cli, ["export", str(case), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        cli, ["export", str(case), "--out", str(tmp_path / "o"), "--allow-undecided"]
+    )
     assert result.exit_code == 1 and "INCOMPLETE" in result.output
 
 
@@ -77,17 +84,25 @@ def test_encryption_takes_the_passphrase_from_the_environment(case: Path, tmp_pa
     out = tmp_path / "out"
     result = CliRunner().invoke(
         cli,
-        ["export", str(case), "--encrypt", "passphrase", "--out", str(out)],
+        ["export", str(case), "--encrypt", "passphrase", "--out", str(out), "--allow-undecided"],
         env={"DISCOVER_PASSPHRASE": "a long enough passphrase"},
     )
     assert result.exit_code == 0, result.output
-    package = out / "REQ-SYNTH-0001-access"
-    assert (package / "REQ-SYNTH-0001-access.zip").is_file()
+    package = out / "REQ-SYNTH-0001-access-provider"
+    assert (package / "REQ-SYNTH-0001-access-provider.zip").is_file()
     assert json.loads((package / "manifest.json").read_text())["encrypted"] is True
     assert "a long enough passphrase" not in result.output
     no_passphrase = CliRunner().invoke(
         cli,
-        ["export", str(case), "--encrypt", "passphrase", "--out", str(tmp_path / "o2")],
+        [
+            "export",
+            str(case),
+            "--encrypt",
+            "passphrase",
+            "--out",
+            str(tmp_path / "o2"),
+            "--allow-undecided",
+        ],
         env={"DISCOVER_PASSPHRASE": ""},
     )
     assert no_passphrase.exit_code == 2 and "DISCOVER_PASSPHRASE" in no_passphrase.output
@@ -100,7 +115,16 @@ def test_encryption_takes_the_passphrase_from_the_environment(case: Path, tmp_pa
 
 def test_generated_passphrase_is_printed_once(case: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["export", str(case), "--encrypt", "generate", "--out", str(tmp_path / "out")]
+        cli,
+        [
+            "export",
+            str(case),
+            "--encrypt",
+            "generate",
+            "--out",
+            str(tmp_path / "out"),
+            "--allow-undecided",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "passphrase (send it separately" in result.output
