@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from support.resealed import reseal
+
 from discover.case import read_case
 from discover.policy import select_hits
 from discover.register import default_register
@@ -90,6 +92,7 @@ def test_a_formula_in_a_source_value(synthetic_case: Path, fresh_case, tmp_path:
     values[index] = '=HYPERLINK("http://evil.example/","klik")'
     hits = hits.set_column(hits.schema.get_field_index("value"), "value", pa.array(values))
     pq.write_table(hits, case / "hits.parquet")
+    reseal(case)
     package = export_package(case, formats=["csv", "json"], out=tmp_path, **EVERY).path
     texts = [p.read_text(encoding="utf-8-sig") for p in (package / "csv").glob("*.csv")]
     assert any("'=HYPERLINK" in t for t in texts)

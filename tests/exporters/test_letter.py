@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from support.resealed import reseal
 
 from exporters import export_package
 from exporters.letter import LETTER_FILE
@@ -88,6 +89,7 @@ def test_the_letter_escapes_what_it_shows(synthetic_case: Path, tmp_path: Path) 
     request = json.loads((case / "request.json").read_text(encoding="utf-8"))
     request["subject_name"] = "<script>alert(1)</script>"
     write_json(case / "request.json", request)
+    reseal(case)
     assert read_case(case).request.subject_name == "<script>alert(1)</script>"
     package = export_package(case, formats=["json"], out=tmp_path / "out", **EVERY).path
     html = (package / LETTER_FILE).read_text(encoding="utf-8")

@@ -117,7 +117,7 @@ def test_export_out_keeps_the_mode_of_a_shared_directory(case: Path, tmp_path: P
     shared = tmp_path / "spool"
     shared.mkdir()
     os.chmod(shared, 0o1777)
-    result = invoke("export", str(case), "--out", str(shared))
+    result = invoke("export", "--allow-undecided", str(case), "--out", str(shared))
     assert result.exit_code == 0, result.output
     assert mode(shared) == 0o1777
     (package,) = shared.iterdir()
@@ -155,7 +155,7 @@ def test_an_empty_directory_name_is_refused(sources: Path, case: Path) -> None:
         "--case",
         "empty name",
     )
-    refused(invoke("export", str(case), "--out", ""), "--out", "empty name")
+    refused(invoke("export", "--allow-undecided", str(case), "--out", ""), "--out", "empty name")
     refused(invoke("review", ""), "empty name")
 
 
@@ -178,7 +178,7 @@ def test_parents_are_created_0700_whatever_the_umask(sources: Path, tmp_path: Pa
     for folder in (tmp_path / "a", tmp_path / "a" / "b", case_dir):
         assert mode(folder) == 0o700, folder
     out = tmp_path / "x" / "y"
-    assert invoke("export", str(case_dir), "--out", str(out)).exit_code == 0
+    assert invoke("export", "--allow-undecided", str(case_dir), "--out", str(out)).exit_code == 0
     assert mode(tmp_path / "x") == mode(out) == 0o700
 
 
@@ -193,7 +193,11 @@ def test_a_path_under_a_regular_file_is_exit_2_naming_it(
         ),
         f"{plain} is not a directory",
     )
-    refused(invoke("export", str(case), "--out", str(plain / "out")), str(plain), "Not a directory")
+    refused(
+        invoke("export", "--allow-undecided", str(case), "--out", str(plain / "out")),
+        str(plain),
+        "Not a directory",
+    )
 
 
 def test_a_name_too_long_for_the_file_system_is_exit_2(sources: Path, tmp_path: Path) -> None:
@@ -262,7 +266,7 @@ def test_a_case_on_a_read_only_file_system_is_refused_before_any_package(
     run = _discover_in_namespace(
         f"mount -t tmpfs tmpfs {disk}\ncp -a {case} {disk}/case\n"
         f"mount -o remount,ro {disk}\n"
-        f"discover export {disk}/case --out {out}\necho exit=$?\n"
+        f"discover export --allow-undecided {disk}/case --out {out}\necho exit=$?\n"
         f"discover review {disk}/case --confirm 1 --reason r --by A\necho exit=$?\n"
         f"discover search --sources {sources} --email {JAN.email} --case {disk}/new\n"
         "echo exit=$?\n"
@@ -294,6 +298,7 @@ def test_permission_denied_is_exit_2_naming_the_path(case: Path, tmp_path: Path)
                 "-c",
                 "from discover.cli import main; main()",
                 "export",
+                "--allow-undecided",
                 str(case),
                 "--out",
                 str(locked / "out"),
@@ -307,7 +312,7 @@ def test_permission_denied_is_exit_2_naming_the_path(case: Path, tmp_path: Path)
         code, output = run.returncode, run.stderr
     else:
         os.chmod(locked, 0o500)
-        result = invoke("export", str(case), "--out", str(locked / "out"))
+        result = invoke("export", "--allow-undecided", str(case), "--out", str(locked / "out"))
         code, output = result.exit_code, result.output
     assert code == 2, output
     assert f"{locked}/out: Permission denied" in flat(output) and "Traceback" not in output
@@ -317,7 +322,14 @@ def test_two_exports_racing_end_with_one_package_and_exit_2_appeared_meanwhile(
     case: Path, tmp_path: Path
 ) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "300"}
-    command = [sys.executable, "-c", "from discover.cli import main; main()", "export", str(case)]
+    command = [
+        sys.executable,
+        "-c",
+        "from discover.cli import main; main()",
+        "export",
+        "--allow-undecided",
+        str(case),
+    ]
     for attempt in range(3):
         out = tmp_path / f"out-{attempt}"
         racers = [
@@ -336,7 +348,7 @@ def test_two_exports_racing_end_with_one_package_and_exit_2_appeared_meanwhile(
         assert codes == [0, 2], results
         loser = next(err for code, err in results if code == 2)
         assert "appeared meanwhile" in loser or "exists already" in loser, loser
-        assert [p.name for p in out.iterdir()] == ["REQ-SYNTH-0001-access"]
+        assert [p.name for p in out.iterdir()] == ["REQ-SYNTH-0001-access-provider"]
 
 
 # -- tampered cases -------------------------------------------------------------------
@@ -360,7 +372,7 @@ def _rewrite_hits(case_dir: Path, column: str, row: int, value: object) -> None:
 def test_a_category_not_in_the_register_is_exit_2_with_the_place(case: Path) -> None:
     _rewrite_hits(case, "category", 2, "made.up")
     refused(
-        invoke("export", str(case)),
+        invoke("export", "--allow-undecided", str(case)),
         "case/hits.parquet: row 3, column category: 'made.up' is not a category of the register",
     )
     assert not (case / "packages").exists()
@@ -368,7 +380,10 @@ def test_a_category_not_in_the_register_is_exit_2_with_the_place(case: Path) -> 
 
 def test_a_null_source_is_exit_2_with_the_place(case: Path) -> None:
     _rewrite_hits(case, "source", 0, None)
-    refused(invoke("export", str(case)), "case/hits.parquet: row 1, column source: empty (null)")
+    refused(
+        invoke("export", "--allow-undecided", str(case)),
+        "case/hits.parquet: row 1, column source: empty (null)",
+    )
     refused(invoke("review", str(case)), "row 1, column source")
 
 
@@ -386,7 +401,7 @@ def test_wrong_types_in_decisions_are_exit_2_with_the_place(case: Path) -> None:
         json.dumps({"version": 1, "decisions": [decision]}), encoding="utf-8"
     )
     refused(
-        invoke("export", str(case)),
+        invoke("export", "--allow-undecided", str(case)),
         "case/decisions.json: decisions[0].reason",
         "5 is not of type string",
     )
@@ -398,21 +413,23 @@ def test_a_summary_without_its_failed_sources_is_not_exported_as_complete(case: 
     del summary["failed_sources"]
     (case / SUMMARY_FILE).write_text(json.dumps(summary), encoding="utf-8")
     refused(
-        invoke("export", str(case)), "case/summary.json", "required key 'failed_sources' is missing"
+        invoke("export", "--allow-undecided", str(case)),
+        "case/summary.json",
+        "required key 'failed_sources' is missing",
     )
     summary["failed_sources"] = []
     summary["sources"][0]["status"] = "failed"
     (case / SUMMARY_FILE).write_text(json.dumps(summary), encoding="utf-8")
-    refused(invoke("export", str(case)), "failed_sources: lacks")
+    refused(invoke("export", "--allow-undecided", str(case)), "failed_sources: lacks")
     assert not (case / "packages").exists()
 
 
 def test_a_secret_in_a_case_is_still_withheld(tmp_path: Path) -> None:
     leaky = tmp_path / "leaky"
     write_synthetic_case(leaky, 300, leak_secrets=True)
-    result = invoke("export", str(leaky), "--format", "json,csv")
+    result = invoke("export", "--allow-undecided", str(leaky), "--format", "json,csv")
     assert result.exit_code == 0, result.output
-    package = leaky / "packages" / "REQ-SYNTH-0001-access"
+    package = leaky / "packages" / "REQ-SYNTH-0001-access-provider"
     for file in package.rglob("*"):
         if file.is_file():
             assert b"S3CRET-" not in file.read_bytes(), file
@@ -448,10 +465,12 @@ def test_a_case_replaced_with_force_over_another_request_exports_only_the_new(
     )
     assert second.exit_code == 0, second.output
     assert write_case is not None
-    exported = invoke("export", str(case_dir), "--format", "json")
+    exported = invoke("export", "--allow-undecided", str(case_dir), "--format", "json")
     assert exported.exit_code == 0, exported.output
     document = json.loads(
-        (case_dir / "packages" / "REQ-B-access" / "access.json").read_text(encoding="utf-8")
+        (case_dir / "packages" / "REQ-B-access-provider" / "access.json").read_text(
+            encoding="utf-8"
+        )
     )
     assert JAN.email.lower() not in json.dumps(document).lower()
 
@@ -486,7 +505,8 @@ def test_a_full_disk_during_an_export_is_exit_2_naming_where(tmp_path: Path, for
     disk.mkdir()
     run = _discover_in_namespace(
         f"mount -t tmpfs -o size=64k tmpfs {disk}\n"
-        f"discover export {case_dir} --format {form} --out {disk}/out\necho exit=$?\n"
+        f"discover export --allow-undecided {case_dir} --format {form} --out {disk}/out\n"
+        "echo exit=$?\n"
         f"ls -A {disk}/out\n"
     )
     assert "exit=2" in run.stdout, (run.stdout, run.stderr)
