@@ -14,6 +14,7 @@ every transaction is rolled back.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,6 +53,8 @@ from discover.errors import SourceError
 from discover.identifiers import Identifier, fold_text
 from discover.mapping import FieldSpec
 from discover.register import Register
+
+log = logging.getLogger(__name__)
 
 _DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -393,9 +396,16 @@ class SqlConnector(Connector):
         if cached is not None and fresh(backend, cached.fingerprint, current):
             return cached
         single_key = table.key[0] if len(table.key) == 1 else None
-        key_max, profiles = learn(
-            connection, self._tables[name], columns, single_key, schema=table.schema
-        )
+        try:
+            # a connection of its own: a failure must not end the scan's transaction
+            with self._session() as learning:
+                current = fingerprint(learning, table.table, table.schema)
+                key_max, profiles = learn(
+                    learning, self._tables[name], columns, single_key, schema=table.schema
+                )
+        except SourceError as exc:
+            log.warning("%s: columns of %s not profiled: %s", self.name, table.location, exc)
+            return None
         learnt = TableProfile(current, key_max, profiles)
         # kept only when nothing may have changed while it was learnt (MariaDB: a
         # write in the same second); otherwise it serves this scan and is learnt again

@@ -90,7 +90,9 @@ CACHE_VERSION = 1
 MIN_TABLE_BYTES = 128 * 1024
 _WHITE = " \t\n\r"
 _PHONE_JUNK = " -()+./"
-_DIGIT = re.compile("[0-9]")
+#: stands for a digit in a layout (a private-use character: no value holds it)
+_MARK = "\ue000"
+_TO_MARK = str.maketrans(dict.fromkeys("0123456789", _MARK))
 _NOT_DIGIT = re.compile("[^0-9]")
 
 
@@ -123,9 +125,11 @@ class ColumnProfile:
     kind: str
     #: why the column is searched the normalising way; None when it can be profiled
     refused: str | None = None
-    shapes: dict[tuple[bool, tuple[str, ...]], _Shape] = field(default_factory=dict)
+    shapes: dict[tuple[bool, str], _Shape] = field(default_factory=dict)
     #: text family: (number, leading white space, trailing white space, "lower"|"upper")
     cases: set[tuple[bool, str, str, str]] = field(default_factory=set)
+    #: digit layouts seen that the normalising predicate never selects (not stored)
+    _irrelevant: set[tuple[bool, str]] = field(default_factory=set)
 
     @property
     def patterns(self) -> int:
@@ -154,37 +158,40 @@ class ColumnProfile:
             self.cases.clear()
 
     def _add_digits(self, number: bool, text: str) -> None:
-        stripped = text.strip(_WHITE)
-        compact = "".join(ch for ch in stripped if ch not in _PHONE_JUNK)
-        side = DIGIT_TYPES[self.kind]
-        # Values the normalising predicate can never select are irrelevant.
-        if not compact or (
-            (side == "heads" and not compact[-1].isdigit())
-            or (side == "tails" and not compact[0].isdigit())
-            or (side == "exact" and not (compact.isascii() and compact.isdigit()))
-        ):
+        if _MARK in text:
+            raise Unrenderable("private-use characters")
+        layout = text.translate(_TO_MARK)
+        key = (number, layout)
+        if key in self._irrelevant:
             return
-        parts = tuple(_DIGIT.split(text))
-        _check_literal(parts, allow_pad=side == "tails")
-        digits = _NOT_DIGIT.sub("", text)
-        key = (number, parts)
         shape = self.shapes.get(key)
+        side = DIGIT_TYPES[self.kind]
         if shape is None:
-            shape = self.shapes[key] = _Shape(number, parts, limit=min(len(parts), MAX_SIDE + 1))
-        limit = 1 if side == "exact" else shape.limit
+            compact = "".join(ch for ch in layout.strip(_WHITE) if ch not in _PHONE_JUNK)
+            # values the normalising predicate can never select do not count
+            if not compact or (
+                (side == "heads" and compact[-1] != _MARK)
+                or (side == "tails" and compact[0] != _MARK)
+                or (side == "exact" and compact.strip(_MARK))
+            ):
+                self._irrelevant.add(key)
+                return
+            parts = tuple(layout.split(_MARK))
+            _check_literal(parts, allow_pad=side == "tails")
+            limit = 1 if side == "exact" else min(len(parts), MAX_SIDE + 1)
+            shape = self.shapes[key] = _Shape(number, parts, limit=limit)
+        digits = _NOT_DIGIT.sub("", text)
         width = len(digits)
-        for length in range(min(limit, width + 1)):
-            if length == len(shape.sides):
-                shape.sides.append(set())
-            piece = digits[:length] if side == "heads" else digits[width - length :]
-            seen = shape.sides[length]
-            seen.add(piece)
+        sides = shape.sides
+        for length in range(min(shape.limit, width + 1)):
+            if length == len(sides):
+                sides.append(set())
+            seen = sides[length]
+            seen.add(digits[:length] if side == "heads" else digits[width - length :])
             if len(seen) > SIDE_CAP:
                 shape.limit = length
-                del shape.sides[length:]
+                del sides[length:]
                 break
-        if side == "exact":
-            shape.limit = 1
 
     def _add_text(self, number: bool, text: str) -> None:
         core = text.strip(_WHITE)
@@ -283,7 +290,7 @@ class ColumnProfile:
                 [set(map(str, side)) for side in raw["sides"]],
                 int(raw["limit"]),
             )
-            profile.shapes[(shape.number, shape.parts)] = shape
+            profile.shapes[(shape.number, _MARK.join(shape.parts))] = shape
         profile.cases = {(bool(n), str(a), str(b), str(c)) for n, a, b, c in data.get("cases", [])}
         return profile
 
@@ -529,6 +536,17 @@ def _index_definitions(connection: Connection, table: str, schema: str | None) -
     return []  # MariaDB has no expression indexes
 
 
+def _key_list(definition: str) -> str:
+    """The text between the first bracket of an index definition and its match."""
+    _, _, rest = definition.partition("(")
+    depth = 1
+    for position, character in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth == 0:
+            return rest[:position]
+    return rest
+
+
 def expression_indexed(connection: Connection, table: str, schema: str | None) -> set[str]:
     """Lower-cased names of the columns an expression index is built on.
 
@@ -537,7 +555,7 @@ def expression_indexed(connection: Connection, table: str, schema: str | None) -
     """
     found: set[str] = set()
     for definition in _index_definitions(connection, table, schema):
-        _, _, keys = definition.partition("(")
+        keys = _key_list(definition)
         if "(" not in keys:
             continue  # plain columns only
         for quoted, bare in re.findall(r'"([^"]+)"|(\w+)', keys):
@@ -576,9 +594,7 @@ def learn(
             continue
         target = clause.c[column]
         statement = sa.select(target).where(target.is_not(None)).distinct()
-        result = connection.execution_options(stream_results=True, yield_per=5000).execute(
-            statement
-        )
+        result = connection.execute(statement.execution_options(yield_per=5000))
         for partition in result.partitions():
             for (value,) in partition:
                 profile.add(value)

@@ -365,3 +365,38 @@ def test_the_stored_profile_holds_no_values() -> None:
     assert "12345678" not in text and "87654321" not in text
     restored = ColumnProfile.from_json(json.loads(text))
     assert restored.spellings(_subject(), []) == profile.spellings(_subject(), [])
+
+
+def test_a_column_that_cannot_be_profiled_is_searched_the_normalising_way(
+    postgres_url: str, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL has no DISTINCT for json: profiling fails, the search does not."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "people",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(100)),
+        sa.Column("extra", sa.JSON),
+    )
+    rows = [
+        {"id": i, "email": f"user{i}@example.nl", "extra": {"note": "x" * 40}} for i in range(3000)
+    ]
+    create(postgres_url, metadata, {"people": rows})
+    mapping = {
+        "tables": {
+            "people": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {
+                    "id": None,
+                    "email": {"identifier": "email"},
+                    "extra": {"identifier": "account"},
+                },
+            }
+        }
+    }
+    with caplog.at_level(logging.WARNING), connector(postgres_url, mapping) as source:
+        result = source.scan([ident("email", "user7@example.nl"), ident("account", "a-7")])
+    assert keys(result.records) == {"id=7"}
+    assert "not profiled" in caplog.text and "user7" not in caplog.text
