@@ -121,6 +121,11 @@ def _statements(source: Any) -> list[tuple[str, Any]]:
     return seen
 
 
+def _learning(statement: str) -> bool:
+    """The statement every profiling starts with (the largest key, for the guard)."""
+    return "max(calls.id)" in statement
+
+
 def _search_statement(seen: list[tuple[str, Any]]) -> tuple[str, Any]:
     return next(s for s in reversed(seen) if "b_number AS" in s[0])
 
@@ -172,7 +177,7 @@ def test_the_profile_is_cached_per_source_and_reused(calls_url: str, cache: Path
     with connector(calls_url, MAPPING) as source:
         first = _statements(source)
         source.scan(_subject())
-    assert any("DISTINCT" in s for s, _ in first)
+    assert any(_learning(s) for s, _ in first)
     files = list(cache.iterdir())
     assert len(files) == 1
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
@@ -189,7 +194,7 @@ def test_the_profile_is_cached_per_source_and_reused(calls_url: str, cache: Path
         second = _statements(source)
         result = source.scan(_subject())
     assert keys(result.records) == {f"id={i}" for i in SUBJECT_ROWS}
-    assert not any("DISTINCT" in s for s, _ in second)
+    assert not any(_learning(s) for s, _ in second)
 
 
 def test_a_row_added_after_profiling_in_a_new_spelling_is_found(calls_url: str) -> None:
@@ -221,7 +226,7 @@ def test_new_rows_are_found_even_before_the_fingerprint_moves(calls_url: str, ca
         seen = _statements(source)
         result = source.scan(_subject())
     if sa.make_url(calls_url).get_backend_name() != "mysql":  # MariaDB: same second
-        assert not any("DISTINCT" in s for s, _ in seen)  # the stale profile was used
+        assert not any(_learning(s) for s, _ in seen)  # the stale profile was used
     assert "id=9001" in keys(result.records)
 
 
@@ -293,7 +298,7 @@ def test_profiles_can_be_switched_off(calls_url: str, tmp_path: Path) -> None:
         seen = _statements(source)
         result = source.scan(_subject())
     assert keys(result.records) == {f"id={i}" for i in SUBJECT_ROWS}
-    assert not any("DISTINCT" in s for s, _ in seen)
+    assert not any(_learning(s) for s, _ in seen)
 
 
 # -- learning and writing spellings (no database) -----------------------------------------
