@@ -626,21 +626,26 @@ def _learn_in_one_pass(
         return
     names = list(profiles)
     statement = sa.select(*(clause.c[name] for name in names))
-    result = connection.execute(statement.execution_options(yield_per=10_000))
+    sql = str(statement.compile(dialect=connection.dialect))
+    # the driver's own cursor: plain tuples, no result-row objects for millions of rows
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql)
     seen: list[set[object]] = [set() for _ in names]
     active = list(range(len(names)))
-    for partition in result.partitions():
-        for row in partition:
-            for position in active:
-                value = row[position]
-                remembered = seen[position]
-                if value is None or value in remembered:
-                    continue
-                if len(remembered) >= _SEEN_CAP:
-                    remembered.clear()
-                remembered.add(value)
-                profiles[names[position]].add(value)
+    while partition := cursor.fetchmany(10_000):
+        columns = list(zip(*partition, strict=True))
+        for position in active:
+            remembered = seen[position]
+            fresh = set(columns[position])  # set arithmetic runs in C, not per value
+            fresh -= remembered
+            fresh.discard(None)
+            if len(remembered) + len(fresh) > _SEEN_CAP:
+                remembered.clear()
+            remembered |= fresh
+            profile = profiles[names[position]]
+            for value in fresh:
+                profile.add(value)
         active = [p for p in active if profiles[names[p]].refused is None]
         if not active:
             break
-    result.close()
+    cursor.close()
