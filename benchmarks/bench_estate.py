@@ -24,6 +24,7 @@ it prints per source and in total:
     python3 benchmarks/bench_estate.py                  # the full estate (~10 min to build)
     python3 benchmarks/bench_estate.py --scale 0.02     # 2,000 people, 100,000 calls
     python3 benchmarks/bench_estate.py --keep /tmp/estate   # keep (and reuse) the files
+    python3 benchmarks/bench_estate.py --keep /tmp/estate --only telephony,telephony-pg,index
 """
 
 from __future__ import annotations
@@ -382,6 +383,9 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--keep", type=Path, help="build (or reuse) the estate here")
     parser.add_argument("--repeat", type=int, default=3, help="hand-written lookups: best of N")
+    parser.add_argument(
+        "--only", help="comma-separated sources to measure (and 'total', 'index'); default all"
+    )
     args = parser.parse_args()
     sizes = Sizes.at(args.scale)
     print(
@@ -432,11 +436,16 @@ def main() -> None:
                 flush=True,
             )
 
+        only = set(args.only.split(",")) if args.only else None
         searched = [name for name in sources if name in lookups]
         hands = {name: best_of(args.repeat, lookups[name]) for name in searched}
         for name in searched:
-            measure(name, [sources[name]], hands[name])
-        measure("total", [sources[name] for name in searched], sum(hands.values()))
+            if only is None or name in only:
+                measure(name, [sources[name]], hands[name])
+        if only is None or "total" in only:
+            measure("total", [sources[name] for name in searched], sum(hands.values()))
+        if only is not None and "index" not in only:
+            return
         add_indexes(root, sources)
         for name in ("telephony", "telephony-pg"):
             if name in sources:
