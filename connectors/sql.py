@@ -381,12 +381,16 @@ class SqlConnector(Connector):
     def _table_profile(
         self, connection: Connection, name: str, specs: Sequence[FieldSpec]
     ) -> TableProfile | None:
-        """The profiles of a table's searched columns, learnt again when the table moved."""
+        """The profiles of a table's searched columns, learnt again when the table moved.
+
+        Every profiled column of the table is learnt at once (one pass over it), not
+        only those ``specs`` searches now: the next round's identifiers need the others.
+        """
         cache = self._profiles()
-        columns = {s.name: s.identifier for s in specs if s.identifier in PROFILED_TYPES}
-        if cache is None or not columns:
-            return None
         table = self.mapping.tables[name]
+        columns = {s.name: s.identifier for s in table.searchable if s.identifier in PROFILED_TYPES}
+        if cache is None or not any(s.identifier in PROFILED_TYPES for s in specs):
+            return None
         current = fingerprint(connection, table.table, table.schema)
         if current is None:
             return None
