@@ -591,11 +591,7 @@ def learn(
         profiles[column] = profile
         if column.lower() in indexed:
             profile.refused = "an expression index serves the normalising predicate"
-    pending = [c for c, p in profiles.items() if p.refused is None]
-    if connection.dialect.name == "sqlite":
-        _learn_in_one_pass(connection, clause, {c: profiles[c] for c in pending})
-        return key_max, profiles
-    for column in pending:
+    for column in [c for c, p in profiles.items() if p.refused is None]:
         profile = profiles[column]
         target = clause.c[column]
         statement = sa.select(target).where(target.is_not(None)).distinct()
@@ -607,45 +603,3 @@ def learn(
                 break
         result.close()
     return key_max, profiles
-
-
-#: values remembered per column while learning in one pass (then forgotten and again)
-_SEEN_CAP = 200_000
-
-
-def _learn_in_one_pass(
-    connection: Connection, clause: sa.TableClause, profiles: dict[str, ColumnProfile]
-) -> None:
-    """SQLite: every column in one streamed pass, repeated values skipped in Python.
-
-    SQLite's DISTINCT sorts each column through a temporary B-tree, several times
-    slower than reading the table once; the server databases hash it themselves.
-    Memory stays bounded: at most :data:`_SEEN_CAP` remembered values per column.
-    """
-    if not profiles:
-        return
-    names = list(profiles)
-    statement = sa.select(*(clause.c[name] for name in names))
-    sql = str(statement.compile(dialect=connection.dialect))
-    # the driver's own cursor: plain tuples, no result-row objects for millions of rows
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute(sql)
-    seen: list[set[object]] = [set() for _ in names]
-    active = list(range(len(names)))
-    while partition := cursor.fetchmany(10_000):
-        columns = list(zip(*partition, strict=True))
-        for position in active:
-            remembered = seen[position]
-            fresh = set(columns[position])  # set arithmetic runs in C, not per value
-            fresh -= remembered
-            fresh.discard(None)
-            if len(remembered) + len(fresh) > _SEEN_CAP:
-                remembered.clear()
-            remembered |= fresh
-            profile = profiles[names[position]]
-            for value in fresh:
-                profile.add(value)
-        active = [p for p in active if profiles[names[p]].refused is None]
-        if not active:
-            break
-    cursor.close()
