@@ -19,7 +19,9 @@ it prints per source and in total:
   same command again), each a ``discover search`` child process, so interpreter start
   is included (printed separately);
 * their ratios to the hand-written lookups, and the peak memory (VmHWM, from the
-  child's resource usage) of every search.
+  child's resource usage) of every search;
+* for SQL sources also the search without column profiles (``connection.profile:
+  false``: the normalising predicate, as before profiles existed).
 
     python3 benchmarks/bench_estate.py                  # the full estate (~10 min to build)
     python3 benchmarks/bench_estate.py --scale 0.02     # 2,000 people, 100,000 calls
@@ -442,6 +444,10 @@ def main() -> None:
         for name in searched:
             if only is None or name in only:
                 measure(name, [sources[name]], hands[name])
+                if sources[name]["kind"] == "sql":  # as before column profiles
+                    plain = {**sources[name], "connection": {**sources[name]["connection"]}}
+                    plain["connection"]["profile"] = False
+                    measure(f"{name} (no profile)", [plain], hands[name])
         if only is None or "total" in only:
             measure("total", [sources[name] for name in searched], sum(hands.values()))
         if only is not None and "index" not in only:
