@@ -414,7 +414,7 @@ def main() -> None:
         )
         print(f"interpreter start with discover's imports: {start.seconds:.2f} s\n")
         print(
-            "source              hand-written | cold: process  search | warm: process  search"
+            f"{'source':<28}hand-written | cold: process  search | warm: process  search"
             " | warm search/hand | peak MB"
         )
 
@@ -431,7 +431,7 @@ def main() -> None:
             warm = search(sources_file, subject, cache, root / "case")
             failed = "" if cold.code in (0, 1) else f"  exit {cold.code}"
             print(
-                f"{label:<20}{hand:>11.3f}s | {cold.seconds:>12.2f}s {cold.search_seconds:>6.2f}s"
+                f"{label:<28}{hand:>11.3f}s | {cold.seconds:>12.2f}s {cold.search_seconds:>6.2f}s"
                 f" | {warm.seconds:>12.2f}s {warm.search_seconds:>6.2f}s"
                 f" | {warm.search_seconds / hand:>16.1f} | {max(cold.peak_mb, warm.peak_mb):>7}"
                 + failed,
