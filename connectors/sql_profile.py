@@ -58,6 +58,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from discover.identifiers import Identifier
+from discover.identifiers import Identifier, try_normalise
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,11 @@ class ColumnProfile:
                         found.add(text)
                 if len(found) > MAX_SPELLINGS:
                     return None
-        return sorted(found, key=lambda v: (isinstance(v, str), str(v)))
+        # a stored value equal to a spelling normalises as the spelling does: one that
+        # is not one of the searched identifiers could never be verified, so it goes
+        wanted = {identifier.value for identifier in values}
+        kept = [v for v in found if _normalised(self.kind, str(v)) in wanted]
+        return sorted(kept, key=lambda v: (isinstance(v, str), str(v)))
 
     def _render_digits(self, searched: str, found: set[Any]) -> bool:
         side = DIGIT_TYPES[self.kind]
@@ -293,6 +298,11 @@ class ColumnProfile:
             profile.shapes[(shape.number, _MARK.join(shape.parts))] = shape
         profile.cases = {(bool(n), str(a), str(b), str(c)) for n, a, b, c in data.get("cases", [])}
         return profile
+
+
+@lru_cache(maxsize=65536)
+def _normalised(kind: str, text: str) -> str | None:
+    return try_normalise(kind, text)
 
 
 def _as_text(value: object) -> tuple[bool, str]:
