@@ -49,6 +49,15 @@ def unique_name(prefix: str = "discover_test") -> str:
     return f"{prefix}_{secrets.token_hex(5)}"
 
 
+@pytest.fixture(autouse=True)
+def _sql_profile_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQL column profiles go to a directory of the test run, never the user's cache."""
+    if "DISCOVER_CACHE_DIR" not in os.environ:
+        monkeypatch.setenv("DISCOVER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database; dropped afterwards."""

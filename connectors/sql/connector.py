@@ -18,6 +18,7 @@ every transaction is rolled back.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import defaultdict
@@ -46,10 +47,22 @@ from connectors.base import (
 from connectors.nearest import listing
 from connectors.safe_files import check_regular
 from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
-from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate
+from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate, spellings_in, text_forms
+from connectors.sql.profile import (
+    PROFILED_TYPES,
+    ProfileCache,
+    TableProfile,
+    cache_dir,
+    fingerprint,
+    fresh,
+    learn,
+)
 from discover.errors import SourceError
 from discover.identifiers import Identifier, fold_text
+from discover.mapping import FieldSpec
 from discover.register import Register
+
+log = logging.getLogger(__name__)
 
 #: driver messages that say a time limit ran out (or a lock was never granted)
 _TIMED_OUT = re.compile(
@@ -224,6 +237,7 @@ class SqlConnector(Connector):
         }
         self._selects = {name: self._select(name) for name in self.mapping.tables}
         self._edges = self._relation_edges()
+        self._profile_cache: ProfileCache | None = None
 
     # -- connection -----------------------------------------------------------------
 
@@ -380,18 +394,12 @@ class SqlConnector(Connector):
                     identifier for kind in types for identifier in wanted[kind].values()
                 )
                 select, names = self._selects[name]
-                clause = self._tables[name]
+                profile = self._table_profile(connection, name, specs)
                 for chunk in _chunks(relevant, self.settings.chunk_size):
                     by_type: dict[str, list[Identifier]] = defaultdict(list)
                     for identifier in chunk:
                         by_type[identifier.type].append(identifier)
-                    predicate = sa.or_(
-                        *(
-                            candidate_predicate(kind, clause.c[s.name], by_type[kind])
-                            for s in specs
-                            if (kind := s.identifier) in by_type
-                        )
-                    )
+                    predicate = self._where(name, specs, by_type, profile)
                     for row in connection.execute(select.where(predicate)):
                         result.rows_read += 1
                         record = self._record(name, names, row)
@@ -403,6 +411,97 @@ class SqlConnector(Connector):
             self._follow_relations(connection, found, result)
         result.records = [record for records in found.values() for record in records.values()]
         return result
+
+    # -- column profiles ----------------------------------------------------------------
+
+    def _profiles(self) -> ProfileCache | None:
+        """This source's profile cache; None when ``connection.profile`` is false."""
+        connection = self.source.connection
+        if connection.get("profile", True) in (False, "false", "no", "off"):
+            return None
+        if self._profile_cache is None:
+            directory = cache_dir(connection.get("profile_cache"), self.source.base_dir)
+            url = database_url(str(connection.get("url", "")), self.source.base_dir)
+            identity = f"{self.name}\n{url.render_as_string(hide_password=True)}"
+            self._profile_cache = ProfileCache(directory, identity)
+        return self._profile_cache
+
+    def _table_profile(
+        self, connection: Connection, name: str, specs: Sequence[FieldSpec]
+    ) -> TableProfile | None:
+        """The profiles of a table's searched columns, learnt again when the table moved.
+
+        Every profiled column of the table is learnt at once (one pass over it), not
+        only those ``specs`` searches now: the next round's identifiers need the others.
+        """
+        cache = self._profiles()
+        table = self.mapping.tables[name]
+        columns = {s.name: s.identifier for s in table.searchable if s.identifier in PROFILED_TYPES}
+        if cache is None or not any(s.identifier in PROFILED_TYPES for s in specs):
+            return None
+        current = fingerprint(connection, table.table, table.schema)
+        if current is None:
+            return None
+        backend = connection.dialect.name
+        key = f"{table.location}\n" + ",".join(f"{c}:{k}" for c, k in sorted(columns.items()))
+        cached = cache.get(key)
+        if cached is not None and fresh(backend, cached.fingerprint, current):
+            return cached
+        single_key = table.key[0] if len(table.key) == 1 else None
+        try:
+            # a connection of its own: a failure must not end the scan's transaction
+            with self._session() as learning:
+                current = fingerprint(learning, table.table, table.schema)
+                key_max, profiles = learn(
+                    learning, self._tables[name], columns, single_key, schema=table.schema
+                )
+        except SourceError as exc:
+            log.warning("%s: columns of %s not profiled: %s", self.name, table.location, exc)
+            return None
+        learnt = TableProfile(current, key_max, profiles)
+        # kept only when nothing may have changed while it was learnt (MariaDB: a
+        # write in the same second); otherwise it serves this scan and is learnt again
+        cache.put(key, learnt if fresh(backend, current, current) else None)
+        return learnt
+
+    def _where(
+        self,
+        name: str,
+        specs: Sequence[FieldSpec],
+        by_type: dict[str, list[Identifier]],
+        profile: TableProfile | None,
+    ) -> ColumnElement:
+        """The WHERE of one statement: per column the stored spellings where the column's
+        profile allows it, else the normalising predicate; rows added after profiling
+        (``key > largest profiled key``) always the normalising way."""
+        clause = self._tables[name]
+        exact: list[ColumnElement] = []
+        normalising: list[ColumnElement] = []
+        guarded: list[ColumnElement] = []
+        for spec in specs:
+            kind = spec.identifier
+            if kind not in by_type:
+                continue
+            values = by_type[kind]
+            column = clause.c[spec.name]
+            predicate = candidate_predicate(kind, column, values)
+            column_profile = profile.columns.get(spec.name) if profile else None
+            spellings = (
+                column_profile.spellings(values, text_forms(kind, values))
+                if column_profile is not None
+                else None
+            )
+            if spellings is None:
+                normalising.append(predicate)
+            else:
+                exact.append(spellings_in(column, spellings))
+                guarded.append(predicate)
+        if guarded and profile is not None:
+            key = self.mapping.tables[name].key
+            if profile.key_max is not None and len(key) == 1:
+                newer = clause.c[key[0]] > sa.literal(profile.key_max, sa.BigInteger())
+                exact.append(sa.and_(newer, sa.or_(*guarded)))
+        return sa.or_(*exact, *normalising)
 
     # -- relations --------------------------------------------------------------------
 

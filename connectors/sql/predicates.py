@@ -375,12 +375,15 @@ def _email_spellings(value: str) -> frozenset[str]:
     return frozenset(spellings)
 
 
+def _email_forms(values: Sequence[Identifier]) -> set[str]:
+    addresses = {s for i in values for s in _email_spellings(i.value)}
+    return {p + a + d for a in addresses for p in ("", "mailto:") for d in ("", ".")}
+
+
 def _email(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
     """Any case, surrounding white space, ``mailto:``, a trailing dot on the domain, a
     punycode domain, and the display form ``Jan de Vries <jan@example.nl>``."""
-    addresses = {s for i in values for s in _email_spellings(i.value)}
-    forms = {p + a + d for a in addresses for p in ("", "mailto:") for d in ("", ".")}
-    return _folded_in(email_key(column), forms)
+    return _folded_in(email_key(column), _email_forms(values))
 
 
 def _phone(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
@@ -423,6 +426,10 @@ def _imsi(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
 
 def _ip(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
     """Compressed and exploded IPv6, IPv4-mapped IPv6, zero-padded IPv4, in brackets."""
+    return trimmed_lower(column).in_(sorted(_ip_forms(values)))
+
+
+def _ip_forms(values: Sequence[Identifier]) -> set[str]:
     forms: set[str] = set()
     for identifier in values:
         address = ipaddress.ip_address(identifier.value)
@@ -432,7 +439,7 @@ def _ip(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
             padded = ".".join(f"{int(octet):03d}" for octet in str(address).split("."))
             spellings |= {f"::ffff:{address}", mapped.exploded, mapped.compressed, padded}
         forms |= spellings | {f"[{s}]" for s in spellings}
-    return trimmed_lower(column).in_(sorted(forms))
+    return forms
 
 
 def _postcode(column: ColumnElement, values: Sequence[Identifier]) -> ColumnElement:
@@ -537,3 +544,21 @@ def candidate_predicate(
 ) -> ColumnElement:
     """The WHERE clause selecting candidate rows of ``column`` for these identifiers."""
     return PREDICATES[kind](column, values)
+
+
+def text_forms(kind: str, values: Sequence[Identifier]) -> set[str]:
+    """The lower-case forms the predicate of a text type compares a stored value with.
+
+    A column profile (:mod:`connectors.sql.profile`) writes these in the column's
+    own patterns (surrounding white space, upper case) to search it with ``IN``.
+    """
+    if kind == "email":
+        return _email_forms(values)
+    if kind == "ip":
+        return _ip_forms(values)
+    return {i.value for i in values}
+
+
+def spellings_in(column: ColumnElement, spellings: Sequence[Any]) -> ColumnElement:
+    """``column IN spellings``: exact comparisons that a plain index on the column serves."""
+    return column.in_(list(spellings)) if spellings else sa.false()

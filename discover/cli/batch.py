@@ -10,7 +10,7 @@ import click
 from discover.batch import BatchOptions, RequestDefaults, run_batch
 from discover.batch.broker import CelerySettings
 from discover.batch.progress import BatchProgress
-from discover.batch.report import report_table, totals_text
+from discover.batch.report import COMPLETE, report_table, totals_text
 from discover.batch.runner import DEFAULT_SHARD_SIZE
 from discover.cli.options import (
     DirPath,
@@ -198,9 +198,31 @@ def batch(
     if as_json:
         print_json(report)
     else:
-        console().print(report_table(report, problems_only=problems_only))
-        console().print(totals_text(report))
+        _print_report(report, problems_only=problems_only)
     totals = report["totals"]
     if totals.get("invalid"):
         ctx.exit(2)
     ctx.exit(0 if totals["complete"] == totals["requests"] else 1)
+
+
+#: a batch of more requests than this prints its totals and failures, not every request
+TABLE_LIMIT = 20
+
+
+def _print_report(report: dict[str, Any], *, problems_only: bool) -> None:
+    """A table of every request for a small batch; for a larger one the counts, the
+    first requests that are not complete and where the full report is."""
+    lines = report["requests"]
+    if len(lines) <= TABLE_LIMIT:
+        console().print(report_table(report, problems_only=problems_only))
+        console().print(totals_text(report))
+        return
+    problems = [line for line in lines if line["status"] not in COMPLETE]
+    out = console()
+    for line in problems[:TABLE_LIMIT]:
+        request = line.get("request_id") or "-"
+        text = f"line {line['line']} {request}: {line['status']}"
+        out.print(f"{text}: {line['error']}" if line.get("error") else text, markup=False)
+    if len(problems) > TABLE_LIMIT:
+        out.print(f"… and {len(problems) - TABLE_LIMIT} more not complete (see the report)")
+    out.print(totals_text(report), markup=False)

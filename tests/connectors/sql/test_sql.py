@@ -227,15 +227,21 @@ def test_single_subject_search_reads_no_more_than_twice_the_matches(
     assert result.rows_read <= 2 * len(expected)
 
 
+@pytest.mark.parametrize(("profile", "read"), [(False, 8 + 2), (True, 8)])
 def test_foreign_number_with_the_same_national_digits_is_a_candidate_then_dropped(
-    subjects_url: str,
+    subjects_url: str, profile: bool, read: int
 ) -> None:
+    if sa.make_url(subjects_url).get_backend_name() == "mysql":
+        with writer(subjects_url) as engine, engine.begin() as connection:
+            connection.execute(sa.text("ANALYZE TABLE subjects"))  # its size, for profiles
     with connector(subjects_url, SUBJECTS_MAPPING) as source:
+        source.source.connection["profile"] = profile
         result = source.scan([ident("phone", "+31612345678")])
     assert "id=101" not in keys(result.records)
     assert "id=102" not in keys(result.records)
-    # the two foreign numbers were read (the database cannot tell) and dropped in Python
-    assert result.rows_read == 8 + 2
+    # the normalising predicate reads the two foreign numbers (the database cannot tell)
+    # and Python drops them; with column profiles their spellings are never asked for
+    assert result.rows_read == read
 
 
 def test_exact_only_when_the_stored_text_is_the_canonical_value(subjects_url: str) -> None:
