@@ -6,9 +6,9 @@ from pathlib import Path
 
 from batch_support import read_report
 from click.testing import CliRunner
-from discover.batch.synthetic import SynthEstate
+from support import synthetic_estate as synthetic
+from support.synthetic_estate import SynthEstate
 
-from discover.batch import synthetic
 from discover.cli import cli
 from discover.cli.batch import TABLE_LIMIT
 
