@@ -117,7 +117,8 @@ class RequestDefaults:
 
     kind: str = "access"
     language: str = "nl"
-    controller: str = "all"
+    #: the provider's own data, as ``discover export``: client records need an instruction
+    controller: str = "provider"
     #: a malformed identifier invalidates its row (instead of being rejected)
     strict: bool = False
 

@@ -55,6 +55,36 @@ class BatchOptions:
     celery: CelerySettings | None = None
     timeout: float | None = None
     chunk_size: int | None = None
+    #: the client's instruction (a reference): required when a row exports client records
+    client_instruction: str | None = None
+
+
+#: rows named when a batch is refused for want of a client instruction
+NAMED_ROWS = 5
+
+
+def check_client_instruction(items: list[BatchItem], instruction: str | None) -> None:
+    """Refuse a batch that would export client records without the client's instruction.
+
+    The provider is the clients' processor for those records (Art. 28 GDPR): like
+    ``discover export``, a batch puts them out only on the client's instruction, and
+    the whole batch is refused before anything is searched or written.
+    """
+    if (instruction or "").strip():
+        return
+    asking = [item for item in items if item.request.controller in ("client", "all")]
+    if not asking:
+        return
+    named = ", ".join(
+        f"line {item.line} ({item.request_id}, controller {item.request.controller})"
+        for item in asking[:NAMED_ROWS]
+    )
+    more = f" and {len(asking) - NAMED_ROWS} more" if len(asking) > NAMED_ROWS else ""
+    raise ExportError(
+        f"{len(asking)} request(s) ask for data the provider processes on behalf of client "
+        f"organisations: {named}{more}; give the client's instruction with "
+        "--client-instruction REF"
+    )
 
 
 def batch_chunk_size(sources_path: Path, requested: int | None) -> int:
@@ -109,13 +139,14 @@ def run_batch(
     if unknown or not options.formats:
         raise ExportError(f"unknown format {unknown!r}; expected some of {', '.join(FORMATS)}")
     started = datetime.now(UTC)
+    batch_input = read_requests(
+        requests_path, defaults=options.defaults, formats=tuple(options.formats)
+    )
+    check_client_instruction(batch_input.items, options.client_instruction)
     layout = Layout(out.resolve())
     layout.prepare()
     sink: ProgressSink = progress or (lambda _event: None)
     with batch_lock(layout):
-        batch_input = read_requests(
-            requests_path, defaults=options.defaults, formats=tuple(options.formats)
-        )
         sources = load_sources(sources_path)
         load_mappings(sources, default_register())  # a malformed mapping stops here
         chunk_size = batch_chunk_size(sources_path, options.chunk_size)
@@ -162,6 +193,7 @@ def run_batch(
                 formats=list(options.formats),
                 items=[item.to_document() for item in group],
                 chunk_size=chunk_size,
+                client_instruction=options.client_instruction,
             )
             for index, group in enumerate(groups, start=1)
         ]

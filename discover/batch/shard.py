@@ -83,6 +83,8 @@ class ShardSpec:
     #: identifiers per query (the sources file's chunk_size unless set): a batch scans
     #: a table once per chunk, so larger chunks mean fewer passes
     chunk_size: int | None = None
+    #: the client's instruction for rows exporting client records (kept in the export log)
+    client_instruction: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,6 +279,7 @@ def _write(
             out=layout.packages,
             controller=request.controller,
             force=True,
+            client_instruction=spec.client_instruction,
         ).path
         checksum = sha256_file(package / MANIFEST)
         # a row with a rejected identifier is never marked done: a rerun reports it again

@@ -42,7 +42,18 @@ from discover.cli.output import console, console_err, print_json
     help="Package formats, comma-separated.",
 )
 @language_option("nl", "Language for rows that do not give one.")
-@controller_option("Controller scope for rows that do not give one.")
+@controller_option(
+    "Controller scope for rows that do not give one. provider: the provider's own data "
+    "and a section per client organisation naming it as controller; client or all (here "
+    "or in a row) also put out the data processed for clients: needs --client-instruction."
+)
+@click.option(
+    "--client-instruction",
+    metavar="REF",
+    default=None,
+    help="The client's instruction to answer for its data (a reference, kept in each "
+    "package's export log).",
+)
 @click.option(
     "--executor",
     type=click.Choice(["local", "celery"]),
@@ -122,6 +133,7 @@ def batch(
     formats: tuple[str, ...],
     language: str,
     controller: str,
+    client_instruction: str | None,
     executor: str,
     workers: int,
     shard_size: int | None,
@@ -146,12 +158,16 @@ def batch(
     line). Each source is scanned once per round for a whole shard of subjects.
     Rerunning skips requests whose packages are complete and verified.
 
+    Client records (controller client or all, by default or in a row) go out only
+    with --client-instruction REF, recorded in each package's export log; without it
+    such a batch is refused before anything runs (exit 2).
+
     A malformed identifier in a row is named and left out, the row searched with the
     others and reported incomplete; --strict makes such a row invalid.
 
     Exit code 0 when every request is complete, 1 when one is incomplete or failed
-    (or had an identifier rejected), 2 when a row is invalid (no usable identifier)
-    or the input cannot be read.
+    (or had an identifier rejected), 2 when a row is invalid (no usable identifier),
+    the input cannot be read or a client instruction is missing.
     """
     settings = CelerySettings.from_env()
     if broker or queue:
@@ -176,6 +192,7 @@ def batch(
         celery=settings,
         timeout=timeout,
         chunk_size=chunk_size,
+        client_instruction=client_instruction,
     )
     display: dict[str, Any] = {}
 

@@ -38,11 +38,15 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def controller_option(help_text: str) -> Decorator:
-    """``--controller provider|client|all`` (default all), with the command's own help."""
+    """``--controller provider|client|all`` (default provider), with the command's own help.
+
+    The default is the provider's own data, as ``discover export``: client records
+    go out only on the client's instruction.
+    """
     return click.option(
         "--controller",
         type=click.Choice(["provider", "client", "all"]),
-        default="all",
+        default="provider",
         show_default=True,
         help=help_text,
     )

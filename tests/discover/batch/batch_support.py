@@ -17,6 +17,29 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from discover.batch import BatchOptions, RequestDefaults
+
+#: the client's instruction the batches that export client records are given
+INSTRUCTION = "CLIENT-INSTRUCTION-2026-017"
+#: command-line options for a batch that exports every controller's records
+CLIENT_ARGS = ["--controller", "all", "--client-instruction", INSTRUCTION]
+
+
+def client_options(**kwargs: Any) -> BatchOptions:
+    """Options of a batch exporting every controller's records, on a client's instruction.
+
+    Packages then carry no ``-provider`` suffix and hold the client records too.
+    """
+    defaults = kwargs.pop("defaults", RequestDefaults())
+    return BatchOptions(
+        defaults=RequestDefaults(
+            kind=defaults.kind, language=defaults.language, controller="all", strict=defaults.strict
+        ),
+        client_instruction=INSTRUCTION,
+        **kwargs,
+    )
+
+
 #: observed_at says when a record was read, so it differs between any two searches.
 VOLATILE = ("observed_at",)
 

@@ -7,6 +7,7 @@ them by PID afterwards. The coordinator runs in the test process.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sqlite3
@@ -18,8 +19,10 @@ from typing import Any
 
 import pytest
 from batch_support import (
+    INSTRUCTION,
     CeleryWorker,
     by_id,
+    client_options,
     cure,
     drop_redis_keys,
     package_dirs,
@@ -65,7 +68,7 @@ class Cluster:
         return worker.start()
 
     def options(self, **kwargs: Any) -> BatchOptions:
-        return BatchOptions(executor="celery", celery=self.settings, timeout=240, **kwargs)
+        return client_options(executor="celery", celery=self.settings, timeout=240, **kwargs)
 
     def log(self) -> str:
         return "\n".join(worker.text() for worker in self.workers)
@@ -148,8 +151,11 @@ def test_a_batch_runs_on_a_real_worker(
     _assert_clean_complete(out, rows, report)
     assert report["settings"]["executor"] == "celery" and report["settings"]["shards"] == 3
     assert cluster.log().count("succeeded in") == 3  # the shards ran on the worker
+    for row in rows:  # the client's instruction reached the worker's export log
+        log = json.loads((out / "cases" / row["request_id"] / "exports.json").read_text("utf-8"))
+        assert [e["client_instruction"] for e in log["exports"]] == [INSTRUCTION]
 
-    local = run_batch(requests, synth.sources, tmp_path / "local", BatchOptions(shard_size=10))
+    local = run_batch(requests, synth.sources, tmp_path / "local", client_options(shard_size=10))
     for request_id, line in by_id(local).items():
         if line["status"] == "invalid":
             continue

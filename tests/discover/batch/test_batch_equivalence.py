@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_support import case_hits, comparable, read_report, write_csv
+from batch_support import case_hits, client_options, comparable, read_report, write_csv
 from support import synthetic_estate as synthetic
 
 from discover.batch import (
-    BatchOptions,
     RequestDefaults,
     plan_shards,
     read_requests,
@@ -130,7 +129,7 @@ def test_batch_cases_hold_the_single_search_hits(
     requests_file = write_csv(tmp_path / "requests.csv", rows)
     out = tmp_path / "out"
     # Small chunks: identifiers of one round split over several queries per column.
-    options = BatchOptions(shard_size=20, chunk_size=7)
+    options = client_options(shard_size=20, chunk_size=7)
     report = run_batch(requests_file, layout.sources, out, options)
     assert report["totals"]["complete"] == len(rows)
     assert report["settings"]["chunk_size"] == 7

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from batch_support import by_id, package_dirs, write_csv
+from batch_support import CLIENT_ARGS, by_id, client_options, package_dirs, write_csv
 from support import synthetic_estate as synthetic
 from support.synthetic_estate import SynthEstate
 
-from discover.batch import BatchOptions, run_batch
+from discover.batch import run_batch
 from discover.batch.layout import MARKER
 from exporters.package import verify_package
 
@@ -28,7 +28,16 @@ def test_sigkill_halfway_then_resume(synth: SynthEstate, tmp_path: Path) -> None
     rows = synthetic.requests_rows(list(range(1, 300, 5))[:60])
     requests = write_csv(tmp_path / "requests.csv", rows)
     out = tmp_path / "out"
-    command = [*CLI, "batch", str(requests), "--sources", str(synth.sources), "--out", str(out)]
+    command = [
+        *CLI,
+        "batch",
+        str(requests),
+        *CLIENT_ARGS,
+        "--sources",
+        str(synth.sources),
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(
         [*command, "--shard-size", "10", "--no-progress"],
         stdout=subprocess.DEVNULL,
@@ -59,7 +68,7 @@ def test_sigkill_halfway_then_resume(synth: SynthEstate, tmp_path: Path) -> None
         for name in finished
     }
 
-    report = run_batch(requests, synth.sources, out, BatchOptions(shard_size=10))
+    report = run_batch(requests, synth.sources, out, client_options(shard_size=10))
     statuses = {rid: line["status"] for rid, line in by_id(report).items()}
     assert {rid for rid, status in statuses.items() if status == "skipped"} == finished
     assert {rid for rid, status in statuses.items() if status == "done"} == {

@@ -6,15 +6,26 @@ import json
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from batch_support import by_id, cure, package_dirs, poison, read_report, write_csv
+from batch_support import (
+    CLIENT_ARGS,
+    INSTRUCTION,
+    by_id,
+    client_options,
+    cure,
+    package_dirs,
+    poison,
+    read_report,
+    write_csv,
+)
 from click.testing import CliRunner
 from support import synthetic_estate as synthetic
 from support.synthetic_estate import SynthEstate
 
-from discover.batch import BatchOptions, read_requests, run_batch
+from discover.batch import read_requests, run_batch
 from discover.batch.layout import Layout, batch_lock
 from discover.cli import cli
 from discover.demo.estate import DemoLayout
@@ -45,7 +56,9 @@ def _snapshot(out: Path) -> dict[str, tuple[int, int]]:
 
 def test_one_case_and_one_verified_package_per_request(demo: DemoLayout, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    report = run_batch(write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, BatchOptions())
+    report = run_batch(
+        write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, client_options()
+    )
     assert report["totals"] == {"requests": 4, "done": 4, "complete": 4}
     assert read_report(out) == report
     lines = by_id(report)
@@ -75,9 +88,9 @@ def test_rerun_skips_complete_requests_and_rewrites_nothing(
 ) -> None:
     requests = write_csv(tmp_path / "r.csv", DEMO_ROWS)
     out = tmp_path / "out"
-    first = run_batch(requests, demo.sources, out, BatchOptions())
+    first = run_batch(requests, demo.sources, out, client_options())
     before = _snapshot(out)
-    second = run_batch(requests, demo.sources, out, BatchOptions())
+    second = run_batch(requests, demo.sources, out, client_options())
     assert second["totals"] == {"requests": 4, "skipped": 4, "complete": 4}
     assert _snapshot(out) == before
     for request_id, line in by_id(second).items():
@@ -91,12 +104,12 @@ def test_rerun_skips_complete_requests_and_rewrites_nothing(
 
 def test_a_changed_or_damaged_request_is_done_again(demo: DemoLayout, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run_batch(write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, BatchOptions())
+    run_batch(write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, client_options())
     # R-ZOE's package is damaged; R-JAN's row now asks for something else.
     damaged = out / "packages/R-ZOE-access/access.json"
     damaged.write_bytes(damaged.read_bytes().replace(b"Zo", b"Xo", 1))
     changed = [dict(DEMO_ROWS[0], name=""), *DEMO_ROWS[1:]]
-    report = run_batch(write_csv(tmp_path / "r2.csv", changed), demo.sources, out, BatchOptions())
+    report = run_batch(write_csv(tmp_path / "r2.csv", changed), demo.sources, out, client_options())
     statuses = {rid: line["status"] for rid, line in by_id(report).items()}
     assert statuses == {
         "R-JAN": "done",
@@ -115,8 +128,8 @@ def test_a_changed_or_damaged_request_is_done_again(demo: DemoLayout, tmp_path: 
 def test_force_redoes_every_request_in_place(demo: DemoLayout, tmp_path: Path) -> None:
     requests = write_csv(tmp_path / "r.csv", DEMO_ROWS)
     out = tmp_path / "out"
-    run_batch(requests, demo.sources, out, BatchOptions())
-    report = run_batch(requests, demo.sources, out, BatchOptions(force=True))
+    run_batch(requests, demo.sources, out, client_options())
+    report = run_batch(requests, demo.sources, out, client_options(force=True))
     assert report["totals"] == {"requests": 4, "done": 4, "complete": 4}
     assert len(package_dirs(out)) == 4
 
@@ -144,6 +157,7 @@ def test_malformed_rows_fail_alone_with_their_line(demo: DemoLayout, tmp_path: P
         [
             "batch",
             str(requests),
+            *CLIENT_ARGS,
             "--sources",
             str(demo.sources),
             "--out",
@@ -181,7 +195,7 @@ def test_a_row_with_a_rejected_identifier_gets_a_package_and_is_incomplete(
         tmp_path / "requests.csv",
         [{"request_id": "PART-1", "email": ZOE.email, "phone": "06-123 45"}],
     )
-    args = ["batch", str(requests), "--sources", str(demo.sources), "--no-progress"]
+    args = ["batch", str(requests), *CLIENT_ARGS, "--sources", str(demo.sources), "--no-progress"]
     result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "out")])
     assert result.exit_code == 1, result.output
     [line] = read_report(tmp_path / "out")["requests"]
@@ -216,7 +230,7 @@ def test_jsonl_requests_and_a_broken_line(demo: DemoLayout, tmp_path: Path) -> N
         + "\n",
         encoding="utf-8",
     )
-    report = run_batch(requests, demo.sources, tmp_path / "out", BatchOptions())
+    report = run_batch(requests, demo.sources, tmp_path / "out", client_options())
     lines = {line["line"]: line for line in report["requests"]}
     assert (lines[1]["status"], lines[2]["status"], lines[4]["status"]) == (
         "done",
@@ -247,7 +261,7 @@ def test_a_second_coordinator_on_the_same_directory_is_refused(
     layout = Layout(out)
     layout.prepare()
     with batch_lock(layout), pytest.raises(InputError, match="another batch"):
-        run_batch(write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, BatchOptions())
+        run_batch(write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, client_options())
 
 
 def _isolated_subjects() -> list[int]:
@@ -268,7 +282,7 @@ def test_a_source_failing_for_the_second_shard_only(own_synth: SynthEstate, tmp_
         ).fetchone()[0]
     poison(own_synth.crm, "contacts", "email", stored, spoil="job_title")
     out = tmp_path / "out"
-    options = BatchOptions(shard_size=10, retries=1, backoff=0.01)
+    options = client_options(shard_size=10, retries=1, backoff=0.01)
     report = run_batch(requests, own_synth.sources, out, options)
 
     lines = by_id(report)
@@ -297,9 +311,9 @@ def test_a_source_failing_for_the_second_shard_only(own_synth: SynthEstate, tmp_
 def test_process_pool_gives_the_same_cases(synth: SynthEstate, tmp_path: Path) -> None:
     rows = synthetic.requests_rows(range(3, 300, 10))
     requests = write_csv(tmp_path / "r.csv", rows)
-    one = run_batch(requests, synth.sources, tmp_path / "one", BatchOptions(shard_size=8))
+    one = run_batch(requests, synth.sources, tmp_path / "one", client_options(shard_size=8))
     two = run_batch(
-        requests, synth.sources, tmp_path / "two", BatchOptions(shard_size=8, workers=2)
+        requests, synth.sources, tmp_path / "two", client_options(shard_size=8, workers=2)
     )
     assert two["totals"]["done"] == one["totals"]["done"] == len(rows)
     assert two["settings"]["shards"] == 4
@@ -351,7 +365,15 @@ def test_a_transient_failure_is_retried_after_a_backoff(
 def test_cli_json_report_and_exit_codes(demo: DemoLayout, tmp_path: Path) -> None:
     requests = write_csv(tmp_path / "r.csv", DEMO_ROWS)
     out = tmp_path / "out"
-    arguments = ["batch", str(requests), "--sources", str(demo.sources), "--out", str(out)]
+    arguments = [
+        "batch",
+        str(requests),
+        *CLIENT_ARGS,
+        "--sources",
+        str(demo.sources),
+        "--out",
+        str(out),
+    ]
     result = CliRunner().invoke(cli, [*arguments, "--json", "--no-progress", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == read_report(out)
@@ -360,3 +382,75 @@ def test_cli_json_report_and_exit_codes(demo: DemoLayout, tmp_path: Path) -> Non
     assert "4 requests: 4 skipped" in table.output and "R-PIETER" in table.output
     bad_format = CliRunner().invoke(cli, [*arguments, "--format", "pdf"])
     assert bad_format.exit_code == 2 and "pdf" in bad_format.output
+
+
+def _export_log(case: Path) -> list[dict[str, Any]]:
+    return json.loads((case / "exports.json").read_text(encoding="utf-8"))["exports"]
+
+
+def test_client_records_without_an_instruction_refuse_the_batch(
+    demo: DemoLayout, tmp_path: Path
+) -> None:
+    requests = write_csv(tmp_path / "r.csv", DEMO_ROWS)
+    out = tmp_path / "out"
+    args = ["batch", str(requests), "--sources", str(demo.sources), "--out", str(out)]
+    # a row's own controller column asks for client records
+    result = CliRunner().invoke(cli, [*args, "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "line 5 (R-FATIMA, controller client)" in result.output
+    assert "--client-instruction REF" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()  # refused before anything was searched or written
+    # the default scope asks for them: every row is refused, the first few named
+    result = CliRunner().invoke(cli, [*args, "--controller", "all", "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "4 request(s)" in result.output and "line 2 (R-JAN, controller all)" in result.output
+    assert not out.exists()
+    # a blank instruction is no instruction
+    blank = CliRunner().invoke(
+        cli, [*args, "--controller", "client", "--client-instruction", " ", "--no-progress"]
+    )
+    assert blank.exit_code == 2 and not out.exists()
+
+
+def test_the_client_instruction_is_recorded_in_each_export_log(
+    demo: DemoLayout, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    report = run_batch(
+        write_csv(tmp_path / "r.csv", DEMO_ROWS), demo.sources, out, client_options()
+    )
+    assert report["totals"]["complete"] == 4
+    for request_id in ("R-JAN", "R-ZOE", "R-PIETER", "R-FATIMA"):
+        [entry] = _export_log(out / "cases" / request_id)
+        assert entry["client_instruction"] == INSTRUCTION
+        assert entry["controller_scope"] == ("client" if request_id == "R-FATIMA" else "all")
+
+
+def test_the_default_scope_is_the_providers_own_data(demo: DemoLayout, tmp_path: Path) -> None:
+    rows = [row for row in DEMO_ROWS if "controller" not in row]
+    requests = write_csv(tmp_path / "r.csv", rows)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            str(requests),
+            "--sources",
+            str(demo.sources),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert package_dirs(out) == sorted(
+        ["R-JAN-access-provider", "R-ZOE-access-provider", "R-PIETER-portability-provider"]
+    )
+    [entry] = _export_log(out / "cases" / "R-JAN")
+    assert entry["controller_scope"] == "provider" and entry["client_instruction"] is None
+    everything = run_batch(requests, demo.sources, tmp_path / "all", client_options())
+    [full] = _export_log(tmp_path / "all" / "cases" / "R-JAN")
+    # Jan's employer is a client: its records stay out of the provider's package
+    assert entry["included"]["hits"] < full["included"]["hits"]
+    assert everything["totals"]["complete"] == 3

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
-from batch_support import write_csv
+from batch_support import CLIENT_ARGS, write_csv
 from support import synthetic_estate as synthetic
 from support.synthetic_estate import SynthEstate
 
@@ -28,7 +28,16 @@ def test_workers_stop_when_the_batch_is_killed(synth: SynthEstate, tmp_path: Pat
     rows = synthetic.requests_rows(list(range(1, 300, 3))[:90])
     requests = write_csv(tmp_path / "requests.csv", rows)
     out = tmp_path / "out"
-    command = [*CLI, "batch", str(requests), "--sources", str(synth.sources), "--out", str(out)]
+    command = [
+        *CLI,
+        "batch",
+        str(requests),
+        *CLIENT_ARGS,
+        "--sources",
+        str(synth.sources),
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(
         [*command, "--shard-size", "5", "--workers", "2", "--no-progress"],
         stdout=subprocess.DEVNULL,

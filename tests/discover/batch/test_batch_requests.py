@@ -64,7 +64,7 @@ def test_fingerprint_follows_the_row_and_the_formats_not_the_date(tmp_path: Path
         "request_id": "A",
         "kind": "access",
         "language": "nl",
-        "controller": "all",
+        "controller": "provider",  # the default scope
         "identifiers": [{"type": "email", "value": ZOE.email}],
     }
     assert item.fingerprint == fingerprint(document, ("json",))

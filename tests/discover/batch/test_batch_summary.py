@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batch_support import read_report
+from batch_support import CLIENT_ARGS, read_report
 from click.testing import CliRunner
 from support import synthetic_estate as synthetic
 from support.synthetic_estate import SynthEstate
@@ -17,7 +17,15 @@ def _run(synth: SynthEstate, tmp_path: Path, rows: list[dict[str, str]]) -> tupl
     requests = tmp_path / "requests.csv"
     synthetic.write_requests_csv(requests, rows)
     out = tmp_path / "out"
-    arguments = ["batch", str(requests), "--sources", str(synth.sources), "--out", str(out)]
+    arguments = [
+        "batch",
+        str(requests),
+        *CLIENT_ARGS,
+        "--sources",
+        str(synth.sources),
+        "--out",
+        str(out),
+    ]
     result = CliRunner().invoke(cli, [*arguments, "--no-progress", "--format", "json"])
     return result.exit_code, result.output, out
 
