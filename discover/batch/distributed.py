@@ -109,8 +109,11 @@ def run_celery(
             for task_id, follower in list(followers.items()):
                 result = AsyncResult(task_id, app=app)
                 state = result.state
-                if state == "PROGRESS" and isinstance(result.info, dict):
-                    follower.update(result.info, sink)
+                # each access asks the backend again: read the progress once, since the
+                # task may finish in between and its info become the result (a list)
+                info = result.info if state == "PROGRESS" else None
+                if state == "PROGRESS" and isinstance(info, dict):
+                    follower.update(info, sink)
                 elif state == "SUCCESS":
                     shard_lines = result.get(disable_sync_subtasks=False)
                     lines.extend(_finish(follower, shard_lines, sink))
