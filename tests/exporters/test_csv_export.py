@@ -81,6 +81,8 @@ def test_a_formula_in_a_source_value(synthetic_case: Path, fresh_case, tmp_path:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from discover.files import sha256_file, write_json
+
     case = fresh_case(synthetic_case)
     hits = pq.read_table(case / "hits.parquet")
     visible = pc.and_(pc.invert(hits.column("secret")), pc.invert(hits.column("third_party")))
@@ -90,6 +92,9 @@ def test_a_formula_in_a_source_value(synthetic_case: Path, fresh_case, tmp_path:
     values[index] = '=HYPERLINK("http://evil.example/","klik")'
     hits = hits.set_column(hits.schema.get_field_index("value"), "value", pa.array(values))
     pq.write_table(hits, case / "hits.parquet")
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
+    summary["checksums"]["hits.parquet"] = sha256_file(case / "hits.parquet")
+    write_json(case / "summary.json", summary)  # as a search would have written it
     package = export_package(case, formats=["csv", "json"], out=tmp_path, **EVERY).path
     texts = [p.read_text(encoding="utf-8-sig") for p in (package / "csv").glob("*.csv")]
     assert any("'=HYPERLINK" in t for t in texts)
