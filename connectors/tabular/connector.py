@@ -47,7 +47,7 @@ from connectors.base import (
     wanted_index,
 )
 from connectors.nearest import listing
-from connectors.tabular.exprs import candidate, damage_reason, damaged
+from connectors.tabular.exprs import candidate, damage_reason, damaged, holds_unrounded_iccids
 from connectors.tabular.mapping import (
     Relation,
     TabularMapping,
@@ -249,6 +249,22 @@ class TabularConnector(Connector):
 
     # -- records ------------------------------------------------------------------------
 
+    def _typed(self, sheet: Sheet, spec: FieldSpec) -> bool:
+        """Whether an ICCID whose digits are exactly a double can be trusted here: in a
+        workbook (cell types known) or in a column that holds ICCIDs no float prints."""
+        if sheet.typed or spec.identifier != "iccid":
+            return sheet.typed
+        known = sheet.text_columns.get(spec.name)
+        if known is None:
+            try:
+                known = bool(
+                    sheet.raw.select(holds_unrounded_iccids(pl.col(spec.name))).collect().item()
+                )
+            except (pl.exceptions.PolarsError, OSError):
+                known = False  # unreadable here: the scan reports it; stay careful
+            sheet.text_columns[spec.name] = known
+        return known
+
     def _key(self, sheet: Sheet, row: dict[str, Any]) -> str:
         key = self.mapping.key
         if key is not None and row.get(key) is not None and not row.get("__key_repeated"):
@@ -270,7 +286,10 @@ class TabularConnector(Connector):
                 fields.append(FieldValue(spec, WITHHELD if value else None))
                 continue
             if value is not None and spec.identifier:
-                unusable = damage_reason(spec.identifier, value) is not None
+                unusable = (
+                    damage_reason(spec.identifier, value, typed=self._typed(sheet, spec))
+                    is not None
+                )
                 recycled = retired and spec.identifier in lifecycle.recycled  # type: ignore[union-attr]
                 if (unusable or recycled) and spec.expand:
                     spec = replace(spec, expand=False)
@@ -300,7 +319,7 @@ class TabularConnector(Connector):
             spec = value.spec
             if not spec.searchable or value.value is None or spec.identifier not in wanted:
                 continue
-            damage = damage_reason(spec.identifier, value.value)
+            damage = damage_reason(spec.identifier, value.value, typed=self._typed(sheet, spec))
             if damage is not None:
                 reason, in_bulk = damage
                 if not in_bulk:
@@ -369,7 +388,7 @@ class TabularConnector(Connector):
         flags: dict[str, str] = {}
         damage: list[pl.Expr] = []
         for index, spec in enumerate(searched):
-            expression = damaged(spec.identifier, fields[spec.name])
+            expression = damaged(spec.identifier, fields[spec.name], typed=self._typed(sheet, spec))
             if expression is not None:
                 flags[spec.name] = f"__damaged_{index}"
                 damage.append(expression.fill_null(False))

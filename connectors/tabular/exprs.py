@@ -235,7 +235,22 @@ DAMAGEABLE = frozenset({"phone", "iccid", "imei", "imsi"})
 REPORTED = frozenset({"iccid", "imei", "imsi"})
 
 
-def damaged(kind: str, expr: pl.Expr) -> pl.Expr | None:
+def holds_unrounded_iccids(expr: pl.Expr) -> pl.Expr:
+    """True when the column holds a 16+ digit ICCID that no float prints as (neither
+    zero-padded nor exactly a double): a tool that printed floats would have printed
+    every value of the column so, so the column was kept as text and a value in it
+    whose digits happen to be a double's is the ICCID as typed."""
+    digits = iccid_digits(expr)
+    long_number = digits.str.contains(r"^\d{16,}$")
+    zero_tail = digits.str.slice(15).str.contains(r"^0+$")
+    as_float = digits.cast(pl.Float64, strict=False)
+    exact_double = (as_float > _FLOAT_EXACT_LIMIT) & (
+        as_float.cast(pl.Int128, strict=False).cast(pl.String) == digits
+    )
+    return (long_number & ~zero_tail & ~exact_double.fill_null(False)).fill_null(False).any()
+
+
+def damaged(kind: str, expr: pl.Expr, *, typed: bool = False) -> pl.Expr | None:
     """True for values that a spreadsheet's number cell has visibly damaged.
 
     * scientific notation (8.93104E+18): digits are gone (ICCID, IMEI, IMSI);
@@ -244,7 +259,9 @@ def damaged(kind: str, expr: pl.Expr) -> pl.Expr | None:
     * an ICCID above 2**53 that is exactly a double (8931041012345678848): the exact
       print of a float, the way calamine and many tools render a number cell. A real
       ICCID is a double by chance once in ~1,000 (19 digits): then it is reported as
-      unreadable, never matched wrongly.
+      unreadable, never matched wrongly. Not where the cell types are known
+      (``typed``: a workbook, whose number cells were already turned into scientific
+      notation): there a text cell is the ICCID as typed.
     """
     if kind not in REPORTED:
         return None
@@ -258,10 +275,12 @@ def damaged(kind: str, expr: pl.Expr) -> pl.Expr | None:
     exact_double = (as_float > _FLOAT_EXACT_LIMIT) & (
         as_float.cast(pl.Int128, strict=False).cast(pl.String) == digits
     )
+    if typed:
+        return scientific | (long_number & zero_tail)
     return scientific | (long_number & (zero_tail | exact_double))
 
 
-def damage_reason(kind: str, text: str) -> tuple[str, bool] | None:
+def damage_reason(kind: str, text: str, *, typed: bool = False) -> tuple[str, bool] | None:
     """Why ``text`` cannot be trusted as an identifier of ``kind`` (None: it can).
 
     The flag says whether :func:`damaged` finds it too (and the scan reports it in
@@ -277,7 +296,7 @@ def damage_reason(kind: str, text: str) -> tuple[str, bool] | None:
             if set(digits[15:]) == {"0"}:
                 return "rounded to 15 significant digits by a spreadsheet", True
             number = int(digits)
-            if number > _FLOAT_EXACT_LIMIT and int(float(number)) == number:
+            if not typed and number > _FLOAT_EXACT_LIMIT and int(float(number)) == number:
                 return "the exact value of a floating-point number: digits were lost", True
     if kind == "imei":
         digits = re.sub(r"[\s\-./]", "", re.sub(INTEGRAL_FLOAT, r"\1", value))

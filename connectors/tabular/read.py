@@ -27,6 +27,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,11 @@ class Sheet:
     header_texts: tuple[str, ...] = ()  # every header text read, for messages
     #: a CSV that fails to parse: the same sheet over the rows before the failure
     repair: Callable[[str], Sheet] | None = None
+    #: the cell types are known (a workbook): an ICCID in a text cell is trusted as
+    #: typed, one in a number cell was turned into scientific notation (digits lost)
+    typed: bool = False
+    #: per ICCID field: whether its column was kept as text (see ``typed_for``)
+    text_columns: dict[str, bool] = field(default_factory=dict)
 
     def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
         """The rows where ``keep`` holds, as ``__row`` plus one column per field."""
@@ -505,11 +511,30 @@ def _excel_sheets(
                     sheet, header_row=None, skip_rows=0, dtypes="string"
                 ).to_polars()
                 cache[key] = loaded
-            yield _excel_sheet(path, sheet, loaded, mapping, location, scope)
+            yield _excel_sheet(
+                path, sheet, loaded, mapping, location, scope, partial(_number_cells, reader, sheet)
+            )
         except FileProblem as exc:
             yield location, exc
         except Exception as exc:
             yield location, FileProblem(f"the sheet cannot be read ({_decode_error(exc)})")
+
+
+def _number_cells(reader: Any, sheet: str, column: int) -> list[bool]:
+    """Which cells of a workbook column are number cells (a text cell reads as null
+    when coerced to a boolean, a number cell as true or false)."""
+    flags = reader.load_sheet(
+        sheet, header_row=None, skip_rows=0, use_columns=[column], dtypes={column: "boolean"}
+    ).to_polars()
+    return [value is not None for value in flags.to_series(0).to_list()]
+
+
+def _as_excel_shows(text: str | None) -> str | None:
+    """A number cell's digits as Excel shows them (8.93104E+18): they were lost."""
+    try:
+        return f"{float(str(text)):.5E}"
+    except ValueError:
+        return text
 
 
 def _excel_sheet(
@@ -519,6 +544,7 @@ def _excel_sheet(
     mapping: TabularMapping,
     location: str,
     scope: str | None,
+    number_cells: Callable[[int], list[bool]] | None = None,
 ) -> Sheet:
     options = mapping.read
     header_end = options.header_row - 1 + options.header_rows
@@ -531,8 +557,23 @@ def _excel_sheet(
     columns = {
         name: (source_names[found[name]] if name in found else None) for name in mapping.columns
     }
+    if number_cells is not None:
+        # an ICCID in a number cell has lost digits whatever it prints as; one in a
+        # text cell is as typed, even when its digits happen to be a double's
+        for name, spec in mapping.columns.items():
+            column = columns.get(name)
+            if spec.identifier != "iccid" or column is None:
+                continue
+            numbers = pl.Series(number_cells(source_names.index(column)), dtype=pl.Boolean)
+            if numbers.len() == loaded.height and numbers.any():
+                texts = loaded.get_column(column)
+                as_shown = pl.Series(
+                    [_as_excel_shows(t) if n else t for t, n in zip(texts, numbers, strict=True)],
+                    dtype=pl.String,
+                )
+                loaded = loaded.with_columns(as_shown.alias(column))
     frame = loaded.lazy().slice(header_end)
-    return _sheet(
+    sheet_ = _sheet(
         frame,
         columns,
         mapping,
@@ -545,6 +586,8 @@ def _excel_sheet(
         missing=missing,
         header_texts=tuple(names),
     )
+    sheet_.typed = number_cells is not None
+    return sheet_
 
 
 def _parquet_sheet(path: Path, mapping: TabularMapping, location: str, scope: str | None) -> Sheet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
 import tempfile
@@ -253,6 +254,36 @@ def export(
         out_console.print(f"[yellow]attention:[/] {escape(warning)}")
     if not result.complete:
         out_console.print(
-            "[bold red]the case is INCOMPLETE[/]: the package says which sources failed"
+            f"[bold red]the case is INCOMPLETE[/] ({escape(_incomplete_because(case_dir))}): "
+            "the package says so"
         )
     ctx.exit(0 if result.complete else 1)
+
+
+def _incomplete_because(case_dir: Path) -> str:
+    """Why an exported case is incomplete, in a few words: staff must not look for a
+    failed source when an identifier of the request was rejected."""
+    try:
+        summary = json.loads((case_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "see the case summary"
+    reasons = []
+    failed = summary.get("failed_sources") or []
+    if failed:
+        reasons.append("failed: " + ", ".join(str(name) for name in failed))
+    rejected = summary.get("rejected_identifiers") or []
+    if rejected:
+        reasons.append(
+            "rejected: "
+            + ", ".join(
+                f"{r.get('type')} {r.get('value')}" for r in rejected if isinstance(r, dict)
+            )
+        )
+    truncated = [
+        str(s.get("name"))
+        for s in summary.get("sources") or []
+        if isinstance(s, dict) and s.get("truncated") and s.get("name") not in failed
+    ]
+    if truncated:
+        reasons.append("cut short: " + ", ".join(truncated))
+    return "; ".join(reasons) or "see the case summary"

@@ -68,6 +68,24 @@ def identifiers_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+#: warnings shown per source on the console; summary.json holds them all
+SHOWN_WARNINGS = 5
+
+
+def print_source_warnings(source: dict[str, Any]) -> None:
+    """A source's own warnings (a file not read, parsing that stopped, a value left
+    out): without them an operator sees "truncated results" and not why."""
+    warnings = [str(w) for w in source.get("warnings") or []]
+    out = console()
+    for warning in warnings[:SHOWN_WARNINGS]:
+        out.print(f"[yellow]warning:[/] source {escape(source['name'])}: {escape(warning)}")
+    if len(warnings) > SHOWN_WARNINGS:
+        out.print(
+            f"[yellow]warning:[/] source {escape(source['name'])}: "
+            f"{len(warnings) - SHOWN_WARNINGS} more warning(s) in summary.json"
+        )
+
+
 def print_summary(summary: dict[str, Any], *, case_path: str) -> None:
     out = console()
     out.print(sources_table(summary))
@@ -84,6 +102,8 @@ def print_summary(summary: dict[str, Any], *, case_path: str) -> None:
                 f"[bold red]source {escape(source['name'])} {escape(source['status'])}:[/] "
                 f"{escape(source['error'])}"
             )
+    for source in summary["sources"]:
+        print_source_warnings(source)
     for warning in summary.get("warnings", []):
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     if summary["complete"]:

@@ -115,3 +115,26 @@ def test_a_document_that_breaks_the_schema_is_refused(demo_case: Path, tmp_path:
     )
     with pytest.raises(ExportError, match="categories"):
         validate(document, PORTABILITY, what="portability.json")
+
+
+@pytest.mark.parametrize(("kind", "schema"), [("access", ACCESS), ("portability", PORTABILITY)])
+def test_a_partial_request_validates_and_names_the_rejected_identifier(
+    demo_case: Path, tmp_path: Path, kind: str, schema: str
+) -> None:
+    import shutil
+
+    from discover.files import write_json
+
+    case = tmp_path / "case"
+    shutil.copytree(demo_case, case)
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
+    summary["rejected_identifiers"] = [
+        {"type": "phone", "value": "06-123 45", "reason": "not a valid phone number"}
+    ]
+    write_json(case / "summary.json", summary)
+    package = export_package(case, kind=kind, formats=["json"], out=tmp_path / "out").path  # type: ignore[arg-type]
+    document = json.loads((package / f"{kind}.json").read_text(encoding="utf-8"))
+    _validate_with_jsonschema(document, schema)
+    assert document["request"]["identifiers_rejected"] == [
+        {"type": "phone", "value": "06-123 45", "reason": "not a valid phone number"}
+    ]

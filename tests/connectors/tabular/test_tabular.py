@@ -711,3 +711,51 @@ def test_a_wrong_header_row_shows_the_row_read_and_its_texts_nearest_first(
     problems = target.check_mapping()
     assert problems  # the title row was read as the header
     assert all("header row 1 (read.header_row) holds: 'SIM export 2026'" in p for p in problems)
+
+
+#: a real, Luhn-valid ICCID whose digits happen to be exactly a double (once in ~1,000)
+DOUBLE_LOOKING_ICCID = "8931040224203968512"
+
+
+def test_a_text_cell_iccid_that_looks_like_a_double_is_trusted_in_a_workbook(
+    tmp_path: Path,
+) -> None:
+    assert luhn.is_valid(DOUBLE_LOOKING_ICCID)
+    assert int(float(DOUBLE_LOOKING_ICCID)) == int(DOUBLE_LOOKING_ICCID)
+    rows = [
+        ["ICCID", "MSISDN", "IMEI", "Naam", "E-mail", "PUK"],
+        [DOUBLE_LOOKING_ICCID, "0612345678", None, "Saar", "saar@example.nl", None],
+        [float(ZOE_ICCID), "0687654321", None, "Zoë", "zoe@example.nl", None],
+    ]
+    (tmp_path / "sims.xlsx").write_bytes(workbook_bytes({"SIMs": rows}))
+    target = connector(tmp_path, SIM_MAPPING, "sims.xlsx")
+    # the text cell is the ICCID as typed: matched, and expanded when found otherwise
+    assert keys(scan(target, ("iccid", DOUBLE_LOOKING_ICCID))) == ["row=2"]
+    (record,) = scan(target, ("email", "saar@example.nl")).records
+    iccid = next(f for f in record.fields if f.name == "iccid")
+    assert iccid.value == DOUBLE_LOOKING_ICCID and iccid.spec.expandable is True
+    # the number cell lost digits: never matched, reported, never expanded
+    result = scan(target, ("iccid", ZOE_ICCID))
+    assert result.records == [] and any("row 3" in w or "rows 3" in w for w in result.warnings)
+    (zoe,) = scan(target, ("email", "zoe@example.nl")).records
+    assert next(f for f in zoe.fields if f.name == "iccid").spec.expandable is False
+
+
+def test_in_a_csv_a_double_looking_iccid_is_trusted_only_in_a_text_column(
+    tmp_path: Path,
+) -> None:
+    # a CSV keeps no cell types; a column of floats printed in full is all doubles,
+    # so one ICCID no float prints shows that the column was kept as text
+    header = "ICCID,MSISDN,IMEI,Naam,E-mail,PUK\n"
+    text = f"{DOUBLE_LOOKING_ICCID},0612345678,,Saar,s@x.nl,\n{JAN_ICCID},0611111111,,Jan,j@x.nl,\n"
+    (tmp_path / "text.csv").write_text(header + text, encoding="utf-8")
+    assert keys(
+        scan(connector(tmp_path, SIM_MAPPING, "text.csv"), ("iccid", DOUBLE_LOOKING_ICCID))
+    ) == ["row=2"]
+    jan_as_float = int(float(JAN_ICCID))
+    printed = (
+        f"{DOUBLE_LOOKING_ICCID},0612345678,,Saar,s@x.nl,\n{jan_as_float},0611111111,,Jan,j@x.nl,\n"
+    )
+    (tmp_path / "floats.csv").write_text(header + printed, encoding="utf-8")
+    floats = connector(tmp_path, SIM_MAPPING, "floats.csv")
+    assert scan(floats, ("iccid", DOUBLE_LOOKING_ICCID)).records == []

@@ -79,3 +79,16 @@ def test_summary_per_source_and_category(capsys: pytest.CaptureFixture[str]) -> 
 def test_print_json_is_plain(capsys: pytest.CaptureFixture[str]) -> None:
     print_json({"when": __import__("datetime").date(2026, 1, 2), "name": "Zoë"})
     assert json.loads(capsys.readouterr().out) == {"when": "2026-01-02", "name": "Zoë"}
+
+
+def test_source_warnings_are_printed_with_their_source(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    console.cache_clear()
+    summary = json.loads(json.dumps(SUMMARY))
+    summary["sources"][0]["warnings"] = [f"f{n}.csv: parsing stopped at line 3" for n in range(7)]
+    print_summary(summary, case_path="cases/x")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "warning: source crm: f0.csv: parsing stopped at line 3" in out
+    assert "f4.csv" in out and "f5.csv" not in out  # capped; the rest is in summary.json
+    assert "source crm: 2 more warning(s) in summary.json" in out

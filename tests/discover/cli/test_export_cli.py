@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from support.synthetic_case import write_synthetic_case
 
 from discover.cli import cli
+from discover.files import write_json
 from exporters import verify_package
 
 
@@ -128,3 +129,31 @@ def test_generated_passphrase_is_printed_once(case: Path, tmp_path: Path) -> Non
     )
     assert result.exit_code == 0, result.output
     assert "passphrase (send it separately" in result.output
+
+
+def test_an_incomplete_case_says_why_a_failed_source_or_a_rejected_identifier(
+    tmp_path: Path,
+) -> None:
+    failed = tmp_path / "failed"
+    write_synthetic_case(failed, 100, failed_source="acme-directory")
+    result = CliRunner().invoke(
+        cli, ["export", str(failed), "--out", str(tmp_path / "o1"), "--allow-undecided"]
+    )
+    assert result.exit_code == 1
+    assert "INCOMPLETE (failed: acme-directory)" in " ".join(result.output.split())
+
+    rejected = tmp_path / "rejected"
+    write_synthetic_case(rejected, 100)
+    summary = json.loads((rejected / "summary.json").read_text(encoding="utf-8"))
+    summary["complete"] = False
+    summary["rejected_identifiers"] = [
+        {"type": "phone", "value": "06-123 45", "reason": "not valid", "place": "--phone"}
+    ]
+    write_json(rejected / "summary.json", summary)
+    result = CliRunner().invoke(
+        cli, ["export", str(rejected), "--out", str(tmp_path / "o2"), "--allow-undecided"]
+    )
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "INCOMPLETE (rejected: phone 06-123 45)" in flat
+    assert "failed" not in flat.split("INCOMPLETE")[1]
