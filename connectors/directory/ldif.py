@@ -318,6 +318,17 @@ class LdifConnector(DirectoryConnector):
         self._save(path, self._build_index(ScanResult()), stamp)
         return True
 
+    def index_status(self) -> dict[str, object] | None:
+        """Where the persistent index is and what it holds; None when it is off."""
+        path = self.index_file()
+        return None if path is None else ldif_store.status(path)
+
+    def clear_index(self) -> bool:
+        """Remove the persistent index (the next search builds it again)."""
+        self.close()
+        path = self.index_file()
+        return path is not None and ldif_store.clear(path)
+
     def close(self) -> None:
         if self._stored is not None:
             self._stored.close()

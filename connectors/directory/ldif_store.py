@@ -225,6 +225,8 @@ def status(path: Path) -> dict[str, object]:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         values = connection.execute("SELECT count(*) FROM ldif_values").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return {"path": str(path), "exists": True, "damaged": True}
     finally:
         connection.close()
     return {"path": str(path), "exists": True, "values": values}

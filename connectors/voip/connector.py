@@ -179,6 +179,16 @@ class VoipConnector(Connector):
         listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
         return stored.update(listing)[0]
 
+    def index_status(self) -> dict[str, object] | None:
+        """Where the persistent index is and what it holds; None when it is off."""
+        stored = self.file_index()
+        return None if stored is None else stored.status()
+
+    def clear_index(self) -> bool:
+        """Remove the persistent index (the next search builds it again)."""
+        stored = self.file_index()
+        return stored is not None and stored.clear()
+
     def _scan_indexed(self, stored: FileIndex, identifiers: Collection[Identifier]) -> ScanResult:
         """Parse only the files the index points to (and the files joined to them)."""
         listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
