@@ -94,10 +94,10 @@ def clear(path: Path) -> bool:
     """Remove an index file; whether there was one."""
     existed = path.exists()
     for suffix in ("", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(f"{path}{suffix}")
     for leftover in path.parent.glob(f"{path.name}.*.tmp*"):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             leftover.unlink()
     return existed
 

@@ -27,7 +27,9 @@ reports itself incomplete and no package is silently missing a file.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +46,7 @@ from discover.identifiers import Identifier
 from discover.register import Register
 
 Signature = tuple[tuple[str, int, int], ...]
+log = logging.getLogger(__name__)
 
 
 class VoipConnector(Connector):
@@ -211,11 +214,18 @@ class VoipConnector(Connector):
         if not self.directory.is_dir():
             raise SourceError(self.name, f"provisioning directory {self.directory} does not exist")
         stored = self.file_index()
+        problem: str | None = None
         if stored is not None:
-            return self._scan_indexed(stored, identifiers)
+            try:
+                return self._scan_indexed(stored, identifiers)
+            except (OSError, sqlite3.Error) as exc:  # an unwritable cache: search without it
+                problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
+                log.warning("%s", problem)
         index = self._current_index()
         result = self._answer(index, identifiers)
         result.rows_read = index.rows if self._fresh else 0
+        if problem:
+            result.warnings.insert(0, problem)
         return result
 
     @staticmethod

@@ -188,3 +188,15 @@ def test_default_place_is_the_cache_directory(
     again = connector.file_index()
     assert again is not None
     assert again.path.parent == tmp_path / "xdg" / "discover" / "file-index"
+
+
+def test_an_unusable_cache_directory_searches_every_file_with_a_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    connector = _connector(tmp_path, PROVISIONING, "blocked", index_cache=str(blocker / "cache"))
+    plain = _connector(tmp_path, PROVISIONING, "plain", index=False)
+    result = connector.scan([Identifier("extension", "acme/201")])
+    assert result.warnings[0].startswith(f"file index {blocker / 'cache'}")
+    assert "every file was read" in result.warnings[0]
+    expected = _shape(plain.scan([Identifier("extension", "acme/201")]))
+    assert _shape(result)[0] == expected[0] and result.records
