@@ -166,7 +166,10 @@ class StoredIndex:
     """An index read from disk: each look-up is one query, nothing else in memory."""
 
     def __init__(self, path: Path) -> None:
-        self._connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # a scan may run in a worker thread (the source's time limit); one at a time
+        self._connection = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False
+        )
         meta = dict(self._connection.execute("SELECT key, value FROM meta"))
         self.meta = meta
         self.warnings: list[str] = json.loads(meta["warnings"])

@@ -132,3 +132,20 @@ def test_index_file_is_private_and_holds_only_identifiers(tmp_path: Path) -> Non
     assert b"zoe.celik@example.org" in raw
     for value in (b"reader-secret", b"notarealhash", b"Planning team"):
         assert value not in raw
+
+
+def test_a_stored_index_serves_scans_from_another_thread(tmp_path: Path) -> None:
+    """The engine runs a scan in a worker thread (the source's time limit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    _connector(export, index_cache=str(cache)).build_index()
+    warm = _connector(export, index_cache=str(cache))
+    assert warm.scan([Identifier("email", "zoe.celik@example.org")]).records
+    assert isinstance(warm._index, StoredIndex)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(warm.scan, [Identifier("email", "j.devries@example.org")]).result()
+        assert other.records
+        pool.submit(warm.close).result()
