@@ -10,18 +10,25 @@ The file is read once per search: every mapped identifier value is normalised in
 an index (normalised value -> entry offsets), so that each scan, for one subject or
 thousands, is a set of dictionary look-ups; matched entries are read again from
 their offsets and verified like server results. Memory holds the index, not the
-entries.
+entries. The index is kept on disk (:mod:`connectors.directory.ldif_store`) for the
+export's size, modification time and inode, so that a later search of an unchanged
+export does not read the file at all and looks each value up on disk.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import sqlite3
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from connectors import caches
 from connectors.base import Link, Record, ScanResult
+from connectors.directory import ldif_store
 from connectors.directory.ldif_reader import (
     FileUrls,
     LdifEntry,
@@ -46,6 +53,7 @@ from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 
 DnKey = tuple[str, ...]
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -69,6 +77,17 @@ class _Index:
     #: what every scan reports about the file (a damaged export, a base with no entry)
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
+
+    def candidates(self, kind: str, value: str) -> Iterable[tuple[str, int]]:
+        """(entry type, offset) of the entries holding the normalised value."""
+        return self.values.get((kind, value), ())
+
+    def referrers(self, entry_type: str, attribute: str, reference: DnKey) -> Iterable[int]:
+        """Offsets of the entries whose ``attribute`` names the DN ``reference``."""
+        return self.references.get((entry_type, attribute, reference), ())
+
+    def location(self, entry_type: str, offset: int) -> str:
+        return self.locations[entry_type][offset]
 
 
 def _edits(first: str, second: str) -> int:
@@ -95,7 +114,9 @@ class LdifConnector(DirectoryConnector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._index: _Index | None = None
+        self._index: ldif_store.Lookups | None = None
+        self._stored: ldif_store.StoredIndex | None = None
+        self.index_warnings: list[str] = []
 
     @property
     def path(self) -> Path:
@@ -237,10 +258,97 @@ class LdifConnector(DirectoryConnector):
                     reference = dn_key(data.decode("utf-8", "replace"))
                     index.references[(name, attribute_name, reference)].add(entry.offset)
 
-    def index(self, result: ScanResult | None = None) -> _Index:
+    # -- the persistent index ------------------------------------------------------
+
+    def index_file(self) -> Path | None:
+        """Where this source's index is kept; None when ``connection.index`` is false or
+        the export may read ``file://`` values (their files are not stamped)."""
+        connection = self.source.connection
+        if connection.get("index", True) in (False, "false", "no", "off"):
+            return None
+        if self.source.allow_file_urls:
+            return None
+        directory = caches.cache_dir(
+            connection.get("index_cache"), self.source.base_dir, "file-index"
+        )
+        return ldif_store.index_path(directory, self.name, self.path.resolve())
+
+    def _settings(self) -> str:
+        text = f"{ldif_store.FORMAT}\n{self.base_dn}\n{self.mapping!r}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _load_stored(self, path: Path) -> ldif_store.StoredIndex | None:
+        try:
+            return ldif_store.load(path, ldif_store.stamp_of(self.path), self._settings())
+        except (sqlite3.DatabaseError, KeyError, ValueError, TypeError) as exc:
+            message = f"file index {path} could not be read ({exc}); built again"
+            log.warning("%s", message)
+            self.index_warnings.append(message)
+            ldif_store.clear(path)
+            return None
+
+    def _save(self, path: Path, index: _Index, stamp: ldif_store.Stamp | None) -> None:
+        if stamp is None or ldif_store.stamp_of(self.path) != stamp:
+            return  # the export changed while it was read: not kept
+        try:
+            ldif_store.save(
+                path,
+                stamp,
+                self._settings(),
+                index,
+                index.values,
+                index.references,
+                index.locations,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("file index not saved to %s: %s", path, exc)
+
+    def build_index(self) -> bool:
+        """Bring the persistent index up to date; whether the export was read."""
+        self.close()
+        path = self.index_file()
+        if path is None:
+            return False
+        self.check()
+        stored = self._load_stored(path)
+        if stored is not None:
+            stored.close()
+            return False
+        stamp = ldif_store.stamp_of(self.path)
+        self._save(path, self._build_index(ScanResult()), stamp)
+        return True
+
+    def index_status(self) -> dict[str, object] | None:
+        """Where the persistent index is and what it holds; None when it is off."""
+        path = self.index_file()
+        return None if path is None else ldif_store.status(path)
+
+    def clear_index(self) -> bool:
+        """Remove the persistent index (the next search builds it again)."""
+        self.close()
+        path = self.index_file()
+        return path is not None and ldif_store.clear(path)
+
+    def close(self) -> None:
+        if self._stored is not None:
+            self._stored.close()
+        self._stored = None
+        self._index = None
+
+    def index(self, result: ScanResult | None = None) -> ldif_store.Lookups:
         if self._index is None:
             self.check()
-            self._index = self._build_index(result or ScanResult())
+            path = self.index_file()
+            if path is not None:
+                self._stored = self._load_stored(path)
+                if self._stored is not None:
+                    self._index = self._stored
+                    return self._index
+            stamp = ldif_store.stamp_of(self.path)
+            built = self._build_index(result or ScanResult())
+            if path is not None:
+                self._save(path, built, stamp)
+            self._index = built
         return self._index
 
     def check_mapping(self) -> list[str]:
@@ -293,19 +401,20 @@ class LdifConnector(DirectoryConnector):
             return None
         result.rows_read += 1
         entry_type = self.mapping.entries[name]
-        location = index.locations[name][offset]
+        location = index.location(name, offset)
         return build_record(entry_type, entry.dn, entry.attributes, location, wanted), entry
 
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         result = ScanResult()
         index = self.index(result)
-        result.warnings.extend(index.warnings)
+        result.warnings.extend([*self.index_warnings, *index.warnings])
+        self.index_warnings = []
         result.truncated = index.truncated
         wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
         candidates: dict[str, set[int]] = defaultdict(set)
         for identifier in identifiers:
             wanted[identifier.type][identifier.value] = identifier
-            for name, offset in index.values.get((identifier.type, identifier.value), ()):
+            for name, offset in index.candidates(identifier.type, identifier.value):
                 candidates[name].add(offset)
         found: dict[str, dict[int, Record]] = defaultdict(dict)
         frontier: dict[str, list[tuple[int, Record]]] = defaultdict(list)
@@ -333,9 +442,7 @@ class LdifConnector(DirectoryConnector):
                 attribute = relation.attribute.lower()
                 for _offset, parent in frontier.get(relation.to_type, []):
                     reference = dn_key(str(parent.fields[0].value))
-                    for offset in sorted(
-                        index.references.get((relation.from_type, attribute, reference), ())
-                    ):
+                    for offset in sorted(index.referrers(relation.from_type, attribute, reference)):
                         target = found[relation.from_type].get(offset)
                         fresh = target is None
                         if target is None:

@@ -66,6 +66,7 @@ import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connectors import caches
 from discover.identifiers import Identifier, try_normalise
 
 log = logging.getLogger(__name__)
@@ -462,14 +463,7 @@ class TableProfile:
 def cache_dir(configured: object, base_dir: Path) -> Path:
     """Where profiles are kept: the source's ``profile_cache``, else ``$DISCOVER_CACHE_DIR``,
     else the user's cache directory (``$XDG_CACHE_HOME`` or ``~/.cache``) under discover/."""
-    if configured:
-        path = Path(str(configured)).expanduser()
-        return path if path.is_absolute() else base_dir / path
-    root = os.environ.get("DISCOVER_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "sql-profiles"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "discover" / "sql-profiles"
+    return caches.cache_dir(configured, base_dir, "sql-profiles")
 
 
 class ProfileCache:

@@ -7,11 +7,15 @@ A provisioning directory (``connection.directory`` in the sources file, typicall
 phonebooks the handsets load. The mapping (kind ``voip``) says which files to read,
 how each format is recognised and which vendor keys hold which fields.
 
-A scan reads every file once, builds an index of normalised identifiers
-(:mod:`connectors.voip.index`) and answers any number of identifiers with one lookup
-each; the index is kept while no file changes, so later rounds of the same search do
-not parse again. Passwords (SIP, authentication, provisioning, admin) are never read
-into a record: the field says only that a value is set (``WITHHELD``).
+A persistent index (:mod:`connectors.voip.store`, under the cache directory) says
+which files hold which identifiers; a scan brings it up to date (only added or
+changed files are parsed) and then parses only the files it points to, with the files
+joined to them, into records (:mod:`connectors.voip.index`), verifying every match.
+With ``connection.index: false`` a scan reads every file once instead, and keeps that
+in-memory index while no file changes.
+
+Passwords (SIP, authentication, provisioning, admin) are never read into a record:
+the field says only that a value is set (``WITHHELD``).
 
 A file that cannot be read — an XML entity bomb, an external entity, binary garbage,
 a truncated or non-UTF-8 file, a file in no known format, a FIFO or device, a
@@ -23,21 +27,26 @@ reports itself incomplete and no package is silently missing a file.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
+from connectors.caches import cache_dir
 from connectors.voip.files import Unreadable, scan_directory
-from connectors.voip.index import Index, IndexBuilder, valid_scope
+from connectors.voip.index import Index, IndexBuilder, unscoped_warning, valid_scope
 from connectors.voip.mapping import VoipMapping, parse_voip_mapping
+from connectors.voip.store import FileIndex, Update, index_path
 from discover.errors import SourceError
 from discover.identifiers import Identifier
 from discover.register import Register
 
 Signature = tuple[tuple[str, int, int], ...]
+log = logging.getLogger(__name__)
 
 
 class VoipConnector(Connector):
@@ -153,10 +162,74 @@ class VoipConnector(Connector):
             self._fresh = False
         return self._index
 
+    # -- the persistent index ------------------------------------------------------
+
+    def file_index(self) -> FileIndex | None:
+        """This source's persistent index; None when ``connection.index`` is false."""
+        connection = self.source.connection
+        if connection.get("index", True) in (False, "false", "no", "off"):
+            return None
+        directory = cache_dir(connection.get("index_cache"), self.source.base_dir, "file-index")
+        path = index_path(directory, self.name, self.directory.resolve())
+        return FileIndex(path, self.directory, self.mapping, self.fallback_scope)
+
+    def build_index(self) -> Update:
+        """Bring the persistent index up to date (what ``discover index build`` does)."""
+        stored = self.file_index()
+        if stored is None:
+            return Update()
+        self.check()
+        listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
+        return stored.update(listing)[0]
+
+    def index_status(self) -> dict[str, object] | None:
+        """Where the persistent index is and what it holds; None when it is off."""
+        stored = self.file_index()
+        return None if stored is None else stored.status()
+
+    def clear_index(self) -> bool:
+        """Remove the persistent index (the next search builds it again)."""
+        stored = self.file_index()
+        return stored is not None and stored.clear()
+
+    def _scan_indexed(self, stored: FileIndex, identifiers: Collection[Identifier]) -> ScanResult:
+        """Parse only the files the index points to (and the files joined to them)."""
+        listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
+        done, problems = stored.update(listing)
+        wanted = stored.candidates(identifiers)
+        warnings, unreadable = stored.summary(listing)
+        builder = IndexBuilder(self.directory, self.mapping, self.fallback_scope)
+        index = builder.build([relpath for relpath in listing.files if relpath in wanted])
+        known = set(warnings)
+        if builder.unscoped:
+            known.add(unscoped_warning(builder.unscoped))
+        warnings.extend(w for w in index.warnings if w not in known)
+        result = self._answer(index, identifiers)
+        result.warnings = [*problems, *warnings]
+        result.truncated = unreadable > 0
+        result.rows_read = done.rows + index.rows
+        return result
+
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         if not self.directory.is_dir():
             raise SourceError(self.name, f"provisioning directory {self.directory} does not exist")
+        stored = self.file_index()
+        problem: str | None = None
+        if stored is not None:
+            try:
+                return self._scan_indexed(stored, identifiers)
+            except (OSError, sqlite3.Error) as exc:  # an unwritable cache: search without it
+                problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
+                log.warning("%s", problem)
         index = self._current_index()
+        result = self._answer(index, identifiers)
+        result.rows_read = index.rows if self._fresh else 0
+        if problem:
+            result.warnings.insert(0, problem)
+        return result
+
+    @staticmethod
+    def _answer(index: Index, identifiers: Collection[Identifier]) -> ScanResult:
         matches: dict[int, list[Match]] = {}
         for identifier in identifiers:
             for number, field_name, exact in index.lookup(identifier.type, identifier.value):
@@ -169,8 +242,5 @@ class VoipConnector(Connector):
         for phonebook in sorted(phonebooks):
             records.extend(index.kept_views(phonebook))
         return ScanResult(
-            records=records,
-            warnings=list(index.warnings),
-            truncated=index.unreadable > 0,
-            rows_read=index.rows if self._fresh else 0,
+            records=records, warnings=list(index.warnings), truncated=index.unreadable > 0
         )

@@ -32,7 +32,7 @@ import gc
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -135,6 +135,18 @@ def phone_tail(text: str) -> str | None:
     return digits[-TAIL_DIGITS:] if len(digits) >= TAIL_DIGITS else None
 
 
+def unscoped_warning(unscoped: Collection[str]) -> str:
+    """The warning for files outside a client directory (their extensions unscoped)."""
+    sample = ", ".join(sorted(unscoped)[:3])
+    return (
+        f"{len(unscoped)} file(s) lie outside a client directory ({sample} ...): "
+        "their extensions are unscoped and match only as 'possible'; set "
+        "connection.scope (one client's directory), move them under "
+        "PROVISIONING_DIR/<client>/, or, where extensions name no client, give the "
+        "source override: {scope: {from: none}} in the sources file"
+    )
+
+
 @dataclass(slots=True)
 class _Handset:
     mac: str | None
@@ -205,6 +217,13 @@ class IndexBuilder:
                 phonebooks.extend(parsed.embedded)
             else:
                 phonebooks.append(parsed)
+        self.assemble(configs, phonebooks)
+        if self._unscoped:
+            self.index.warnings.append(unscoped_warning(self._unscoped))
+        return self.index
+
+    def assemble(self, configs: list[ParsedConfig], phonebooks: list[ParsedPhonebook]) -> Index:
+        """Records and index entries of parsed files: handsets joined, phonebooks owned."""
         references = self._references(configs, phonebooks)
         handsets = self._handsets(configs, references)
         for handset in handsets:
@@ -212,16 +231,12 @@ class IndexBuilder:
         owner_of = self._owners(handsets, phonebooks, references)
         for phonebook in phonebooks:
             self._phonebook_records(phonebook, owner_of.get(phonebook.relpath))
-        if self._unscoped:
-            sample = ", ".join(sorted(self._unscoped)[:3])
-            self.index.warnings.append(
-                f"{len(self._unscoped)} file(s) lie outside a client directory ({sample} ...): "
-                "their extensions are unscoped and match only as 'possible'; set "
-                "connection.scope (one client's directory), move them under "
-                "PROVISIONING_DIR/<client>/, or, where extensions name no client, give the "
-                "source override: {scope: {from: none}} in the sources file"
-            )
         return self.index
+
+    @property
+    def unscoped(self) -> set[str]:
+        """The files whose extensions had no client scope."""
+        return self._unscoped
 
     def _unreadable(self, exc: Unreadable) -> None:
         self.index.unreadable += 1

@@ -177,6 +177,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "audit",
         "The audit log: who did what, hash-chained so that edits are detected.",
     ),
+    "index": (
+        "discover.cli.index",
+        "index",
+        "The persistent indexes of file sources: build, status, clear.",
+    ),
     "serve": (
         "discover.cli.serve",
         "serve",

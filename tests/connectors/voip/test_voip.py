@@ -357,14 +357,15 @@ def test_no_secret_in_hits_nor_in_the_case_file(tmp_path: Path, sources: Path) -
 
 
 def test_batch_of_many_identifiers_reads_each_file_once(tmp_path: Path) -> None:
-    """Thousands of identifiers in one scan; the index is reused until a file changes."""
+    """Thousands of identifiers in one scan; without the persistent index, the in-memory
+    index is reused until a file changes."""
     from connectors import load_mapping
     from connectors.voip.connector import VoipConnector
     from discover.identifiers import Identifier
     from discover.register import default_register
     from discover.sources import load_sources
 
-    sources = load_sources(sources_file(tmp_path, PROVISIONING))
+    sources = load_sources(sources_file(tmp_path, PROVISIONING, connection={"index": False}))
     register = default_register()
     mapping = load_mapping(sources.sources[0].mapping_path, register).model
     connector = VoipConnector(sources.sources[0], mapping, register, sources.settings)

@@ -1,0 +1,235 @@
+"""An LDIF export's persistent index: normalised values -> entry offsets, on disk.
+
+Reading a large export (a hundred thousand entries) costs seconds on every search;
+the export changes when a new one is written. The index one pass builds is therefore
+kept in one SQLite file per source under the cache directory, stamped with the
+export's size, ``mtime_ns`` and inode and with the mapping it was built for: a later
+search whose stamp matches answers from it with one indexed look-up per identifier
+and reads the matched entries from their offsets (verifying them as before); any
+other stamp builds it again. Memory holds neither the index nor the entries.
+
+The index holds normalised identifier values, DN keys of relations, offsets, entry
+locations, attribute names and the export's warnings: never an entry's other values.
+The directory is created with mode 0700 and the file with mode 0600; an index that
+cannot be read is removed and built again, with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+#: bump when what is stored changes: an index of another format is built again
+FORMAT = 1
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE ldif_values (key TEXT, entry_type TEXT, offset INTEGER);
+CREATE TABLE ldif_references (key TEXT, offset INTEGER);
+CREATE TABLE ldif_locations (entry_type TEXT, offset INTEGER, location TEXT,
+    PRIMARY KEY (entry_type, offset));
+"""
+_INDEXES = """
+CREATE INDEX ldif_values_key ON ldif_values (key);
+CREATE INDEX ldif_references_key ON ldif_references (key);
+"""
+
+Stamp = tuple[int, int, int]  # size, mtime_ns, inode
+DnKey = tuple[str, ...]
+
+
+class Lookups(Protocol):
+    """What a scan asks of an LDIF index, in memory or on disk."""
+
+    warnings: list[str]
+    truncated: bool
+    seen_attributes: dict[str, set[str]]
+    bases_used: set[tuple[str, int]]
+
+    def candidates(self, kind: str, value: str) -> Iterable[tuple[str, int]]: ...
+
+    def referrers(self, entry_type: str, attribute: str, reference: DnKey) -> Iterable[int]: ...
+
+    def location(self, entry_type: str, offset: int) -> str: ...
+
+
+def stamp_of(path: Path) -> Stamp | None:
+    """The export's size, modification time and inode; None when it cannot be examined."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def index_path(directory: Path, source: str, export: Path) -> Path:
+    """One index file per source and export."""
+    digest = hashlib.sha256(f"{source}\n{export}".encode()).hexdigest()[:24]
+    return directory / f"ldif-{digest}.sqlite"
+
+
+def _value_key(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
+
+
+def _reference_key(entry_type: str, attribute: str, reference: DnKey) -> str:
+    return json.dumps([entry_type, attribute, *reference], ensure_ascii=False)
+
+
+def _create_private(path: Path) -> None:
+    directory = path.parent
+    if not directory.is_dir():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+    os.chmod(path, 0o600)
+
+
+def clear(path: Path) -> bool:
+    """Remove an index file; whether there was one."""
+    existed = path.exists()
+    for suffix in ("", "-journal"):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{path}{suffix}")
+    for leftover in path.parent.glob(f"{path.name}.*.tmp*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+    return existed
+
+
+def save(
+    path: Path,
+    stamp: Stamp,
+    settings: str,
+    index: Lookups,
+    values: dict[tuple[str, str], set[tuple[str, int]]],
+    references: dict[tuple[str, str, DnKey], set[int]],
+    locations: dict[str, dict[int, str]],
+) -> None:
+    """Write the index of one pass (to a new file, then moved over the old one)."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per writer
+    _create_private(temporary)
+    connection = sqlite3.connect(temporary)
+    try:
+        connection.executescript(_SCHEMA)
+        with connection:
+            meta = {
+                "format": str(FORMAT),
+                "stamp": json.dumps(list(stamp)),
+                "settings": settings,
+                "warnings": json.dumps(index.warnings, ensure_ascii=False),
+                "truncated": json.dumps(index.truncated),
+                "seen": json.dumps({k: sorted(v) for k, v in index.seen_attributes.items()}),
+                "bases": json.dumps(sorted(index.bases_used)),
+            }
+            connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            connection.executemany(
+                "INSERT INTO ldif_values VALUES (?, ?, ?)",
+                (
+                    (_value_key(kind, value), name, offset)
+                    for (kind, value), places in values.items()
+                    for name, offset in places
+                ),
+            )
+            connection.executemany(
+                "INSERT INTO ldif_references VALUES (?, ?)",
+                (
+                    (_reference_key(*key), offset)
+                    for key, offsets in references.items()
+                    for offset in offsets
+                ),
+            )
+            connection.executemany(
+                "INSERT INTO ldif_locations VALUES (?, ?, ?)",
+                (
+                    (name, offset, location)
+                    for name, places in locations.items()
+                    for offset, location in places.items()
+                ),
+            )
+            connection.executescript(_INDEXES)
+    except BaseException:
+        connection.close()
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    connection.close()
+    os.replace(temporary, path)
+
+
+class StoredIndex:
+    """An index read from disk: each look-up is one query, nothing else in memory."""
+
+    def __init__(self, path: Path) -> None:
+        # a scan may run in a worker thread (the source's time limit); one at a time
+        self._connection = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False
+        )
+        meta = dict(self._connection.execute("SELECT key, value FROM meta"))
+        self.meta = meta
+        self.warnings: list[str] = json.loads(meta["warnings"])
+        self.truncated: bool = json.loads(meta["truncated"])
+        self.seen_attributes = {k: set(v) for k, v in json.loads(meta["seen"]).items()}
+        self.bases_used = {(name, position) for name, position in json.loads(meta["bases"])}
+
+    def candidates(self, kind: str, value: str) -> list[tuple[str, int]]:
+        rows = self._connection.execute(
+            "SELECT entry_type, offset FROM ldif_values WHERE key = ?", (_value_key(kind, value),)
+        )
+        return [(name, offset) for name, offset in rows]
+
+    def referrers(self, entry_type: str, attribute: str, reference: DnKey) -> list[int]:
+        key = _reference_key(entry_type, attribute, reference)
+        rows = self._connection.execute("SELECT offset FROM ldif_references WHERE key = ?", (key,))
+        return [offset for (offset,) in rows]
+
+    def location(self, entry_type: str, offset: int) -> str:
+        row = self._connection.execute(
+            "SELECT location FROM ldif_locations WHERE entry_type = ? AND offset = ?",
+            (entry_type, offset),
+        ).fetchone()
+        if row is None:
+            raise sqlite3.DatabaseError(f"no location for offset {offset}")
+        return str(row[0])
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def load(path: Path, stamp: Stamp | None, settings: str) -> StoredIndex | None:
+    """The stored index when it was built from this export with these settings.
+
+    None when there is none or it is stale; sqlite3.DatabaseError, KeyError or
+    ValueError when it is damaged.
+    """
+    if stamp is None or not path.is_file():
+        return None
+    stored = StoredIndex(path)
+    meta = stored.meta
+    if (
+        meta.get("format") != str(FORMAT)
+        or meta.get("settings") != settings
+        or json.loads(meta.get("stamp", "null")) != list(stamp)
+    ):
+        stored.close()
+        return None
+    return stored
+
+
+def status(path: Path) -> dict[str, object]:
+    """What the index file holds (for operators)."""
+    if not path.is_file():
+        return {"path": str(path), "exists": False, "values": 0}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        values = connection.execute("SELECT count(*) FROM ldif_values").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return {"path": str(path), "exists": True, "damaged": True}
+    finally:
+        connection.close()
+    return {"path": str(path), "exists": True, "values": values}

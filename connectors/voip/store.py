@@ -1,0 +1,358 @@
+"""A provisioning directory's persistent index: which file holds which identifier.
+
+Parsing every file of a large estate (tens of thousands of handsets) for each search
+costs minutes and a gigabyte; a search needs the few files that hold the subject.
+This index (one SQLite file per source, under the cache directory) keeps, per file,
+its size, ``mtime_ns`` and inode, the normalised identifiers its records hold (phone
+numbers by their last digits), what joins it to other files (its handset MAC, its
+name, the names it references) and its warnings. A search first brings the index up
+to date — files added, changed, removed or renamed are parsed or dropped, the others
+are not opened — then parses only the files the index points to, together with the
+files joined to them, and builds their records as a full pass would, verifying every
+match.
+
+No secret value is stored: secret fields are withheld before indexing and never
+searchable, and only normalised identifiers, paths, MACs, file names and warnings are
+written. The directory is created with mode 0700 and the file with mode 0600. An
+index that cannot be read is removed and built again, with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from connectors.voip.files import Listing, Unreadable
+from connectors.voip.index import IndexBuilder, phone_tail, unscoped_warning
+from connectors.voip.mapping import VoipMapping
+from connectors.voip.parsers import ParsedConfig, parse_file
+from discover.identifiers import Identifier
+
+log = logging.getLogger(__name__)
+
+#: bump when what is stored changes: an index of another format is built again
+FORMAT = 1
+_BATCH = 500
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    relpath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER,
+    mac TEXT, name TEXT, unreadable INTEGER, unscoped INTEGER, rows INTEGER,
+    warnings TEXT);
+CREATE INDEX IF NOT EXISTS files_mac ON files (mac);
+CREATE INDEX IF NOT EXISTS files_name ON files (name);
+CREATE TABLE IF NOT EXISTS refs (relpath TEXT, name TEXT);
+CREATE INDEX IF NOT EXISTS refs_name ON refs (name);
+CREATE INDEX IF NOT EXISTS refs_relpath ON refs (relpath);
+CREATE TABLE IF NOT EXISTS keys (key TEXT, relpath TEXT);
+CREATE INDEX IF NOT EXISTS keys_key ON keys (key);
+CREATE INDEX IF NOT EXISTS keys_relpath ON keys (relpath);
+"""
+
+Stamp = tuple[int, int, int]  # size, mtime_ns, inode
+
+
+class IndexUnreadable(Exception):
+    """The stored index is damaged (it is then built again)."""
+
+
+def index_key(kind: str, value: str) -> str:
+    """The stored key of an identifier: a phone number by its last digits."""
+    if kind == "phone":
+        return f"tail:{phone_tail(value) or ''}"
+    return f"{kind}:{value}"
+
+
+def settings_digest(mapping: VoipMapping, fallback_scope: str | None) -> str:
+    """What the stored entries depend on besides the files: a changed mapping rebuilds."""
+    text = f"{FORMAT}\n{fallback_scope}\n{mapping!r}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def index_path(directory: Path, source: str, root: Path) -> Path:
+    """One index file per source and provisioning directory."""
+    digest = hashlib.sha256(f"{source}\n{root}".encode()).hexdigest()[:24]
+    return directory / f"voip-{digest}.sqlite"
+
+
+@dataclass(slots=True)
+class Update:
+    """What bringing the index up to date did."""
+
+    parsed: int = 0
+    dropped: int = 0
+    rows: int = 0
+    rebuilt_because: str | None = None
+
+
+@dataclass(slots=True)
+class _FileEntry:
+    relpath: str
+    stamp: Stamp
+    mac: str | None = None
+    keys: set[str] = field(default_factory=set)
+    refs: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    unreadable: bool = False
+    unscoped: bool = False
+    rows: int = 0
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def _name(relpath: str) -> str:
+    return PurePosixPath(relpath.split("#", 1)[0]).name.lower()
+
+
+def _referenced_names(config: ParsedConfig) -> set[str]:
+    """The file names a configuration refers to (as the index builder resolves them)."""
+    names: set[str] = set()
+    for key in config.format.reference_keys(config.keys):
+        for target in re.split(r"[,\s]+", config.keys.get(key, "")):
+            if target:
+                path = unquote(urlsplit(target).path if "://" in target else target)
+                names.add(PurePosixPath(path).name.lower())
+    return names
+
+
+class FileIndex:
+    """The persistent index of one source's provisioning directory."""
+
+    def __init__(
+        self, path: Path, root: Path, mapping: VoipMapping, fallback_scope: str | None
+    ) -> None:
+        self.path = path
+        self.root = root
+        self.mapping = mapping
+        self.fallback_scope = fallback_scope
+        self._digest = settings_digest(mapping, fallback_scope)
+        self._shared: dict[tuple[str, str], str | None] = {}
+
+    # -- opening ------------------------------------------------------------------
+
+    def _create(self) -> None:
+        directory = self.path.parent
+        if not directory.is_dir():
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        self._create()
+        connection = sqlite3.connect(self.path, timeout=60)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _prepare(self, connection: sqlite3.Connection) -> str | None:
+        """Create the tables; empty them when they were made for other settings."""
+        connection.executescript(_SCHEMA)
+        row = connection.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        if row is not None and row[0] == self._digest:
+            return None
+        reason = None if row is None else "the mapping or its settings changed"
+        with connection:
+            for table in ("files", "refs", "keys", "meta"):
+                connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+            connection.execute("INSERT INTO meta VALUES ('settings', ?)", (self._digest,))
+        return reason
+
+    def clear(self) -> bool:
+        """Remove the index file; whether there was one."""
+        existed = self.path.exists()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+        return existed
+
+    # -- updating -----------------------------------------------------------------
+
+    def update(self, listing: Listing) -> tuple[Update, list[str]]:
+        """Bring the index up to date with ``listing``; returns what it did and warnings.
+
+        A damaged index is removed and built again (with a warning).
+        """
+        warnings: list[str] = []
+        try:
+            return self._update(listing), warnings
+        except (sqlite3.DatabaseError, IndexUnreadable, ValueError) as exc:
+            message = f"file index {self.path} could not be read ({exc}); built again"
+            log.warning("%s", message)
+            warnings.append(message)
+            self.clear()
+            done = self._update(listing)
+            done.rebuilt_because = str(exc)
+            return done, warnings
+
+    def _update(self, listing: Listing) -> Update:
+        done = Update()
+        with self._open() as connection:
+            done.rebuilt_because = self._prepare(connection)
+            stored = {
+                relpath: (size, mtime, inode)
+                for relpath, size, mtime, inode in connection.execute(
+                    "SELECT relpath, size, mtime_ns, inode FROM files"
+                )
+            }
+            present = set(listing.files)
+            gone = [relpath for relpath in stored if relpath not in present]
+            pending: list[_FileEntry] = []
+            for relpath in listing.files:
+                stamp = _stamp(self.root / relpath)
+                if stamp is not None and stored.get(relpath) == stamp:
+                    continue
+                pending.append(self._index_file(relpath, stamp or (-1, -1, -1)))
+                done.parsed += 1
+                done.rows += pending[-1].rows
+                if len(pending) >= _BATCH:
+                    self._store(connection, pending, [])
+                    pending = []
+            self._store(connection, pending, gone)
+            done.dropped = len(gone)
+        return done
+
+    def _index_file(self, relpath: str, stamp: Stamp) -> _FileEntry:
+        """One file parsed and indexed on its own (the joins are resolved when searched)."""
+        entry = _FileEntry(relpath, stamp)
+        try:
+            parsed = parse_file(self.root, relpath, self.mapping)
+        except Unreadable as exc:
+            entry.unreadable = True
+            entry.warnings.append(f"{exc.relpath}: not read: {exc.reason}")
+            return entry
+        entry.warnings.extend(parsed.notes)
+        builder = IndexBuilder(self.root, self.mapping, self.fallback_scope)
+        builder._normalised = self._shared  # the same colleague is in many phonebooks
+        if isinstance(parsed, ParsedConfig):
+            entry.refs = _referenced_names(parsed)
+            index = builder.assemble([parsed], list(parsed.embedded))
+        else:
+            index = builder.assemble([], [parsed])
+        entry.mac = parsed.mac
+        entry.rows = index.rows
+        entry.unscoped = bool(builder.unscoped)
+        entry.keys = {f"{kind}:{value}" for kind, value in index.places}
+        entry.keys.update(f"tail:{tail}" for tail in index.tails)
+        return entry
+
+    def _store(
+        self, connection: sqlite3.Connection, entries: list[_FileEntry], gone: list[str]
+    ) -> None:
+        with connection:
+            for relpath in [*(e.relpath for e in entries), *gone]:
+                for table in ("files", "refs", "keys"):
+                    connection.execute(
+                        f"DELETE FROM {table} WHERE relpath = ?",  # noqa: S608 - fixed names
+                        (relpath,),
+                    )
+            for e in entries:
+                connection.execute(
+                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        e.relpath,
+                        *e.stamp,
+                        e.mac,
+                        _name(e.relpath),
+                        int(e.unreadable),
+                        int(e.unscoped),
+                        e.rows,
+                        json.dumps(e.warnings),
+                    ),
+                )
+                connection.executemany(
+                    "INSERT INTO refs (relpath, name) VALUES (?, ?)",
+                    ((e.relpath, n) for n in sorted(e.refs)),
+                )
+                connection.executemany(
+                    "INSERT INTO keys (relpath, key) VALUES (?, ?)",
+                    ((e.relpath, k) for k in sorted(e.keys)),
+                )
+
+    # -- searching ----------------------------------------------------------------
+
+    def candidates(self, identifiers: Collection[Identifier]) -> set[str]:
+        """The files whose records may hold one of ``identifiers``, with the files
+        joined to them (same handset, referring or referred to, same file name)."""
+        keys = sorted({index_key(i.type, i.value) for i in identifiers})
+        with self._open() as connection:
+            found = set(self._select(connection, "keys", "key", keys, "relpath"))
+            frontier = set(found)
+            while frontier:
+                batch = sorted(frontier)
+                macs = set(self._select(connection, "files", "relpath", batch, "mac")) - {None}
+                names = set(self._select(connection, "files", "relpath", batch, "name"))
+                referred = set(self._select(connection, "refs", "relpath", batch, "name"))
+                joined = set(self._select(connection, "files", "mac", sorted(macs), "relpath"))
+                joined.update(
+                    self._select(connection, "files", "name", sorted(names | referred), "relpath")
+                )
+                joined.update(self._select(connection, "refs", "name", sorted(names), "relpath"))
+                frontier = joined - found
+                found |= frontier
+        return found
+
+    @staticmethod
+    def _select(
+        connection: sqlite3.Connection, table: str, column: str, values: list, wanted: str
+    ) -> Iterable:
+        for start in range(0, len(values), _BATCH):
+            chunk = values[start : start + _BATCH]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT {wanted} FROM {table} WHERE {column} IN ({marks})"  # noqa: S608
+            for (value,) in connection.execute(query, chunk):
+                yield value
+
+    def summary(self, listing: Listing) -> tuple[list[str], int]:
+        """Every file's warnings in listing order, and how many files were not read."""
+        warnings = [f"{s.relpath}: not read: {s.reason}" for s in listing.skipped]
+        unreadable = len(listing.skipped)
+        unscoped: list[str] = []
+        with self._open() as connection:
+            stored = {
+                relpath: (flag, scoped, text)
+                for relpath, flag, scoped, text in connection.execute(
+                    "SELECT relpath, unreadable, unscoped, warnings FROM files"
+                )
+            }
+        for relpath in listing.files:
+            if relpath not in stored:
+                continue
+            flag, scoped, text = stored[relpath]
+            warnings.extend(json.loads(text))
+            unreadable += flag
+            if scoped:
+                unscoped.append(relpath)
+        if unscoped:
+            warnings.append(unscoped_warning(unscoped))
+        return warnings, unreadable
+
+    def status(self) -> dict[str, object]:
+        """How many files and keys the index holds (for operators)."""
+        if not self.path.exists():
+            return {"path": str(self.path), "exists": False, "files": 0, "keys": 0}
+        try:
+            with self._open() as connection:
+                files = connection.execute("SELECT count(*) FROM files").fetchone()[0]
+                keys = connection.execute("SELECT count(*) FROM keys").fetchone()[0]
+        except sqlite3.DatabaseError:
+            return {"path": str(self.path), "exists": True, "damaged": True}
+        return {"path": str(self.path), "exists": True, "files": files, "keys": keys}

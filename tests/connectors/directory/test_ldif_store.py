@@ -1,0 +1,151 @@
+"""The persistent index of an LDIF export, against a pass over the file, on real files.
+
+Every value the export indexes is searched with a fresh connector (which answers from
+the stored index) and without the index (``connection.index: false``); the results
+must be equal, before and after the export is rewritten. A damaged index is built
+again with a warning; the index file is private and holds no value that is not an
+identifier.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+from ldap_support import INETORGPERSON, PEOPLE_LDIF, SUFFIX, source
+
+from connectors import load_mapping
+from connectors.base import ScanResult
+from connectors.directory.ldif import LdifConnector, _Index
+from connectors.directory.ldif_store import StoredIndex
+from discover.identifiers import Identifier
+from discover.register import default_register
+from discover.sources import Settings
+
+
+def _connector(export: Path, **connection: Any) -> LdifConnector:
+    register = default_register()
+    loaded = load_mapping(INETORGPERSON, register, expected_kind="ldif")
+    settings = {"path": str(export), "base_dn": SUFFIX, **connection}
+    return LdifConnector(
+        source("export", "ldif", INETORGPERSON, settings, base_dir=export.parent),
+        loaded.model,
+        register,
+        Settings(),
+    )
+
+
+def _shape(result: ScanResult) -> tuple[Any, ...]:
+    records = sorted(
+        (
+            r.location,
+            r.key,
+            [(f.spec.name, str(f.value)) for f in r.fields],
+            sorted((m.identifier.type, m.identifier.value, m.field, m.exact) for m in r.matches),
+            sorted((link.location, link.key, link.relation) for link in r.links),
+        )
+        for r in result.records
+    )
+    return records, sorted(result.warnings), result.truncated
+
+
+def _identifiers(export: Path) -> list[Identifier]:
+    built = _connector(export, index=False).index()
+    assert isinstance(built, _Index)
+    found = [Identifier(kind, value) for kind, value in built.values]
+    return [*sorted(found, key=lambda i: (i.type, i.value)), Identifier("email", "no@example.org")]
+
+
+def _assert_same(export: Path, cache: Path) -> None:
+    identifiers = _identifiers(export)
+    assert len(identifiers) > 10
+    for identifier in identifiers:
+        warm = _connector(export, index_cache=str(cache)).scan([identifier])
+        full = _connector(export, index=False).scan([identifier])
+        assert _shape(warm) == _shape(full), identifier
+    warm = _connector(export, index_cache=str(cache))
+    assert _shape(warm.scan(identifiers)) == _shape(
+        _connector(export, index=False).scan(identifiers)
+    )
+
+
+def test_a_stored_index_answers_like_a_pass_and_follows_a_new_export(tmp_path: Path) -> None:
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    cold = _connector(export, index_cache=str(cache))
+    assert cold.build_index() is True
+    assert cold.build_index() is False  # the export did not change: not read again
+    warm = _connector(export, index_cache=str(cache))
+    result = warm.scan([Identifier("email", "zoe.celik@example.org")])
+    assert isinstance(warm._index, StoredIndex)  # answered from disk
+    assert result.rows_read == 2  # only Zoë and her group, read from their offsets
+    _assert_same(export, cache)
+
+    # a new export: one entry more, one address changed
+    text = export.read_text(encoding="utf-8").replace(
+        "zoe.celik@example.org", "zoe.celik@example.net"
+    )
+    text += (
+        "\ndn: uid=newcomer,ou=people,dc=example,dc=org\n"
+        "objectClass: inetOrgPerson\nuid: newcomer\ncn: New Comer\nsn: Comer\n"
+        "mail: newcomer@example.org\n"
+    )
+    export.write_text(text, encoding="utf-8")
+    fresh = _connector(export, index_cache=str(cache))
+    assert fresh.scan([Identifier("email", "newcomer@example.org")]).records
+    assert fresh.scan([Identifier("email", "zoe.celik@example.org")]).records == []
+    assert not isinstance(fresh._index, StoredIndex)  # the pass was made again
+    _assert_same(export, cache)
+
+
+def test_a_damaged_index_is_built_again_with_a_warning(tmp_path: Path) -> None:
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    connector = _connector(export, index_cache=str(cache))
+    connector.build_index()
+    path = connector.index_file()
+    assert path is not None and path.is_file()
+    path.write_bytes(b"SQLite format 3\x00" + b"garbage" * 200)
+    damaged = _connector(export, index_cache=str(cache))
+    result = damaged.scan([Identifier("email", "zoe.celik@example.org")])
+    assert any("could not be read" in w and "built again" in w for w in result.warnings)
+    assert result.records
+    _assert_same(export, cache)
+
+
+def test_index_file_is_private_and_holds_only_identifiers(tmp_path: Path) -> None:
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    connector = _connector(export, index_cache=str(cache))
+    connector.build_index()
+    path = connector.index_file()
+    assert path is not None
+    assert path.parent == cache
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    raw = path.read_bytes()
+    assert b"zoe.celik@example.org" in raw
+    for value in (b"reader-secret", b"notarealhash", b"Planning team"):
+        assert value not in raw
+
+
+def test_a_stored_index_serves_scans_from_another_thread(tmp_path: Path) -> None:
+    """The engine runs a scan in a worker thread (the source's time limit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    _connector(export, index_cache=str(cache)).build_index()
+    warm = _connector(export, index_cache=str(cache))
+    assert warm.scan([Identifier("email", "zoe.celik@example.org")]).records
+    assert isinstance(warm._index, StoredIndex)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(warm.scan, [Identifier("email", "j.devries@example.org")]).result()
+        assert other.records
+        pool.submit(warm.close).result()

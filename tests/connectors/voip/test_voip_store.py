@@ -1,0 +1,202 @@
+"""The persistent index of a provisioning directory, against a full pass, on real files.
+
+Every identifier the directory holds is searched one by one with the index and
+without it (``connection.index: false``, a full pass), after each change a
+provisioning directory sees: a file edited, added, removed, renamed; the results
+must be equal. The index file is then damaged (rebuilt, with a warning), its modes
+checked, and its bytes searched for every password of the fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from voip_helpers import FIXTURE_SECRETS, PROVISIONING, sources_file
+
+from connectors import load_mapping
+from connectors.base import ScanResult
+from connectors.voip.connector import VoipConnector
+from connectors.voip.index import IndexBuilder
+from discover.identifiers import Identifier, try_normalise
+from discover.register import default_register
+from discover.sources import load_sources
+
+
+def _connector(tmp_path: Path, directory: Path, name: str, **connection: Any) -> VoipConnector:
+    folder = tmp_path / name
+    folder.mkdir()
+    sources = load_sources(sources_file(folder, directory, connection=connection))
+    register = default_register()
+    mapping = load_mapping(sources.sources[0].mapping_path, register).model
+    return VoipConnector(sources.sources[0], mapping, register, sources.settings)
+
+
+def _identifiers(connector: VoipConnector) -> list[Identifier]:
+    """Every identifier the directory holds now (from a full pass), and one it does not."""
+    index = IndexBuilder(connector.directory, connector.mapping, connector.fallback_scope).build()
+    found = {Identifier(kind, value) for kind, value in index.places}
+    for entries in index.tails.values():
+        for _number, _field, raw in entries:
+            phone = try_normalise("phone", raw)
+            if phone:
+                found.add(Identifier("phone", phone))
+    found.add(Identifier("email", "nobody@example.org"))
+    return sorted(found, key=lambda i: (i.type, i.value))
+
+
+def _shape(result: ScanResult) -> tuple[Any, ...]:
+    records = [
+        (
+            r.location,
+            r.key,
+            [(f.spec.name, str(f.value)) for f in r.fields],
+            sorted((m.identifier.type, m.identifier.value, m.field, m.exact) for m in r.matches),
+            sorted((link.location, link.key, link.relation) for link in r.links),
+            r.third_party,
+        )
+        for r in result.records
+    ]
+    return records, sorted(result.warnings), result.truncated
+
+
+def _assert_same(indexed: VoipConnector, plain: VoipConnector) -> int:
+    identifiers = _identifiers(plain)
+    assert len(identifiers) > 10
+    matched = 0
+    for identifier in identifiers:
+        with_index = indexed.scan([identifier])
+        full = plain.scan([identifier])
+        assert _shape(with_index) == _shape(full), identifier
+        matched += bool(full.records)
+    assert _shape(indexed.scan(identifiers)) == _shape(plain.scan(identifiers))
+    return matched
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> tuple[Path, VoipConnector, VoipConnector]:
+    directory = tmp_path / "provisioning"
+    shutil.copytree(PROVISIONING, directory)
+    indexed = _connector(tmp_path, directory, "indexed", index_cache=str(tmp_path / "cache"))
+    plain = _connector(tmp_path, directory, "plain", index=False)
+    return directory, indexed, plain
+
+
+def test_results_equal_a_full_pass_after_every_change(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    directory, indexed, plain = estate
+    first = indexed.build_index()
+    assert first.parsed == len(list(directory.rglob("*.*")))
+    assert _assert_same(indexed, plain) > 10
+    assert indexed.build_index().parsed == 0  # warm: no file parsed to update the index
+
+    # edit: Jan's extension 201 becomes 299
+    jan = directory / "acme" / "001565abcd01.cfg"
+    jan.write_text(jan.read_text().replace("user_name = 201", "user_name = 299"))
+    assert indexed.build_index().parsed == 1
+    old = indexed.scan([Identifier("extension", "acme/201")]).records
+    assert "acme/001565abcd01.cfg" not in {r.location for r in old}  # phonebooks still list it
+    new = indexed.scan([Identifier("extension", "acme/299")]).records
+    assert {r.location for r in new if r.matches} == {"acme/001565abcd01.cfg"}
+    _assert_same(indexed, plain)
+
+    # add: a new handset with its own extension
+    added = directory / "acme" / "001565abcd09.cfg"
+    added.write_text(jan.read_text().replace("user_name = 299", "user_name = 277"))
+    assert indexed.build_index().parsed == 1
+    assert indexed.scan([Identifier("extension", "acme/277")]).records
+    _assert_same(indexed, plain)
+
+    # delete: the handset's phonebook (its entries are no longer kept by anyone)
+    (directory / "acme" / "001565abcd01-phonebook.xml").unlink()
+    done = indexed.build_index()
+    assert (done.parsed, done.dropped) == (0, 1)
+    _assert_same(indexed, plain)
+
+    # rename: a client's file moves to another client's directory
+    os.rename(directory / "acme" / "fatima.xml", directory / "bakkerij" / "fatima.xml")
+    done = indexed.build_index()
+    assert (done.parsed, done.dropped) == (1, 1)
+    _assert_same(indexed, plain)
+
+
+def test_a_file_replaced_with_the_same_size_and_time_is_read_again(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    """The inode tells a replaced file from an unchanged one."""
+    directory, indexed, plain = estate
+    indexed.build_index()
+    jan = directory / "acme" / "001565abcd01.cfg"
+    before = jan.stat()
+    replacement = directory / "acme" / "replacement.tmp"
+    replacement.write_text(jan.read_text().replace("user_name = 201", "user_name = 209"))
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, jan)
+    assert indexed.build_index().parsed == 1
+    assert indexed.scan([Identifier("extension", "acme/209")]).records
+    _assert_same(indexed, plain)
+
+
+def test_a_damaged_index_is_built_again_with_a_warning(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    _directory, indexed, plain = estate
+    indexed.build_index()
+    stored = indexed.file_index()
+    assert stored is not None
+    stored.path.write_bytes(b"this is not an index\x00" * 100)
+    result = indexed.scan([Identifier("extension", "acme/201")])
+    assert any("could not be read" in w and "built again" in w for w in result.warnings)
+    assert result.records
+    assert indexed.build_index().parsed == 0  # the rebuilt index is whole again
+    _assert_same(indexed, plain)
+
+
+def test_index_modes_and_no_secret_in_it(
+    estate: tuple[Path, VoipConnector, VoipConnector], tmp_path: Path
+) -> None:
+    _directory, indexed, _plain = estate
+    indexed.build_index()
+    stored = indexed.file_index()
+    assert stored is not None
+    assert stored.path.parent == tmp_path / "cache"
+    assert stat.S_IMODE(stored.path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(stored.path.stat().st_mode) == 0o600
+    raw = stored.path.read_bytes()
+    assert b"acme/201" in raw  # it does hold the identifiers
+    for secret in FIXTURE_SECRETS:
+        assert secret.encode() not in raw, secret
+
+
+def test_default_place_is_the_cache_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCOVER_CACHE_DIR", str(tmp_path / "env-cache"))
+    connector = _connector(tmp_path, PROVISIONING, "default")
+    stored = connector.file_index()
+    assert stored is not None
+    assert stored.path.parent == tmp_path / "env-cache" / "file-index"
+    assert connector.scan([Identifier("extension", "acme/201")]).records
+    assert stored.path.is_file()
+    monkeypatch.delenv("DISCOVER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    again = connector.file_index()
+    assert again is not None
+    assert again.path.parent == tmp_path / "xdg" / "discover" / "file-index"
+
+
+def test_an_unusable_cache_directory_searches_every_file_with_a_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    connector = _connector(tmp_path, PROVISIONING, "blocked", index_cache=str(blocker / "cache"))
+    plain = _connector(tmp_path, PROVISIONING, "plain", index=False)
+    result = connector.scan([Identifier("extension", "acme/201")])
+    assert result.warnings[0].startswith(f"file index {blocker / 'cache'}")
+    assert "every file was read" in result.warnings[0]
+    expected = _shape(plain.scan([Identifier("extension", "acme/201")]))
+    assert _shape(result)[0] == expected[0] and result.records

@@ -1,0 +1,105 @@
+"""``discover index build|status|clear`` on a real provisioning directory and LDIF export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner, Result
+
+from discover.cli import cli
+
+FIXTURES = Path(__file__).parents[2] / "connectors"
+PROVISIONING = FIXTURES / "fixtures" / "voip" / "provisioning"
+PEOPLE_LDIF = FIXTURES / "ldap_data" / "people.ldif"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["index", *args])
+
+
+def _sources(tmp_path: Path) -> Path:
+    shutil.copytree(PROVISIONING, tmp_path / "provisioning")
+    shutil.copy(PEOPLE_LDIF, tmp_path / "people.ldif")
+    document = {
+        "version": 1,
+        "sources": [
+            {
+                "name": "provisioning",
+                "kind": "voip",
+                "mapping": "shipped:voip/provisioning.yaml",
+                "connection": {"directory": "provisioning", "index_cache": "cache"},
+            },
+            {
+                "name": "export",
+                "kind": "ldif",
+                "mapping": "shipped:directory/inetorgperson.yaml",
+                "connection": {
+                    "path": "people.ldif",
+                    "base_dn": "dc=example,dc=org",
+                    "index_cache": "cache",
+                },
+            },
+        ],
+    }
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def _rows(result: Result) -> dict[str, dict[str, Any]]:
+    assert result.exit_code == 0, result.output
+    return {row["source"]: row for row in json.loads(result.output)["sources"]}
+
+
+def test_build_status_clear(tmp_path: Path) -> None:
+    sources = str(_sources(tmp_path))
+    before = _rows(invoke("status", "--sources", sources, "--json"))
+    assert all(row["exists"] is False for row in before.values())
+
+    built = _rows(invoke("build", "--sources", sources, "--json"))
+    files = len([p for p in (tmp_path / "provisioning").rglob("*") if p.is_file()])
+    assert built["provisioning"]["state"] == f"{files} file(s) read, 0 dropped"
+    assert built["export"]["state"] == "export read and indexed"
+    assert len(list((tmp_path / "cache").glob("*.sqlite"))) == 2
+
+    again = _rows(invoke("build", "--sources", sources, "--json"))
+    assert again["provisioning"]["state"] == "0 file(s) read, 0 dropped"
+    assert again["export"]["state"] == "up to date"
+
+    status = _rows(invoke("status", "--sources", sources, "--json"))
+    assert status["provisioning"]["files"] == files
+    assert status["provisioning"]["keys"] > 10
+    assert status["export"]["values"] > 10
+    table = invoke("status", "--sources", sources)
+    assert table.exit_code == 0 and "identifiers" in table.output
+
+    cleared = _rows(invoke("clear", "--sources", sources, "--source", "export", "--json"))
+    assert list(cleared) == ["export"] and cleared["export"]["state"] == "removed"
+    assert len(list((tmp_path / "cache").glob("*.sqlite"))) == 1
+    _rows(invoke("clear", "--sources", sources, "--json"))
+    assert list((tmp_path / "cache").glob("*.sqlite")) == []
+
+
+def test_unknown_source_and_bad_sources_file_exit_2(tmp_path: Path) -> None:
+    sources = _sources(tmp_path)
+    result = invoke("build", "--sources", str(sources), "--source", "nope")
+    assert result.exit_code == 2
+    assert "no source named 'nope'" in " ".join(result.output.split())
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nsources: [{name: x}]\n", encoding="utf-8")
+    result = invoke("status", "--sources", str(broken))
+    assert result.exit_code == 2
+    assert "broken.yaml" in "".join(result.output.split())
+
+
+def test_a_missing_directory_is_named_and_exits_1(tmp_path: Path) -> None:
+    sources = _sources(tmp_path)
+    shutil.rmtree(tmp_path / "provisioning")
+    result = invoke("build", "--sources", str(sources), "--source", "provisioning", "--json")
+    assert result.exit_code == 1
+    rows = {row["source"]: row for row in json.loads(result.stdout)["sources"]}
+    assert "does not exist" in rows["provisioning"]["state"]
