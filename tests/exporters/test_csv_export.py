@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from discover.case import read_case
+from discover.files import sha256_file
 from discover.policy import select_hits
 from discover.register import default_register
 from exporters import export_package
@@ -90,6 +91,10 @@ def test_a_formula_in_a_source_value(synthetic_case: Path, fresh_case, tmp_path:
     values[index] = '=HYPERLINK("http://evil.example/","klik")'
     hits = hits.set_column(hits.schema.get_field_index("value"), "value", pa.array(values))
     pq.write_table(hits, case / "hits.parquet")
+    # the source held the formula: the case's own checksum agrees with its hits
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
+    summary["checksums"]["hits.parquet"] = sha256_file(case / "hits.parquet")
+    (case / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     package = export_package(case, formats=["csv", "json"], out=tmp_path, **EVERY).path
     texts = [p.read_text(encoding="utf-8-sig") for p in (package / "csv").glob("*.csv")]
     assert any("'=HYPERLINK" in t for t in texts)

@@ -81,13 +81,17 @@ def test_the_letter_escapes_what_it_shows(synthetic_case: Path, tmp_path: Path) 
     import shutil
 
     from discover.case import read_case
-    from discover.files import write_json
+    from discover.files import sha256_file, write_json
 
     case = tmp_path / "case"
     shutil.copytree(synthetic_case, case)
     request = json.loads((case / "request.json").read_text(encoding="utf-8"))
     request["subject_name"] = "<script>alert(1)</script>"
     write_json(case / "request.json", request)
+    # the request held the name so: the case's own checksum agrees with it
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
+    summary["checksums"]["request.json"] = sha256_file(case / "request.json")
+    write_json(case / "summary.json", summary)
     assert read_case(case).request.subject_name == "<script>alert(1)</script>"
     package = export_package(case, formats=["json"], out=tmp_path / "out", **EVERY).path
     html = (package / LETTER_FILE).read_text(encoding="utf-8")
