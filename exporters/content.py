@@ -214,12 +214,6 @@ def request_record(
                 {"deadline": extended.isoformat(), "reason": str(extension["reason"])},
             ),
         }
-    # a partial request: identifiers the search refused, as the case summary lists them
-    rejected = case.summary.get("rejected_identifiers") or case.summary.get("rejected")
-    if isinstance(rejected, list) and rejected:
-        record["rejected_identifiers"] = [
-            item if isinstance(item, dict) else {"value": str(item)} for item in rejected
-        ]
     return record
 
 
