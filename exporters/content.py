@@ -495,11 +495,11 @@ def grouped_data(
     masked_refs = {
         (m["source"], m["location"], m["record_key"], m["field"]) for m in selection.masked
     }
-    withheld = (
-        pl.when(pl.col("secret"))
-        .then(pl.lit("secret"))
-        .when(pl.col("third_party"))
+    withheld = (  # another person's credential is their data first (see select_hits)
+        pl.when(pl.col("third_party"))
         .then(pl.lit("third_party"))
+        .when(pl.col("secret"))
+        .then(pl.lit("secret"))
         .otherwise(pl.lit(None, pl.String))
     )
     # Records are built by polars (in Rust); Python only places them in the tree.

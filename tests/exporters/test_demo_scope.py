@@ -104,6 +104,12 @@ def test_withheld_secrets_say_whose_they_are(demo_case: Path, tmp_path: Path) ->
         for field in fields:
             if field["withheld"] == "secret":
                 assert field["secret"] == kinds[name] and field["value"] is None
+    # a fellow keyholder's codeword is theirs: redacted as other people's data, never
+    # offered to the subject as their own credential
+    others = "keyholders of the same alarm object: codeword"
+    assert others not in kinds
+    assert {f["withheld"] for f in _access_fields(document)[others]} == {"third_party"}
+    assert "secret" not in _access_fields(document)[others][0]
     assert (
         "op te vragen" in document["withheld"]["subject"]
         or "opvragen" in document["withheld"]["subject"]
