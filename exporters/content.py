@@ -761,8 +761,15 @@ def files_not_included(ctx: PackageContext) -> dict[str, Any]:
                 "description": value or "",
             }
         )
+    # name only the kinds of file actually missing (photos may all be in the package)
+    kinds = [k for k in ("binary", "recording") if any(i["kind"] == k for i in items)]
+    what = f" {t['files_not_included_and'][ctx.language]} ".join(
+        t[f"files_not_included_{k}"][ctx.language] for k in kinds
+    )
     return {
-        "explanation": fill(t["files_not_included"][ctx.language], values) if items else "",
+        "explanation": (
+            fill(t["files_not_included"][ctx.language], {**values, "what": what}) if items else ""
+        ),
         "items": items,
     }
 

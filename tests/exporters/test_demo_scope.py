@@ -147,6 +147,8 @@ def test_photos_and_recordings_are_listed_with_how_to_obtain_them(
     assert "privacy@bezorgsupport.nl" in missing["explanation"]
     letter = (package / "letter.html").read_text(encoding="utf-8")
     assert "geluidsopnames" in letter
+    # only recordings are missing: the text names no photos, and points at no "below"
+    assert "foto" not in missing["explanation"] and "hieronder" not in missing["explanation"]
 
 
 def test_dates_phones_and_search_terms_read_the_same_everywhere(
