@@ -252,8 +252,11 @@ def select_hits(
                 "third_party",
                 pc.and_(hits.column("third_party"), pc.invert(maskable)),
             )
-    withheld = _field_refs(hits.filter(secret), secret=True)
-    redacted = _field_refs(hits.filter(third))
+    # another person's credential (the codeword of a fellow keyholder) is theirs, not
+    # the subject's to ask for: it is redacted as other people's data, not offered
+    others_secret = pc.and_(secret, hits.column("third_party"))
+    withheld = _field_refs(hits.filter(pc.and_(secret, pc.invert(others_secret))), secret=True)
+    redacted = _field_refs(hits.filter(pc.or_(third, others_secret)))
     hidden = pc.or_(secret, hits.column("third_party"))
     values = pc.if_else(hidden, pa.scalar(None, pa.string()), values)
     hits = hits.set_column(hits.schema.get_field_index("value"), "value", values)

@@ -214,12 +214,6 @@ def request_record(
                 {"deadline": extended.isoformat(), "reason": str(extension["reason"])},
             ),
         }
-    # a partial request: identifiers the search refused, as the case summary lists them
-    rejected = case.summary.get("rejected_identifiers") or case.summary.get("rejected")
-    if isinstance(rejected, list) and rejected:
-        record["rejected_identifiers"] = [
-            item if isinstance(item, dict) else {"value": str(item)} for item in rejected
-        ]
     return record
 
 
@@ -501,11 +495,11 @@ def grouped_data(
     masked_refs = {
         (m["source"], m["location"], m["record_key"], m["field"]) for m in selection.masked
     }
-    withheld = (
-        pl.when(pl.col("secret"))
-        .then(pl.lit("secret"))
-        .when(pl.col("third_party"))
+    withheld = (  # another person's credential is their data first (see select_hits)
+        pl.when(pl.col("third_party"))
         .then(pl.lit("third_party"))
+        .when(pl.col("secret"))
+        .then(pl.lit("secret"))
         .otherwise(pl.lit(None, pl.String))
     )
     # Records are built by polars (in Rust); Python only places them in the tree.
@@ -767,8 +761,15 @@ def files_not_included(ctx: PackageContext) -> dict[str, Any]:
                 "description": value or "",
             }
         )
+    # name only the kinds of file actually missing (photos may all be in the package)
+    kinds = [k for k in ("binary", "recording") if any(i["kind"] == k for i in items)]
+    what = f" {t['files_not_included_and'][ctx.language]} ".join(
+        t[f"files_not_included_{k}"][ctx.language] for k in kinds
+    )
     return {
-        "explanation": fill(t["files_not_included"][ctx.language], values) if items else "",
+        "explanation": (
+            fill(t["files_not_included"][ctx.language], {**values, "what": what}) if items else ""
+        ),
         "items": items,
     }
 

@@ -146,12 +146,21 @@ def headers(
             text = name
         if repeat:
             text = f"{text} ({repeat})"
+        if ": " in (column.field or ""):
+            # a field of a linked record (another keyholder of the same alarm object)
+            text = f"{text} ({LINKED[language] if language in LINKED else LINKED['en']})"
         text += suffix
-        seen[text] += 1
-        if seen[text] > 1:
-            text = f"{text} [{column.name}]"
-        result.append(text)
+        unique, n = text, 1
+        while unique in seen:
+            n += 1
+            unique = f"{text} [{n}]"
+        seen[unique] += 1
+        result.append(unique)
     return result
+
+
+#: what a column of a linked record says after its label, in the package language
+LINKED = {"nl": "gekoppelde vermelding", "en": "linked record"}
 
 
 def display_names(

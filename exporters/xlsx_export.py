@@ -204,12 +204,6 @@ def _access_cover(
         [f"{i['type_label']}: {i['value']}" for i in request["identifiers"]],
         none,
     )
-    if request.get("rejected_identifiers"):
-        cover.lines(
-            label("rejected_identifiers", language),
-            [str(r.get("value", r)) for r in request["rejected_identifiers"]],
-            none,
-        )
     cover.lines(label("sources_searched", language), request["sources_searched"], none)
     cover.lines(
         label("sources_failed", language),

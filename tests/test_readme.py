@@ -121,3 +121,24 @@ def test_the_yaml_examples_are_a_valid_sources_file_and_mapping(tmp_path: Path) 
     path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
     loaded = load_mapping(path, default_register(), expected_kind="sql")
     assert set(loaded.model.tables) == {"contacts", "support_tickets"}
+
+
+def test_the_demo_section_s_commands_work_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader who builds the demo and types the demo section's commands gets exit 0."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["demo", "--out", "demo"]).exit_code == 0
+    [block] = re.findall(r"```sh\n(discover search.*?)\n```", _section("The demo"), re.S)
+    case = tmp_path / "case1"
+    for line in block.splitlines():
+        argv = [a.replace("/tmp/case1", str(case)) for a in shlex.split(line)]
+        assert argv[0] == "discover"
+        result = CliRunner().invoke(cli, argv[1:])
+        assert result.exit_code == 0, f"{line}: {result.output}"
+    log = json.loads((case / "exports.json").read_text(encoding="utf-8"))["exports"][-1]
+    assert log["allow_undecided"] is True and log["exported_by"] == "P. Jansen"
+    [decision] = log["decisions_applied"]
+    assert decision["source"] == "bakkerij-directory" and decision["action"] == "exclude"

@@ -212,8 +212,13 @@ def _entry_type(
         category=category,
         entity=raw.get("entity", "person"),
         attributes=attributes,
-        dn_spec=FieldSpec(name="dn", category=category),
+        dn_spec=FieldSpec(name="dn", category=category, origin="system", label=DN_LABEL),
     )
+
+
+#: the entry's distinguished name: how the directory names it, set by its administrators
+#: (a system field, left out of portability packages like the entry's object id)
+DN_LABEL = {"nl": "Naam in de directory (DN)", "en": "Directory entry name (DN)"}
 
 
 def parse_ldap_mapping(document: dict[str, Any], *, register: Register, file: str) -> LdapMapping:

@@ -129,7 +129,9 @@ def _key_field(entry_type: LdapEntryType, entry: RawEntry) -> list[FieldValue]:
     key = entry_type.key
     if not key or key.lower() in entry_type.attributes or not entry.get(key.lower()):
         return []
-    spec = FieldSpec(name=key, category=entry_type.category)
+    # an object id the directory assigns (like objectGUID): system, never the subject's own
+    label = {"nl": f"Object-ID ({key})", "en": f"Object id ({key})"}
+    spec = FieldSpec(name=key, category=entry_type.category, origin="system", label=label)
     return [FieldValue(spec, record_key(entry_type, "", entry))]
 
 

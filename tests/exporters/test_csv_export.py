@@ -57,6 +57,29 @@ def test_files_and_headers_are_named_for_people_not_by_records(
     assert "Handset MAC address" in handsets.columns
 
 
+def test_columns_of_a_linked_record_read_as_labels_not_field_names(
+    demo_case: Path, tmp_path: Path
+) -> None:
+    """The other keyholders of Jan's alarm object: their columns carry the label and say
+    they belong to a linked record, in the package language, in the CSV and the XLSX."""
+    from openpyxl import load_workbook
+
+    for language, title, keyholder in (
+        ("nl", "Sleutelhouders alarm", "Sleutelhouder (gekoppelde vermelding)"),
+        ("en", "Alarm keyholders", "Keyholder (linked record)"),
+    ):
+        out = tmp_path / language
+        package = export_package(
+            demo_case, formats=["csv", "xlsx"], language=language, out=out, **EVERY
+        ).path
+        columns = list(read_package_csv(package / "csv" / f"{title}.csv").columns)
+        sheet = load_workbook(package / "access.xlsx")[title]
+        for shown in (columns, [c.value for c in sheet[1]]):
+            assert keyholder in shown
+            assert not any("keyholder_name" in c or ": " in c for c in shown), shown
+            assert len(set(shown)) == len(shown)
+
+
 def test_bom_and_semicolons_for_dutch_excel(demo_case: Path, tmp_path: Path) -> None:
     package = export_package(demo_case, formats=["csv"], out=tmp_path, **EVERY).path
     raw = (package / "csv" / "Contactpersoon.csv").read_bytes()

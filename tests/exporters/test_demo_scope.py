@@ -4,8 +4,11 @@ withheld secret says whether it is the subject's own (on request) or the network
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+from discover.case import read_case
+from discover.review import new_decision, record_decisions
 from exporters import export_package
 from tests.exporters.package_checks import EVERY
 
@@ -59,6 +62,35 @@ def test_portability_leaves_out_derived_and_system_data(demo_case: Path, tmp_pat
     assert '"charge_eur"' not in sidecar and '"objectSid"' not in sidecar
 
 
+def test_a_directory_entry_s_name_and_object_id_are_system_data(
+    demo_case: Path, fresh_case: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    """The DN and the key the directory assigns (entryUUID) are labelled and left out of
+    portability like objectGUID, also for the confirmed namesake in the OpenLDAP directory."""
+    case = fresh_case(demo_case)
+    namesake = sorted(
+        {
+            (h["source"], h["location"], h["record_key"])
+            for h in read_case(case).hits.to_pylist()
+            if h["source"] == "bakkerij-directory" and h["match"] == "possible"
+        }
+    )[0]
+    record_decisions(case, [new_decision(namesake, "confirm", reason="checked", decided_by="A")])
+    access = export_package(case, formats=["json"], out=tmp_path / "a", **EVERY).path
+    held = _access_fields(json.loads((access / "access.json").read_text(encoding="utf-8")))
+    for name, label in (
+        ("dn", "Naam in de directory (DN)"),
+        ("entryUUID", "Object-ID (entryUUID)"),
+    ):
+        assert {(f["origin"], f["label"]) for f in held[name]} == {("system", label)}
+    portability = export_package(
+        case, kind="portability", formats=["json"], out=tmp_path / "p", **EVERY
+    ).path
+    document = json.loads((portability / "portability.json").read_text(encoding="utf-8"))
+    assert any(d["source"] == "bakkerij-directory" for d in document["datasets"])
+    assert not _columns(document) & {"dn", "entryUUID"}
+
+
 def test_withheld_secrets_say_whose_they_are(demo_case: Path, tmp_path: Path) -> None:
     package = export_package(demo_case, formats=["json"], out=tmp_path, **EVERY).path
     document = json.loads((package / "access.json").read_text(encoding="utf-8"))
@@ -72,6 +104,12 @@ def test_withheld_secrets_say_whose_they_are(demo_case: Path, tmp_path: Path) ->
         for field in fields:
             if field["withheld"] == "secret":
                 assert field["secret"] == kinds[name] and field["value"] is None
+    # a fellow keyholder's codeword is theirs: redacted as other people's data, never
+    # offered to the subject as their own credential
+    others = "keyholders of the same alarm object: codeword"
+    assert others not in kinds
+    assert {f["withheld"] for f in _access_fields(document)[others]} == {"third_party"}
+    assert "secret" not in _access_fields(document)[others][0]
     assert (
         "op te vragen" in document["withheld"]["subject"]
         or "opvragen" in document["withheld"]["subject"]
@@ -109,6 +147,8 @@ def test_photos_and_recordings_are_listed_with_how_to_obtain_them(
     assert "privacy@bezorgsupport.nl" in missing["explanation"]
     letter = (package / "letter.html").read_text(encoding="utf-8")
     assert "geluidsopnames" in letter
+    # only recordings are missing: the text names no photos, and points at no "below"
+    assert "foto" not in missing["explanation"] and "hieronder" not in missing["explanation"]
 
 
 def test_dates_phones_and_search_terms_read_the_same_everywhere(

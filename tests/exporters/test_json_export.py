@@ -39,6 +39,14 @@ def test_documents_validate_against_the_published_schemas(
     assert (package / "schema" / schema).read_bytes() == (REPO_SCHEMAS / schema).read_bytes()
 
 
+def test_both_schemas_describe_the_request_alike() -> None:
+    """Both packages write the same request record, so a field one schema lacks fails the other."""
+    access = json.loads((REPO_SCHEMAS / ACCESS).read_text(encoding="utf-8"))
+    portability = json.loads((REPO_SCHEMAS / PORTABILITY).read_text(encoding="utf-8"))
+    assert "identifiers_rejected" in portability["properties"]["request"]["properties"]
+    assert access["properties"]["request"] == portability["properties"]["request"]
+
+
 def test_key_order_is_stable(demo_case: Path, tmp_path: Path) -> None:
     first = export_package(demo_case, formats=["json"], out=tmp_path / "a").path
     second = export_package(demo_case, formats=["json"], out=tmp_path / "b").path

@@ -112,5 +112,15 @@ def test_rejected_identifiers_of_a_partial_request_are_shown(
     write_json(case / "summary.json", summary)
     package = export_package(case, formats=["json", "xlsx"], out=tmp_path / "out", **EVERY).path
     document = json.loads((package / "access.json").read_text(encoding="utf-8"))
-    assert document["request"]["rejected_identifiers"][0]["value"] == "352099001761480"
-    assert "352099001761480" in (package / LETTER_FILE).read_text(encoding="utf-8")
+    # listed once, with the reason, in the JSON, the letter and the XLSX cover
+    assert "rejected_identifiers" not in document["request"]
+    assert document["request"]["identifiers_rejected"] == [
+        {"type": "imei", "value": "352099001761480", "reason": "check digit should be 1"}
+    ]
+    letter = (package / LETTER_FILE).read_text(encoding="utf-8")
+    assert "352099001761480 (check digit should be 1)" in letter
+    from openpyxl import load_workbook
+
+    cover = load_workbook(package / "access.xlsx").worksheets[0]
+    shown = [c for row in cover.iter_rows(values_only=True) for c in row if c]
+    assert sum("352099001761480" in str(c) for c in shown) == 1

@@ -348,6 +348,7 @@ def test_two_exports_racing_end_with_one_package_and_exit_2_appeared_meanwhile(
         assert codes == [0, 2], results
         loser = next(err for code, err in results if code == 2)
         assert "appeared meanwhile" in loser or "exists already" in loser, loser
+        # the default scope is the provider's own part: the name says so
         assert [p.name for p in out.iterdir()] == ["REQ-SYNTH-0001-access-provider"]
 
 
@@ -427,7 +428,9 @@ def test_a_summary_without_its_failed_sources_is_not_exported_as_complete(case: 
 def test_a_secret_in_a_case_is_still_withheld(tmp_path: Path) -> None:
     leaky = tmp_path / "leaky"
     write_synthetic_case(leaky, 300, leak_secrets=True)
-    result = invoke("export", "--allow-undecided", str(leaky), "--format", "json,csv")
+    # every controller's part and the undecided matches too: no secret anywhere
+    every = ["--controller", "all", "--client-instruction", "T-1", "--allow-undecided"]
+    result = invoke("export", str(leaky), "--format", "json,csv", *every)
     assert result.exit_code == 0, result.output
     package = leaky / "packages" / "REQ-SYNTH-0001-access-provider"
     for file in package.rglob("*"):

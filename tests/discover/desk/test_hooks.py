@@ -65,6 +65,7 @@ def test_search_review_export_are_recorded_against_a_registered_request(
             env=env,
         )
         assert reviewed.exit_code == 0, reviewed.output
+    # the other namesakes stay undecided: export leaves them out, as the log records
     exported = run(
         "export", str(case), "--allow-undecided", "--out", str(tmp_path / "pkg"), env=env
     )
