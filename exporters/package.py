@@ -19,12 +19,10 @@ export to the same place.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -33,7 +31,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from discover.errors import ExportError
-from discover.files import FILE_MODE, fsync_dir, private_dir, write_bytes
+from discover.files import (
+    FILE_MODE,
+    exchange,
+    fsync_dir,
+    private_dir,
+    remove_leftovers,
+    sha256_file,
+    write_bytes,
+)
 from exporters.schemas import MANIFEST as MANIFEST_SCHEMA
 from exporters.schemas import validate
 
@@ -41,58 +47,6 @@ MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
 MANIFEST_VERSION = 1
 SCRATCH = ".scratch"
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)-[0-9a-f]+$")
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_leftovers(final: Path) -> list[Path]:
-    """Remove staging / moved-aside directories of ``final`` left by dead exports."""
-    removed = []
-    if not final.parent.is_dir():
-        return removed
-    for entry in final.parent.iterdir():
-        match = _LEFTOVER.match(entry.name)
-        if match and match["name"] == final.name and not _alive(int(match["pid"])):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories; False when the system cannot."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
-    renameat2.argtypes += [ctypes.c_uint]
-    result = renameat2(
-        _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), ctypes.c_uint(_RENAME_EXCHANGE)
-    )
-    return result == 0
 
 
 class PackageWriter:
@@ -194,7 +148,7 @@ class PackageWriter:
         if self.final.exists():
             if not self.force:
                 raise ExportError(f"{self.final} appeared meanwhile; not replacing it")
-            if _exchange(self.staging, self.final):
+            if exchange(self.staging, self.final):
                 fsync_dir(self.final.parent)
                 shutil.rmtree(self.staging, ignore_errors=True)  # now holds the old package
                 return self.final
