@@ -7,8 +7,13 @@ sources file), else ``$DISCOVER_CACHE_DIR/<name>``, else the user's cache direct
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import hashlib
 import os
-from pathlib import Path
+import re
+from pathlib import Path, PurePath
+from typing import Any
 
 
 def cache_dir(configured: object, base_dir: Path, name: str) -> Path:
@@ -21,3 +26,42 @@ def cache_dir(configured: object, base_dir: Path, name: str) -> Path:
         return Path(root).expanduser() / name
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "discover" / name
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as plain data whose ``repr`` is the same in every process.
+
+    A cache is valid for the settings it was built with; comparing ``repr`` of a
+    mapping is not enough, because the order of a set's items changes with every
+    interpreter's hash seed, so each new process would see "other settings" and
+    rebuild. Sets are sorted, dataclasses become their fields, patterns their text.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple(
+                (item.name, canonical(getattr(value, item.name)))
+                for item in dataclasses.fields(value)
+            ),
+        )
+    if isinstance(value, dict):
+        return tuple(sorted((repr(canonical(k)), canonical(v)) for k, v in value.items()))
+    if isinstance(value, set | frozenset):
+        return tuple(sorted((canonical(item) for item in value), key=repr))
+    if isinstance(value, list | tuple):
+        return tuple(canonical(item) for item in value)
+    if isinstance(value, re.Pattern):
+        return ("re", value.pattern, value.flags)
+    if isinstance(value, enum.Enum):
+        return (type(value).__name__, canonical(value.value))
+    if isinstance(value, PurePath):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool | bytes):
+        return value
+    return (type(value).__name__, repr(value))
+
+
+def settings_digest(*parts: Any) -> str:
+    """A digest of what a cache depends on besides its files, stable across processes."""
+    text = repr(tuple(canonical(part) for part in parts))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

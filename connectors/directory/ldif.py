@@ -17,7 +17,6 @@ export does not read the file at all and looks each value up on disk.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 from collections import defaultdict
@@ -274,8 +273,7 @@ class LdifConnector(DirectoryConnector):
         return ldif_store.index_path(directory, self.name, self.path.resolve())
 
     def _settings(self) -> str:
-        text = f"{ldif_store.FORMAT}\n{self.base_dn}\n{self.mapping!r}"
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return caches.settings_digest(ldif_store.FORMAT, self.base_dn, self.mapping)
 
     def _load_stored(self, path: Path) -> ldif_store.StoredIndex | None:
         try:

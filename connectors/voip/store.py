@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from connectors import caches
 from connectors.voip.files import Listing, Unreadable
 from connectors.voip.index import IndexBuilder, phone_tail, unscoped_warning
 from connectors.voip.mapping import VoipMapping
@@ -74,8 +75,7 @@ def index_key(kind: str, value: str) -> str:
 
 def settings_digest(mapping: VoipMapping, fallback_scope: str | None) -> str:
     """What the stored entries depend on besides the files: a changed mapping rebuilds."""
-    text = f"{FORMAT}\n{fallback_scope}\n{mapping!r}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return caches.settings_digest(FORMAT, fallback_scope, mapping)
 
 
 def index_path(directory: Path, source: str, root: Path) -> Path:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from discover.cli import cli
 FIXTURES = Path(__file__).parents[2] / "connectors"
 PROVISIONING = FIXTURES / "fixtures" / "voip" / "provisioning"
 PEOPLE_LDIF = FIXTURES / "ldap_data" / "people.ldif"
+CLI = "from discover.cli import main; main()"
 
 
 def invoke(*args: str) -> Result:
@@ -103,3 +107,27 @@ def test_a_missing_directory_is_named_and_exits_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     rows = {row["source"]: row for row in json.loads(result.stdout)["sources"]}
     assert "does not exist" in rows["provisioning"]["state"]
+
+
+def _build_in_new_process(sources: Path, hash_seed: str) -> dict[str, dict[str, Any]]:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "index", "build", "--sources", str(sources), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return {row["source"]: row for row in json.loads(done.stdout)["sources"]}
+
+
+def test_an_index_built_by_one_process_serves_the_next(tmp_path: Path) -> None:
+    """Each search is a new process with its own hash seed: the index must still count."""
+    sources = _sources(tmp_path)
+    first = _build_in_new_process(sources, "1")
+    assert first["provisioning"]["state"] != "0 file(s) read, 0 dropped"
+    for seed in ("2", "3", "4", "5", "6"):  # the order of a set changes with the seed
+        again = _build_in_new_process(sources, seed)
+        assert again["provisioning"]["state"] == "0 file(s) read, 0 dropped", seed
+        assert again["export"]["state"] == "up to date", seed
