@@ -43,6 +43,10 @@ def search_detail(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(request_id: str, status: str, action: str, **kwargs: Any) -> bool:
+    from discover.desk.location import desk_configured
+
+    if not desk_configured():  # the common case: no register, nothing to load
+        return False
     try:
         from discover.desk.store import Desk
 

@@ -22,6 +22,12 @@ import sqlalchemy as sa
 
 from discover.desk import audit
 from discover.desk.dates import MAX_EXTENSION_MONTHS, add_months, first_deadline, urgency
+from discover.desk.location import (
+    DB_ENV,
+    STORE_FILE,
+    data_dir,
+    desk_configured,
+)
 from discover.desk.schema import (
     KINDS,
     ROLES,
@@ -38,10 +44,6 @@ from discover.files import FILE_MODE, private_dir
 from discover.identifiers import Identifier
 from discover.request import Request, request_from_document
 
-DATA_ENV = "DISCOVER_DATA"
-DB_ENV = "DISCOVER_DESK_DB"
-DEFAULT_DATA = Path("discover-data")
-STORE_FILE = "desk.sqlite"
 SOURCES_FILE = "sources.yaml"
 CASES_DIR = "cases"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -49,14 +51,6 @@ _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class DeskError(InputError):
     """A register operation that cannot be done as asked (unknown request, second extension)."""
-
-
-def data_dir(given: Path | None = None) -> Path:
-    """``--data DIR``, else ``$DISCOVER_DATA``, else ``./discover-data``."""
-    if given is not None:
-        return given
-    from_env = os.environ.get(DATA_ENV)
-    return Path(from_env) if from_env else DEFAULT_DATA
 
 
 def now_text() -> str:
@@ -231,9 +225,8 @@ class Desk:
     @classmethod
     def existing(cls, data: Path | None = None) -> Desk | None:
         """The desk if one is set up (a database URL, or a store in the data directory)."""
-        root = data_dir(data)
-        if os.environ.get(DB_ENV) or (root / STORE_FILE).is_file():
-            return cls.open(root)
+        if desk_configured(data):
+            return cls.open(data_dir(data))
         return None
 
     def close(self) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -100,3 +103,22 @@ def test_nothing_is_recorded_without_a_register(tmp_path: Path, demo_data: Path)
     )
     assert result.exit_code in (0, 1)
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_without_a_register_nothing_is_loaded_for_it(tmp_path: Path) -> None:
+    """Every search asks; with no register set up the answer costs no import."""
+    program = (
+        "import sys; from pathlib import Path; from discover.desk import hooks\n"
+        "assert hooks.searched('REQ-1', Path('.'), {}) is False\n"
+        "print('discover.desk.store' in sys.modules, 'sqlalchemy' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCOVER_DESK_DB", "DISCOVER_DATA")}
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "False"]
