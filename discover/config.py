@@ -89,11 +89,15 @@ def _distinct_nodes(root: Node) -> int:
     return len(seen)
 
 
-class StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing duplicate keys and alias bombs."""
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def compose_document(self) -> Node | None:
-        node: Node | None = super().compose_document()
+
+class StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """PyYAML's safe loader (libyaml's parser where installed: every command reads a
+    sources file and mappings), refusing duplicate keys and alias bombs."""
+
+    def get_single_node(self) -> Node | None:
+        node: Node | None = super().get_single_node()
         if node is not None:
             distinct = _distinct_nodes(node)
             if _expanded_size(node, distinct + MAX_ALIAS_EXPANSION) is None:
