@@ -224,6 +224,15 @@ class Connector(ABC):
         """
         return searchable_types(self.mapping)
 
+    def begin_search(self) -> None:  # noqa: B027 - optional hook
+        """A search (or a batch) starts; its rounds follow until the next call.
+
+        A file source may keep, for the rounds of one search, what it learnt about its
+        files in the first round (their listing, that its index is up to date), so that
+        the second round does not list and stamp tens of thousands of files again. This
+        call tells it to forget that: the next search sees the files as they are then.
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called once when the search ends."""
 

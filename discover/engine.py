@@ -319,6 +319,10 @@ class _Rounds:
 
     def run(self) -> list[SearchResult]:
         started = datetime.now(UTC)
+        for connector in self.connectors:
+            if abandoned(connector):  # its state belongs to a thread still stuck in it
+                continue
+            connector.begin_search()
         for depth in range(self.settings.max_depth + 1):
             round_ids = [set(subject.pending) for subject in self.subjects]
             wanted = set().union(*round_ids)

@@ -31,13 +31,13 @@ import logging
 import os
 import sqlite3
 from collections.abc import Collection
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
 from connectors.caches import cache_dir
-from connectors.voip.files import Unreadable, scan_directory
+from connectors.voip.files import Listing, Unreadable, scan_directory
 from connectors.voip.index import Index, IndexBuilder, unscoped_warning, valid_scope
 from connectors.voip.mapping import VoipMapping, parse_voip_mapping
 from connectors.voip.store import FileIndex, Update, index_path
@@ -47,6 +47,16 @@ from discover.register import Register
 
 Signature = tuple[tuple[str, int, int], ...]
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """The directory as one search sees it, and the index's summary of it."""
+
+    listing: Listing
+    problems: list[str]
+    warnings: list[str]
+    unreadable: int
 
 
 class VoipConnector(Connector):
@@ -68,6 +78,9 @@ class VoipConnector(Connector):
         self._signature: Signature | None = None
         self._skipped: list[Unreadable] = []
         self._fresh = False
+        #: the first round's listing and index summary, kept for the search's later rounds
+        self._snapshot: _Snapshot | None = None
+        self._keep_snapshot = False
 
     # -- configuration ------------------------------------------------------------
 
@@ -192,12 +205,31 @@ class VoipConnector(Connector):
         stored = self.file_index()
         return stored is not None and stored.clear()
 
-    def _scan_indexed(self, stored: FileIndex, identifiers: Collection[Identifier]) -> ScanResult:
-        """Parse only the files the index points to (and the files joined to them)."""
+    def begin_search(self) -> None:
+        self._snapshot = None
+        self._keep_snapshot = True
+
+    def _up_to_date(self, stored: FileIndex) -> tuple[_Snapshot, int]:
+        """The listing and the index brought up to date: once per search, not per round.
+
+        Returns the snapshot and the rows parsed to update the index (0 when reused).
+        """
+        if self._snapshot is not None:
+            return self._snapshot, 0
         listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
         done, problems = stored.update(listing)
-        wanted = stored.candidates(identifiers)
         warnings, unreadable = stored.summary(listing)
+        snapshot = _Snapshot(listing, problems, warnings, unreadable)
+        if self._keep_snapshot:
+            self._snapshot = snapshot
+        return snapshot, done.rows
+
+    def _scan_indexed(self, stored: FileIndex, identifiers: Collection[Identifier]) -> ScanResult:
+        """Parse only the files the index points to (and the files joined to them)."""
+        snapshot, parsed_rows = self._up_to_date(stored)
+        listing, problems = snapshot.listing, snapshot.problems
+        warnings, unreadable = list(snapshot.warnings), snapshot.unreadable
+        wanted = stored.candidates(identifiers)
         builder = IndexBuilder(self.directory, self.mapping, self.fallback_scope)
         index = builder.build([relpath for relpath in listing.files if relpath in wanted])
         known = set(warnings)
@@ -207,7 +239,7 @@ class VoipConnector(Connector):
         result = self._answer(index, identifiers)
         result.warnings = [*problems, *warnings]
         result.truncated = unreadable > 0
-        result.rows_read = done.rows + index.rows
+        result.rows_read = parsed_rows + index.rows
         return result
 
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:

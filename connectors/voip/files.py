@@ -95,6 +95,8 @@ class Listing:
 
     files: list[str] = field(default_factory=list)
     skipped: list[Unreadable] = field(default_factory=list)
+    #: a listed file's size, ``mtime_ns`` and inode, read while listing
+    stamps: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 def _shown(relpath: str) -> str:
@@ -143,58 +145,87 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
     directory (not walked), a name that is not valid UTF-8, a dangling link, a link
     loop, a link out of ``root`` and a FIFO, socket or device that matches the globs
     are each an :class:`Unreadable` in ``skipped``.
+
+    Every search of an indexed source lists the whole directory to see what changed,
+    so the walk works on ``os.scandir`` entries and plain strings (the file type comes
+    with the directory entry; one ``lstat`` per regular file gives its stamp, kept in
+    ``stamps``) rather than a ``Path`` and two ``stat`` calls per file.
     """
     wanted = [glob_pattern(g) for g in include]
     unwanted = [glob_pattern(g) for g in exclude]
     resolved_root = root.resolve()
     listing = Listing()
 
-    def relative(path: Path) -> str:
-        return path.relative_to(root).as_posix()
-
-    def cannot_list(error: OSError) -> None:
-        where = relative(Path(error.filename)) if error.filename else "."
-        listing.skipped.append(
-            Unreadable(
-                _shown(where) + "/",
-                f"directory cannot be listed ({error.strerror or error}); its files were "
-                "not searched",
-            )
-        )
-
     def selected(relpath: str) -> bool:
         return any(p.fullmatch(relpath) for p in wanted) and not any(
             p.fullmatch(relpath) for p in unwanted
         )
 
-    for directory, subdirs, names in os.walk(root, followlinks=False, onerror=cannot_list):
-        kept: list[str] = []
-        for name in sorted(subdirs):
-            path = Path(directory, name)
-            relpath = relative(path)
+    def add_file(entry: os.DirEntry[str], relpath: str) -> None:
+        if not selected(relpath):
+            return
+        if not _valid_name(relpath):
+            reason = "file name is not valid UTF-8 (rename the file)"
+            listing.skipped.append(Unreadable(_shown(relpath), reason))
+            return
+        try:
+            if entry.is_symlink():
+                problem = _file_problem(Path(entry.path), resolved_root)
+                info = None if problem else os.stat(entry.path)
+            else:
+                info = entry.stat(follow_symlinks=False)
+                problem = (
+                    None
+                    if stat.S_ISREG(info.st_mode)
+                    else (f"{file_kind(info.st_mode)}, not a regular file")
+                )
+        except OSError as exc:
+            problem, info = f"cannot be examined: {exc.strerror or exc}", None
+        if problem is not None:
+            listing.skipped.append(Unreadable(relpath, problem))
+            return
+        listing.files.append(relpath)
+        if info is not None:
+            listing.stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
+
+    def walk(directory: str, prefix: str) -> None:
+        try:
+            with os.scandir(directory) as listed:
+                entries = sorted(listed, key=lambda entry: entry.name)
+        except OSError as error:
+            listing.skipped.append(
+                Unreadable(
+                    _shown(prefix) if prefix else "./",
+                    f"directory cannot be listed ({error.strerror or error}); its files were "
+                    "not searched",
+                )
+            )
+            return
+        subdirs: list[os.DirEntry[str]] = []
+        files: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # as os.walk: a link to a directory is a directory
+            except OSError:
+                is_dir = False
+            (subdirs if is_dir else files).append(entry)
+        kept: list[tuple[os.DirEntry[str], str]] = []
+        for entry in subdirs:
+            relpath = prefix + entry.name
             if not _valid_name(relpath):
                 reason = "directory name is not valid UTF-8; its files were not searched"
                 listing.skipped.append(Unreadable(_shown(relpath) + "/", reason))
-            elif path.is_symlink():
+            elif entry.is_symlink():
                 reason = "a symbolic link to a directory; not followed, its files were not searched"
                 listing.skipped.append(Unreadable(_shown(relpath) + "/", reason))
             else:
-                kept.append(name)
-        subdirs[:] = kept
-        for name in sorted(names):
-            path = Path(directory, name)
-            relpath = relative(path)
-            if not selected(relpath):
-                continue
-            if not _valid_name(relpath):
-                reason = "file name is not valid UTF-8 (rename the file)"
-                listing.skipped.append(Unreadable(_shown(relpath), reason))
-                continue
-            problem = _file_problem(path, resolved_root)
-            if problem is not None:
-                listing.skipped.append(Unreadable(relpath, problem))
-                continue
-            listing.files.append(relpath)
+                kept.append((entry, relpath))
+        for entry in files:
+            add_file(entry, prefix + entry.name)
+        for entry, relpath in kept:
+            walk(entry.path, relpath + "/")
+
+    walk(str(root), "")
     return listing
 
 

@@ -217,7 +217,7 @@ class FileIndex:
             gone = [relpath for relpath in stored if relpath not in present]
             pending: list[_FileEntry] = []
             for relpath in listing.files:
-                stamp = _stamp(self.root / relpath)
+                stamp = listing.stamps.get(relpath) or _stamp(self.root / relpath)
                 if stamp is not None and stored.get(relpath) == stamp:
                     continue
                 pending.append(self._index_file(relpath, stamp or (-1, -1, -1)))
@@ -331,6 +331,7 @@ class FileIndex:
                 relpath: (flag, scoped, text)
                 for relpath, flag, scoped, text in connection.execute(
                     "SELECT relpath, unreadable, unscoped, warnings FROM files"
+                    " WHERE unreadable OR unscoped OR warnings != '[]'"
                 )
             }
         for relpath in listing.files:

@@ -177,6 +177,9 @@ class CountingConnector:
     def check_mapping(self) -> list[str]:
         return self.inner.check_mapping()
 
+    def begin_search(self) -> None:
+        self.inner.begin_search()
+
     def close(self) -> None:
         self.inner.close()
 

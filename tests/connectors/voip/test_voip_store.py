@@ -200,3 +200,78 @@ def test_an_unusable_cache_directory_searches_every_file_with_a_warning(tmp_path
     assert "every file was read" in result.warnings[0]
     expected = _shape(plain.scan([Identifier("extension", "acme/201")]))
     assert _shape(result)[0] == expected[0] and result.records
+
+
+def test_one_listing_per_search_and_a_fresh_one_for_the_next(
+    estate: tuple[Path, VoipConnector, VoipConnector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rounds of one search list the directory once; the next search sees changes."""
+    import connectors.voip.connector as voip_connector
+
+    directory, indexed, _plain = estate
+    listed: list[Path] = []
+    real = voip_connector.scan_directory
+
+    def counting(root: Path, *args: Any) -> Any:
+        listed.append(root)
+        return real(root, *args)
+
+    monkeypatch.setattr(voip_connector, "scan_directory", counting)
+    indexed.begin_search()
+    assert indexed.scan([Identifier("extension", "acme/201")]).records  # round 0
+    indexed.scan([Identifier("email", "nobody@example.org")])  # round 1
+    assert len(listed) == 1
+
+    jan = directory / "acme" / "001565abcd01.cfg"
+    jan.write_text(jan.read_text().replace("user_name = 201", "user_name = 288"))
+    indexed.begin_search()  # the next search
+    assert indexed.scan([Identifier("extension", "acme/288")]).records
+    assert len(listed) == 2
+    # used as a library, without searches around it, every scan looks again
+    indexed._keep_snapshot = False
+    indexed._snapshot = None
+    indexed.scan([Identifier("extension", "acme/288")])
+    indexed.scan([Identifier("extension", "acme/288")])
+    assert len(listed) == 4
+
+
+def test_the_listing_carries_each_file_stamp(tmp_path: Path) -> None:
+    from connectors.voip.files import scan_directory
+
+    directory = tmp_path / "provisioning"
+    shutil.copytree(PROVISIONING, directory)
+    (directory / "acme" / "link.cfg").symlink_to(directory / "acme" / "001565abcd01.cfg")
+    listing = scan_directory(directory, ("**",), ())
+    assert listing.files and set(listing.stamps) == set(listing.files)
+    for relpath in listing.files:
+        info = (directory / relpath).stat()  # a link is stamped by its target
+        assert listing.stamps[relpath] == (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def test_the_engine_lists_once_per_search(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Extension -> handset (round 0) -> its MAC (round 1): one listing for both rounds."""
+    import connectors.voip.connector as voip_connector
+    from discover.engine import search
+    from discover.request import build_request
+
+    directory, indexed, _plain = estate
+    listed: list[Path] = []
+    real = voip_connector.scan_directory
+    monkeypatch.setattr(
+        voip_connector, "scan_directory", lambda root, *a: listed.append(root) or real(root, *a)
+    )
+    sources = load_sources(indexed.source.base_dir / "sources.yaml")
+    request = build_request([("extension", "acme/201")])
+    first = search(request, sources, connectors=[indexed])
+    assert first.traces and any(t.identifier.type == "mac" for t in first.traces)
+    assert first.sources[0].scans >= 2 and len(listed) == 1
+
+    jan = directory / "acme" / "001565abcd01.cfg"
+    jan.write_text(jan.read_text().replace("user_name = 201", "user_name = 266"))
+    second = search(build_request([("extension", "acme/266")]), sources, connectors=[indexed])
+    assert len(listed) == 2
+    assert "acme/001565abcd01.cfg" in second.hits.column("location").to_pylist()
