@@ -8,10 +8,8 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from discover.case import check_case_target, write_case
 from discover.cli.options import DirPath, kind_option, language_option, sources_option
 from discover.cli.output import console, console_err, print_json, print_summary
-from discover.engine import search as run_search
 from discover.errors import ConfigError, InvalidIdentifier, kind_label
 from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
 from discover.request import Request, build_request, check_request_id, load_request
@@ -210,6 +208,10 @@ def search(
         client=client,
         strict=strict,
     )
+    # The engine and the case writer (pyarrow) load here, not for --help or a usage error.
+    from discover.case import check_case_target, write_case
+    from discover.engine import search as run_search
+
     check_case_target(case_dir, force=force)
     # The engine loads and checks every mapping before it opens any source.
     sources = load_sources(sources_file)
