@@ -9,8 +9,6 @@ from rich.markup import escape
 
 from discover.cli.options import DirPath
 from discover.cli.output import console, print_summary
-from discover.request import load_request
-from discover.sources import load_sources
 
 DEMO_INSTRUCTION = "DEMO-INSTRUCTION-1 (the demo clients' standing instruction)"
 
@@ -38,6 +36,8 @@ def demo(ctx: click.Context, out: Path) -> None:
     from discover.case import write_case
     from discover.demo import build_estate
     from discover.engine import search
+    from discover.request import load_request
+    from discover.sources import load_sources
     from exporters import export_package
 
     layout = build_estate(out)

@@ -20,7 +20,6 @@ from rich.table import Table
 
 from discover.cli.options import DirPath
 from discover.cli.output import console, print_json
-from discover.cli.search import print_identifier_notes
 from discover.errors import InputError
 
 if TYPE_CHECKING:
@@ -139,6 +138,7 @@ def review(
     """List the records of CASE_DIR that need a decision, or record decisions."""
     # The case (pyarrow) and the review (polars) load here, not for --help.
     from discover.case import read_case
+    from discover.cli.search import print_identifier_notes
     from discover.review import (
         load_decisions,
         new_decision,
