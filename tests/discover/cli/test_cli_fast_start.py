@@ -146,10 +146,7 @@ def _probes_of(path: tuple[str, ...], command: click.Command) -> list[Probe]:
 
 
 def _all_probes() -> list[Probe]:
-    probes = [Probe(("no-such-command",), 2), Probe(("--no-such-option",), 2)]
-    for path, command in _tree(cli, (), None):
-        probes += _probes_of(path, command)
-    return probes
+    return [probe for path, command in _tree(cli, (), None) for probe in _probes_of(path, command)]
 
 
 def _run(probes: list[Probe], work: Path) -> list[dict]:
@@ -176,6 +173,8 @@ def test_the_probes_cover_every_command_and_kind_of_error() -> None:
     assert any(p.args == ("export", "--format") for p in probes)
     assert any(p.args == ("mappings", "no-such-command") for p in probes)
     assert any(p.args == ("batch",) for p in probes)  # REQUESTS_FILE is missing
+    assert Probe(("no-such-command",), 2) in probes
+    assert Probe((), 2) in probes  # discover alone: click shows the overview
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the probes fork one process each")
