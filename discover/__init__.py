@@ -2,10 +2,16 @@
 
 The public surface is small: build a :class:`Request`, load a sources file, call
 :func:`discover.engine.search`, write the case (:mod:`discover.case`), export a package
-(:mod:`exporters`). Everything else is reachable through its module. This package
-imports only the light core, so that importing it (and starting the command line) loads
-no connector, engine or exporter.
+(:mod:`exporters`). Everything else is reachable through its module.
+
+Importing this package loads only :mod:`discover.errors`; the identifiers, requests
+and sources (and with them YAML, JSON Schema and the phone-number tables) load when
+first named. ``discover --help`` imports this package and none of them.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from discover.errors import (
     CaseError,
@@ -16,9 +22,11 @@ from discover.errors import (
     InvalidIdentifier,
     SourceError,
 )
-from discover.identifiers import Identifier, normalise
-from discover.request import Request, build_request, load_request
-from discover.sources import load_sources
+
+if TYPE_CHECKING:
+    from discover.identifiers import Identifier, normalise
+    from discover.request import Request, build_request, load_request
+    from discover.sources import load_sources
 
 __version__ = "0.1.0"
 
@@ -38,3 +46,22 @@ __all__ = [
     "load_sources",
     "normalise",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The rest of the public surface, imported when first named."""
+    if name in ("Identifier", "normalise"):
+        from discover import identifiers as module
+    elif name in ("Request", "build_request", "load_request"):
+        from discover import request as module
+    elif name == "load_sources":
+        from discover import sources as module
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -37,6 +37,7 @@ from exporters.content import (
     scrub_via,
 )
 from exporters.csv_export import write_csv_package
+from exporters.formats import FORMATS
 from exporters.json_export import write_json_package
 from exporters.letter import LETTER_FILE, letter_html
 from exporters.package import MANIFEST, PackageWriter
@@ -44,7 +45,6 @@ from exporters.tables import RecordType, record_types
 from exporters.vcard import VCARD_FILE, VCardVersion, contacts_from_hits, vcards
 from exporters.xlsx_export import write_xlsx_package
 
-FORMATS: tuple[str, ...] = ("json", "csv", "xlsx")
 LANGUAGES: tuple[str, ...] = ("nl", "en")
 EXPORT_LOG = "exports.json"
 _LOG_LOCK = ".exports.lock"

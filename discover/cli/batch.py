@@ -7,11 +7,6 @@ from typing import Any
 
 import click
 
-from discover.batch import BatchOptions, RequestDefaults, run_batch
-from discover.batch.broker import CelerySettings
-from discover.batch.progress import BatchProgress
-from discover.batch.report import COMPLETE, report_table, totals_text
-from discover.batch.runner import DEFAULT_SHARD_SIZE
 from discover.cli.options import (
     DirPath,
     controller_option,
@@ -169,6 +164,13 @@ def batch(
     (or had an identifier rejected), 2 when a row is invalid (no usable identifier),
     the input cannot be read or a client instruction is missing.
     """
+    # The batch machinery (engine, exporters, their data libraries) loads here, not for
+    # --help or a usage error.
+    from discover.batch import BatchOptions, RequestDefaults, run_batch
+    from discover.batch.broker import CelerySettings
+    from discover.batch.progress import BatchProgress
+    from discover.batch.runner import DEFAULT_SHARD_SIZE
+
     settings = CelerySettings.from_env()
     if broker or queue:
         settings = CelerySettings(
@@ -229,6 +231,8 @@ TABLE_LIMIT = 20
 def _print_report(report: dict[str, Any], *, problems_only: bool) -> None:
     """A table of every request for a small batch; for a larger one the counts, the
     first requests that are not complete and where the full report is."""
+    from discover.batch.report import COMPLETE, report_table, totals_text
+
     lines = report["requests"]
     if len(lines) <= TABLE_LIMIT:
         console().print(report_table(report, problems_only=problems_only))

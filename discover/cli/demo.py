@@ -7,14 +7,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from discover.case import write_case
 from discover.cli.options import DirPath
 from discover.cli.output import console, print_summary
-from discover.demo import build_estate
-from discover.engine import search
-from discover.request import load_request
-from discover.sources import load_sources
-from exporters import export_package
 
 DEMO_INSTRUCTION = "DEMO-INSTRUCTION-1 (the demo clients' standing instruction)"
 
@@ -38,6 +32,14 @@ def demo(ctx: click.Context, out: Path) -> None:
     Exit codes: 0 done; 1 a demo source failed; 2 --out is not empty and not a demo
     directory.
     """
+    # The estate's builders, the engine and the exporters load here, not for --help.
+    from discover.case import write_case
+    from discover.demo import build_estate
+    from discover.engine import search
+    from discover.request import load_request
+    from discover.sources import load_sources
+    from exporters import export_package
+
     layout = build_estate(out)
     sources = load_sources(layout.sources)
     request = load_request(layout.request)

@@ -21,8 +21,7 @@ from discover.cli.options import (
 )
 from discover.cli.output import console, console_err
 from discover.errors import ExportError
-from exporters import FORMATS, export_package
-from exporters.encrypt import MIN_PASSPHRASE, check_passphrase, generate_passphrase
+from exporters.formats import FORMATS
 
 PASSPHRASE_ENV = "DISCOVER_PASSPHRASE"  # noqa: S105 - the variable's name
 REVIEWER_ENV = "DISCOVER_REVIEWER"
@@ -43,6 +42,8 @@ def _passphrase(encrypt: str | None, variable: str) -> str | None:
     """The passphrase: generated, from the environment, or typed at a prompt."""
     if encrypt is None:
         return None
+    from exporters.encrypt import MIN_PASSPHRASE, check_passphrase, generate_passphrase
+
     if encrypt == "generate":
         passphrase = generate_passphrase()
         console_err().print(
@@ -204,6 +205,8 @@ def export(
     _check_case_writable(case_dir)
     ctx.meta[WRITING] = out or case_dir / "packages"
     passphrase = _passphrase(encrypt, passphrase_env)
+    from exporters import export_package  # loaded when a package is written, not for --help
+
     result = export_package(
         case_dir,
         kind=kind,  # type: ignore[arg-type]

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from exporters.formats import FORMATS
+
 #: ``--sources FILE``: the sources file of ``search`` and ``batch``.
 sources_option = click.option(
     "--sources",
@@ -80,8 +82,6 @@ def language_option(default: str | None, help_text: str) -> Decorator:
 
 def parse_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
     """``--format json,csv,xlsx``: known formats, each once, in the order given."""
-    from exporters import FORMATS  # the exporters load only when a command needs them
-
     formats = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:

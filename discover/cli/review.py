@@ -12,25 +12,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from discover.case import read_case
 from discover.cli.options import DirPath
 from discover.cli.output import console, print_json
-from discover.cli.search import print_identifier_notes
 from discover.errors import InputError
-from discover.policy import Decision
-from discover.review import (
-    ReviewItem,
-    load_decisions,
-    new_decision,
-    record_decisions,
-    resolve_ref,
-    review_items,
-)
+
+if TYPE_CHECKING:
+    from discover.policy import Decision
+    from discover.review import ReviewItem
 
 REVIEWER_ENV = "DISCOVER_REVIEWER"
 
@@ -80,6 +74,8 @@ def _reviewer(by: str | None) -> str:
 
 
 def _interactive(case_dir: Path, items: list[ReviewItem], by: str) -> int:
+    from discover.review import new_decision, record_decisions
+
     out = console()
     decided = 0
     open_items = [i for i in items if i.needs_decision]
@@ -140,6 +136,17 @@ def review(
     as_json: bool,
 ) -> None:
     """List the records of CASE_DIR that need a decision, or record decisions."""
+    # The case (pyarrow) and the review (polars) load here, not for --help.
+    from discover.case import read_case
+    from discover.cli.search import print_identifier_notes
+    from discover.review import (
+        load_decisions,
+        new_decision,
+        record_decisions,
+        resolve_ref,
+        review_items,
+    )
+
     case = read_case(case_dir)
     items = review_items(case)
     if confirm_refs or exclude_refs:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 
-from discover.case import check_case_target, write_case
 from discover.cli.options import DirPath, kind_option, language_option, sources_option
 from discover.cli.output import console, console_err, print_json, print_summary
-from discover.engine import search as run_search
 from discover.errors import ConfigError, InvalidIdentifier, kind_label
 from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
-from discover.request import Request, build_request, check_request_id, load_request
-from discover.sources import load_sources
+
+if TYPE_CHECKING:
+    from discover.request import Request
 
 #: command-line flag -> identifier type
 IDENTIFIER_FLAGS = {kind: kind for kind in IDENTIFIER_TYPES}
@@ -72,6 +71,9 @@ def request_from_options(
     when none is usable, the request is refused. Errors name the option:
     ``command line: --imei: IMEI 352099001761480: check digit should be 1``.
     """
+    # Requests bring JSON Schema and YAML: loaded when a request is built, not for --help.
+    from discover.request import build_request, check_request_id, load_request
+
     given = {name: value for name, value in fields.items() if value is not None}
     if request_file is not None:
         if identifiers:
@@ -210,6 +212,11 @@ def search(
         client=client,
         strict=strict,
     )
+    # The engine and the case writer (pyarrow) load here, not for --help or a usage error.
+    from discover.case import check_case_target, write_case
+    from discover.engine import search as run_search
+    from discover.sources import load_sources
+
     check_case_target(case_dir, force=force)
     # The engine loads and checks every mapping before it opens any source.
     sources = load_sources(sources_file)
