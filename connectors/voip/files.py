@@ -89,6 +89,15 @@ def glob_pattern(glob: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE)
 
 
+def _any_of(globs: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern matching any of ``globs`` (None for none): one match per file name."""
+    if not globs:
+        return None
+    return re.compile(
+        "|".join(f"(?:{glob_pattern(glob).pattern})" for glob in globs), re.IGNORECASE
+    )
+
+
 @dataclass(slots=True)
 class Listing:
     """The files of a directory that match, and what could not be listed or opened."""
@@ -151,14 +160,16 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
     with the directory entry; one ``lstat`` per regular file gives its stamp, kept in
     ``stamps``) rather than a ``Path`` and two ``stat`` calls per file.
     """
-    wanted = [glob_pattern(g) for g in include]
-    unwanted = [glob_pattern(g) for g in exclude]
+    wanted = _any_of(include)
+    unwanted = _any_of(exclude)
     resolved_root = root.resolve()
     listing = Listing()
 
     def selected(relpath: str) -> bool:
-        return any(p.fullmatch(relpath) for p in wanted) and not any(
-            p.fullmatch(relpath) for p in unwanted
+        return (
+            wanted is not None
+            and wanted.fullmatch(relpath) is not None
+            and (unwanted is None or unwanted.fullmatch(relpath) is None)
         )
 
     def add_file(entry: os.DirEntry[str], relpath: str) -> None:
