@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -107,8 +107,8 @@ def save(
     stamp: Stamp,
     settings: str,
     index: Lookups,
-    values: dict[tuple[str, str], set[tuple[str, int]]],
-    references: dict[tuple[str, str, DnKey], set[int]],
+    values: dict[tuple[str, str], Collection[tuple[str, int]]],
+    references: dict[tuple[str, str, DnKey], Collection[int]],
     locations: dict[str, dict[int, str]],
 ) -> None:
     """Write the index of one pass (to a new file, then moved over the old one)."""
