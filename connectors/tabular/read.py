@@ -20,6 +20,7 @@ privacy staff; the connector reports it and goes on with the other files.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import io
@@ -33,6 +34,7 @@ from typing import Any
 
 import polars as pl
 
+from connectors.caches import cache_dir
 from connectors.safe_files import (
     check_archive,
     check_regular,
@@ -42,6 +44,7 @@ from connectors.safe_files import (
 )
 from connectors.tabular.exprs import clean, integral, scoped_extension
 from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
+from connectors.tabular.workbook_facts import WorkbookFacts, as_runs, from_runs
 
 ROW = "__row"
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
@@ -49,6 +52,10 @@ _CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _DELIMITERS = (";", ",", "\t", "|")
 _SNIFF_BYTES = 64 * 1024
+
+
+#: the key of the :class:`WorkbookFacts` in a reader cache
+FACTS = "workbook-facts"
 
 
 class FileProblem(Exception):
@@ -511,13 +518,41 @@ def _excel_sheets(
                     sheet, header_row=None, skip_rows=0, dtypes="string"
                 ).to_polars()
                 cache[key] = loaded
-            yield _excel_sheet(
-                path, sheet, loaded, mapping, location, scope, partial(_number_cells, reader, sheet)
+            number_cells = _kept_number_cells(
+                facts_of(cache, base_dir), path, sheet, partial(_number_cells, reader, sheet)
             )
+            yield _excel_sheet(path, sheet, loaded, mapping, location, scope, number_cells)
         except FileProblem as exc:
             yield location, exc
         except Exception as exc:
             yield location, FileProblem(f"the sheet cannot be read ({_decode_error(exc)})")
+
+
+def facts_of(cache: dict[Any, Any], base_dir: Path) -> WorkbookFacts:
+    """The workbook facts of this reader's cache (set by the connector, else the default)."""
+    facts = cache.get(FACTS)
+    if facts is None:
+        facts = cache[FACTS] = WorkbookFacts(cache_dir(None, base_dir, "workbook-facts"))
+    return facts
+
+
+def _kept_number_cells(
+    facts: WorkbookFacts, path: Path, sheet: str, read: Callable[[int], list[bool]]
+) -> Callable[[int], list[bool]]:
+    """:func:`_number_cells` learnt once per workbook version, not on every search."""
+
+    def number_cells(column: int) -> list[bool]:
+        stamp = facts.stamp(path)
+        key = f"number-cells:{sheet}:{column}"
+        known = facts.get(path, key)
+        if isinstance(known, dict) and isinstance(known.get("rows"), int):
+            with contextlib.suppress(TypeError, ValueError):
+                return from_runs(known["runs"], known["rows"])
+        flags = read(column)
+        facts.put(path, key, {"rows": len(flags), "runs": as_runs(flags)}, stamp)
+        return flags
+
+    return number_cells
 
 
 def _number_cells(reader: Any, sheet: str, column: int) -> list[bool]:
@@ -628,8 +663,12 @@ def read_sheets(
         kind = file_format(path, mapping)
         if kind == "excel":
             checked = ("archive-checked", str(path), status.st_mtime_ns, status.st_size)
-            if checked not in cache:  # inflates every member once: not every round
-                check_archive(path)
+            if checked not in cache:  # inflates every member once: not every search
+                facts = facts_of(cache, base_dir)
+                if facts.get(path, "archive-checked") is not True:
+                    stamp = facts.stamp(path)
+                    check_archive(path)
+                    facts.put(path, "archive-checked", True, stamp)
                 cache[checked] = True
             yield from _excel_sheets(path, mapping, base_dir, scope, cache)
         elif kind == "parquet":
