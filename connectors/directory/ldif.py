@@ -17,7 +17,9 @@ export does not read the file at all and looks each value up on disk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Iterable
@@ -79,6 +81,15 @@ class _Index:
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
 
+    def add_value(self, kind: str, value: str, place: tuple[str, int]) -> None:
+        self.values[(kind, value)].append(place)
+
+    def add_reference(self, key: tuple[str, str, DnKey], offset: int) -> None:
+        self.references[key].append(offset)
+
+    def add_location(self, entry_type: str, offset: int, location: str) -> None:
+        self.locations[entry_type][offset] = location
+
     def candidates(self, kind: str, value: str) -> Iterable[tuple[str, int]]:
         """(entry type, offset) of the entries holding the normalised value."""
         return self.values.get((kind, value), ())
@@ -91,10 +102,21 @@ class _Index:
         return self.locations[entry_type][offset]
 
 
-def _add_once(places: list[Any], place: Any) -> None:
-    """Append ``place`` unless it is already the last (an entry's places come together)."""
-    if not places or places[-1] != place:
-        places.append(place)
+class _WrittenIndex(_Index):
+    """A pass whose values, references and locations go straight to the index file."""
+
+    def __init__(self, writer: ldif_store.IndexWriter) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def add_value(self, kind: str, value: str, place: tuple[str, int]) -> None:
+        self.writer.value(kind, value, *place)
+
+    def add_reference(self, key: tuple[str, str, DnKey], offset: int) -> None:
+        self.writer.reference(*key, offset)
+
+    def add_location(self, entry_type: str, offset: int, location: str) -> None:
+        self.writer.location(entry_type, offset, location)
 
 
 def _edits(first: str, second: str) -> int:
@@ -169,8 +191,8 @@ class LdifConnector(DirectoryConnector):
     def _failure(self, exc: Exception) -> SourceError:
         return SourceError(self.name, f"{self.shown_name}: {exc}")
 
-    def _build_index(self, result: ScanResult) -> _Index:
-        index = _Index()
+    def _build_index(self, result: ScanResult, index: _Index | None = None) -> _Index:
+        index = _Index() if index is None else index
         types = [(name, et, self._bases(et)) for name, et in self.mapping.entries.items()]
         relations = [(r.from_type, r.attribute.lower()) for r in self.mapping.relations]
         try:
@@ -248,21 +270,28 @@ class LdifConnector(DirectoryConnector):
             )
             if place is None:
                 continue
-            index.locations[name][entry.offset] = place[1]
+            index.add_location(name, entry.offset, place[1])
             index.seen_attributes[name].update(entry.attributes)
-            here = (name, entry.offset)
+            values: dict[tuple[str, str], None] = {}  # each value once per entry, in order
             for attribute in entry_type.searchable:
                 for data in entry.attributes.get(attribute.lower, []):
                     _value, text = read_value(attribute, data)
                     normalised = try_normalise(str(attribute.spec.identifier), text)
                     if normalised is not None:
-                        _add_once(index.values[(str(attribute.spec.identifier), normalised)], here)
+                        values[(str(attribute.spec.identifier), normalised)] = None
+            here = (name, entry.offset)
+            for kind, value in values:
+                index.add_value(kind, value, here)
+            references: dict[tuple[str, str, DnKey], None] = {}
             for from_type, attribute_name in relations:
                 if from_type != name:
                     continue
                 for data in entry.attributes.get(attribute_name, []):
-                    reference = dn_key(data.decode("utf-8", "replace"))
-                    _add_once(index.references[(name, attribute_name, reference)], entry.offset)
+                    references[(name, attribute_name, dn_key(data.decode("utf-8", "replace")))] = (
+                        None
+                    )
+            for key in references:
+                index.add_reference(key, entry.offset)
 
     # -- the persistent index ------------------------------------------------------
 
@@ -292,21 +321,35 @@ class LdifConnector(DirectoryConnector):
             ldif_store.clear(path)
             return None
 
-    def _save(self, path: Path, index: _Index, stamp: ldif_store.Stamp | None) -> None:
-        if stamp is None or ldif_store.stamp_of(self.path) != stamp:
-            return  # the export changed while it was read: not kept
+    def _build_written(self, path: Path, result: ScanResult) -> ldif_store.StoredIndex | None:
+        """One pass written straight to the index file, then opened from it.
+
+        None when the index cannot be written (an unwritable cache): the caller then
+        builds it in memory. The export changing while it is read leaves the old index
+        in place; this search answers from what it read, and the next reads it again.
+        """
+        stamp = ldif_store.stamp_of(self.path)
         try:
-            ldif_store.save(
-                path,
-                stamp,
-                self._settings(),
-                index,
-                index.values,
-                index.references,
-                index.locations,
-            )
+            writer = ldif_store.IndexWriter(path)
         except (OSError, sqlite3.Error) as exc:
             log.warning("file index not saved to %s: %s", path, exc)
+            return None
+        try:
+            index = self._build_index(result, _WrittenIndex(writer))
+            keep = stamp is not None and ldif_store.stamp_of(self.path) == stamp
+            written = writer.finish(stamp, self._settings(), index, keep=keep)
+        except (OSError, sqlite3.Error) as exc:
+            writer.abort()
+            log.warning("file index not saved to %s: %s", path, exc)
+            return None
+        except BaseException:
+            writer.abort()
+            raise
+        stored = ldif_store.StoredIndex(written)
+        if not keep:
+            with contextlib.suppress(OSError):
+                os.unlink(written)  # this search reads it through its open connection
+        return stored
 
     def build_index(self) -> bool:
         """Bring the persistent index up to date; whether the export was read."""
@@ -319,8 +362,10 @@ class LdifConnector(DirectoryConnector):
         if stored is not None:
             stored.close()
             return False
-        stamp = ldif_store.stamp_of(self.path)
-        self._save(path, self._build_index(ScanResult()), stamp)
+        stored = self._build_written(path, ScanResult())
+        if stored is None:
+            raise SourceError(self.name, f"the file index {path} cannot be written")
+        stored.close()
         return True
 
     def index_status(self) -> dict[str, object] | None:
@@ -349,11 +394,11 @@ class LdifConnector(DirectoryConnector):
                 if self._stored is not None:
                     self._index = self._stored
                     return self._index
-            stamp = ldif_store.stamp_of(self.path)
-            built = self._build_index(result or ScanResult())
-            if path is not None:
-                self._save(path, built, stamp)
-            self._index = built
+                self._stored = self._build_written(path, result or ScanResult())
+                if self._stored is not None:
+                    self._index = self._stored
+                    return self._index
+            self._index = self._build_index(result or ScanResult())
         return self._index
 
     def check_mapping(self) -> list[str]:

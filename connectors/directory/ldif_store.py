@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -102,64 +102,84 @@ def clear(path: Path) -> bool:
     return existed
 
 
-def save(
-    path: Path,
-    stamp: Stamp,
-    settings: str,
-    index: Lookups,
-    values: dict[tuple[str, str], Collection[tuple[str, int]]],
-    references: dict[tuple[str, str, DnKey], Collection[int]],
-    locations: dict[str, dict[int, str]],
-) -> None:
-    """Write the index of one pass (to a new file, then moved over the old one)."""
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per writer
-    _create_private(temporary)
-    connection = sqlite3.connect(temporary)
-    try:
-        connection.executescript(_SCHEMA)
-        with connection:
-            meta = {
-                "format": str(FORMAT),
-                "stamp": json.dumps(list(stamp)),
-                "settings": settings,
-                "warnings": json.dumps(index.warnings, ensure_ascii=False),
-                "truncated": json.dumps(index.truncated),
-                "seen": json.dumps({k: sorted(v) for k, v in index.seen_attributes.items()}),
-                "bases": json.dumps(sorted(index.bases_used)),
-            }
-            connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-            connection.executemany(
-                "INSERT INTO ldif_values VALUES (?, ?, ?)",
-                (
-                    (_value_key(kind, value), name, offset)
-                    for (kind, value), places in values.items()
-                    for name, offset in places
-                ),
+class IndexWriter:
+    """Writes an index while the export is read, a batch at a time.
+
+    A hundred thousand entries hold half a million values: kept in dictionaries until
+    the pass ends they cost hundreds of megabytes; written as they come, a batch. The
+    rows go to a private temporary file, moved over the old index when the pass ends.
+    """
+
+    BATCH = 20_000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per writer
+        _create_private(self.temporary)
+        self._connection = sqlite3.connect(self.temporary)
+        self._connection.executescript(_SCHEMA)
+        self._values: list[tuple[str, str, int]] = []
+        self._references: list[tuple[str, int]] = []
+        self._locations: list[tuple[str, int, str]] = []
+
+    def value(self, kind: str, value: str, entry_type: str, offset: int) -> None:
+        self._values.append((_value_key(kind, value), entry_type, offset))
+        if len(self._values) >= self.BATCH:
+            self._flush()
+
+    def reference(self, entry_type: str, attribute: str, reference: DnKey, offset: int) -> None:
+        self._references.append((_reference_key(entry_type, attribute, reference), offset))
+        if len(self._references) >= self.BATCH:
+            self._flush()
+
+    def location(self, entry_type: str, offset: int, location: str) -> None:
+        self._locations.append((entry_type, offset, location))
+        if len(self._locations) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._connection:
+            self._connection.executemany("INSERT INTO ldif_values VALUES (?, ?, ?)", self._values)
+            self._connection.executemany(
+                "INSERT INTO ldif_references VALUES (?, ?)", self._references
             )
-            connection.executemany(
-                "INSERT INTO ldif_references VALUES (?, ?)",
-                (
-                    (_reference_key(*key), offset)
-                    for key, offsets in references.items()
-                    for offset in offsets
-                ),
+            self._connection.executemany(
+                "INSERT INTO ldif_locations VALUES (?, ?, ?)", self._locations
             )
-            connection.executemany(
-                "INSERT INTO ldif_locations VALUES (?, ?, ?)",
-                (
-                    (name, offset, location)
-                    for name, places in locations.items()
-                    for offset, location in places.items()
-                ),
-            )
-            connection.executescript(_INDEXES)
-    except BaseException:
-        connection.close()
+        self._values, self._references, self._locations = [], [], []
+
+    def finish(self, stamp: Stamp | None, settings: str, index: Lookups, *, keep: bool) -> Path:
+        """Write the pass's findings and the look-up indexes; the file to open.
+
+        ``keep``: move it over the index of this source (the export did not change
+        while it was read); otherwise the temporary file is returned, to be opened and
+        removed by the caller.
+        """
+        self._flush()
+        meta = {
+            "format": str(FORMAT),
+            "stamp": json.dumps(list(stamp) if stamp else None),
+            "settings": settings,
+            "warnings": json.dumps(index.warnings, ensure_ascii=False),
+            "truncated": json.dumps(index.truncated),
+            "seen": json.dumps({k: sorted(v) for k, v in index.seen_attributes.items()}),
+            "bases": json.dumps(sorted(index.bases_used)),
+        }
+        with self._connection:
+            self._connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            self._connection.executescript(_INDEXES)
+        self._connection.close()
+        if not keep:
+            return self.temporary
+        os.replace(self.temporary, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop what was written (the pass failed)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._connection.close()
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    connection.close()
-    os.replace(temporary, path)
+            os.unlink(self.temporary)
 
 
 class StoredIndex:

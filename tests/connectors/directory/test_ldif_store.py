@@ -9,15 +9,19 @@ identifier.
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ldap_support import INETORGPERSON, PEOPLE_LDIF, SUFFIX, source
 
+import connectors.directory.ldif as ldif_module
 from connectors import load_mapping
 from connectors.base import ScanResult
+from connectors.directory import ldif_store
 from connectors.directory.ldif import LdifConnector, _Index
 from connectors.directory.ldif_store import StoredIndex
 from discover.identifiers import Identifier
@@ -95,9 +99,12 @@ def test_a_stored_index_answers_like_a_pass_and_follows_a_new_export(tmp_path: P
     )
     export.write_text(text, encoding="utf-8")
     fresh = _connector(export, index_cache=str(cache))
-    assert fresh.scan([Identifier("email", "newcomer@example.org")]).records
+    first = fresh.scan([Identifier("email", "newcomer@example.org")])
+    assert first.records
+    entries = text.count("\ndn: ") + text.startswith("dn: ")
+    assert first.rows_read >= entries - 1  # the pass was made again: every entry read
     assert fresh.scan([Identifier("email", "zoe.celik@example.org")]).records == []
-    assert not isinstance(fresh._index, StoredIndex)  # the pass was made again
+    assert isinstance(fresh._index, StoredIndex)  # written as it was read, then opened
     _assert_same(export, cache)
 
 
@@ -149,3 +156,51 @@ def test_a_stored_index_serves_scans_from_another_thread(tmp_path: Path) -> None
         other = pool.submit(warm.scan, [Identifier("email", "j.devries@example.org")]).result()
         assert other.records
         pool.submit(warm.close).result()
+
+
+def test_the_index_is_written_in_batches_as_the_export_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory holds a batch, not the index: small batches give the same answers."""
+    monkeypatch.setattr(ldif_store.IndexWriter, "BATCH", 2)
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    assert _connector(export, index_cache=str(cache)).build_index() is True
+    _assert_same(export, cache)
+    assert list(cache.glob("*.tmp")) == []
+
+
+def test_an_export_rewritten_while_read_answers_but_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    real = ldif_module.read_ldif
+
+    def rewritten_midway(*args: Any) -> Any:
+        for number, entry in enumerate(real(*args)):
+            if number == 3:  # the export is replaced while it is being read
+                os.utime(export, ns=(1, 1))
+            yield entry
+
+    monkeypatch.setattr(ldif_module, "read_ldif", rewritten_midway)
+    connector = _connector(export, index_cache=str(cache))
+    assert connector.scan([Identifier("email", "zoe.celik@example.org")]).records
+    path = connector.index_file()
+    assert path is not None and not path.exists()  # nothing kept for the next search
+    connector.close()
+    assert list(cache.glob("*.tmp")) == []
+
+
+def test_an_unwritable_cache_answers_from_memory(tmp_path: Path) -> None:
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    connector = _connector(export, index_cache=str(blocker / "cache"))
+    result = connector.scan([Identifier("email", "zoe.celik@example.org")])
+    full = _connector(export, index=False).scan([Identifier("email", "zoe.celik@example.org")])
+    assert result.records and _shape(result) == _shape(full)
+    assert isinstance(connector._index, _Index)
