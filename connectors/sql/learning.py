@@ -47,6 +47,8 @@ from connectors.sql.profile import (
 #: SQLite has no way to drop every non-digit: this function, registered when needed
 SQLITE_DIGITS = "discover_ascii_digits"
 _NOT_DIGIT = re.compile("[^0-9]")
+#: PostgreSQL: memory for the distinct values while learning (when less is configured)
+WORK_MEM = "32MB"
 _DIGITS = "0123456789"
 #: per backend, the column types whose values the database writes as the driver
 #: returns them (text as stored, integers in decimal): "text" or "number"
@@ -128,6 +130,16 @@ def learn_digit_patterns(
         _register_digits(connection)
     if not names:
         return set()
+    if backend == "postgresql":
+        # one hash table of distinct values per column: with the default 4 MB, a few
+        # hundred thousand phone numbers spill to disk; for this transaction only
+        connection.execute(
+            sa.text(
+                "SELECT set_config('work_mem', :size, true) "
+                "WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes(:size)"
+            ),
+            {"size": WORK_MEM},
+        )
     parts = [
         _patterns(backend, clause.c[name], index, DIGIT_TYPES[profiles[name].kind])
         for index, name in enumerate(names)
