@@ -124,6 +124,8 @@ def learn_digit_patterns(
     names = list(profiles)
     declared: dict[str, str | None] = {}
     if backend in ("mysql", "mariadb"):
+        if not _has_regexp_replace(connection):
+            return set()
         declared = _mysql_types(connection, clause.name, schema, names)
         names = [name for name in names if declared.get(name) is not None]
     elif backend == "sqlite":
@@ -239,6 +241,15 @@ def _patterns(backend: str, column: sa.ColumnClause, index: int, side: str) -> s
             column_index.label("c"), stored.label("t"), layout.label("l"), kept.label("s")
         ).group_by(stored, layout, *varying)
     return grouped.select_from(values)
+
+
+def _has_regexp_replace(connection: Connection) -> bool:
+    """REGEXP_REPLACE came with MariaDB 10.0.5 and MySQL 8.0.4."""
+    dialect = connection.dialect
+    version = tuple(getattr(dialect, "server_version_info", None) or ())
+    if getattr(dialect, "is_mariadb", False):
+        return version >= (10, 0, 5)
+    return version >= (8, 0, 4)
 
 
 def _mysql_types(
