@@ -395,12 +395,14 @@ def fingerprint(connection: Connection, table: str, schema: str | None) -> list[
         return stamp
     if backend == "postgresql":
         row = connection.execute(
+            # the statistics functions pg_stat_all_tables and pg_stat_database are
+            # built on, for this table only: the views aggregate over every table
             sa.text(
-                "SELECT c.relfilenode, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, d.stats_reset, "
-                "pg_relation_size(c.oid) "
+                "SELECT c.relfilenode, pg_stat_get_tuples_inserted(c.oid), "
+                "pg_stat_get_tuples_updated(c.oid), pg_stat_get_tuples_deleted(c.oid), "
+                "pg_stat_get_db_stat_reset_time(d.oid), pg_relation_size(c.oid) "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "JOIN pg_stat_all_tables s ON s.relid = c.oid "
-                "JOIN pg_stat_database d ON d.datname = current_database() "
+                "JOIN pg_database d ON d.datname = current_database() "
                 "WHERE c.relkind = 'r' AND c.relname = :table "
                 "AND n.nspname = COALESCE(:schema, current_schema())"
             ),
