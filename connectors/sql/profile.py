@@ -12,7 +12,9 @@ string functions.
 
 A profile is complete, not sampled: it is learnt from every distinct value of the
 column, so every value the normalising predicate would select has its pattern in the
-profile (the argument is given per family below). It is cached per source on disk
+profile (the argument is given per family below); for the digit family the database
+computes what the profile keeps of each value (:mod:`connectors.sql.learning`), so
+only the patterns travel. It is cached per source on disk
 with a fingerprint of the table (SQLite: the database file's size and modification
 time; PostgreSQL: the table's insert/update/delete counters and file node; MariaDB:
 the table's update and creation time) and learnt again when the fingerprint moved.

@@ -48,6 +48,9 @@ COLUMNS: dict[str, tuple[str, Any, list[Any]]] = {
         ],
     ),
     "phone_number": ("phone", sa.BigInteger, [31612345678, 31620000001, 4930123456, 7, -5]),
+    # NUMERIC: read value by value on PostgreSQL and MariaDB (the cast to text may
+    # write a scale), by the database on SQLite (stored as INTEGER there)
+    "phone_decimal": ("phone", sa.Numeric(20, 0), [31612345678, 4930123456, 7]),
     "phone_arabic": ("phone", sa.String(60), ["06-2000 0001", ARABIC + "12345678"]),
     "phone_private": ("phone", sa.String(60), ["06-2000 0001", "06\ue0002000 0001"]),
     "phone_long_text": ("phone", sa.String(200), ["-" * 60 + "0612345678"]),
