@@ -46,6 +46,7 @@ from connectors.base import (
 )
 from connectors.nearest import listing
 from connectors.safe_files import check_regular
+from connectors.sql.learning import learn
 from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate, spellings_in, text_forms
 from connectors.sql.profile import (
@@ -55,7 +56,6 @@ from connectors.sql.profile import (
     cache_dir,
     fingerprint,
     fresh,
-    learn,
 )
 from discover.errors import SourceError
 from discover.identifiers import Identifier, fold_text

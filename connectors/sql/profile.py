@@ -12,7 +12,9 @@ string functions.
 
 A profile is complete, not sampled: it is learnt from every distinct value of the
 column, so every value the normalising predicate would select has its pattern in the
-profile (the argument is given per family below). It is cached per source on disk
+profile (the argument is given per family below); for the digit family the database
+computes what the profile keeps of each value (:mod:`connectors.sql.learning`), so
+only the patterns travel. It is cached per source on disk
 with a fingerprint of the table (SQLite: the database file's size and modification
 time; PostgreSQL: the table's insert/update/delete counters and file node; MariaDB:
 the table's update and creation time) and learnt again when the fingerprint moved.
@@ -145,19 +147,34 @@ class ColumnProfile:
             return
         try:
             number, text = _as_text(value)
+        except Unrenderable as exc:
+            self.refuse(str(exc))
+            return
+        self.add_text(number, text)
+
+    def add_text(self, number: bool, text: str) -> None:
+        """Take one stored value, as the database compares it as text, into the profile.
+
+        ``number``: the column stores numbers (the spellings are then numbers too).
+        """
+        if self.refused is not None:
+            return
+        try:
             if self.kind in DIGIT_TYPES:
                 self._add_digits(number, text)
             else:
                 self._add_text(number, text)
         except Unrenderable as exc:
-            self.refused = str(exc)
-            self.shapes.clear()
-            self.cases.clear()
+            self.refuse(str(exc))
             return
         if self.patterns > MAX_PATTERNS:
-            self.refused = f"more than {MAX_PATTERNS} patterns"
-            self.shapes.clear()
-            self.cases.clear()
+            self.refuse(f"more than {MAX_PATTERNS} patterns")
+
+    def refuse(self, reason: str) -> None:
+        """Search the column the normalising way from now on, for ``reason``."""
+        self.refused = reason
+        self.shapes.clear()
+        self.cases.clear()
 
     def _add_digits(self, number: bool, text: str) -> None:
         if _MARK in text:
@@ -380,12 +397,14 @@ def fingerprint(connection: Connection, table: str, schema: str | None) -> list[
         return stamp
     if backend == "postgresql":
         row = connection.execute(
+            # the statistics functions pg_stat_all_tables and pg_stat_database are
+            # built on, for this table only: the views aggregate over every table
             sa.text(
-                "SELECT c.relfilenode, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, d.stats_reset, "
-                "pg_relation_size(c.oid) "
+                "SELECT c.relfilenode, pg_stat_get_tuples_inserted(c.oid), "
+                "pg_stat_get_tuples_updated(c.oid), pg_stat_get_tuples_deleted(c.oid), "
+                "pg_stat_get_db_stat_reset_time(d.oid), pg_relation_size(c.oid) "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "JOIN pg_stat_all_tables s ON s.relid = c.oid "
-                "JOIN pg_stat_database d ON d.datname = current_database() "
+                "JOIN pg_database d ON d.datname = current_database() "
                 "WHERE c.relkind = 'r' AND c.relname = :table "
                 "AND n.nspname = COALESCE(:schema, current_schema())"
             ),
@@ -567,47 +586,26 @@ def expression_indexed(connection: Connection, table: str, schema: str | None) -
     return found
 
 
-def learn(
-    connection: Connection,
-    clause: sa.TableClause,
-    columns: dict[str, str],
-    key: str | None,
-    *,
-    schema: str | None = None,
-) -> tuple[int | None, dict[str, ColumnProfile]]:
-    """Profile ``columns`` (name -> identifier type) of ``clause`` from every distinct value.
+def learn_values(
+    connection: Connection, clause: sa.TableClause, column: str, profile: ColumnProfile
+) -> None:
+    """Learn ``profile`` from every distinct value of ``column``, read into Python.
 
-    Returns the largest integer key first read (None when the key is not a single
-    integer column), so that rows added while or after learning are searched by the
-    key guard. A column with an expression index is not profiled.
+    The general way, for every backend, type and family; the patterns of digit columns
+    are usually computed by the database instead (:mod:`connectors.sql.learning`).
     """
-    indexed = expression_indexed(connection, clause.name, schema)
-    key_max: int | None = None
-    if key is not None:
-        value = connection.execute(sa.select(sa.func.max(clause.c[key]))).scalar()
-        if isinstance(value, int) and not isinstance(value, bool):
-            key_max = value
-        elif isinstance(value, Decimal) and value == value.to_integral_value():
-            key_max = int(value)
-    profiles: dict[str, ColumnProfile] = {}
-    for column, kind in columns.items():
-        profile = ColumnProfile(kind)
-        profiles[column] = profile
-        if column.lower() in indexed:
-            profile.refused = "an expression index serves the normalising predicate"
     if connection.dialect.name == "postgresql":
         # the values are read through a cursor, which PostgreSQL plans for the first
         # rows (an index scan in key order); all of them are wanted: plan for that
         connection.execute(sa.select(sa.func.set_config("cursor_tuple_fraction", "1", True)))
-    for column in [c for c, p in profiles.items() if p.refused is None]:
-        profile = profiles[column]
-        target = clause.c[column]
-        statement = sa.select(target).where(target.is_not(None)).distinct()
-        result = connection.execute(statement.execution_options(yield_per=5000))
+    target = clause.c[column]
+    statement = sa.select(target).where(target.is_not(None)).distinct()
+    result = connection.execute(statement.execution_options(yield_per=5000))
+    try:
         for partition in result.partitions():
             for (value,) in partition:
                 profile.add(value)
             if profile.refused is not None:
                 break
+    finally:
         result.close()
-    return key_max, profiles

@@ -246,6 +246,31 @@ def _wait_for_statistics(url: str) -> None:
     pytest.fail("PostgreSQL did not report the update in its statistics")
 
 
+def test_the_postgresql_fingerprint_is_what_the_statistics_views_report(
+    postgres_url: str, cache: Path
+) -> None:
+    """Read from the statistics functions for one table, not the views over all of them:
+    the same values (profiles cached before stay valid), and they move with a write."""
+    from connectors.sql.profile import fingerprint
+
+    metadata = sa.MetaData()
+    _calls(metadata)
+    create(postgres_url, metadata, {"calls": _rows()})
+    _write(postgres_url, "UPDATE calls SET b_number = '06/12345678' WHERE id = 150")
+    _wait_for_statistics(postgres_url)
+    views = (
+        "SELECT c.relfilenode, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, d.stats_reset "
+        "FROM pg_class c JOIN pg_stat_all_tables s ON s.relid = c.oid "
+        "JOIN pg_stat_database d ON d.datname = current_database() "
+        "WHERE c.relname = 'calls' AND s.schemaname = current_schema()"
+    )
+    with writer(postgres_url) as engine, engine.connect() as connection:
+        current = fingerprint(connection, "calls", None)
+        reported = list(connection.execute(sa.text(views)).one())
+    assert current is not None and current[:4] == reported[:4] and current[2] == 1
+    assert current[4] == (reported[4].isoformat() if reported[4] else None)
+
+
 def test_an_old_row_updated_to_a_new_spelling_is_found(calls_url: str) -> None:
     with connector(calls_url, MAPPING) as source:
         assert "id=150" not in keys(source.scan(_subject()).records)

@@ -1,0 +1,180 @@
+"""Learning profiles inside the database gives the profile the values themselves give.
+
+The database computes each distinct value's layout and leading/trailing digits and
+returns every combination once (:mod:`connectors.sql.learning`). A profile that missed
+a pattern would miss a subject's record, so on every backend the profile learnt that
+way is compared with the profile of every stored value taken one by one in Python,
+on values made to catch a difference: white space around and inside, display forms,
+empty strings and NULLs, fullwidth and Arabic-Indic digits, very long values, numbers
+stored as numbers, and more distinct leading digits than a profile keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sql_support import connector, create
+
+from connectors.sql.learning import learn
+from connectors.sql.profile import ColumnProfile, learn_values
+
+#: column -> (identifier type, SQL type, the stored values)
+FULLWIDTH = "\uff10\uff16\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18"  # ０６１２…
+ARABIC = "\u0660\u0666"  # ٠٦
+COLUMNS: dict[str, tuple[str, Any, list[Any]]] = {
+    "phone_text": (
+        "phone",
+        sa.String(600),
+        [
+            "0612345678",
+            " 0612345678",
+            "0612345678 ",
+            "\t+31 6 1234 5678\n",
+            "+31 (0)6-1234.5678",
+            "0031 6 2000 0001",
+            "06-2000 0002",
+            "",
+            "   ",
+            "onbekend",
+            "n/a",
+            FULLWIDTH,  # no ASCII digit: never selected, so no pattern
+            "06" + FULLWIDTH[2:] + " ext",
+            "1" * 500,  # very long
+            "31612345678",
+            "9",
+            "+9",
+        ],
+    ),
+    "phone_number": ("phone", sa.BigInteger, [31612345678, 31620000001, 4930123456, 7, -5]),
+    # NUMERIC: read value by value on PostgreSQL and MariaDB (the cast to text may
+    # write a scale), by the database on SQLite (stored as INTEGER there)
+    "phone_decimal": ("phone", sa.Numeric(20, 0), [31612345678, 4930123456, 7]),
+    "phone_arabic": ("phone", sa.String(60), ["06-2000 0001", ARABIC + "12345678"]),
+    "phone_private": ("phone", sa.String(60), ["06-2000 0001", "06\ue0002000 0001"]),
+    "phone_long_text": ("phone", sa.String(200), ["-" * 60 + "0612345678"]),
+    "phone_many": (
+        "phone",
+        sa.String(20),
+        # 9,000 different 4-digit beginnings: the sets stop at a length
+        [f"{n:04d}{n:07d}" for n in range(1000, 10000)] + ["+31 6 20000001"],
+    ),
+    "imei": (
+        "imei",
+        sa.String(40),
+        ["35-209900-176148-1", "3520990017614801", " 35 209900 176148 1", "49-015420-323751-8"],
+    ),
+    "iccid": ("iccid", sa.String(40), ["8931041012345678902F", "8931 0410 1234 5678 902"]),
+    "imsi": ("imsi", sa.String(40), ["204 04 1234567890", "204041234567890", "x204041234567890"]),
+    "email": (
+        "email",
+        sa.String(100),
+        ["jan@example.nl", " JAN@EXAMPLE.NL ", "Jan@Example.nl", "Jan <jan@example.nl>"],
+    ),
+}
+ROWS = max(len(values) for _, _, values in COLUMNS.values())
+
+
+def _table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "tricky",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *(sa.Column(name, kind) for name, (_, kind, _) in COLUMNS.items()),
+    )
+
+
+def _rows() -> list[dict[str, Any]]:
+    rows = []
+    for index in range(ROWS):
+        row: dict[str, Any] = {"id": index + 1}
+        for name, (_, _, values) in COLUMNS.items():
+            # every value, some twice, and NULLs where a column has run out
+            row[name] = values[index] if index < len(values) else None
+        rows.append(row)
+    rows += [
+        {"id": ROWS + 1 + i, **{name: v[2][0] for name, v in COLUMNS.items()}} for i in range(3)
+    ]
+    return rows
+
+
+def _summary(profile: ColumnProfile) -> tuple[bool, list[str], list[list[Any]]]:
+    """What a search uses of a profile: whether it may, and its patterns (any order)."""
+    data = profile.to_json()
+    return data["refused"] is None, sorted(map(repr, data["shapes"])), data["cases"]
+
+
+def _from_values(kind: str, values: list[Any]) -> ColumnProfile:
+    profile = ColumnProfile(kind)
+    for value in dict.fromkeys(values):
+        profile.add(value)
+    return profile
+
+
+@pytest.fixture
+def tricky_url(database_url: str) -> str:
+    metadata = sa.MetaData()
+    _table(metadata)
+    create(database_url, metadata, {"tricky": _rows()})
+    return database_url
+
+
+def _learn(url: str) -> tuple[list[tuple[str, Any]], dict[str, ColumnProfile], dict[str, Any]]:
+    columns: dict[str, Any] = {"id": None}
+    columns.update({name: {"identifier": kind} for name, (kind, _, _) in COLUMNS.items()})
+    tables = {"tricky": {"key": "id", "category": "usage.calls", "columns": columns}}
+    source = connector(url, {"tables": tables})
+    clause = sa.table("tricky", *map(sa.column, ["id", *COLUMNS]))
+    seen: list[tuple[str, Any]] = []
+    sa.event.listen(
+        source.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, parameters, *_: seen.append((statement, parameters)),
+    )
+    with source.engine.connect() as connection:
+        key_max, profiles = learn(
+            connection, clause, {name: kind for name, (kind, _, _) in COLUMNS.items()}, "id"
+        )
+        old = {}
+        for name, (kind, _, _) in COLUMNS.items():
+            old[name] = ColumnProfile(kind)
+            learn_values(connection, clause, name, old[name])
+    assert key_max == ROWS + 3
+    return seen, profiles, old
+
+
+def test_the_database_learns_the_profile_the_values_give(tricky_url: str) -> None:
+    _, profiles, old = _learn(tricky_url)
+    for name, (kind, _, values) in COLUMNS.items():
+        expected = _summary(_from_values(kind, values))
+        assert _summary(profiles[name]) == expected, name
+        if not tricky_url.startswith("mysql"):
+            # MariaDB's DISTINCT follows the column's collation (case, trailing blanks)
+            assert _summary(old[name]) == expected, name
+
+
+def test_the_cases_that_matter_are_in_the_data(tricky_url: str) -> None:
+    """The comparison above means something only if the data reaches every rule."""
+    _, profiles, _ = _learn(tricky_url)
+    for name in ("phone_arabic", "phone_private", "phone_long_text", "email"):
+        assert profiles[name].refused, name
+    assert "letters" in (profiles["phone_arabic"].refused or "")
+    assert "private-use" in (profiles["phone_private"].refused or "")
+    for name in ("phone_text", "phone_number", "phone_many", "imei", "iccid", "imsi"):
+        assert profiles[name].refused is None, name
+    layouts = {"".join(s.parts) for s in profiles["phone_text"].shapes.values()}
+    assert {" ", "\t+   \n", "+ ()-."} <= layouts  # white space and punctuation kept
+    assert any(s.number for s in profiles["phone_number"].shapes.values())
+    many = next(s for s in profiles["phone_many"].shapes.values() if not "".join(s.parts))
+    assert 0 < many.limit < 5  # more distinct beginnings than kept, for longer lengths
+
+
+def test_digit_columns_are_learnt_in_one_statement_without_reading_values(
+    tricky_url: str,
+) -> None:
+    seen, _, _ = _learn(tricky_url)
+    learning = [s for s, _ in seen if "UNION ALL" in s]
+    assert len(learning) == 1
+    # the text column is read value by value: one statement of its own
+    assert sum("tricky.email" in s and "DISTINCT" in s for s, _ in seen) == 2
