@@ -22,7 +22,10 @@ SOURCES = click.option(
     "sources_file",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Sources file: every file source it names (provisioning directories, LDIF exports).",
+    help=(
+        "Sources file: every file source it names (provisioning directories, LDIF "
+        "exports, CSV, XLSX and Parquet files)."
+    ),
 )
 ONLY = click.option("--source", "only", metavar="NAME", help="Only the source of this name.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
