@@ -51,7 +51,13 @@ from connectors.base import (
 )
 from connectors.nearest import listing
 from connectors.tabular import indexing, store
-from connectors.tabular.exprs import candidate, damage_reason, damaged, holds_unrounded_iccids
+from connectors.tabular.exprs import (
+    candidate,
+    damage_reason,
+    damaged,
+    holds_unrounded_iccids,
+    index_key,
+)
 from connectors.tabular.mapping import (
     Relation,
     TabularMapping,
@@ -268,14 +274,22 @@ class TabularConnector(Connector):
             keys.append(frame.with_columns(pl.lit(ordinal, pl.Int64).alias("sheet")))
             entry.sheets.append(stored)
         if keys:
-            entry.keys = pl.concat(keys).select("key", "sheet", "row").iter_rows()
+            entry.keys = pl.concat(keys).select("key", "sheet", "row").sort("key").iter_rows()
         return entry
+
+    @staticmethod
+    def _index_value(sheet: Sheet, spec: FieldSpec) -> pl.Expr:
+        """What a field is indexed by: the candidate's key (from the stored text, as
+        :meth:`_query` gives it to the candidate), else the field's value."""
+        kind = str(spec.identifier)
+        stored = sheet.fields[spec.name] if kind == "extension" else pl.col(spec.name)
+        key = index_key(kind, stored)
+        return sheet.fields[spec.name] if key is None else key
 
     def _index_sheet(self, sheet: Sheet, stored: store.SheetEntry) -> pl.DataFrame:
         """The keys of a sheet's rows (``key``, ``row``); its damage into ``stored``."""
         searched = [spec for spec in self.mapping.searchable if spec.name not in sheet.missing]
         fields = sheet.fields
-        columns = [spec.name for spec in searched]
         flags: dict[str, pl.Expr] = {}
         for spec in searched:
             expression = damaged(spec.identifier, fields[spec.name], typed=self._typed(sheet, spec))
@@ -288,7 +302,7 @@ class TabularConnector(Connector):
         query = sheet.raw.select(
             pl.col("__index"),
             sheet.row.alias(ROW),
-            *[fields[name].alias(name) for name in columns],
+            *[self._index_value(sheet, spec).alias(spec.name) for spec in searched],
             *[flag.alias(f"__damaged_{name}") for name, flag in flags.items()],
             *[key.alias(f"__relation_{position}") for position, key in relations.items()],
         )
@@ -300,10 +314,7 @@ class TabularConnector(Connector):
             if hit.height:
                 rows = hit.get_column(ROW).head(_SHOWN_ROWS).to_list()
                 stored.damage[name] = self._damage_warning(sheet, name, hit.height, rows)
-        parts = [
-            indexing.keyed(frame, spec.name, str(spec.identifier), typed=self._typed(sheet, spec))
-            for spec in searched
-        ]
+        parts = [indexing.keyed(frame, spec.name, str(spec.identifier)) for spec in searched]
         parts += [
             indexing.related(frame, f"__relation_{position}", position) for position in relations
         ]
@@ -587,7 +598,7 @@ class TabularConnector(Connector):
         rows in it (None: it was not opened). Its damaged values are reported as
         indexed."""
         searched = self._searched(item.entry.missing, wanted)
-        rows = view.rows(item, wanted_keys=True)
+        rows = view.rows(item)
         frame = None
         if rows:
             sheet = view.open(item)
@@ -631,12 +642,20 @@ class TabularConnector(Connector):
         result = ScanResult()
         sheets = self._readable(result, view)
         if view is not None:
-            view.look_up(indexing.wanted_keys(identifiers))
+            keys = indexing.wanted_keys(identifiers)
+            view.everything = keys is None
+            view.look_up(keys or [])
         found: dict[tuple[str, str], Record] = {}
         retired_left_out: dict[str, list[int]] = defaultdict(list)
         readable: list[Sheet | _Stored] = []
         failed: list[str] = []
         for item in sheets:
+            if isinstance(item, _Stored) and view is not None and view.everything:
+                try:
+                    item = view.open(item)  # searched below as without the index
+                except FileProblem as exc:
+                    failed.append(f"{item.location}: cannot be read: {exc}")
+                    continue
             if isinstance(item, _Stored):
                 assert view is not None
                 try:
@@ -732,7 +751,7 @@ class TabularConnector(Connector):
             if not parents:
                 continue
             if view is not None:
-                view.look_up([indexing.relation_key(position, value) for value in parents])
+                view.look_up(indexing.relation_keys(position, parents), tag=position)
             key = self._relation_key(relation)
             for item in sheets:
                 if any(name in item.missing for name in relation.same):
@@ -741,7 +760,7 @@ class TabularConnector(Connector):
                 try:
                     if isinstance(item, _Stored):
                         assert view is not None
-                        within = view.rows(item, relation=position)
+                        within = view.rows(item, position)
                         if not within:
                             continue  # the index holds no related row here: not opened
                         sheet = view.open(item)
@@ -805,27 +824,20 @@ class _View:
     connector: TabularConnector
     index: store.FileIndex
     entries: dict[str, store.FileEntry]
-    hits: dict[str, dict[int, dict[str, set[int]]]] = field(default_factory=dict)
+    #: (path, sheet ordinal, "identifiers" or a relation's position) -> row indexes
+    hits: dict[tuple[str, int, str | int], set[int]] = field(default_factory=dict)
     opened: dict[tuple[str, int], Sheet] = field(default_factory=dict)
+    #: the index cannot answer this search: every sheet is read as without it
+    everything: bool = False
 
-    def look_up(self, keys: list[str]) -> None:
+    def look_up(self, keys: list[int], tag: str | int = "identifiers") -> None:
         for path, sheets in self.index.lookup(keys).items():
-            for ordinal, found in sheets.items():
-                for key, rows in found.items():
-                    slot = self.hits.setdefault(path, {}).setdefault(ordinal, {})
-                    slot.setdefault(key, set()).update(rows)
+            for ordinal, rows in sheets.items():
+                self.hits.setdefault((path, ordinal, tag), set()).update(rows)
 
-    def rows(
-        self, item: _Stored, *, wanted_keys: bool = False, relation: int | None = None
-    ) -> set[int]:
-        """The row indexes of ``item`` found for identifiers or for a relation."""
-        found: set[int] = set()
-        prefix = None if relation is None else f"rel{relation}:"
-        for key, rows in self.hits.get(str(item.path), {}).get(item.entry.ordinal, {}).items():
-            is_relation = key.startswith("rel") and key[3:4].isdigit()
-            if (wanted_keys and not is_relation) or (prefix and key.startswith(prefix)):
-                found.update(rows)
-        return found
+    def rows(self, item: _Stored, tag: str | int = "identifiers") -> set[int]:
+        """The row indexes of ``item`` found for the identifiers or for a relation."""
+        return self.hits.get((str(item.path), item.entry.ordinal, tag), set())
 
     def open(self, item: _Stored) -> Sheet:
         """The sheet itself, read as a full search reads it (FileProblem: it cannot be)."""

@@ -4,12 +4,11 @@ Reading every CSV, workbook and Parquet file of a source for each search costs a
 parse of each; a search needs the few rows that hold the subject. This index (one
 SQLite file per source, under the cache directory) keeps, per file, its stamp, what a
 full read reports about it (each sheet's warnings, missing columns, damaged values by
-row number) and, per row, the normalised identifiers it holds (``email:jan@…``, the
-same :func:`discover.identifiers.try_normalise` the verification uses) and the hashed
-values that relate it to other rows. A search first brings the index up to date —
-files added, changed, removed or renamed are read or dropped, the others are not
-opened — then reads only the rows the index points to and verifies them as a full
-read would.
+row number) and, per row, the keys of the identifiers it holds and of the values that
+relate it to other rows (:mod:`connectors.tabular.indexing`: 64-bit hashes, never
+the text). A search first brings the index up to date — files added, changed,
+removed or renamed are read or dropped, the others are not opened — then reads only
+the rows the index points to and verifies them as a full read would.
 
 **The stamp.** A file is read again when its size, ``mtime_ns``, inode or the hash
 of its first and last 64 KiB (with its size) changes. The hash catches a rewrite in
@@ -18,10 +17,10 @@ touches either end of the file (every byte of a file up to 128 KiB); a same-size
 change in the middle of a larger file with its modification time put back is the
 limit of what is noticed without reading the whole file on every search.
 
-No secret value is stored: secret columns are never keyed, and only normalised
-identifiers, SHA-256 digests of relation values, row numbers, paths and warnings are
-written. The directory is created with mode 0700 and the file with mode 0600. An
-index that cannot be read is removed and built again, with a warning.
+No cell value is stored: secret columns are never keyed, and only key hashes, row
+numbers, paths and the warnings a full read gives (which name columns and rows,
+never values) are written. The directory is created with mode 0700 and the file with
+mode 0600. An index that cannot be read is removed and built again, with a warning.
 """
 
 from __future__ import annotations
@@ -49,10 +48,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY, path BLOB UNIQUE, size INTEGER, mtime_ns INTEGER,
     inode INTEGER, sample TEXT, reread INTEGER, rows INTEGER, sheets TEXT);
-CREATE TABLE IF NOT EXISTS keys (key TEXT, file INTEGER, sheet INTEGER, row INTEGER);
-CREATE INDEX IF NOT EXISTS keys_key ON keys (key);
-CREATE INDEX IF NOT EXISTS keys_file ON keys (file);
+CREATE TABLE IF NOT EXISTS keys (
+    key INTEGER, file INTEGER, sheet INTEGER, row INTEGER,
+    PRIMARY KEY (key, file, sheet, row)) WITHOUT ROWID;
 """
+# One B-tree ordered by key: a look-up is a range of it, and a file's rows are written
+# fastest so (a million rows: ~6 million keys). Dropping a changed or removed file
+# scans the table instead, which costs less than reading that file again.
 
 Stamp = tuple[int, int, int, str]  # size, mtime_ns, inode, hash of both ends
 
@@ -112,8 +114,8 @@ class FileEntry:
     stamp: Stamp | None
     reread: bool = False
     sheets: list[SheetEntry] = field(default_factory=list)
-    #: (key, sheet ordinal, row index) for every keyed value
-    keys: Iterable[tuple[str, int, int]] = ()
+    #: (key hash, sheet ordinal, row index) for every keyed value
+    keys: Iterable[tuple[int, int, int]] = ()
 
     @property
     def rows(self) -> int:
@@ -271,7 +273,7 @@ class FileIndex:
         )  # fmt: skip
         ident = cursor.lastrowid
         connection.executemany(
-            "INSERT INTO keys (key, file, sheet, row) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO keys (key, file, sheet, row) VALUES (?, ?, ?, ?)",
             ((key, ident, sheet, row) for key, sheet, row in entry.keys),
         )
 
@@ -289,22 +291,20 @@ class FileIndex:
                 found[text] = FileEntry(text, stamp, bool(reread), _sheets_from(sheets))
         return found
 
-    def lookup(self, keys: Collection[str]) -> dict[str, dict[int, dict[str, set[int]]]]:
-        """path -> sheet ordinal -> key -> the row indexes holding it."""
-        found: dict[str, dict[int, dict[str, set[int]]]] = {}
+    def lookup(self, keys: Collection[int]) -> dict[str, dict[int, set[int]]]:
+        """path -> sheet ordinal -> the row indexes holding one of ``keys``."""
+        found: dict[str, dict[int, set[int]]] = {}
         wanted = sorted(set(keys))
         with self._open() as connection:
             for start in range(0, len(wanted), _BATCH):
                 chunk = wanted[start : start + _BATCH]
-                marks = ", ".join("?" * len(chunk))
                 query = (
-                    "SELECT files.path, keys.sheet, keys.key, keys.row FROM keys "  # noqa: S608
-                    f"JOIN files ON files.id = keys.file WHERE keys.key IN ({marks})"
+                    "SELECT files.path, keys.sheet, keys.row FROM keys "  # noqa: S608
+                    "JOIN files ON files.id = keys.file "
+                    f"WHERE keys.key IN ({', '.join('?' * len(chunk))})"
                 )
-                for path, sheet, key, row in connection.execute(query, chunk):
-                    found.setdefault(_path_text(path), {}).setdefault(sheet, {}).setdefault(
-                        key, set()
-                    ).add(row)
+                for path, sheet, row in connection.execute(query, chunk):
+                    found.setdefault(_path_text(path), {}).setdefault(sheet, set()).add(row)
         return found
 
     def status(self) -> dict[str, object]:
