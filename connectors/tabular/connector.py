@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
@@ -219,7 +220,7 @@ class TabularConnector(Connector):
         directory = caches.cache_dir(connection.get("index_cache"), base_dir, "file-index")
         path = store.index_path(directory, self.name, base_dir.resolve())
         digest = caches.settings_digest(
-            store.FORMAT, self.mapping, self.scope, str(base_dir), pl.__version__
+            store.FORMAT, self.mapping, self.scope, str(base_dir), pl.__version__, sys.byteorder
         )
         return store.FileIndex(path, digest)
 
@@ -274,7 +275,7 @@ class TabularConnector(Connector):
             keys.append(frame.with_columns(pl.lit(ordinal, pl.Int64).alias("sheet")))
             entry.sheets.append(stored)
         if keys:
-            entry.keys = pl.concat(keys).select("key", "sheet", "row").sort("key").iter_rows()
+            entry.keys = pl.concat(keys).select("key", "sheet", "row")
         return entry
 
     @staticmethod
@@ -319,7 +320,7 @@ class TabularConnector(Connector):
             indexing.related(frame, f"__relation_{position}", position) for position in relations
         ]
         if not parts:
-            return pl.DataFrame(schema={"key": pl.String, "row": pl.Int64})
+            return pl.DataFrame(schema={"key": pl.Int64, "row": pl.Int64})
         return pl.concat(parts).unique()
 
     # -- reading ----------------------------------------------------------------------

@@ -25,15 +25,20 @@ mode 0600. An index that cannot be read is removed and built again, with a warni
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator
+import sys
+from array import array
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import polars as pl
 
 from connectors.safe_files import check_regular, open_regular
 
@@ -49,12 +54,16 @@ CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY, path BLOB UNIQUE, size INTEGER, mtime_ns INTEGER,
     inode INTEGER, sample TEXT, reread INTEGER, rows INTEGER, sheets TEXT);
 CREATE TABLE IF NOT EXISTS keys (
-    key INTEGER, file INTEGER, sheet INTEGER, row INTEGER,
-    PRIMARY KEY (key, file, sheet, row)) WITHOUT ROWID;
+    file INTEGER, sheet INTEGER, low INTEGER, high INTEGER, count INTEGER,
+    keys BLOB, rows BLOB);
+CREATE INDEX IF NOT EXISTS keys_file ON keys (file);
 """
-# One B-tree ordered by key: a look-up is a range of it, and a file's rows are written
-# fastest so (a million rows: ~6 million keys). Dropping a changed or removed file
-# scans the table instead, which costs less than reading that file again.
+#: A sheet's keys are one sorted array of 64-bit key hashes and the parallel array of
+#: row indexes, in blobs of at most this many entries: written at the speed of the
+#: bytes (a million rows hold ~6 million keys; a row per key costs ten times more),
+#: looked up by binary search through SQLite's incremental blob reads.
+_CHUNK = 1 << 21
+_WIDTH = 8  # bytes per entry: native int64 ("q"); the byte order is in the settings
 
 Stamp = tuple[int, int, int, str]  # size, mtime_ns, inode, hash of both ends
 
@@ -114,8 +123,8 @@ class FileEntry:
     stamp: Stamp | None
     reread: bool = False
     sheets: list[SheetEntry] = field(default_factory=list)
-    #: (key hash, sheet ordinal, row index) for every keyed value
-    keys: Iterable[tuple[int, int, int]] = ()
+    #: ``key`` (hash), ``sheet`` (ordinal) and ``row`` (index) of every keyed value
+    keys: pl.DataFrame | None = None
 
     @property
     def rows(self) -> int:
@@ -150,6 +159,34 @@ def _sheets_from(text: str) -> list[SheetEntry]:
         return [SheetEntry(**item) for item in json.loads(text)]
     except (TypeError, ValueError) as exc:
         raise IndexUnreadable(f"a file entry cannot be read ({exc})") from None
+
+
+def _entry(blob: sqlite3.Blob, position: int) -> int:
+    blob.seek(position * _WIDTH)
+    return int.from_bytes(blob.read(_WIDTH), sys.byteorder, signed=True)
+
+
+def _search(connection: sqlite3.Connection, rowid: int, count: int, wanted: list[int]) -> set[int]:
+    """The rows of one blob of keys holding any of ``wanted`` (binary search)."""
+    rows: set[int] = set()
+    with (
+        connection.blobopen("keys", "keys", rowid, readonly=True) as keys,
+        connection.blobopen("keys", "rows", rowid, readonly=True) as values,
+    ):
+        if len(keys) != count * _WIDTH or len(values) != count * _WIDTH:
+            raise sqlite3.DatabaseError("a block of keys has the wrong length")
+        for key in wanted:
+            first, last = 0, count
+            while first < last:
+                middle = (first + last) // 2
+                if _entry(keys, middle) < key:
+                    first = middle + 1
+                else:
+                    last = middle
+            while first < count and _entry(keys, first) == key:
+                rows.add(_entry(values, first))
+                first += 1
+    return rows
 
 
 class FileIndex:
@@ -204,7 +241,7 @@ class FileIndex:
     # -- updating -----------------------------------------------------------------
 
     def update(
-        self, files: list[Path], index_file: Callable[[Path, Stamp | None], FileEntry]
+        self, files: list[Path], index_file: Callable[[Path, Stamp], FileEntry]
     ) -> tuple[Update, list[str]]:
         """Bring the index up to date with ``files``; what it did, and warnings.
 
@@ -213,7 +250,7 @@ class FileIndex:
         """
         try:
             return self._update(files, index_file), []
-        except (sqlite3.DatabaseError, IndexUnreadable, ValueError, TypeError) as exc:
+        except (sqlite3.DatabaseError, IndexUnreadable, ValueError) as exc:
             message = f"file index {self.path} could not be read ({exc}); built again"
             log.warning("%s", message)
             self.clear()
@@ -221,9 +258,7 @@ class FileIndex:
             done.rebuilt_because = str(exc)
             return done, [message]
 
-    def _update(
-        self, files: list[Path], index_file: Callable[[Path, Stamp | None], FileEntry]
-    ) -> Update:
+    def _update(self, files: list[Path], index_file: Callable[[Path, Stamp], FileEntry]) -> Update:
         done = Update()
         with self._open() as connection:
             done.rebuilt_because = self._prepare(connection)
@@ -248,9 +283,8 @@ class FileIndex:
                     if stamp is None
                     else index_file(path, stamp)
                 )
-                with connection:
-                    if known is not None:
-                        self._drop(connection, [known[0]])
+                with connection:  # by path: another search may have stored it meanwhile
+                    self._drop_path(connection, entry.path)
                     self._store(connection, entry)
                 done.parsed += 1
                 done.rows += entry.rows
@@ -262,6 +296,11 @@ class FileIndex:
             connection.execute("DELETE FROM keys WHERE file = ?", (ident,))
             connection.execute("DELETE FROM files WHERE id = ?", (ident,))
 
+    @classmethod
+    def _drop_path(cls, connection: sqlite3.Connection, path: str) -> None:
+        rows = connection.execute("SELECT id FROM files WHERE path = ?", (_path_bytes(path),))
+        cls._drop(connection, [ident for (ident,) in rows.fetchall()])
+
     @staticmethod
     def _store(connection: sqlite3.Connection, entry: FileEntry) -> None:
         size, mtime, inode, sample = entry.stamp or (None, None, None, None)
@@ -272,10 +311,26 @@ class FileIndex:
              _sheets_text(entry)),
         )  # fmt: skip
         ident = cursor.lastrowid
-        connection.executemany(
-            "INSERT OR IGNORE INTO keys (key, file, sheet, row) VALUES (?, ?, ?, ?)",
-            ((key, ident, sheet, row) for key, sheet, row in entry.keys),
-        )
+        if entry.keys is None:
+            return
+        for (sheet,), part in entry.keys.sort("key", "row").group_by("sheet", maintain_order=True):
+            keys = part.get_column("key")
+            rows = part.get_column("row")
+            for start in range(0, part.height, _CHUNK):
+                chunk = keys.slice(start, _CHUNK)
+                connection.execute(
+                    "INSERT INTO keys (file, sheet, low, high, count, keys, rows) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        ident,
+                        sheet,
+                        chunk[0],
+                        chunk[-1],
+                        chunk.len(),
+                        array("q", chunk.to_list()).tobytes(),
+                        array("q", rows.slice(start, _CHUNK).to_list()).tobytes(),
+                    ),
+                )
 
     # -- searching ----------------------------------------------------------------
 
@@ -295,16 +350,20 @@ class FileIndex:
         """path -> sheet ordinal -> the row indexes holding one of ``keys``."""
         found: dict[str, dict[int, set[int]]] = {}
         wanted = sorted(set(keys))
+        if not wanted:
+            return found
         with self._open() as connection:
-            for start in range(0, len(wanted), _BATCH):
-                chunk = wanted[start : start + _BATCH]
-                query = (
-                    "SELECT files.path, keys.sheet, keys.row FROM keys "  # noqa: S608
-                    "JOIN files ON files.id = keys.file "
-                    f"WHERE keys.key IN ({', '.join('?' * len(chunk))})"
-                )
-                for path, sheet, row in connection.execute(query, chunk):
-                    found.setdefault(_path_text(path), {}).setdefault(sheet, set()).add(row)
+            chunks = connection.execute(
+                "SELECT keys.rowid, files.path, keys.sheet, keys.low, keys.high, keys.count "
+                "FROM keys JOIN files ON files.id = keys.file"
+            ).fetchall()
+            for rowid, path, sheet, low, high, count in chunks:
+                within = wanted[bisect.bisect_left(wanted, low) : bisect.bisect_right(wanted, high)]
+                if not within:
+                    continue
+                rows = _search(connection, rowid, count, within)
+                if rows:
+                    found.setdefault(_path_text(path), {}).setdefault(sheet, set()).update(rows)
         return found
 
     def status(self) -> dict[str, object]:
@@ -314,7 +373,7 @@ class FileIndex:
         try:
             with self._open() as connection:
                 files = connection.execute("SELECT count(*) FROM files").fetchone()[0]
-                keys = connection.execute("SELECT count(*) FROM keys").fetchone()[0]
+                keys = connection.execute("SELECT total(count) FROM keys").fetchone()[0]
         except sqlite3.DatabaseError:
             return {"path": str(self.path), "exists": True, "damaged": True}
-        return {"path": str(self.path), "exists": True, "files": files, "keys": keys}
+        return {"path": str(self.path), "exists": True, "files": files, "keys": int(keys)}
