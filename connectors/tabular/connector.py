@@ -53,6 +53,7 @@ from connectors.base import (
 from connectors.nearest import listing
 from connectors.tabular import indexing, store
 from connectors.tabular.exprs import (
+    REPORTED,
     candidate,
     damage_reason,
     damaged,
@@ -288,14 +289,14 @@ class TabularConnector(Connector):
         return sheet.fields[spec.name] if key is None else key
 
     def _index_sheet(self, sheet: Sheet, stored: store.SheetEntry) -> pl.DataFrame:
-        """The keys of a sheet's rows (``key``, ``row``); its damage into ``stored``."""
+        """The keys of a sheet's rows (``key``, ``row``); its damage into ``stored``.
+
+        One pass over the file: the columns a key, a damage check or the text-column
+        test of an ICCID needs are read once and worked on in memory.
+        """
         searched = [spec for spec in self.mapping.searchable if spec.name not in sheet.missing]
         fields = sheet.fields
-        flags: dict[str, pl.Expr] = {}
-        for spec in searched:
-            expression = damaged(spec.identifier, fields[spec.name], typed=self._typed(sheet, spec))
-            if expression is not None:
-                flags[spec.name] = expression.fill_null(False)
+        checked = [spec for spec in searched if spec.identifier in REPORTED]
         relations: dict[int, pl.Expr] = {}
         for position, relation in enumerate(self.mapping.relations):
             if not any(name in sheet.missing for name in relation.same):
@@ -304,24 +305,32 @@ class TabularConnector(Connector):
             pl.col("__index"),
             sheet.row.alias(ROW),
             *[self._index_value(sheet, spec).alias(spec.name) for spec in searched],
-            *[flag.alias(f"__damaged_{name}") for name, flag in flags.items()],
+            *[fields[spec.name].alias(f"__field_{spec.name}") for spec in checked],
+            *[pl.col(spec.name).alias(f"__raw_{spec.name}") for spec in checked],
             *[key.alias(f"__relation_{position}") for position, key in relations.items()],
         )
         frame = self._collect(sheet, query)
         stored.rows = frame.height
-        stored.text_columns = dict(sheet.text_columns)
-        for name in flags:
-            hit = frame.filter(pl.col(f"__damaged_{name}"))
+        for spec in checked:
+            if spec.identifier == "iccid" and not sheet.typed:
+                holds = frame.select(holds_unrounded_iccids(pl.col(f"__raw_{spec.name}")))
+                sheet.text_columns.setdefault(spec.name, bool(holds.item()))
+            expression = damaged(
+                str(spec.identifier), pl.col(f"__field_{spec.name}"), typed=self._typed(sheet, spec)
+            )
+            assert expression is not None  # every REPORTED type has a damage test
+            hit = frame.filter(expression.fill_null(False))
             if hit.height:
                 rows = hit.get_column(ROW).head(_SHOWN_ROWS).to_list()
-                stored.damage[name] = self._damage_warning(sheet, name, hit.height, rows)
+                stored.damage[spec.name] = self._damage_warning(sheet, spec.name, hit.height, rows)
+        stored.text_columns = dict(sheet.text_columns)
         parts = [indexing.keyed(frame, spec.name, str(spec.identifier)) for spec in searched]
         parts += [
             indexing.related(frame, f"__relation_{position}", position) for position in relations
         ]
         if not parts:
             return pl.DataFrame(schema={"key": pl.Int64, "row": pl.Int64})
-        return pl.concat(parts).unique()
+        return pl.concat(parts)  # a key twice for one row costs a few bytes, not a lookup
 
     # -- reading ----------------------------------------------------------------------
 
