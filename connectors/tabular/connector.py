@@ -22,6 +22,14 @@ Whose data it is:
 A file that cannot be read is reported by name and the others are still searched; the
 result is then marked truncated, so that a package is never silently incomplete. When
 no file at all can be read the source fails.
+
+A persistent index (:mod:`connectors.tabular.store`, under the cache directory) says
+which rows of which files hold which identifiers. A scan brings it up to date (only
+added or changed files are read), opens only the files it points to, keeps only the
+rows it names (``__index``) before the same candidate filter and verification, and
+reports what each file's reading reports as it was stored; the answer is a full
+read's. With ``connection.index: false``, or when the cache cannot be written (with a
+warning), every file is read.
 """
 
 from __future__ import annotations
@@ -114,6 +122,12 @@ def reader_error(exc: BaseException, column_names: dict[str, str] | None = None)
     if offset:
         reason += f" (near byte {offset.group(1)})"
     return reason[:300]
+
+
+def _stored_text(sheet: Sheet, spec: FieldSpec) -> pl.Expr:
+    """What a candidate expression (and the index) reads of a field: the stored text;
+    for an extension, the number composed with its scope."""
+    return sheet.fields[spec.name] if spec.identifier == "extension" else pl.col(spec.name)
 
 
 def parse_date(text: str | None) -> datetime | None:
@@ -283,9 +297,7 @@ class TabularConnector(Connector):
     def _index_value(sheet: Sheet, spec: FieldSpec) -> pl.Expr:
         """What a field is indexed by: the candidate's key (from the stored text, as
         :meth:`_query` gives it to the candidate), else the field's value."""
-        kind = str(spec.identifier)
-        stored = sheet.fields[spec.name] if kind == "extension" else pl.col(spec.name)
-        key = index_key(kind, stored)
+        key = index_key(str(spec.identifier), _stored_text(sheet, spec))
         return sheet.fields[spec.name] if key is None else key
 
     def _index_sheet(self, sheet: Sheet, stored: store.SheetEntry) -> pl.DataFrame:
@@ -544,13 +556,8 @@ class TabularConnector(Connector):
         if not searched:
             return None
         fields = sheet.fields
-
-        def stored(spec: FieldSpec) -> pl.Expr:
-            # candidates read the stored text; an extension needs its composed scope
-            return fields[spec.name] if spec.identifier == "extension" else pl.col(spec.name)
-
         clauses = [
-            candidate(spec.identifier, stored(spec), wanted[spec.identifier].values())
+            candidate(spec.identifier, _stored_text(sheet, spec), wanted[spec.identifier].values())
             for spec in searched
         ]
         matched = pl.any_horizontal(clauses).fill_null(False)
