@@ -276,8 +276,8 @@ class FileIndex:
             for path in files:
                 stamp = stamp_of(path)
                 known = stored.get(str(path))
-                if known is not None and stamp is not None and known[1] == stamp:
-                    continue
+                if known is not None and known[1] == stamp:
+                    continue  # unchanged, or still not a readable file (read by every search)
                 entry = (
                     FileEntry(str(path), None, reread=True)
                     if stamp is None

@@ -440,3 +440,17 @@ def test_names_and_addresses_are_keyed_by_their_exact_normal_form(kind: str, tex
     normal = try_normalise(kind, text)
     expected = None if normal is None else indexing.wanted_keys([Identifier(kind, normal)])
     assert ([key] if key is not None else None) == expected
+
+
+def test_a_file_that_cannot_be_read_is_read_by_every_search_and_not_indexed_again(
+    folder: Path, tmp_path: Path
+) -> None:
+    os.mkfifo(folder / "c-pipe.csv")
+    (folder / "d-broken.csv").write_text(HEADER + ',0611111111,,"Open quote,x,1\n', "utf-8")
+    target = _indexed(tmp_path)
+    assert target.build_index().parsed == 4
+    assert target.build_index().parsed == 0
+    result = _email(target, "zoe@example.nl")
+    assert keys(result) == ["row=2"] and result.truncated
+    assert any("c-pipe.csv: cannot be read" in w for w in result.warnings)
+    assert any("d-broken.csv: parsing stopped at line" in w for w in result.warnings)
