@@ -620,7 +620,8 @@ class TabularConnector(Connector):
         if rows:
             sheet = view.open(item)
             planned = self._query(sheet, wanted, rows)
-            assert planned is not None  # the sheet lacks no more fields than indexed
+            if planned is None:  # it lacks more columns than when it was indexed
+                raise FileProblem("the file changed while it was searched")
             frame = self._collect(sheet, planned[0])
             result.rows_read += frame.height
         for spec in searched:

@@ -454,3 +454,22 @@ def test_a_file_that_cannot_be_read_is_read_by_every_search_and_not_indexed_agai
     assert keys(result) == ["row=2"] and result.truncated
     assert any("c-pipe.csv: cannot be read" in w for w in result.warnings)
     assert any("d-broken.csv: parsing stopped at line" in w for w in result.warnings)
+
+
+def test_a_repeated_key_is_seen_across_every_row_not_only_those_read(tmp_path: Path) -> None:
+    """The index keeps two rows of five; the key's twin among the others still counts."""
+    (tmp_path / "log.csv").write_text(
+        "ID,MSISDN\nM-1,0612345678\nM-2,0611111111\nM-1,0622222222\nM-3,0612345678\n"
+    )
+    mapping = {
+        "version": 1,
+        "kind": "tabular",
+        "category": "mobile.notifications",
+        "entity": "event",
+        "key": "id",
+        "columns": {"id": None, "msisdn": {"identifier": "phone"}},
+        "headers": {"msisdn": "MSISDN"},
+    }
+    target = connector(tmp_path, mapping, "log.csv", index_cache=str(tmp_path / "cache"))
+    result = _assert_equal(target, ids(("phone", "0612345678")))
+    assert keys(result) == ["id=M-3", "row=2"] and result.rows_read == 2
