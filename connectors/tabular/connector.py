@@ -235,7 +235,12 @@ class TabularConnector(Connector):
         directory = caches.cache_dir(connection.get("index_cache"), base_dir, "file-index")
         path = store.index_path(directory, self.name, base_dir.resolve())
         digest = caches.settings_digest(
-            store.FORMAT, self.mapping, self.scope, str(base_dir), pl.__version__, sys.byteorder
+            store.code_digest(),
+            self.mapping,
+            self.scope,
+            str(base_dir),
+            pl.__version__,
+            sys.byteorder,
         )
         return store.FileIndex(path, digest)
 

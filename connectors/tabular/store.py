@@ -17,6 +17,10 @@ touches either end of the file (every byte of a file up to 128 KiB); a same-size
 change in the middle of a larger file with its modification time put back is the
 limit of what is noticed without reading the whole file on every search.
 
+The whole index is built again when what its entries depend on besides the files
+changes: the mapping, the source's scope, the code that reads files and computes keys
+(:func:`code_digest`) or the polars version (its hash function).
+
 No cell value is stored: secret columns are never keyed, and only key hashes, row
 numbers, paths and the warnings a full read gives (which name columns and rows,
 never values) are written. The directory is created with mode 0700 and the file with
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -89,6 +94,19 @@ def stamp_of(path: Path) -> Stamp | None:
     except OSError:
         return None
     return (status.st_size, status.st_mtime_ns, status.st_ino, digest.hexdigest()[:32])
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the code that reads files and computes keys: an index built by
+    another version of it (an identifier normalised differently) is built again."""
+    from connectors.tabular import exprs, indexing, read
+    from discover import identifiers
+
+    digest = hashlib.sha256(FORMAT.to_bytes(4, "big"))
+    for module in (exprs, indexing, read, identifiers):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
 
 
 def index_path(directory: Path, source: str, base_dir: Path) -> Path:
