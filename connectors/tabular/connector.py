@@ -651,7 +651,8 @@ class TabularConnector(Connector):
         if stored is not None:
             try:
                 return self._scan_indexed(stored, identifiers)
-            except (OSError, sqlite3.Error) as exc:  # an unwritable cache: search without it
+            # an unwritable cache, or an index another search damaged meanwhile
+            except (OSError, sqlite3.Error, store.IndexUnreadable) as exc:
                 problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
                 log.warning("%s", problem)
         result = self._scan(identifiers)

@@ -46,13 +46,13 @@ from pathlib import Path
 import polars as pl
 
 from connectors.safe_files import check_regular, open_regular
+from discover.errors import DiscoverError
 
 log = logging.getLogger(__name__)
 
 #: bump when what is stored changes: an index of another format is built again
 FORMAT = 1
 _SAMPLE = 64 * 1024
-_BATCH = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -73,7 +73,7 @@ _WIDTH = 8  # bytes per entry: native int64 ("q"); the byte order is in the sett
 Stamp = tuple[int, int, int, str]  # size, mtime_ns, inode, hash of both ends
 
 
-class IndexUnreadable(Exception):
+class IndexUnreadable(DiscoverError):
     """The stored index is damaged (it is then built again)."""
 
 
@@ -126,8 +126,8 @@ class SheetEntry:
     missing: list[str] = field(default_factory=list)
     #: per ICCID field of a CSV or Parquet file: whether its column is kept as text
     text_columns: dict[str, bool] = field(default_factory=dict)
-    #: field -> [how many damaged values, the first row numbers]
-    damage: dict[str, list] = field(default_factory=dict)
+    #: field -> the warning naming its damaged values (by count and row numbers)
+    damage: dict[str, str] = field(default_factory=dict)
     rows: int = 0
 
 

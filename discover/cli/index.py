@@ -2,7 +2,8 @@
 
 A search brings every index up to date itself (only changed files are read); these
 commands build them ahead of the first search (after a night's provisioning run, a
-new directory export), show where they are and what they hold, and remove them.
+new directory export, a month's spreadsheet exports), show where they are and what
+they hold, and remove them.
 """
 
 from __future__ import annotations
