@@ -56,22 +56,25 @@ def _shape(result: ScanResult) -> tuple[Any, ...]:
     return records, list(result.warnings), result.truncated
 
 
-def _outcome(search: Callable[[], ScanResult]) -> tuple[Any, ...]:
+def _outcome(search: Callable[[], ScanResult]) -> tuple[tuple[Any, ...], ScanResult | None]:
+    """What a search answered (or how it failed), and its result."""
     try:
-        return ("result", _shape(search()))
+        result = search()
     except SourceError as exc:
-        return ("failed", str(exc))
+        return ("failed", str(exc)), None
+    return ("result", _shape(result)), result
 
 
 def _assert_equal(target: TabularConnector, identifiers: list[Identifier]) -> ScanResult:
     """The indexed search (cold, then warm) answers exactly what a full read answers."""
     assert target.file_index() is not None
-    full = _outcome(lambda: target._scan(identifiers))
-    cold = _outcome(lambda: TabularConnector.scan(target, identifiers))
-    warm = _outcome(lambda: TabularConnector.scan(target, identifiers))
+    full, _ = _outcome(lambda: target._scan(identifiers))
+    cold, _ = _outcome(lambda: TabularConnector.scan(target, identifiers))
+    warm, result = _outcome(lambda: TabularConnector.scan(target, identifiers))
     assert cold == full
     assert warm == full
-    return TabularConnector.scan(target, identifiers) if full[0] == "result" else None  # type: ignore[return-value]
+    assert result is not None, full
+    return result
 
 
 # -- every search of the tabular tests, through both paths ------------------------------
@@ -112,11 +115,11 @@ def test_every_tabular_search_answers_the_same_with_the_index(
 
     def both(self: TabularConnector, identifiers: Any) -> ScanResult:
         identifiers = list(identifiers)
-        full = _outcome(lambda: self._scan(identifiers))
-        assert _outcome(lambda: indexed_scan(self, identifiers)) == full  # builds
-        assert _outcome(lambda: indexed_scan(self, identifiers)) == full  # from the index
+        full, _ = _outcome(lambda: self._scan(identifiers))
+        assert _outcome(lambda: indexed_scan(self, identifiers))[0] == full  # builds
+        assert _outcome(lambda: indexed_scan(self, identifiers))[0] == full  # from the index
         compared.append(1)
-        return indexed_scan(self, identifiers)
+        return indexed_scan(self, identifiers)  # raises as the full read did
 
     monkeypatch.setattr(TabularConnector, "scan", both)
     arguments = {
@@ -473,3 +476,24 @@ def test_a_repeated_key_is_seen_across_every_row_not_only_those_read(tmp_path: P
     target = connector(tmp_path, mapping, "log.csv", index_cache=str(tmp_path / "cache"))
     result = _assert_equal(target, ids(("phone", "0612345678")))
     assert keys(result) == ["id=M-3", "row=2"] and result.rows_read == 2
+
+
+def test_a_file_another_search_indexed_meanwhile_is_replaced_not_duplicated(
+    folder: Path, tmp_path: Path
+) -> None:
+    """Two searches of one source update its index at once: the later entry wins."""
+    target = _indexed(tmp_path)
+    target.build_index()
+    b = folder / "b.csv"
+    b.write_text(HEADER + _row(100, "eva@example.nl"), "utf-8")
+    first, second = target.file_index(), target.file_index()
+    assert first is not None and second is not None
+
+    def index_while_another_does(path: Path, stamp: Any) -> Any:
+        assert second.update([folder / "a.csv", b], target._index_file)[0].parsed == 1
+        return target._index_file(path, stamp)
+
+    done, problems = first.update([folder / "a.csv", b], index_while_another_does)
+    assert (done.parsed, problems) == (1, [])
+    assert target.index_status()["files"] == 2  # type: ignore[index]
+    assert keys(_email(target, "eva@example.nl")) == ["row=2"]
