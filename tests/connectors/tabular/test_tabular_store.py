@@ -81,6 +81,8 @@ def _assert_equal(target: TabularConnector, identifiers: list[Identifier]) -> Sc
 
 
 def _cases() -> list[Any]:
+    """Every test of the tabular and hostile-file modules that searches, with each
+    of its parameter sets."""
     cases = []
     for module in (test_tabular, test_tabular_hostile):
         for name, function in inspect.getmembers(module, inspect.isfunction):
