@@ -8,7 +8,10 @@ mixed notations. Then, for a search by e-mail and by phone, it measures
   ``scan([identifier])`` (fresh connector each time: no cached workbook);
 * baseline: ``polars.scan_csv(path).filter(col == value).collect()`` for the CSV and
   ``polars.read_excel(path, engine="calamine").filter(col == value)`` for the XLSX,
-  comparing the stored text exactly (no normalisation at all).
+  comparing the stored text exactly (no normalisation at all);
+* indexed: the same source with its persistent file index (in the work directory):
+  the time to build the index from nothing, and a search once it is built. The
+  discover column above reads every row (``connection.index: false``).
 
 Each measurement runs in its own subprocess (same imports on both sides), which
 reports its median wall time over --repeat runs (the machine is shared: a median is
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -137,12 +141,16 @@ def write_sources(folder: Path) -> Path:
         "version": 1,
         "sources": [
             {
-                "name": kind,
+                "name": f"{kind}{suffix}",
                 "kind": "tabular",
                 "mapping": "inventory.yaml",
-                "connection": {"path": f"inventory.{kind}"},
+                "connection": {"path": f"inventory.{kind}", **connection},
             }
             for kind in ("csv", "xlsx")
+            for suffix, connection in (
+                ("", {"index": False}),
+                ("-indexed", {"index_cache": "index-cache"}),
+            )
         ],
     }
     path = folder / "sources.yaml"
@@ -188,7 +196,22 @@ def child(args: argparse.Namespace) -> None:
         else ("MSISDN", msisdn(args.target), "phone", msisdn(args.target))
     )
     identifier = Identifier.parse(kind, raw)
+
+    def connector_for(name: str) -> Any:
+        (source,) = [s for s in sources.sources if s.name == name]
+        subset = type(sources)(path=sources.path, sources=(source,), settings=sources.settings)
+        (connector,) = open_connectors(subset, mappings, register)
+        return connector
+
     after_imports = rss_mb()
+    build_seconds = None
+    if args.mode == "indexed":
+        connector = connector_for(f"{args.format}-indexed")
+        connector.clear_index()
+        started = time.perf_counter()
+        connector.build_index()
+        build_seconds = time.perf_counter() - started
+        connector.close()
     times: list[float] = []
     found = 0
     for _ in range(args.repeat):
@@ -200,9 +223,8 @@ def child(args: argparse.Namespace) -> None:
                 frame = pl.read_excel(file, engine="calamine").filter(pl.col(column) == stored)
             found = frame.height
         else:
-            source = sources.sources[0 if args.format == "csv" else 1]
-            subset = type(sources)(path=sources.path, sources=(source,), settings=sources.settings)
-            (connector,) = open_connectors(subset, mappings, register)
+            suffix = "-indexed" if args.mode == "indexed" else ""
+            connector = connector_for(f"{args.format}{suffix}")
             connector.check()
             result = connector.scan([identifier])
             connector.close()
@@ -216,6 +238,7 @@ def child(args: argparse.Namespace) -> None:
                 "peak_mb": rss_mb(),
                 "after_imports_mb": after_imports,
                 "found": found,
+                "build_seconds": build_seconds,
             }
         )
     )
@@ -255,7 +278,9 @@ def main() -> None:
         "--workdir", help="where to write the files (default: a temporary directory)"
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--mode", choices=["baseline", "discover"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--mode", choices=["baseline", "discover", "indexed"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--format", choices=["csv", "xlsx"], help=argparse.SUPPRESS)
     parser.add_argument("--by", choices=["email", "phone"], help=argparse.SUPPRESS)
     parser.add_argument("--target", type=int, help=argparse.SUPPRESS)
@@ -291,6 +316,7 @@ def main() -> None:
             f"\n{'file':<6}{'by':<7}{'rows':>11}{'baseline s':>12}{'discover s':>12}{'time':>7}"
             f"{'base MB':>9}{'disc MB':>9}{'mem':>6}{'mem>imports':>13}"
         )
+        full: dict[tuple[str, str], float] = {}
         for fmt, rows in (("csv", csv_rows), ("xlsx", xlsx_rows)):
             for by in ("email", "phone"):
                 target = subject_index(rows)
@@ -309,7 +335,24 @@ def main() -> None:
                     f"{mem_ratio:>6.2f}{above:>13.2f}",
                     flush=True,
                 )
+                full[(fmt, by)] = mine["seconds"]
         print("\ntargets: time < 1.5, memory < 2 (ratios discover / baseline)")
+        print(
+            f"\n{'file':<6}{'by':<7}{'rows':>11}{'full read s':>13}{'index build s':>15}"
+            f"{'build/full':>12}{'indexed s':>11}{'indexed MB':>12}"
+        )
+        for fmt, rows in (("csv", csv_rows), ("xlsx", xlsx_rows)):
+            for by in ("email", "phone"):
+                indexed = measure(workdir, "indexed", fmt, by, subject_index(rows), args.repeat)
+                if indexed["found"] != 1:
+                    raise SystemExit(f"{fmt}/{by}: expected one match, got {indexed}")
+                print(
+                    f"{fmt:<6}{by:<7}{rows:>11,}{full[(fmt, by)]:>13.3f}"
+                    f"{indexed['build_seconds']:>15.3f}"
+                    f"{indexed['build_seconds'] / full[(fmt, by)]:>12.2f}"
+                    f"{indexed['seconds']:>11.3f}{indexed['peak_mb']:>12.0f}",
+                    flush=True,
+                )
     finally:
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)

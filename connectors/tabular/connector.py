@@ -22,20 +22,32 @@ Whose data it is:
 A file that cannot be read is reported by name and the others are still searched; the
 result is then marked truncated, so that a package is never silently incomplete. When
 no file at all can be read the source fails.
+
+A persistent index (:mod:`connectors.tabular.store`, under the cache directory) says
+which rows of which files hold which identifiers. A scan brings it up to date (only
+added or changed files are read), opens only the files it points to, keeps only the
+rows it names (``__index``) before the same candidate filter and verification, and
+reports what each file's reading reports as it was stored; the answer is a full
+read's. With ``connection.index: false``, or when the cache cannot be written (with a
+warning), every file is read.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
 
+from connectors import caches
 from connectors.base import (
     WITHHELD,
     Connector,
@@ -47,7 +59,15 @@ from connectors.base import (
     wanted_index,
 )
 from connectors.nearest import listing
-from connectors.tabular.exprs import candidate, damage_reason, damaged, holds_unrounded_iccids
+from connectors.tabular import indexing, store
+from connectors.tabular.exprs import (
+    REPORTED,
+    candidate,
+    damage_reason,
+    damaged,
+    holds_unrounded_iccids,
+    index_key,
+)
 from connectors.tabular.mapping import (
     Relation,
     TabularMapping,
@@ -66,6 +86,7 @@ from discover.identifiers import Identifier, normalise, try_normalise
 from discover.mapping import FieldSpec
 from discover.register import Register
 
+log = logging.getLogger(__name__)
 _SHOWN_ROWS = 5  # row numbers listed in one warning
 _DAY_FIRST = re.compile(
     r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
@@ -101,6 +122,12 @@ def reader_error(exc: BaseException, column_names: dict[str, str] | None = None)
     if offset:
         reason += f" (near byte {offset.group(1)})"
     return reason[:300]
+
+
+def _stored_text(sheet: Sheet, spec: FieldSpec) -> pl.Expr:
+    """What a candidate expression (and the index) reads of a field: the stored text;
+    for an extension, the number composed with its scope."""
+    return sheet.fields[spec.name] if spec.identifier == "extension" else pl.col(spec.name)
 
 
 def parse_date(text: str | None) -> datetime | None:
@@ -197,6 +224,131 @@ class TabularConnector(Connector):
             return f"header {where} (read.header_row) holds no text"
         return f"header {where} (read.header_row) holds: {listing(wanted, sheet.header_texts)}"
 
+    # -- the persistent index ---------------------------------------------------------
+
+    def file_index(self) -> store.FileIndex | None:
+        """This source's persistent index; None when ``connection.index`` is false."""
+        connection = self.source.connection
+        if connection.get("index", True) in (False, "false", "no", "off"):
+            return None
+        base_dir = self.source.base_dir
+        directory = caches.cache_dir(connection.get("index_cache"), base_dir, "file-index")
+        path = store.index_path(directory, self.name, base_dir.resolve())
+        digest = caches.settings_digest(
+            store.code_digest(),
+            self.mapping,
+            self.scope,
+            str(base_dir),
+            pl.__version__,
+            sys.byteorder,
+        )
+        return store.FileIndex(path, digest)
+
+    def build_index(self) -> store.Update:
+        """Bring the persistent index up to date (what ``discover index build`` does)."""
+        stored = self.file_index()
+        if stored is None:
+            return store.Update()
+        return stored.update(self._files(), self._index_file)[0]
+
+    def index_status(self) -> dict[str, object] | None:
+        """Where the persistent index is and what it holds; None when it is off."""
+        stored = self.file_index()
+        return None if stored is None else stored.status()
+
+    def clear_index(self) -> bool:
+        """Remove the persistent index (the next search builds it again)."""
+        stored = self.file_index()
+        return stored is not None and stored.clear()
+
+    def _scan_indexed(
+        self, stored: store.FileIndex, identifiers: Collection[Identifier]
+    ) -> ScanResult:
+        """Bring the index up to date, then read only the rows it points to.
+
+        ``rows_read`` counts the rows fetched to be verified, as in a full read (the
+        rows read to index a changed file are not counted: they are not searched).
+        """
+        _done, problems = stored.update(self._files(), self._index_file)
+        view = _View(self, stored, stored.entries())
+        result = self._scan(identifiers, view)
+        result.warnings[:0] = problems
+        return result
+
+    def _index_file(self, path: Path, stamp: store.Stamp) -> store.FileEntry:
+        """One file read in full: what its reading reports and the keys of its rows.
+
+        A file with a problem (not readable, a sheet missing, parsing stopping
+        part-way) is marked to be read in full by every search instead.
+        """
+        entry = store.FileEntry(str(path), stamp)
+        keys: list[pl.DataFrame] = []
+        for ordinal, item in enumerate(self._sheets([path])):
+            if isinstance(item, tuple):
+                return store.FileEntry(str(path), stamp, reread=True)
+            warnings, truncated = self._sheet_report(item)
+            stored = store.SheetEntry(ordinal, item.location, warnings, truncated, item.missing)
+            try:
+                frame = self._index_sheet(item, stored)
+            except FileProblem:
+                return store.FileEntry(str(path), stamp, reread=True)
+            keys.append(frame.with_columns(pl.lit(ordinal, pl.Int64).alias("sheet")))
+            entry.sheets.append(stored)
+        if keys:
+            entry.keys = pl.concat(keys).select("key", "sheet", "row")
+        return entry
+
+    @staticmethod
+    def _index_value(sheet: Sheet, spec: FieldSpec) -> pl.Expr:
+        """What a field is indexed by: the candidate's key (from the stored text, as
+        :meth:`_query` gives it to the candidate), else the field's value."""
+        key = index_key(str(spec.identifier), _stored_text(sheet, spec))
+        return sheet.fields[spec.name] if key is None else key
+
+    def _index_sheet(self, sheet: Sheet, stored: store.SheetEntry) -> pl.DataFrame:
+        """The keys of a sheet's rows (``key``, ``row``); its damage into ``stored``.
+
+        One pass over the file: the columns a key, a damage check or the text-column
+        test of an ICCID needs are read once and worked on in memory.
+        """
+        searched = [spec for spec in self.mapping.searchable if spec.name not in sheet.missing]
+        fields = sheet.fields
+        checked = [spec for spec in searched if spec.identifier in REPORTED]
+        relations: dict[int, pl.Expr] = {}
+        for position, relation in enumerate(self.mapping.relations):
+            if not any(name in sheet.missing for name in relation.same):
+                relations[position] = self._relation_key(relation)(sheet)
+        query = sheet.raw.select(
+            pl.col("__index"),
+            sheet.row.alias(ROW),
+            *[self._index_value(sheet, spec).alias(spec.name) for spec in searched],
+            *[fields[spec.name].alias(f"__field_{spec.name}") for spec in checked],
+            *[pl.col(spec.name).alias(f"__raw_{spec.name}") for spec in checked],
+            *[key.alias(f"__relation_{position}") for position, key in relations.items()],
+        )
+        frame = self._collect(sheet, query)
+        stored.rows = frame.height
+        for spec in checked:
+            if spec.identifier == "iccid" and not sheet.typed:
+                holds = frame.select(holds_unrounded_iccids(pl.col(f"__raw_{spec.name}")))
+                sheet.text_columns.setdefault(spec.name, bool(holds.item()))
+            expression = damaged(
+                str(spec.identifier), pl.col(f"__field_{spec.name}"), typed=self._typed(sheet, spec)
+            )
+            assert expression is not None  # every REPORTED type has a damage test
+            hit = frame.filter(expression.fill_null(False))
+            if hit.height:
+                rows = hit.get_column(ROW).head(_SHOWN_ROWS).to_list()
+                stored.damage[spec.name] = self._damage_warning(sheet, spec.name, hit.height, rows)
+        stored.text_columns = dict(sheet.text_columns)
+        parts = [indexing.keyed(frame, spec.name, str(spec.identifier)) for spec in searched]
+        parts += [
+            indexing.related(frame, f"__relation_{position}", position) for position in relations
+        ]
+        if not parts:
+            return pl.DataFrame(schema={"key": pl.Int64, "row": pl.Int64})
+        return pl.concat(parts)  # a key twice for one row costs a few bytes, not a lookup
+
     # -- reading ----------------------------------------------------------------------
 
     def _sheets(self, files: list[Path]) -> Iterator[Sheet | tuple[str, FileProblem]]:
@@ -209,31 +361,50 @@ class TabularConnector(Connector):
                 cache=self._cache,
             )
 
-    def _readable(self, result: ScanResult) -> list[Sheet]:
-        """Every sheet that can be read; problems become warnings and truncate the result."""
-        sheets: list[Sheet] = []
-        failures: list[str] = []
-        for item in self._sheets(self._files()):
-            if isinstance(item, tuple):
-                location, problem = item
-                failures.append(
-                    f"{location}: cannot be read: {problem}; its rows were not searched"
-                )
+    def _sheet_report(self, sheet: Sheet) -> tuple[list[str], bool]:
+        """What a sheet's reading reports, whatever is searched: its notes and the
+        columns it lacks; and whether that makes the result incomplete."""
+        warnings = [f"{sheet.location}: {note}" for note in sheet.notes]
+        truncated = sheet.truncated
+        for name in sheet.missing:
+            header = self.mapping.headers[name]
+            if header.optional:
                 continue
-            for note in item.notes:
-                result.warnings.append(f"{item.location}: {note}")
-            result.truncated = result.truncated or item.truncated
-            for name in item.missing:
-                header = self.mapping.headers[name]
-                if header.optional:
+            warnings.append(
+                f"{sheet.location}: no column {_names(header.names)} for field "
+                f"{name}; that field was not read from this file "
+                f"({self._read_headers(sheet, header.names)})"
+            )
+            truncated = True
+        return warnings, truncated
+
+    def _readable(self, result: ScanResult, view: _View | None = None) -> list[Sheet | _Stored]:
+        """Every sheet that can be read; problems become warnings and truncate the result.
+
+        With an index (``view``) a file it holds is not opened: what its reading
+        reports was stored when it was indexed.
+        """
+        sheets: list[Sheet | _Stored] = []
+        failures: list[str] = []
+        for path in self._files():
+            entry = None if view is None else view.entries.get(str(path))
+            if entry is not None and not entry.reread:
+                for stored_sheet in entry.sheets:
+                    result.warnings.extend(stored_sheet.warnings)
+                    result.truncated = result.truncated or stored_sheet.truncated
+                    sheets.append(_Stored(path, stored_sheet))
+                continue
+            for item in self._sheets([path]):
+                if isinstance(item, tuple):
+                    location, problem = item
+                    failures.append(
+                        f"{location}: cannot be read: {problem}; its rows were not searched"
+                    )
                     continue
-                result.warnings.append(
-                    f"{item.location}: no column {_names(header.names)} for field "
-                    f"{name}; that field was not read from this file "
-                    f"({self._read_headers(item, header.names)})"
-                )
-                result.truncated = True
-            sheets.append(item)
+                warnings, truncated = self._sheet_report(item)
+                result.warnings.extend(warnings)
+                result.truncated = result.truncated or truncated
+                sheets.append(item)
         if failures and not sheets:
             raise SourceError(self.name, "; ".join(failures))
         if failures:
@@ -347,6 +518,15 @@ class TabularConnector(Connector):
 
     # -- scanning -------------------------------------------------------------------------
 
+    def _damage_warning(self, sheet: Sheet, name: str, count: int, rows: list[int]) -> str:
+        spec = self.mapping.columns[name]
+        column = sheet.headers.get(name, name)
+        return (
+            f"{sheet.location}: {count} value(s) in column {column!r} ({name}) are "
+            f"unreadable as {spec.identifier}: a spreadsheet stored them as numbers and "
+            f"digits were lost ({_rows(rows, count)}); they are never matched"
+        )
+
     def _report_damage(
         self, sheet: Sheet, frame: pl.DataFrame, flags: dict[str, str], result: ScanResult
     ) -> None:
@@ -354,39 +534,44 @@ class TabularConnector(Connector):
             hit = frame.filter(pl.col(flag))
             if hit.height == 0:
                 continue
-            spec = self.mapping.columns[name]
-            column = sheet.headers.get(name, name)
             rows = hit.get_column(ROW).head(_SHOWN_ROWS).to_list()
-            result.warnings.append(
-                f"{sheet.location}: {hit.height} value(s) in column {column!r} ({name}) are "
-                f"unreadable as {spec.identifier}: a spreadsheet stored them as numbers and "
-                f"digits were lost ({_rows(rows, hit.height)}); they are never matched"
-            )
+            result.warnings.append(self._damage_warning(sheet, name, hit.height, rows))
 
-    def _query(
-        self, sheet: Sheet, wanted: dict[str, dict[str, Identifier]]
-    ) -> tuple[pl.LazyFrame, dict[str, str]] | None:
-        """Candidate rows and rows with damaged identifiers, one pass over the sheet."""
-        searched = [
+    def _searched(
+        self, missing: Collection[str], wanted: dict[str, dict[str, Identifier]]
+    ) -> list[FieldSpec]:
+        return [
             spec
             for spec in self.mapping.searchable
-            if spec.identifier in wanted and spec.name not in sheet.missing
+            if spec.identifier in wanted and spec.name not in missing
         ]
+
+    def _query(
+        self,
+        sheet: Sheet,
+        wanted: dict[str, dict[str, Identifier]],
+        rows: Collection[int] | None = None,
+    ) -> tuple[pl.LazyFrame, dict[str, str]] | None:
+        """Candidate rows and rows with damaged identifiers, one pass over the sheet.
+
+        With ``rows`` (row indexes an index points to) only those rows are kept, and
+        damaged values are not looked for (the index reports them).
+        """
+        searched = self._searched(sheet.missing, wanted)
         if not searched:
             return None
         fields = sheet.fields
-
-        def stored(spec: FieldSpec) -> pl.Expr:
-            # candidates read the stored text; an extension needs its composed scope
-            return fields[spec.name] if spec.identifier == "extension" else pl.col(spec.name)
-
         clauses = [
-            candidate(spec.identifier, stored(spec), wanted[spec.identifier].values())
+            candidate(spec.identifier, _stored_text(sheet, spec), wanted[spec.identifier].values())
             for spec in searched
         ]
         matched = pl.any_horizontal(clauses).fill_null(False)
         flags: dict[str, str] = {}
         damage: list[pl.Expr] = []
+        if rows is not None:
+            keep = pl.col("__index").is_in(sorted(rows)) & matched
+            extra = [matched.alias("__candidate")]
+            return self._with_key(sheet).query(keep, *extra, *self._key_column()), flags
         for index, spec in enumerate(searched):
             expression = damaged(spec.identifier, fields[spec.name], typed=self._typed(sheet, spec))
             if expression is not None:
@@ -424,6 +609,31 @@ class TabularConnector(Connector):
         query, flags = replanned
         return sheet, self._collect(sheet, query), flags
 
+    def _run_stored(
+        self,
+        item: _Stored,
+        view: _View,
+        wanted: dict[str, dict[str, Identifier]],
+        result: ScanResult,
+    ) -> pl.DataFrame | None:
+        """The candidate rows of an indexed sheet: read only when the index points to
+        rows in it (None: it was not opened). Its damaged values are reported as
+        indexed."""
+        searched = self._searched(item.entry.missing, wanted)
+        rows = view.rows(item)
+        frame = None
+        if rows:
+            sheet = view.open(item)
+            planned = self._query(sheet, wanted, rows)
+            if planned is None:  # it lacks more columns than when it was indexed
+                raise FileProblem("the file changed while it was searched")
+            frame = self._collect(sheet, planned[0])
+            result.rows_read += frame.height
+        for spec in searched:
+            if spec.name in item.entry.damage:
+                result.warnings.append(item.entry.damage[spec.name])
+        return frame
+
     def _with_key(self, sheet: Sheet) -> Sheet:
         """The sheet with ``__key_repeated`` (a declared key's value is not unique)."""
         key = self.mapping.key
@@ -436,26 +646,64 @@ class TabularConnector(Connector):
         return [pl.col("__key_repeated")] if self.mapping.key is not None else []
 
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
+        stored = self.file_index()
+        problem: str | None = None
+        if stored is not None:
+            try:
+                return self._scan_indexed(stored, identifiers)
+            # an unwritable cache, or an index another search damaged meanwhile
+            except (OSError, sqlite3.Error, store.IndexUnreadable) as exc:
+                problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
+                log.warning("%s", problem)
+        result = self._scan(identifiers)
+        if problem:
+            result.warnings.insert(0, problem)
+        return result
+
+    def _scan(self, identifiers: Collection[Identifier], view: _View | None = None) -> ScanResult:
+        """Search every file, or (with ``view``) the rows the index points to."""
         wanted = wanted_index(identifiers)
         result = ScanResult()
-        sheets = self._readable(result)
+        sheets = self._readable(result, view)
+        if view is not None:
+            keys = indexing.wanted_keys(identifiers)
+            view.everything = keys is None
+            view.look_up(keys or [])
         found: dict[tuple[str, str], Record] = {}
         retired_left_out: dict[str, list[int]] = defaultdict(list)
-        readable: list[Sheet] = []
+        readable: list[Sheet | _Stored] = []
         failed: list[str] = []
-        for sheet in sheets:
-            planned = self._query(sheet, wanted)
-            if planned is None:
+        for item in sheets:
+            if isinstance(item, _Stored) and view is not None and view.everything:
+                try:
+                    item = view.open(item)  # searched below as without the index
+                except FileProblem as exc:
+                    failed.append(f"{item.location}: cannot be read: {exc}")
+                    continue
+            if isinstance(item, _Stored):
+                assert view is not None
+                try:
+                    frame = self._run_stored(item, view, wanted, result)
+                except FileProblem as exc:
+                    failed.append(f"{item.entry.location}: cannot be read: {exc}")
+                    continue
+                readable.append(item)
+                if frame is None:
+                    continue
+                sheet = view.open(item)
+            else:
+                planned = self._query(item, wanted)
+                if planned is None:
+                    readable.append(item)
+                    continue
+                try:
+                    sheet, frame, flags = self._run(item, planned, wanted, result)
+                except FileProblem as exc:
+                    failed.append(f"{item.location}: cannot be read: {exc}")
+                    continue
                 readable.append(sheet)
-                continue
-            try:
-                sheet, frame, flags = self._run(sheet, planned, wanted, result)
-            except FileProblem as exc:
-                failed.append(f"{sheet.location}: cannot be read: {exc}")
-                continue
-            readable.append(sheet)
-            result.rows_read += frame.height
-            self._report_damage(sheet, frame, flags, result)
+                result.rows_read += frame.height
+                self._report_damage(sheet, frame, flags, result)
             for row in frame.filter(pl.col("__candidate")).iter_rows(named=True):
                 record = self._record(sheet, row)
                 if record.ref in found:
@@ -476,7 +724,7 @@ class TabularConnector(Connector):
                 f"re-issued to new holders ({_rows(sorted(rows), len(rows))}); a retired row "
                 "belongs to its former holder, so they were left out"
             )
-        related = self._follow_relations(readable, list(found.values()), result)
+        related = self._follow_relations(readable, list(found.values()), result, view)
         result.records = [*found.values(), *related]
         return result
 
@@ -501,7 +749,11 @@ class TabularConnector(Connector):
         return "\x1f".join(parts)
 
     def _follow_relations(
-        self, sheets: list[Sheet], matched: list[Record], result: ScanResult
+        self,
+        sheets: list[Sheet | _Stored],
+        matched: list[Record],
+        result: ScanResult,
+        view: _View | None = None,
     ) -> list[Record]:
         """Rows sharing a relation's values with a matched row, linked to that row.
 
@@ -514,7 +766,7 @@ class TabularConnector(Connector):
             return []
         by_ref = {record.ref: record for record in matched}
         related: dict[tuple[str, str, bool], Record] = {}
-        for relation in self.mapping.relations:
+        for position, relation in enumerate(self.mapping.relations):
             parents: dict[str, list[Record]] = defaultdict(list)
             for record in matched:
                 value = self._relation_value(relation, record)
@@ -522,21 +774,34 @@ class TabularConnector(Connector):
                     parents[value].append(record)
             if not parents:
                 continue
+            if view is not None:
+                view.look_up(indexing.relation_keys(position, parents), tag=position)
             key = self._relation_key(relation)
-            for sheet in sheets:
-                if any(name in sheet.missing for name in relation.same):
+            for item in sheets:
+                if any(name in item.missing for name in relation.same):
                     continue
-                relation_key = key(sheet)
-                query = self._with_key(sheet).query(
-                    relation_key.is_in(sorted(parents)),
-                    relation_key.alias("__relation"),
-                    *self._key_column(),
-                )
+                location = item.location
                 try:
+                    if isinstance(item, _Stored):
+                        assert view is not None
+                        within = view.rows(item, position)
+                        if not within:
+                            continue  # the index holds no related row here: not opened
+                        sheet = view.open(item)
+                        keep = pl.col("__index").is_in(sorted(within))
+                    else:
+                        sheet, keep = item, None
+                    relation_key = key(sheet)
+                    related_rows = relation_key.is_in(sorted(parents))
+                    query = self._with_key(sheet).query(
+                        related_rows if keep is None else keep & related_rows,
+                        relation_key.alias("__relation"),
+                        *self._key_column(),
+                    )
                     rows = self._collect(sheet, query)
                 except FileProblem as exc:
                     result.warnings.append(
-                        f"{sheet.location}: cannot be read: {exc}; related rows were not read"
+                        f"{location}: cannot be read: {exc}; related rows were not read"
                     )
                     result.truncated = True
                     continue
@@ -556,3 +821,60 @@ class TabularConnector(Connector):
                         if link not in target.links:
                             target.links.append(link)
         return [record for record in related.values() if record.links]
+
+
+@dataclass(slots=True)
+class _Stored:
+    """A sheet of an indexed file: what its reading reports, as stored; the file is
+    opened only when the index points to rows in it."""
+
+    path: Path
+    entry: store.SheetEntry
+
+    @property
+    def location(self) -> str:
+        return self.entry.location
+
+    @property
+    def missing(self) -> list[str]:
+        return self.entry.missing
+
+
+@dataclass(slots=True)
+class _View:
+    """One search's view of the index: the stored files, the rows found for the keys
+    looked up so far, and the sheets opened (each at most once)."""
+
+    connector: TabularConnector
+    index: store.FileIndex
+    entries: dict[str, store.FileEntry]
+    #: (path, sheet ordinal, "identifiers" or a relation's position) -> row indexes
+    hits: dict[tuple[str, int, str | int], set[int]] = field(default_factory=dict)
+    opened: dict[tuple[str, int], Sheet] = field(default_factory=dict)
+    #: the index cannot answer this search: every sheet is read as without it
+    everything: bool = False
+
+    def look_up(self, keys: list[int], tag: str | int = "identifiers") -> None:
+        for path, sheets in self.index.lookup(keys).items():
+            for ordinal, rows in sheets.items():
+                self.hits.setdefault((path, ordinal, tag), set()).update(rows)
+
+    def rows(self, item: _Stored, tag: str | int = "identifiers") -> set[int]:
+        """The row indexes of ``item`` found for the identifiers or for a relation."""
+        return self.hits.get((str(item.path), item.entry.ordinal, tag), set())
+
+    def open(self, item: _Stored) -> Sheet:
+        """The sheet itself, read as a full search reads it (FileProblem: it cannot be)."""
+        slot = (str(item.path), item.entry.ordinal)
+        if slot not in self.opened:
+            for ordinal, opened in enumerate(self.connector._sheets([item.path])):
+                if ordinal != item.entry.ordinal:
+                    continue
+                if isinstance(opened, tuple):
+                    raise opened[1]
+                opened.text_columns.update(item.entry.text_columns)
+                self.opened[slot] = opened
+                break
+            else:
+                raise FileProblem("the file changed while it was searched")
+        return self.opened[slot]

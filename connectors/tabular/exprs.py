@@ -95,12 +95,16 @@ def national_number(identifier: Identifier) -> str:
     return phonenumbers.national_significant_number(phonenumbers.parse(identifier.value))
 
 
-def _phone(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
+def _phone_digits(expr: pl.Expr) -> pl.Expr:
     # Every spelling ends with the national significant number once the punctuation
     # is gone: +31612345678, 0612345678, 0031 6 1234 5678, 316…, and 612345678 (a
     # number cell that lost its leading zero). One regex pass drops a float's ".0"
     # and every non-digit ([^0-9] is far cheaper than the Unicode \D).
-    digits = expr.str.replace_all(r"\.0+\s*$|[^0-9]+", "")
+    return expr.str.replace_all(r"\.0+\s*$|[^0-9]+", "")
+
+
+def _phone(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
+    digits = _phone_digits(expr)
     by_length: dict[int, set[str]] = defaultdict(set)
     for identifier in identifiers:
         tail = national_number(identifier)
@@ -110,9 +114,12 @@ def _phone(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
     )
 
 
+def _mac_key(expr: pl.Expr) -> pl.Expr:
+    return expr.str.to_lowercase().str.replace_all(r"[:\-.\s]", "")
+
+
 def _mac(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
-    key = expr.str.to_lowercase().str.replace_all(r"[:\-.\s]", "")
-    return key.is_in(_values(identifiers))
+    return _mac_key(expr).is_in(_values(identifiers))
 
 
 def _digits(expr: pl.Expr) -> pl.Expr:
@@ -123,6 +130,7 @@ def _imei(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
     # IMEI (15), IMEISV (16) and IMEI without check digit (14) share the first 14.
     digits = _digits(expr)
     clauses = [digits.str.slice(0, 14).is_in(sorted({i.value[:14] for i in identifiers}))]
+    # (index_key keys a row by its first 14 digits: a 14-digit value is both clauses')
     # An IMEI starting with 0 in a number cell lost that zero: find it to report it.
     lost_zero = sorted({i.value[1:] for i in identifiers if i.value.startswith("0")})
     if lost_zero:
@@ -143,21 +151,33 @@ def _imsi(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
     return _digits(expr).is_in(_values(identifiers))
 
 
-def _ip(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
+def _ip_forms(identifier: Identifier) -> set[str]:
     import ipaddress
 
+    address = ipaddress.ip_address(identifier.value)
+    forms = {address.compressed, address.exploded}
+    if address.version == 4:
+        forms.add(f"::ffff:{address.compressed}")
+    return forms
+
+
+def _ip_key(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_chars().str.to_lowercase().str.strip_chars("[]")
+
+
+def _ip(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
     forms: set[str] = set()
     for identifier in identifiers:
-        address = ipaddress.ip_address(identifier.value)
-        forms.update({address.compressed, address.exploded})
-        if address.version == 4:
-            forms.add(f"::ffff:{address.compressed}")
-    key = expr.str.strip_chars().str.to_lowercase().str.strip_chars("[]")
-    return key.is_in(sorted(forms))
+        forms |= _ip_forms(identifier)
+    return _ip_key(expr).is_in(sorted(forms))
+
+
+def _postcode_key(expr: pl.Expr) -> pl.Expr:
+    return expr.str.to_uppercase().str.replace_all(r"\s", "")
 
 
 def _postcode(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
-    return expr.str.to_uppercase().str.replace_all(r"\s", "").is_in(_values(identifiers))
+    return _postcode_key(expr).is_in(_values(identifiers))
 
 
 def _name(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
@@ -167,13 +187,20 @@ def _name(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
     return fold(expr).str.contains_any(words)
 
 
+def _username_key(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_chars().str.to_lowercase().str.replace(r"^.*\\", "")
+
+
 def _username(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
-    key = expr.str.strip_chars().str.to_lowercase().str.replace(r"^.*\\", "")
-    return key.is_in(_values(identifiers))
+    return _username_key(expr).is_in(_values(identifiers))
+
+
+def _account_key(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_chars().str.to_lowercase()
 
 
 def _account(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
-    return expr.str.strip_chars().str.to_lowercase().is_in(_values(identifiers))
+    return _account_key(expr).is_in(_values(identifiers))
 
 
 def _extension(expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:
@@ -195,6 +222,51 @@ CANDIDATES: dict[str, Candidate] = {
     "account": _account,
     "extension": _extension,
 }
+
+
+#: the last digits a phone number is indexed by (a national number shorter than this
+#: cannot be looked up: such a search reads the files)
+PHONE_TAIL = 6
+
+#: For the types whose candidate compares a key derived from the stored text with
+#: ``is_in``: that key, as the persistent index stores it. Every row a candidate
+#: expression selects for an identifier holds a key :func:`index_lookup` names, so an
+#: index built on these keys finds every candidate row (e-mail addresses and names,
+#: found by substring, are indexed by their normalised value instead).
+INDEX_KEYS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "phone": lambda expr: _phone_digits(expr).str.slice(-PHONE_TAIL),
+    "mac": _mac_key,
+    "imei": lambda expr: _digits(expr).str.slice(0, 14),
+    "iccid": iccid_digits,
+    "imsi": _digits,
+    "ip": _ip_key,
+    "postcode": _postcode_key,
+    "username": _username_key,
+    "account": _account_key,
+    "extension": lambda expr: expr,
+}
+
+
+def index_key(kind: str, expr: pl.Expr) -> pl.Expr | None:
+    """The index key of a stored value (``expr`` as :func:`candidate` takes it); None
+    for the types indexed by their normalised value."""
+    build = INDEX_KEYS.get(kind)
+    return None if build is None else build(expr)
+
+
+def index_lookup(identifier: Identifier) -> list[str]:
+    """The keys under which the index holds every row the candidate expression
+    selects for ``identifier`` (a type of :data:`INDEX_KEYS`). A phone number's key
+    is the last digits of its national number: shorter than :data:`PHONE_TAIL`, that
+    is not the key a row is indexed by (the caller then reads the files)."""
+    kind, value = identifier.type, identifier.value
+    if kind == "phone":
+        return [national_number(identifier)[-PHONE_TAIL:]]
+    if kind == "imei":
+        return [value[:14], *([value[1:]] if value.startswith("0") else [])]
+    if kind == "ip":
+        return sorted(_ip_forms(identifier))
+    return [value]
 
 
 def candidate(kind: str, expr: pl.Expr, identifiers: Collection[Identifier]) -> pl.Expr:

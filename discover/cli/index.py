@@ -2,7 +2,8 @@
 
 A search brings every index up to date itself (only changed files are read); these
 commands build them ahead of the first search (after a night's provisioning run, a
-new directory export), show where they are and what they hold, and remove them.
+new directory export, a month's spreadsheet exports), show where they are and what
+they hold, and remove them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ SOURCES = click.option(
     "sources_file",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Sources file: every file source it names (provisioning directories, LDIF exports).",
+    help=(
+        "Sources file: every file source it names (provisioning directories, LDIF "
+        "exports, CSV, XLSX and Parquet files)."
+    ),
 )
 ONLY = click.option("--source", "only", metavar="NAME", help="Only the source of this name.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -1,4 +1,5 @@
-"""``discover index build|status|clear`` on a real provisioning directory and LDIF export."""
+"""``discover index build|status|clear`` on a real provisioning directory, LDIF export and
+roaming notification CSVs."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ def invoke(*args: str) -> Result:
 def _sources(tmp_path: Path) -> Path:
     shutil.copytree(PROVISIONING, tmp_path / "provisioning")
     shutil.copy(PEOPLE_LDIF, tmp_path / "people.ldif")
+    (tmp_path / "roaming").mkdir()
+    for month, number in (("01", "0612345678"), ("02", "+31 6 87654321")):
+        (tmp_path / "roaming" / f"roaming-2026-{month}.csv").write_text(
+            "Bericht-ID;Verzonden;MSISDN;Land;Bericht\n"
+            f"r{month}-1;2026-{month}-03 10:00;{number};BE;Welkom in Belgie\n",
+            encoding="utf-8",
+        )
     document = {
         "version": 1,
         "sources": [
@@ -46,6 +54,12 @@ def _sources(tmp_path: Path) -> Path:
                     "base_dn": "dc=example,dc=org",
                     "index_cache": "cache",
                 },
+            },
+            {
+                "name": "roaming",
+                "kind": "tabular",
+                "mapping": "shipped:mobile/roaming-notifications.yaml",
+                "connection": {"path": "roaming/*.csv", "index_cache": "cache"},
             },
         ],
     }
@@ -68,22 +82,29 @@ def test_build_status_clear(tmp_path: Path) -> None:
     files = len([p for p in (tmp_path / "provisioning").rglob("*") if p.is_file()])
     assert built["provisioning"]["state"] == f"{files} file(s) read, 0 dropped"
     assert built["export"]["state"] == "export read and indexed"
-    assert len(list((tmp_path / "cache").glob("*.sqlite"))) == 2
+    assert built["roaming"]["state"] == "2 file(s) read, 0 dropped"
+    assert len(list((tmp_path / "cache").glob("*.sqlite"))) == 3
 
     again = _rows(invoke("build", "--sources", sources, "--json"))
     assert again["provisioning"]["state"] == "0 file(s) read, 0 dropped"
     assert again["export"]["state"] == "up to date"
+    assert again["roaming"]["state"] == "0 file(s) read, 0 dropped"
 
     status = _rows(invoke("status", "--sources", sources, "--json"))
     assert status["provisioning"]["files"] == files
     assert status["provisioning"]["keys"] > 10
     assert status["export"]["values"] > 10
+    assert (status["roaming"]["files"], status["roaming"]["keys"]) == (2, 2)
+    assert status["roaming"]["path"].endswith(".sqlite")
     table = invoke("status", "--sources", sources)
     assert table.exit_code == 0 and "identifiers" in table.output
 
     cleared = _rows(invoke("clear", "--sources", sources, "--source", "export", "--json"))
     assert list(cleared) == ["export"] and cleared["export"]["state"] == "removed"
-    assert len(list((tmp_path / "cache").glob("*.sqlite"))) == 1
+    assert len(list((tmp_path / "cache").glob("*.sqlite"))) == 2
+    (tmp_path / "roaming" / "roaming-2026-01.csv").unlink()
+    updated = _rows(invoke("build", "--sources", sources, "--source", "roaming", "--json"))
+    assert updated["roaming"]["state"] == "0 file(s) read, 1 dropped"
     _rows(invoke("clear", "--sources", sources, "--json"))
     assert list((tmp_path / "cache").glob("*.sqlite")) == []
 
@@ -131,3 +152,4 @@ def test_an_index_built_by_one_process_serves_the_next(tmp_path: Path) -> None:
         again = _build_in_new_process(sources, seed)
         assert again["provisioning"]["state"] == "0 file(s) read, 0 dropped", seed
         assert again["export"]["state"] == "up to date", seed
+        assert again["roaming"]["state"] == "0 file(s) read, 0 dropped", seed

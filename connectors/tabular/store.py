@@ -1,0 +1,397 @@
+"""A tabular source's persistent index: which rows of which files hold which identifier.
+
+Reading every CSV, workbook and Parquet file of a source for each search costs a full
+parse of each; a search needs the few rows that hold the subject. This index (one
+SQLite file per source, under the cache directory) keeps, per file, its stamp, what a
+full read reports about it (each sheet's warnings, missing columns, damaged values by
+row number) and, per row, the keys of the identifiers it holds and of the values that
+relate it to other rows (:mod:`connectors.tabular.indexing`: 64-bit hashes, never
+the text). A search first brings the index up to date — files added, changed,
+removed or renamed are read or dropped, the others are not opened — then reads only
+the rows the index points to and verifies them as a full read would.
+
+**The stamp.** A file is read again when its size, ``mtime_ns``, inode or the hash
+of its first and last 64 KiB (with its size) changes. The hash catches a rewrite in
+place that keeps the size and restores the modification time, as long as the change
+touches either end of the file (every byte of a file up to 128 KiB); a same-size
+change in the middle of a larger file with its modification time put back is the
+limit of what is noticed without reading the whole file on every search.
+
+The whole index is built again when what its entries depend on besides the files
+changes: the mapping, the source's scope, the code that reads files and computes keys
+(:func:`code_digest`) or the polars version (its hash function).
+
+No cell value is stored: secret columns are never keyed, and only key hashes, row
+numbers, paths and the warnings a full read gives (which name columns and rows,
+never values) are written. The directory is created with mode 0700 and the file with
+mode 0600. An index that cannot be read is removed and built again, with a warning.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import sys
+from array import array
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from connectors.safe_files import check_regular, open_regular
+from discover.errors import DiscoverError
+
+log = logging.getLogger(__name__)
+
+#: bump when what is stored changes: an index of another format is built again
+FORMAT = 1
+_SAMPLE = 64 * 1024
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY, path BLOB UNIQUE, size INTEGER, mtime_ns INTEGER,
+    inode INTEGER, sample TEXT, reread INTEGER, rows INTEGER, sheets TEXT);
+CREATE TABLE IF NOT EXISTS keys (
+    file INTEGER, sheet INTEGER, low INTEGER, high INTEGER, count INTEGER,
+    keys BLOB, rows BLOB);
+CREATE INDEX IF NOT EXISTS keys_file ON keys (file);
+"""
+#: A sheet's keys are one sorted array of 64-bit key hashes and the parallel array of
+#: row indexes, in blobs of at most this many entries: written at the speed of the
+#: bytes (a million rows hold ~6 million keys; a row per key costs ten times more),
+#: looked up by binary search through SQLite's incremental blob reads.
+_CHUNK = 1 << 21
+_WIDTH = 8  # bytes per entry: native int64 ("q"); the byte order is in the settings
+
+Stamp = tuple[int, int, int, str]  # size, mtime_ns, inode, hash of both ends
+
+
+class IndexUnreadable(DiscoverError):
+    """The stored index is damaged (it is then built again)."""
+
+
+def stamp_of(path: Path) -> Stamp | None:
+    """The file's size, modification time, inode and a hash of its two ends.
+
+    None when it is not a regular file or cannot be read (it is then read in full on
+    every search, and its problem reported as a full read reports it).
+    """
+    try:
+        status = check_regular(path)
+        digest = hashlib.sha256(str(status.st_size).encode())
+        with open_regular(path) as handle:
+            digest.update(handle.read(_SAMPLE))
+            if status.st_size > _SAMPLE:
+                handle.seek(max(_SAMPLE, status.st_size - _SAMPLE))
+                digest.update(handle.read(_SAMPLE))
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns, status.st_ino, digest.hexdigest()[:32])
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the code that reads files and computes keys: an index built by
+    another version of it (an identifier normalised differently) is built again."""
+    from connectors.tabular import exprs, indexing, read
+    from discover import identifiers
+
+    digest = hashlib.sha256(FORMAT.to_bytes(4, "big"))
+    for module in (exprs, indexing, read, identifiers):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+def index_path(directory: Path, source: str, base_dir: Path) -> Path:
+    """One index file per source (its name and the sources file's directory)."""
+    digest = hashlib.sha256(f"{source}\n{base_dir}".encode()).hexdigest()[:24]
+    return directory / f"tabular-{digest}.sqlite"
+
+
+@dataclass(slots=True)
+class SheetEntry:
+    """What a full read reports about one sheet of a file, without its rows."""
+
+    ordinal: int
+    location: str
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+    missing: list[str] = field(default_factory=list)
+    #: per ICCID field of a CSV or Parquet file: whether its column is kept as text
+    text_columns: dict[str, bool] = field(default_factory=dict)
+    #: field -> the warning naming its damaged values (by count and row numbers)
+    damage: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+
+
+@dataclass(slots=True)
+class FileEntry:
+    """One file as indexed. ``reread``: a file that gave a problem (it cannot be
+    opened, a sheet is missing, parsing stops part-way) is read in full on every
+    search, so that its problem is reported exactly as a full read reports it."""
+
+    path: str
+    stamp: Stamp | None
+    reread: bool = False
+    sheets: list[SheetEntry] = field(default_factory=list)
+    #: ``key`` (hash), ``sheet`` (ordinal) and ``row`` (index) of every keyed value
+    keys: pl.DataFrame | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(sheet.rows for sheet in self.sheets)
+
+
+@dataclass(slots=True)
+class Update:
+    """What bringing the index up to date did."""
+
+    parsed: int = 0
+    dropped: int = 0
+    rows: int = 0
+    rebuilt_because: str | None = None
+
+
+def _sheets_text(entry: FileEntry) -> str:
+    return json.dumps([asdict(sheet) for sheet in entry.sheets])
+
+
+def _path_bytes(path: str) -> bytes:
+    """A path as stored: its bytes (a file name need not be valid UTF-8)."""
+    return os.fsencode(path)
+
+
+def _path_text(stored: bytes | str) -> str:
+    return os.fsdecode(stored) if isinstance(stored, bytes) else stored
+
+
+def _sheets_from(text: str) -> list[SheetEntry]:
+    try:
+        return [SheetEntry(**item) for item in json.loads(text)]
+    except (TypeError, ValueError) as exc:
+        raise IndexUnreadable(f"a file entry cannot be read ({exc})") from None
+
+
+def _entry(blob: sqlite3.Blob, position: int) -> int:
+    blob.seek(position * _WIDTH)
+    return int.from_bytes(blob.read(_WIDTH), sys.byteorder, signed=True)
+
+
+def _search(connection: sqlite3.Connection, rowid: int, count: int, wanted: list[int]) -> set[int]:
+    """The rows of one blob of keys holding any of ``wanted`` (binary search)."""
+    rows: set[int] = set()
+    with (
+        connection.blobopen("keys", "keys", rowid, readonly=True) as keys,
+        connection.blobopen("keys", "rows", rowid, readonly=True) as values,
+    ):
+        if len(keys) != count * _WIDTH or len(values) != count * _WIDTH:
+            raise sqlite3.DatabaseError("a block of keys has the wrong length")
+        for key in wanted:
+            first, last = 0, count
+            while first < last:
+                middle = (first + last) // 2
+                if _entry(keys, middle) < key:
+                    first = middle + 1
+                else:
+                    last = middle
+            while first < count and _entry(keys, first) == key:
+                rows.add(_entry(values, first))
+                first += 1
+    return rows
+
+
+class FileIndex:
+    """The persistent index of one tabular source."""
+
+    def __init__(self, path: Path, digest: str) -> None:
+        self.path = path
+        self._digest = digest
+
+    # -- opening ------------------------------------------------------------------
+
+    def _create(self) -> None:
+        directory = self.path.parent
+        if not directory.is_dir():
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        self._create()
+        # a scan may run in a worker thread (the source's time limit)
+        connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _prepare(self, connection: sqlite3.Connection) -> str | None:
+        """Create the tables; empty them when they were made for other settings."""
+        connection.executescript(_SCHEMA)
+        row = connection.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        if row is not None and row[0] == self._digest:
+            return None
+        reason = None if row is None else "the mapping or its settings changed"
+        with connection:
+            for table in ("files", "keys", "meta"):
+                connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+            connection.execute("INSERT INTO meta VALUES ('settings', ?)", (self._digest,))
+        return reason
+
+    def clear(self) -> bool:
+        """Remove the index file; whether there was one."""
+        existed = self.path.exists()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+        return existed
+
+    # -- updating -----------------------------------------------------------------
+
+    def update(
+        self, files: list[Path], index_file: Callable[[Path, Stamp], FileEntry]
+    ) -> tuple[Update, list[str]]:
+        """Bring the index up to date with ``files``; what it did, and warnings.
+
+        ``index_file`` reads one file in full and says what to store. A damaged
+        index is removed and built again (with a warning).
+        """
+        try:
+            return self._update(files, index_file), []
+        except (sqlite3.DatabaseError, IndexUnreadable, ValueError) as exc:
+            message = f"file index {self.path} could not be read ({exc}); built again"
+            log.warning("%s", message)
+            self.clear()
+            done = self._update(files, index_file)
+            done.rebuilt_because = str(exc)
+            return done, [message]
+
+    def _update(self, files: list[Path], index_file: Callable[[Path, Stamp], FileEntry]) -> Update:
+        done = Update()
+        with self._open() as connection:
+            done.rebuilt_because = self._prepare(connection)
+            stored: dict[str, tuple[int, Stamp | None]] = {}
+            for ident, path, size, mtime, inode, sample in connection.execute(
+                "SELECT id, path, size, mtime_ns, inode, sample FROM files"
+            ):
+                stamp = None if sample is None else (size, mtime, inode, sample)
+                stored[_path_text(path)] = (ident, stamp)
+            present = {str(path) for path in files}
+            gone = [ident for path, (ident, _) in stored.items() if path not in present]
+            with connection:
+                self._drop(connection, gone)
+            done.dropped = len(gone)
+            for path in files:
+                stamp = stamp_of(path)
+                known = stored.get(str(path))
+                if known is not None and known[1] == stamp:
+                    continue  # unchanged, or still not a readable file (read by every search)
+                entry = (
+                    FileEntry(str(path), None, reread=True)
+                    if stamp is None
+                    else index_file(path, stamp)
+                )
+                with connection:  # by path: another search may have stored it meanwhile
+                    self._drop_path(connection, entry.path)
+                    self._store(connection, entry)
+                done.parsed += 1
+                done.rows += entry.rows
+        return done
+
+    @staticmethod
+    def _drop(connection: sqlite3.Connection, idents: list[int]) -> None:
+        for ident in idents:
+            connection.execute("DELETE FROM keys WHERE file = ?", (ident,))
+            connection.execute("DELETE FROM files WHERE id = ?", (ident,))
+
+    @classmethod
+    def _drop_path(cls, connection: sqlite3.Connection, path: str) -> None:
+        rows = connection.execute("SELECT id FROM files WHERE path = ?", (_path_bytes(path),))
+        cls._drop(connection, [ident for (ident,) in rows.fetchall()])
+
+    @staticmethod
+    def _store(connection: sqlite3.Connection, entry: FileEntry) -> None:
+        size, mtime, inode, sample = entry.stamp or (None, None, None, None)
+        cursor = connection.execute(
+            "INSERT INTO files (path, size, mtime_ns, inode, sample, reread, rows, sheets) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_path_bytes(entry.path), size, mtime, inode, sample, int(entry.reread), entry.rows,
+             _sheets_text(entry)),
+        )  # fmt: skip
+        ident = cursor.lastrowid
+        if entry.keys is None:
+            return
+        for (sheet,), part in entry.keys.sort("key", "row").group_by("sheet", maintain_order=True):
+            keys = part.get_column("key")
+            rows = part.get_column("row")
+            for start in range(0, part.height, _CHUNK):
+                chunk = keys.slice(start, _CHUNK)
+                connection.execute(
+                    "INSERT INTO keys (file, sheet, low, high, count, keys, rows) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        ident,
+                        sheet,
+                        chunk[0],
+                        chunk[-1],
+                        chunk.len(),
+                        array("q", chunk.to_list()).tobytes(),
+                        array("q", rows.slice(start, _CHUNK).to_list()).tobytes(),
+                    ),
+                )
+
+    # -- searching ----------------------------------------------------------------
+
+    def entries(self) -> dict[str, FileEntry]:
+        """Every indexed file by path (without its keys)."""
+        found: dict[str, FileEntry] = {}
+        with self._open() as connection:
+            for path, size, mtime, inode, sample, reread, sheets in connection.execute(
+                "SELECT path, size, mtime_ns, inode, sample, reread, sheets FROM files"
+            ):
+                stamp = None if sample is None else (size, mtime, inode, sample)
+                text = _path_text(path)
+                found[text] = FileEntry(text, stamp, bool(reread), _sheets_from(sheets))
+        return found
+
+    def lookup(self, keys: Collection[int]) -> dict[str, dict[int, set[int]]]:
+        """path -> sheet ordinal -> the row indexes holding one of ``keys``."""
+        found: dict[str, dict[int, set[int]]] = {}
+        wanted = sorted(set(keys))
+        if not wanted:
+            return found
+        with self._open() as connection:
+            chunks = connection.execute(
+                "SELECT keys.rowid, files.path, keys.sheet, keys.low, keys.high, keys.count "
+                "FROM keys JOIN files ON files.id = keys.file"
+            ).fetchall()
+            for rowid, path, sheet, low, high, count in chunks:
+                within = wanted[bisect.bisect_left(wanted, low) : bisect.bisect_right(wanted, high)]
+                if not within:
+                    continue
+                rows = _search(connection, rowid, count, within)
+                if rows:
+                    found.setdefault(_path_text(path), {}).setdefault(sheet, set()).update(rows)
+        return found
+
+    def status(self) -> dict[str, object]:
+        """How many files and keys the index holds (for operators)."""
+        if not self.path.exists():
+            return {"path": str(self.path), "exists": False, "files": 0, "keys": 0}
+        try:
+            with self._open() as connection:
+                files = connection.execute("SELECT count(*) FROM files").fetchone()[0]
+                keys = connection.execute("SELECT total(count) FROM keys").fetchone()[0]
+        except sqlite3.DatabaseError:
+            return {"path": str(self.path), "exists": True, "damaged": True}
+        return {"path": str(self.path), "exists": True, "files": files, "keys": int(keys)}
