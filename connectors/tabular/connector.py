@@ -34,6 +34,7 @@ warning), every file is read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
@@ -75,12 +76,14 @@ from connectors.tabular.mapping import (
     parse_tabular_mapping,
 )
 from connectors.tabular.read import (
+    FACTS,
     ROW,
     FileProblem,
     Sheet,
     read_sheets,
     resolve_files,
 )
+from connectors.tabular.workbook_facts import WorkbookFacts
 from discover.errors import InvalidIdentifier, SourceError
 from discover.identifiers import Identifier, normalise, try_normalise
 from discover.mapping import FieldSpec
@@ -257,9 +260,16 @@ class TabularConnector(Connector):
         return None if stored is None else stored.status()
 
     def clear_index(self) -> bool:
-        """Remove the persistent index (the next search builds it again)."""
+        """Remove the persistent index and the workbook facts (the next search learns
+        them again)."""
         stored = self.file_index()
-        return stored is not None and stored.clear()
+        if stored is None:
+            return False
+        facts = self.workbook_facts()
+        with contextlib.suppress(SourceError):
+            for path in self._files():
+                facts.forget(path)
+        return stored.clear()
 
     def _scan_indexed(
         self, stored: store.FileIndex, identifiers: Collection[Identifier]
@@ -351,7 +361,20 @@ class TabularConnector(Connector):
 
     # -- reading ----------------------------------------------------------------------
 
+    def workbook_facts(self) -> WorkbookFacts:
+        """Where facts about this source's workbooks are kept: beside its index, or
+        nowhere when the index is off (they are then learnt on every search)."""
+        connection = self.source.connection
+        if connection.get("index", True) in (False, "false", "no", "off"):
+            return WorkbookFacts(None)
+        base_dir = self.source.base_dir
+        return WorkbookFacts(
+            caches.cache_dir(connection.get("index_cache"), base_dir, "file-index")
+        )
+
     def _sheets(self, files: list[Path]) -> Iterator[Sheet | tuple[str, FileProblem]]:
+        if FACTS not in self._cache:
+            self._cache[FACTS] = self.workbook_facts()
         for path in files:
             yield from read_sheets(
                 path,

@@ -109,6 +109,13 @@ class WorkbookFacts:
                     os.unlink(temporary)
                 raise
 
+    def forget(self, workbook: Path) -> None:
+        """Remove what is kept about ``workbook`` (``discover index clear``)."""
+        file = self._file(workbook)
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.unlink()
+
     @staticmethod
     def stamp(workbook: Path) -> Stamp | None:
         """The workbook's stamp now: take it before reading, pass it to :meth:`put`."""
