@@ -62,6 +62,8 @@ def valid_scope(text: str | None) -> str | None:
 
 def scrub_url_credentials(text: str) -> str:
     """``https://user:pw@host/`` -> ``https://user:(withheld)@host/``: no password in hits."""
+    if "@" not in text:  # most values: every phonebook name and number
+        return text
     return _URL_CREDENTIALS.sub(r"\1:(withheld)@", text)
 
 

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 #: bump when what is stored changes: an index of another format is built again
 FORMAT = 1
 _BATCH = 500
+_SHARED_LIMIT = 400_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -59,6 +60,14 @@ CREATE INDEX IF NOT EXISTS keys_key ON keys (key);
 CREATE INDEX IF NOT EXISTS keys_relpath ON keys (relpath);
 """
 
+_LOOKUP_INDEXES = (
+    "files_mac",
+    "files_name",
+    "refs_name",
+    "refs_relpath",
+    "keys_key",
+    "keys_relpath",
+)
 Stamp = tuple[int, int, int]  # size, mtime_ns, inode
 
 
@@ -141,7 +150,12 @@ class FileIndex:
         self.mapping = mapping
         self.fallback_scope = fallback_scope
         self._digest = settings_digest(mapping, fallback_scope)
+        # what normalising and preparing a value gave, shared by the files of one update:
+        # the same colleague is in many phonebooks (bounded by _SHARED_LIMIT)
         self._shared: dict[tuple[str, str], str | None] = {}
+        self._prepared: dict[tuple[int, str, str | None], str | None] = {}
+        self._tails: dict[str, str | None] = {}
+        self._known: set[str] = set()
 
     # -- opening ------------------------------------------------------------------
 
@@ -215,6 +229,11 @@ class FileIndex:
             }
             present = set(listing.files)
             gone = [relpath for relpath in stored if relpath not in present]
+            self._known = set(stored)
+            if not stored:  # a first build: the look-up indexes once, over every row
+                with connection:
+                    for name in _LOOKUP_INDEXES:
+                        connection.execute(f"DROP INDEX IF EXISTS {name}")
             pending: list[_FileEntry] = []
             for relpath in listing.files:
                 stamp = listing.stamps.get(relpath) or _stamp(self.root / relpath)
@@ -228,6 +247,7 @@ class FileIndex:
                     pending = []
             self._store(connection, pending, gone)
             done.dropped = len(gone)
+            connection.executescript(_SCHEMA)  # (again) the look-up indexes
         return done
 
     def _index_file(self, relpath: str, stamp: Stamp) -> _FileEntry:
@@ -241,7 +261,13 @@ class FileIndex:
             return entry
         entry.warnings.extend(parsed.notes)
         builder = IndexBuilder(self.root, self.mapping, self.fallback_scope)
-        builder._normalised = self._shared  # the same colleague is in many phonebooks
+        if len(self._shared) + len(self._prepared) > _SHARED_LIMIT:
+            self._shared.clear()
+            self._prepared.clear()
+            self._tails.clear()
+        builder._normalised = self._shared
+        builder._prepared = self._prepared
+        builder._tails = self._tails
         if isinstance(parsed, ParsedConfig):
             entry.refs = _referenced_names(parsed)
             index = builder.assemble([parsed], list(parsed.embedded))
@@ -257,16 +283,18 @@ class FileIndex:
     def _store(
         self, connection: sqlite3.Connection, entries: list[_FileEntry], gone: list[str]
     ) -> None:
+        # a file the index held before (changed) or no longer sees: its rows go first
+        stale = [(e.relpath,) for e in entries if e.relpath in self._known]
+        stale.extend((relpath,) for relpath in gone)
         with connection:
-            for relpath in [*(e.relpath for e in entries), *gone]:
-                for table in ("files", "refs", "keys"):
-                    connection.execute(
-                        f"DELETE FROM {table} WHERE relpath = ?",  # noqa: S608 - fixed names
-                        (relpath,),
-                    )
-            for e in entries:
-                connection.execute(
-                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            for table in ("files", "refs", "keys"):
+                connection.executemany(
+                    f"DELETE FROM {table} WHERE relpath = ?",  # noqa: S608 - fixed names
+                    stale,
+                )
+            connection.executemany(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
                     (
                         e.relpath,
                         *e.stamp,
@@ -276,16 +304,18 @@ class FileIndex:
                         int(e.unscoped),
                         e.rows,
                         json.dumps(e.warnings),
-                    ),
-                )
-                connection.executemany(
-                    "INSERT INTO refs (relpath, name) VALUES (?, ?)",
-                    ((e.relpath, n) for n in sorted(e.refs)),
-                )
-                connection.executemany(
-                    "INSERT INTO keys (relpath, key) VALUES (?, ?)",
-                    ((e.relpath, k) for k in sorted(e.keys)),
-                )
+                    )
+                    for e in entries
+                ],
+            )
+            connection.executemany(
+                "INSERT INTO refs (relpath, name) VALUES (?, ?)",
+                [(e.relpath, n) for e in entries for n in sorted(e.refs)],
+            )
+            connection.executemany(
+                "INSERT INTO keys (relpath, key) VALUES (?, ?)",
+                [(e.relpath, k) for e in entries for k in sorted(e.keys)],
+            )
 
     # -- searching ----------------------------------------------------------------
 

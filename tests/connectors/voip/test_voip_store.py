@@ -275,3 +275,27 @@ def test_the_engine_lists_once_per_search(
     second = search(build_request([("extension", "acme/266")]), sources, connectors=[indexed])
     assert len(listed) == 2
     assert "acme/001565abcd01.cfg" in second.hits.column("location").to_pylist()
+
+
+def test_a_first_build_ends_with_every_look_up_index(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    """A first build inserts without the look-up indexes and creates them at the end."""
+    import sqlite3
+
+    from connectors.voip.store import _LOOKUP_INDEXES
+
+    _directory, indexed, _plain = estate
+    indexed.build_index()
+    stored = indexed.file_index()
+    assert stored is not None
+    with sqlite3.connect(stored.path) as connection:
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        plan = " ".join(
+            str(row)
+            for row in connection.execute(
+                "EXPLAIN QUERY PLAN SELECT relpath FROM keys WHERE key = 'email:x'"
+            )
+        )
+    assert set(_LOOKUP_INDEXES) <= names
+    assert "keys_key" in plan
