@@ -328,9 +328,14 @@ class TabularConnector(Connector):
         for position, relation in enumerate(self.mapping.relations):
             if not any(name in sheet.missing for name in relation.same):
                 relations[position] = self._relation_key(relation)(sheet)
+        key = self.mapping.key
+        repeated = (
+            [sheet.fields[key].is_duplicated().alias("__key_repeated")] if key is not None else []
+        )
         query = sheet.raw.select(
             pl.col("__index"),
             sheet.row.alias(ROW),
+            *repeated,
             *[self._index_value(sheet, spec).alias(spec.name) for spec in searched],
             *[fields[spec.name].alias(f"__field_{spec.name}") for spec in checked],
             *[pl.col(spec.name).alias(f"__raw_{spec.name}") for spec in checked],
@@ -338,6 +343,11 @@ class TabularConnector(Connector):
         )
         frame = self._collect(sheet, query)
         stored.rows = frame.height
+        stored.repeated = (
+            frame.filter(pl.col("__key_repeated")).get_column("__index").to_list()
+            if key is not None
+            else []
+        )
         for spec in checked:
             if spec.identifier == "iccid" and not sheet.typed:
                 holds = frame.select(holds_unrounded_iccids(pl.col(f"__raw_{spec.name}")))
@@ -646,7 +656,7 @@ class TabularConnector(Connector):
         rows = view.rows(item)
         frame = None
         if rows:
-            sheet = view.open(item)
+            sheet = view.open(item, rows)
             planned = self._query(sheet, wanted, rows)
             if planned is None:  # it lacks more columns than when it was indexed
                 raise FileProblem("the file changed while it was searched")
@@ -662,6 +672,9 @@ class TabularConnector(Connector):
         key = self.mapping.key
         if key is None:
             return sheet
+        if sheet.repeated_rows is not None:  # some rows only: the index knows the others
+            repeated = pl.col("__index").is_in(sorted(sheet.repeated_rows))
+            return replace(sheet, raw=sheet.raw.with_columns(repeated.alias("__key_repeated")))
         repeated = sheet.fields[key].is_duplicated().alias("__key_repeated")
         return replace(sheet, raw=sheet.raw.with_columns(repeated))
 
@@ -713,7 +726,7 @@ class TabularConnector(Connector):
                 readable.append(item)
                 if frame is None:
                     continue
-                sheet = view.open(item)
+                sheet = view.open(item, view.rows(item))
             else:
                 planned = self._query(item, wanted)
                 if planned is None:
@@ -810,7 +823,7 @@ class TabularConnector(Connector):
                         within = view.rows(item, position)
                         if not within:
                             continue  # the index holds no related row here: not opened
-                        sheet = view.open(item)
+                        sheet = view.open(item, within)
                         keep = pl.col("__index").is_in(sorted(within))
                     else:
                         sheet, keep = item, None
@@ -874,6 +887,8 @@ class _View:
     #: (path, sheet ordinal, "identifiers" or a relation's position) -> row indexes
     hits: dict[tuple[str, int, str | int], set[int]] = field(default_factory=dict)
     opened: dict[tuple[str, int], Sheet] = field(default_factory=dict)
+    #: sheets over some rows only, by file, sheet and rows
+    parts: dict[tuple[str, int, frozenset[int]], Sheet] = field(default_factory=dict)
     #: the index cannot answer this search: every sheet is read as without it
     everything: bool = False
 
@@ -886,8 +901,25 @@ class _View:
         """The row indexes of ``item`` found for the identifiers or for a relation."""
         return self.hits.get((str(item.path), item.entry.ordinal, tag), set())
 
-    def open(self, item: _Stored) -> Sheet:
-        """The sheet itself, read as a full search reads it (FileProblem: it cannot be)."""
+    def open(self, item: _Stored, rows: Collection[int] | None = None) -> Sheet:
+        """The sheet itself, read as a full search reads it (FileProblem: it cannot be).
+
+        With ``rows``: a CSV sheet over those rows only, read by their place in the
+        file (the whole sheet when that cannot be trusted, see :mod:`csv_rows`).
+        """
+        full = self._open(item)
+        if rows is None or full.subset is None or item.entry.repeated is None:
+            return full
+        slot = (str(item.path), item.entry.ordinal, frozenset(rows))
+        if slot not in self.parts:
+            part = full.subset(rows, item.entry.rows)
+            if part is not None:
+                part.text_columns.update(full.text_columns)
+                part.repeated_rows = frozenset(item.entry.repeated)
+            self.parts[slot] = part or full
+        return self.parts[slot]
+
+    def _open(self, item: _Stored) -> Sheet:
         slot = (str(item.path), item.entry.ordinal)
         if slot not in self.opened:
             for ordinal, opened in enumerate(self.connector._sheets([item.path])):

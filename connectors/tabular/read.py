@@ -26,7 +26,7 @@ import glob
 import io
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -42,6 +42,7 @@ from connectors.safe_files import (
     printable,
     readable_by_name,
 )
+from connectors.tabular.csv_rows import read_records
 from connectors.tabular.exprs import clean, integral, scoped_extension
 from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
 from connectors.tabular.workbook_facts import WorkbookFacts, as_runs, from_runs
@@ -91,6 +92,11 @@ class Sheet:
     typed: bool = False
     #: per ICCID field: whether its column was kept as text (see ``typed_for``)
     text_columns: dict[str, bool] = field(default_factory=dict)
+    #: a CSV file: the same sheet over some data rows only, read by their place in the
+    #: file (``rows``, the data rows the file is known to hold); None: it cannot be
+    subset: Callable[[Collection[int], int], Sheet | None] | None = None
+    #: a sheet over some rows only: the rows whose key value is repeated in the file
+    repeated_rows: frozenset[int] | None = None
 
     def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
         """The rows where ``keep`` holds, as ``__row`` plus one column per field."""
@@ -432,8 +438,32 @@ def _csv_sheet(
         )
         return build(scan(prefix), [note], True)
 
+    def subset(indexes: Collection[int], rows: int) -> Sheet | None:
+        """The sheet over the data rows ``indexes`` only (their ``__index`` kept), read
+        by their place in the file; None when the file is not as it was indexed."""
+        if not utf8 or truncated:
+            return None
+        # the first data row too: polars takes the number of fields from it, as in a
+        # full read (a short row first would be refused); it is filtered out later
+        records = read_records(path, header_end, options.quote, {0, *indexes})
+        if records is None or records.count != rows:
+            return None
+        chosen = sorted(records.rows)
+        data = records.header + b"".join(records.rows[index] for index in chosen)
+        try:
+            frame = scan(data).collect()
+        except Exception:  # polars reads them otherwise: the whole file, as usual
+            return None
+        if frame.height != len(chosen):
+            return None
+        part = build(frame.lazy(), notes, truncated)
+        dtype = part.raw.collect_schema()["__index"]
+        part.raw = part.raw.with_columns(pl.lit(pl.Series("__index", chosen, dtype=dtype)))
+        return part
+
     sheet = build(scan(source), notes, truncated)
     sheet.repair = repair
+    sheet.subset = subset
     return sheet
 
 

@@ -51,7 +51,7 @@ from discover.errors import DiscoverError
 log = logging.getLogger(__name__)
 
 #: bump when what is stored changes: an index of another format is built again
-FORMAT = 1
+FORMAT = 2
 _SAMPLE = 64 * 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -129,6 +129,9 @@ class SheetEntry:
     #: field -> the warning naming its damaged values (by count and row numbers)
     damage: dict[str, str] = field(default_factory=dict)
     rows: int = 0
+    #: the rows whose key value (the mapping's ``key``) is repeated in the sheet, so
+    #: that a search reading some rows only knows; None: not known
+    repeated: list[int] | None = None
 
 
 @dataclass(slots=True)

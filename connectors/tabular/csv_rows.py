@@ -1,0 +1,99 @@
+"""Read a few rows of a large CSV file by their place in it, not by parsing all of it.
+
+An indexed search knows which rows of a CSV hold the subject. polars cannot start in
+the middle of a file: asked for three rows of a 1,000,000-row log it parses every row
+(a hundred megabytes and more of memory for a 60 MB file). A CSV's records, though,
+end at the line breaks that are outside quotes, and a quote opens and closes: a
+record boundary is a newline with an even number of quote characters before it. This
+module finds those boundaries a few megabytes at a time (numpy: a cumulative count of
+quotes, parity at each newline) and returns the bytes of the header and of the wanted
+records, which polars then parses as the file itself would be.
+
+Blank lines are records, as polars reads them (rows of nulls). The caller compares the
+number of records found with the number of rows the file had when it was indexed: a
+difference (a stray quote polars reads otherwise, another line-ending convention, a
+changed file) means the boundaries cannot be trusted, and the file is read in full.
+Only encodings in which a newline and the quote are single bytes that never occur
+inside another character (UTF-8, and the ASCII range of the others) are read this way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from connectors.safe_files import open_regular
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """The header records' bytes, each wanted data record's bytes, and the count of data
+    records the file holds."""
+
+    header: bytes
+    rows: dict[int, bytes]
+    count: int
+
+
+def _spans(path: Path, quote: bytes, wanted: set[int]) -> tuple[dict[int, tuple[int, int]], int]:
+    """``(start, end)`` of each wanted record (0-based, header records included) and
+    the number of records, one chunk at a time: memory holds a chunk, not the file."""
+    spans: dict[int, tuple[int, int]] = {}
+    quote_byte = quote[0] if quote else None
+    carry = 0  # quotes seen so far, modulo 2
+    position = 0  # of the chunk in the file
+    records = 0  # records ended before this chunk
+    previous_end = 0  # where the record now being read began
+    last = 10
+    with open_regular(path) as handle:
+        while chunk := handle.read(CHUNK):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            newlines = data == 10
+            if quote_byte is not None:
+                quotes = np.cumsum(data == quote_byte, dtype=np.int32)
+                newlines &= (quotes + carry) % 2 == 0
+                carry = (carry + int(quotes[-1])) % 2
+            ends = np.flatnonzero(newlines) + (position + 1)
+            for number in (n for n in wanted if records <= n < records + len(ends)):
+                offset = number - records
+                start = int(ends[offset - 1]) if offset else previous_end
+                spans[number] = (start, int(ends[offset]))
+            if len(ends):
+                previous_end = int(ends[-1])
+            records += len(ends)
+            position += len(chunk)
+            last = chunk[-1]
+    if position and last != 10:  # a last record without a line break
+        if records in wanted:
+            spans[records] = (previous_end, position)
+        records += 1
+    return spans, records
+
+
+def read_records(
+    path: Path, header_records: int, quote: str | None, wanted: Collection[int]
+) -> Records | None:
+    """The header and the data records ``wanted`` (0-based after the header) of ``path``.
+
+    None when the file has fewer records than its header.
+    """
+    numbers = {header_records + index for index in wanted}
+    if header_records:
+        numbers.add(header_records - 1)
+    spans, total = _spans(path, (quote or "").encode("utf-8")[:1], numbers)
+    if total < header_records:
+        return None
+    rows: dict[int, bytes] = {}
+    with open_regular(path) as handle:
+        header = handle.read(spans[header_records - 1][1]) if header_records else b""
+        for number, (start, end) in sorted(spans.items()):
+            if number < header_records:
+                continue
+            handle.seek(start)
+            rows[number - header_records] = handle.read(end - start)
+    return Records(header, rows, total - header_records)

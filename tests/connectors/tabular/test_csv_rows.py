@@ -1,0 +1,115 @@
+"""Rows of a CSV file read by their place: the same records polars reads, or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from tabular_helpers import connector, ids, keys, scan
+
+import connectors.tabular.csv_rows as csv_rows
+from connectors.tabular.csv_rows import read_records
+
+TRICKY = (
+    b"Export 2026\r\n"
+    b"ID,Naam,MSISDN\r\n"
+    b'1,"de Vries, Jan",0612345678\r\n'
+    b"\r\n"
+    b'2,"Fatima ""Fa"" \nEl Amrani",0687654321\n'
+    b"3,Zo\xc3\xab,0611111111\n"
+    b",,\n"
+    b'4,"a\n\nb",0622222222\n'
+    b"5,Last,0633333333"
+)
+
+
+def _polars_rows(data: bytes, header_records: int) -> list[tuple[str | None, ...]]:
+    frame = pl.scan_csv(  # as connectors.tabular.read scans a CSV
+        data,
+        has_header=False,
+        skip_rows=header_records,
+        schema={"c0": pl.String, "c1": pl.String, "c2": pl.String},
+        truncate_ragged_lines=True,
+        raise_if_empty=False,
+    )
+    return frame.collect().rows()
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 64, 1 << 20])
+def test_each_record_read_alone_is_the_row_polars_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Quoted line breaks, doubled quotes, blank lines, CRLF, no final line break."""
+    monkeypatch.setattr(csv_rows, "CHUNK", chunk)  # record boundaries across chunks
+    path = tmp_path / "log.csv"
+    path.write_bytes(TRICKY)
+    expected = _polars_rows(TRICKY, 2)
+    records = read_records(path, 2, '"', range(len(expected)))
+    assert records is not None and records.count == len(expected) == 7
+    assert records.header == b"Export 2026\r\nID,Naam,MSISDN\r\n"
+    for index, row in enumerate(expected):
+        # read after the first record, as the connector reads them (polars takes the
+        # number of fields from the first row)
+        first = b"" if index == 0 else records.rows[0]
+        alone = _polars_rows(records.header + first + records.rows[index], 2)
+        assert alone[-1] == row, index
+
+
+def test_only_the_wanted_records_are_returned(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(TRICKY)
+    records = read_records(path, 2, '"', [4, 6, 99])
+    assert records is not None and sorted(records.rows) == [4, 6]
+    assert records.rows[6] == b"5,Last,0633333333"
+
+
+def test_a_file_shorter_than_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"Export 2026\n")
+    assert read_records(path, 2, '"', [0]) is None
+
+
+SIMS = {
+    "version": 1,
+    "kind": "tabular",
+    "category": "mobile.notifications",
+    "entity": "event",
+    "key": "id",
+    "columns": {"id": None, "msisdn": {"identifier": "phone"}, "text": None},
+    "headers": {"id": "ID", "msisdn": "MSISDN", "text": "Tekst"},
+}
+
+
+def test_an_indexed_search_reads_the_rows_by_place_and_answers_as_a_full_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = ["ID,MSISDN,Tekst"]
+    lines += [f'M-{n},06{n:08d},"regel\n{n}"' for n in range(500)]
+    lines.append("M-7,0699999999,twin of a key")  # a repeated key, far from the rows read
+    (tmp_path / "log.csv").write_text("\n".join(lines) + "\n")
+    read: list[int] = []
+    real = csv_rows.read_records
+
+    def counting(path: Path, header: int, quote: str | None, wanted: object) -> object:
+        read.append(len(list(wanted)))  # type: ignore[call-overload]
+        return real(path, header, quote, wanted)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("connectors.tabular.read.read_records", counting)
+    indexed = connector(tmp_path, SIMS, "log.csv", index_cache=str(tmp_path / "cache"))
+    full = connector(tmp_path, SIMS, "log.csv", index=False)
+    for phone in ("0600000007", "0600000123", "0699999999"):
+        wanted = ids(("phone", phone))
+        assert keys(scan(indexed, *[("phone", phone)])) == keys(full.scan(wanted)), phone
+    assert read and all(count <= 2 for count in read)  # a row or two, not the file
+    assert keys(scan(indexed, ("phone", "0600000007"))) == ["row=9"]  # key M-7 repeated
+
+
+def test_a_file_whose_records_polars_counts_otherwise_is_read_whole(tmp_path: Path) -> None:
+    """A stray quote: boundaries by quote parity differ from polars: no rows by place."""
+    text = 'ID,MSISDN,Tekst\nM-1,0612345678,5" screen\nM-2,0687654321,ok\nM-3,0611111111,"x"\n'
+    (tmp_path / "log.csv").write_text(text)
+    indexed = connector(tmp_path, SIMS, "log.csv", index_cache=str(tmp_path / "cache"))
+    full = connector(tmp_path, SIMS, "log.csv", index=False)
+    for phone in ("0612345678", "0687654321", "0611111111"):
+        assert keys(scan(indexed, ("phone", phone))) == keys(full.scan(ids(("phone", phone))))
