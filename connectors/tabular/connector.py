@@ -80,6 +80,8 @@ from connectors.tabular.read import (
     ROW,
     FileProblem,
     Sheet,
+    excel_rows,
+    file_format,
     read_sheets,
     resolve_files,
 )
@@ -907,17 +909,46 @@ class _View:
         With ``rows``: a CSV sheet over those rows only, read by their place in the
         file (the whole sheet when that cannot be trusted, see :mod:`csv_rows`).
         """
-        full = self._open(item)
-        if rows is None or full.subset is None or item.entry.repeated is None:
-            return full
+        if rows is None or item.entry.repeated is None:
+            return self._open(item)
         slot = (str(item.path), item.entry.ordinal, frozenset(rows))
         if slot not in self.parts:
-            part = full.subset(rows, item.entry.rows)
-            if part is not None:
-                part.text_columns.update(full.text_columns)
-                part.repeated_rows = frozenset(item.entry.repeated)
-            self.parts[slot] = part or full
+            self.parts[slot] = self._part(item, rows) or self._open(item)
         return self.parts[slot]
+
+    def _part(self, item: _Stored, rows: Collection[int]) -> Sheet | None:
+        """A CSV or workbook sheet over ``rows`` only; None: read it whole."""
+        connector = self.connector
+        if file_format(item.path, connector.mapping) == "excel":
+            if FACTS not in connector._cache:
+                connector._cache[FACTS] = connector.workbook_facts()
+            # a workbook costs a parse of its whole sheet per load: the rows loaded are
+            # kept for the search's later rounds, and loaded again only for new rows
+            status = item.path.stat()
+            slot = ("rows", str(item.path), item.entry.ordinal, status.st_mtime_ns, status.st_size)
+            held: tuple[frozenset[int], Sheet] | None = connector._cache.get(slot)
+            if held is not None and held[0].issuperset(rows):
+                return held[1]
+            wanted = frozenset(rows) | (held[0] if held is not None else frozenset())
+            part = excel_rows(
+                item.path,
+                connector.mapping,
+                base_dir=connector.source.base_dir,
+                scope=connector.scope,
+                cache=connector._cache,
+                ordinal=item.entry.ordinal,
+                rows=wanted,
+                expected=item.entry.rows,
+            )
+            if part is not None:
+                connector._cache[slot] = (wanted, part)
+        else:
+            full = self._open(item)  # a CSV: nothing parsed yet
+            part = None if full.subset is None else full.subset(rows, item.entry.rows)
+        if part is not None:
+            part.text_columns.update(item.entry.text_columns)
+            part.repeated_rows = frozenset(item.entry.repeated or ())
+        return part
 
     def _open(self, item: _Stored) -> Sheet:
         slot = (str(item.path), item.entry.ordinal)

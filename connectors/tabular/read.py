@@ -519,22 +519,12 @@ def _excel_sheets(
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     import fastexcel
 
-    options = mapping.read
     try:
         reader = fastexcel.read_excel(readable_by_name(path))
         names = list(reader.sheet_names)
     except Exception as exc:  # fastexcel raises its own error classes
         raise FileProblem(f"not a readable workbook ({_decode_error(exc)})") from None
-    if options.sheets == "*":
-        wanted: list[str | int] = list(names)
-    else:
-        wanted = list(options.sheets)
-    for selector in wanted:
-        if isinstance(selector, int):
-            sheet = names[selector] if selector < len(names) else None
-        else:
-            by_text = {header_text(n): n for n in names}
-            sheet = by_text.get(header_text(selector))
+    for selector, sheet in _selected_sheets(names, mapping):
         location = location_of(path, str(sheet if sheet is not None else selector), base_dir)
         if sheet is None:
             yield location, FileProblem(f"has no sheet {selector!r} (it has {', '.join(names)})")
@@ -556,6 +546,102 @@ def _excel_sheets(
             yield location, exc
         except Exception as exc:
             yield location, FileProblem(f"the sheet cannot be read ({_decode_error(exc)})")
+
+
+def _selected_sheets(names: list[str], mapping: TabularMapping) -> list[tuple[Any, str | None]]:
+    """(selector, sheet name or None when the workbook has no such sheet), in order."""
+    options = mapping.read
+    wanted: list[str | int] = list(names) if options.sheets == "*" else list(options.sheets)
+    by_text = {header_text(n): n for n in names}
+    return [
+        (
+            selector,
+            (names[selector] if selector < len(names) else None)
+            if isinstance(selector, int)
+            else by_text.get(header_text(selector)),
+        )
+        for selector in wanted
+    ]
+
+
+def excel_rows(
+    path: Path,
+    mapping: TabularMapping,
+    *,
+    base_dir: Path,
+    scope: str | None,
+    cache: dict[Any, Any],
+    ordinal: int,
+    rows: Collection[int],
+    expected: int,
+) -> Sheet | None:
+    """Sheet ``ordinal`` of a workbook over the data rows ``rows`` only (their
+    ``__index`` kept), for a search the index points to them.
+
+    calamine still parses the whole sheet, but only the header and these rows become
+    a frame. None when the sheet no longer has ``expected`` data rows, or cannot be
+    read this way: the caller then reads it whole, as usual.
+    """
+    import fastexcel
+
+    options = mapping.read
+    header_end = options.header_row - 1 + options.header_rows
+    try:
+        _check_workbook(path, cache, base_dir)
+        reader = fastexcel.read_excel(readable_by_name(path))
+        selected = _selected_sheets(list(reader.sheet_names), mapping)
+        if ordinal >= len(selected) or selected[ordinal][1] is None:
+            return None
+        sheet = str(selected[ordinal][1])
+        chosen = sorted(set(rows))
+        positions = [*range(header_end), *(header_end + row for row in chosen)]
+        keep = set(positions)
+        seen = [0]
+
+        def skipped(position: int) -> bool:
+            seen[0] = max(seen[0], position + 1)
+            return position not in keep
+
+        loaded = reader.load_sheet(
+            sheet, header_row=None, skip_rows=skipped, dtypes="string"
+        ).to_polars()
+    except (FileProblem, OSError):
+        return None
+    except Exception:  # fastexcel's own errors: read the sheet whole, as usual
+        return None
+    if seen[0] - header_end != expected or loaded.height != len(positions):
+        return None
+    whole = _kept_number_cells(
+        facts_of(cache, base_dir), path, sheet, partial(_number_cells, reader, sheet)
+    )
+
+    def number_cells(column: int) -> list[bool]:
+        flags = whole(column)
+        if len(flags) != seen[0]:
+            raise FileProblem("the sheet changed while it was read")
+        return [flags[position] for position in positions]
+
+    location = location_of(path, sheet, base_dir)
+    try:
+        part = _excel_sheet(path, sheet, loaded, mapping, location, scope, number_cells)
+    except FileProblem:
+        return None
+    dtype = part.raw.collect_schema()["__index"]
+    part.raw = part.raw.with_columns(pl.lit(pl.Series("__index", chosen, dtype=dtype)))
+    return part
+
+
+def _check_workbook(path: Path, cache: dict[Any, Any], base_dir: Path) -> None:
+    """Refuse a decompression bomb (FileProblem): once per workbook version."""
+    status = check_regular(path)
+    checked = ("archive-checked", str(path), status.st_mtime_ns, status.st_size)
+    if checked not in cache:  # inflates every member once: not every search
+        facts = facts_of(cache, base_dir)
+        if facts.get(path, "archive-checked") is not True:
+            stamp = facts.stamp(path)
+            check_archive(path)
+            facts.put(path, "archive-checked", True, stamp)
+        cache[checked] = True
 
 
 def facts_of(cache: dict[Any, Any], base_dir: Path) -> WorkbookFacts:
@@ -689,17 +775,10 @@ def read_sheets(
     """The sheets of one file; a problem is yielded as (location, FileProblem)."""
     location = location_of(path, None, base_dir)
     try:
-        status = check_regular(path)
+        check_regular(path)
         kind = file_format(path, mapping)
         if kind == "excel":
-            checked = ("archive-checked", str(path), status.st_mtime_ns, status.st_size)
-            if checked not in cache:  # inflates every member once: not every search
-                facts = facts_of(cache, base_dir)
-                if facts.get(path, "archive-checked") is not True:
-                    stamp = facts.stamp(path)
-                    check_archive(path)
-                    facts.put(path, "archive-checked", True, stamp)
-                cache[checked] = True
+            _check_workbook(path, cache, base_dir)
             yield from _excel_sheets(path, mapping, base_dir, scope, cache)
         elif kind == "parquet":
             yield _parquet_sheet(path, mapping, location, scope)

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from tabular_helpers import SIM_MAPPING, connector, keys, scan, workbook_bytes
 
@@ -131,3 +132,55 @@ def test_facts_are_cleared_with_the_index_and_not_kept_without_one(
     _answers(tmp_path, index=False)
     assert len(read_calls) > learnt  # learnt again by the next search: kept nowhere
     assert list((tmp_path / "cache").glob("workbook-*.json")) == []
+
+
+def test_a_workbook_sheet_over_some_rows_keeps_their_numbers_and_number_cells(
+    tmp_path: Path,
+) -> None:
+    from connectors.tabular.read import excel_rows
+
+    rows = _rows(ZOE_ICCID)
+    rows += [[f"89310400000000{n:05d}", f"06{n:08d}", None, f"P{n}", None, None] for n in range(50)]
+    (tmp_path / "sims.xlsx").write_bytes(workbook_bytes({"SIMs": rows}))
+    target = connector(tmp_path, SIM_MAPPING, "sims.xlsx", index_cache=str(tmp_path / "cache"))
+    settings = {
+        "base_dir": tmp_path,
+        "scope": None,
+        "cache": {},
+        "ordinal": 0,
+        "rows": [1, 40],
+        "expected": len(rows) - 1,
+    }
+    part = excel_rows(tmp_path / "sims.xlsx", target.mapping, **settings)  # type: ignore[arg-type]
+    assert part is not None and part.typed
+    frame = part.raw.collect()
+    assert frame.get_column("__index").to_list() == [1, 40]
+    shown = part.query(pl.lit(True)).collect()
+    assert shown.get_column("__row").to_list() == [3, 42]  # the rows of the workbook
+    assert shown.get_column("iccid").to_list()[0] == "8.93104E+18"  # a number cell: lost
+    # a sheet whose number of rows is not what the index knows: read whole instead
+    assert excel_rows(tmp_path / "sims.xlsx", target.mapping, **{**settings, "expected": 7}) is None  # type: ignore[arg-type]
+
+
+def test_the_rounds_of_a_search_load_a_workbook_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import connectors.tabular.connector as tabular_connector
+
+    (tmp_path / "sims.xlsx").write_bytes(workbook_bytes({"SIMs": _rows(ZOE_ICCID)}))
+    loads: list[object] = []
+    real = tabular_connector.excel_rows
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        loads.append(kwargs["rows"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tabular_connector, "excel_rows", counting)
+    target = connector(tmp_path, SIM_MAPPING, "sims.xlsx", index_cache=str(tmp_path / "cache"))
+    target.build_index()
+    target.begin_search()
+    assert keys(scan(target, ("email", "zoe@example.nl"))) == ["row=3"]  # round 0
+    assert keys(scan(target, ("phone", "0687654321"))) == ["row=3"]  # round 1: same row
+    assert len(loads) == 1
+    assert keys(scan(target, ("email", "saar@example.nl"))) == ["row=2"]  # a new row
+    assert len(loads) == 2 and set(loads[1]) == {0, 1}  # loaded again with both
