@@ -40,6 +40,18 @@ class Records:
     count: int
 
 
+def _ends(chunk: bytes, quote_byte: int | None, carry: int) -> np.ndarray:
+    """Offsets in ``chunk`` of the newlines that end a record (an even number of quotes
+    before them, ``carry`` counting those of earlier chunks)."""
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    if quote_byte is None:
+        return newlines
+    quotes = np.flatnonzero(data == quote_byte)
+    before = np.searchsorted(quotes, newlines) + carry
+    return newlines[before % 2 == 0]
+
+
 def _spans(path: Path, quote: bytes, wanted: set[int]) -> tuple[dict[int, tuple[int, int]], int]:
     """``(start, end)`` of each wanted record (0-based, header records included) and
     the number of records, one chunk at a time: memory holds a chunk, not the file."""
@@ -52,20 +64,24 @@ def _spans(path: Path, quote: bytes, wanted: set[int]) -> tuple[dict[int, tuple[
     last = 10
     with open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
-            data = np.frombuffer(chunk, dtype=np.uint8)
-            newlines = data == 10
-            if quote_byte is not None:
-                quotes = np.cumsum(data == quote_byte, dtype=np.int32)
-                newlines &= (quotes + carry) % 2 == 0
-                carry = (carry + int(quotes[-1])) % 2
-            ends = np.flatnonzero(newlines) + (position + 1)
-            for number in (n for n in wanted if records <= n < records + len(ends)):
-                offset = number - records
-                start = int(ends[offset - 1]) if offset else previous_end
-                spans[number] = (start, int(ends[offset]))
-            if len(ends):
-                previous_end = int(ends[-1])
-            records += len(ends)
+            quoted = bool(carry) or (quote_byte is not None and quote in chunk)
+            count = chunk.count(b"\n")
+            if not quoted and not any(records <= n < records + count for n in wanted):
+                # the common chunk: no quote in it, no wanted record ends in it
+                if count:
+                    previous_end = position + chunk.rfind(b"\n") + 1
+                records += count
+            else:
+                ends = _ends(chunk, quote_byte if quoted else None, carry) + (position + 1)
+                if quoted:
+                    carry = (carry + chunk.count(quote)) % 2
+                for number in (n for n in wanted if records <= n < records + len(ends)):
+                    offset = number - records
+                    start = int(ends[offset - 1]) if offset else previous_end
+                    spans[number] = (start, int(ends[offset]))
+                if len(ends):
+                    previous_end = int(ends[-1])
+                records += len(ends)
             position += len(chunk)
             last = chunk[-1]
     if position and last != 10:  # a last record without a line break
