@@ -41,6 +41,7 @@ import re
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -346,57 +347,81 @@ class _Rounds:
         return [self._result(subject, started, finished) for subject in self.subjects]
 
     def _scan_all(self, wanted: set[Identifier]) -> list[_SourceRound]:
-        rounds: list[_SourceRound] = []
+        """One round: every source that takes one of ``wanted``'s types, scanned.
+
+        Sources are independent, and most of a scan's time is spent outside Python
+        (a database query, a workbook parsed by calamine, files stat'ed), so up to
+        ``settings.parallel_sources`` of them are scanned at the same time; results are
+        taken in the sources' order, so the outcome does not depend on which ends first.
+        """
         total = len(self.connectors)
+        jobs: list[tuple[Connector, list[Identifier]]] = []
         for position, connector in enumerate(self.connectors, start=1):
-            status = self.statuses[connector.name]
-            if status.failed:
+            if self.statuses[connector.name].failed:
                 continue
-            started = clock.perf_counter()
-            limit = limit_of(connector, self.settings.time_limit)
             try:
                 types = connector.identifier_types()
-                identifiers = sorted(i for i in wanted if i.type in types)
-                if not identifiers:
-                    continue
-                if self.progress:
-                    self.progress(connector.name, position, total)
-                result = run_within(
-                    connector,
-                    limit - status.seconds,
-                    partial(self._check_and_scan, connector, identifiers),
-                )
-            except TimeLimitExceeded:
-                status.status, status.transient = "failed", True
-                status.error = (
-                    f"timed out: not done within its time limit of {limit:g} s "
-                    "(time_limit in the sources file); abandoned"
-                )
-                log.warning("source %s timed out after %g s", connector.name, limit)
-                continue
-            except SourceError as exc:
-                status.status, status.error, status.transient = "failed", exc.message, exc.transient
-                log.warning("source %s failed: %s", connector.name, exc.message)
-                continue
             except Exception as exc:  # a connector bug must not lose the other sources
+                status = self.statuses[connector.name]
                 status.status, status.error = "failed", f"{type(exc).__name__}: {exc}"
                 log.exception("source %s failed unexpectedly", connector.name)
                 continue
-            finally:
-                status.seconds += clock.perf_counter() - started
-            status.status = "ok"
-            status.scans += 1
-            status.rows_read += result.rows_read
-            status.truncated = status.truncated or result.truncated
-            status.warnings.extend(w for w in result.warnings if w not in status.warnings)
-            log.info(
-                "source %s: %d records for %d identifiers",
-                connector.name,
-                len(result.records),
-                len(identifiers),
+            identifiers = sorted(i for i in wanted if i.type in types)
+            if not identifiers:
+                continue
+            if self.progress:
+                self.progress(connector.name, position, total)
+            jobs.append((connector, identifiers))
+        workers = max(1, min(self.settings.parallel_sources, len(jobs)))
+        if workers == 1:
+            outcomes = [self._scan_one(connector, identifiers) for connector, identifiers in jobs]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
+                futures = [pool.submit(self._scan_one, *job) for job in jobs]
+                outcomes = [future.result() for future in futures]
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _scan_one(self, connector: Connector, identifiers: list[Identifier]) -> _SourceRound | None:
+        """One source's scan in this round, its status updated; None when it failed."""
+        status = self.statuses[connector.name]
+        started = clock.perf_counter()
+        limit = limit_of(connector, self.settings.time_limit)
+        try:
+            result = run_within(
+                connector,
+                limit - status.seconds,
+                partial(self._check_and_scan, connector, identifiers),
             )
-            rounds.append(_SourceRound.index(connector.name, result, datetime.now(UTC)))
-        return rounds
+        except TimeLimitExceeded:
+            status.status, status.transient = "failed", True
+            status.error = (
+                f"timed out: not done within its time limit of {limit:g} s "
+                "(time_limit in the sources file); abandoned"
+            )
+            log.warning("source %s timed out after %g s", connector.name, limit)
+            return None
+        except SourceError as exc:
+            status.status, status.error, status.transient = "failed", exc.message, exc.transient
+            log.warning("source %s failed: %s", connector.name, exc.message)
+            return None
+        except Exception as exc:  # a connector bug must not lose the other sources
+            status.status, status.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("source %s failed unexpectedly", connector.name)
+            return None
+        finally:
+            status.seconds += clock.perf_counter() - started
+        status.status = "ok"
+        status.scans += 1
+        status.rows_read += result.rows_read
+        status.truncated = status.truncated or result.truncated
+        status.warnings.extend(w for w in result.warnings if w not in status.warnings)
+        log.info(
+            "source %s: %d records for %d identifiers",
+            connector.name,
+            len(result.records),
+            len(identifiers),
+        )
+        return _SourceRound.index(connector.name, result, datetime.now(UTC))
 
     def _check_and_scan(self, connector: Connector, identifiers: list[Identifier]) -> ScanResult:
         if connector.name not in self.checked:

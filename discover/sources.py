@@ -60,6 +60,8 @@ class Settings:
     chunk_size: int = 500
     #: seconds a source may take in one search (all its rounds) before it is failed
     time_limit: float = 300.0
+    #: sources scanned at the same time within a round (1: one after another)
+    parallel_sources: int = 2
     #: local parts of role mailboxes: info@…, sales@… are an organisation's, not a person's
     role_mailboxes: tuple[str, ...] = (
         "info",

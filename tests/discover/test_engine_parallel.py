@@ -1,0 +1,100 @@
+"""Sources of one round are scanned side by side, and the outcome is the same as one by one."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from engine_support import build_demo, demo
+
+from connectors import load_mappings
+from connectors.sql.connector import SqlConnector
+from discover.demo.people import JAN, PEOPLE
+from discover.engine import open_connectors, search, search_many
+from discover.register import default_register
+from discover.request import build_request
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("demo"))
+
+
+class _Meeting(SqlConnector):
+    """A real SQL connector whose first scan waits until the other source's has begun."""
+
+    def __init__(self, *args: Any, meeting: threading.Barrier, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meeting = meeting
+        self.met: bool | None = None
+
+    def scan(self, identifiers):  # type: ignore[no-untyped-def]
+        if self.met is None:
+            try:
+                self.meeting.wait(timeout=20)  # a bound for a broken build, not a measure
+                self.met = True
+            except threading.BrokenBarrierError:
+                self.met = False
+        return super().scan(identifiers)
+
+
+def _meeting_connectors(sources: Any) -> list[_Meeting]:
+    register = default_register()
+    plain = open_connectors(sources, load_mappings(sources, register), register)
+    meeting = threading.Barrier(len(plain))
+    return [
+        _Meeting(c.source, c.mapping, register, sources.settings, meeting=meeting) for c in plain
+    ]
+
+
+def test_two_sources_of_one_round_are_scanned_at_the_same_time(demo_dir: Path) -> None:
+    sources = demo(demo_dir, parallel_sources=2)
+    connectors = _meeting_connectors(sources)
+    try:
+        result = search(
+            build_request([("email", JAN.email), ("phone", JAN.mobile)], request_id="REQ-P"),
+            sources,
+            connectors=connectors,
+        )
+    finally:
+        for connector in connectors:
+            connector.close()
+    assert [c.met for c in connectors] == [True, True]  # each saw the other begin
+    assert result.complete and result.hits.num_rows > 0
+
+
+def test_one_after_another_when_asked(demo_dir: Path) -> None:
+    sources = demo(demo_dir, parallel_sources=1)
+    connectors = _meeting_connectors(sources)
+    connectors[0].meeting = threading.Barrier(2, timeout=0.5)  # the other never comes
+    connectors[1].meeting = connectors[0].meeting
+    try:
+        search(
+            build_request([("email", JAN.email)], request_id="REQ-S"),
+            sources,
+            connectors=connectors,
+        )
+    finally:
+        for connector in connectors:
+            connector.close()
+    assert connectors[0].met is False  # it waited alone: the other had not begun
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in row.items() if k not in ("observed_at",)} for row in table.to_pylist()
+    ]
+
+
+def test_side_by_side_finds_what_one_by_one_finds(demo_dir: Path) -> None:
+    requests = [build_request([("email", p.email)], request_id=f"R-{p.key}") for p in PEOPLE]
+    together = search_many(requests, demo(demo_dir, parallel_sources=4))
+    alone = search_many(requests, demo(demo_dir, parallel_sources=1))
+    for first, second in zip(together, alone, strict=True):
+        assert _rows(first.hits) == _rows(second.hits)
+        assert [(s.name, s.status, s.scans, s.rows_read) for s in first.sources] == [
+            (s.name, s.status, s.scans, s.rows_read) for s in second.sources
+        ]
