@@ -7,11 +7,14 @@ sources file), else ``$DISCOVER_CACHE_DIR/<name>``, else the user's cache direct
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import hashlib
 import os
 import re
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -65,3 +68,59 @@ def settings_digest(*parts: Any) -> str:
     """A digest of what a cache depends on besides its files, stable across processes."""
     text = repr(tuple(canonical(part) for part in parts))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- an index kept as one SQLite file ---------------------------------------------------
+
+
+def private_file(path: Path) -> None:
+    """Create ``path``'s directory (mode 0700) and the file (0600) if missing."""
+    directory = path.parent
+    if not directory.is_dir():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
+
+@contextlib.contextmanager
+def private_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to the private index file ``path``, closed afterwards.
+
+    A scan may run in a worker thread (the source's time limit), hence no thread check.
+    """
+    private_file(path)
+    connection = sqlite3.connect(path, timeout=60, check_same_thread=False)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def reset_for_settings(
+    connection: sqlite3.Connection, schema: str, digest: str, tables: tuple[str, ...]
+) -> str | None:
+    """Create the tables; empty them when they were made for other settings.
+
+    Returns why an existing index was emptied (None: it was new, or still valid).
+    """
+    connection.executescript(schema)
+    row = connection.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+    if row is not None and row[0] == digest:
+        return None
+    reason = None if row is None else "the mapping or its settings changed"
+    with connection:
+        for table in (*tables, "meta"):
+            connection.execute(f"DELETE FROM {table}")  # noqa: S608 - the callers' names
+        connection.execute("INSERT INTO meta VALUES ('settings', ?)", (digest,))
+    return reason
+
+
+def remove_sqlite(path: Path) -> bool:
+    """Remove an index file and its journals; whether there was one."""
+    existed = path.exists()
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
+    return existed

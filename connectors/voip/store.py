@@ -23,10 +23,9 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -159,44 +158,18 @@ class FileIndex:
 
     # -- opening ------------------------------------------------------------------
 
-    def _create(self) -> None:
-        directory = self.path.parent
-        if not directory.is_dir():
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(self.path, 0o600)
-
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
-        self._create()
-        connection = sqlite3.connect(self.path, timeout=60)
-        try:
-            yield connection
-        finally:
-            connection.close()
+    def _open(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return caches.private_sqlite(self.path)
 
     def _prepare(self, connection: sqlite3.Connection) -> str | None:
         """Create the tables; empty them when they were made for other settings."""
-        connection.executescript(_SCHEMA)
-        row = connection.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-        if row is not None and row[0] == self._digest:
-            return None
-        reason = None if row is None else "the mapping or its settings changed"
-        with connection:
-            for table in ("files", "refs", "keys", "meta"):
-                connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-            connection.execute("INSERT INTO meta VALUES ('settings', ?)", (self._digest,))
-        return reason
+        return caches.reset_for_settings(
+            connection, _SCHEMA, self._digest, ("files", "refs", "keys")
+        )
 
     def clear(self) -> bool:
         """Remove the index file; whether there was one."""
-        existed = self.path.exists()
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{self.path}{suffix}")
-        return existed
+        return caches.remove_sqlite(self.path)
 
     # -- updating -----------------------------------------------------------------
 
