@@ -124,3 +124,16 @@ def remove_sqlite(path: Path) -> bool:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{path}{suffix}")
     return existed
+
+
+def index_status(path: Path, keys_query: str) -> dict[str, object]:
+    """How many files and keys an index file holds (``discover index status``)."""
+    if not path.exists():
+        return {"path": str(path), "exists": False, "files": 0, "keys": 0}
+    try:
+        with private_sqlite(path) as connection:
+            files = connection.execute("SELECT count(*) FROM files").fetchone()[0]
+            keys = connection.execute(keys_query).fetchone()[0]
+    except sqlite3.DatabaseError:
+        return {"path": str(path), "exists": True, "damaged": True}
+    return {"path": str(path), "exists": True, "files": files, "keys": int(keys or 0)}

@@ -351,12 +351,4 @@ class FileIndex:
 
     def status(self) -> dict[str, object]:
         """How many files and keys the index holds (for operators)."""
-        if not self.path.exists():
-            return {"path": str(self.path), "exists": False, "files": 0, "keys": 0}
-        try:
-            with self._open() as connection:
-                files = connection.execute("SELECT count(*) FROM files").fetchone()[0]
-                keys = connection.execute("SELECT count(*) FROM keys").fetchone()[0]
-        except sqlite3.DatabaseError:
-            return {"path": str(self.path), "exists": True, "damaged": True}
-        return {"path": str(self.path), "exists": True, "files": files, "keys": keys}
+        return caches.index_status(self.path, "SELECT count(*) FROM keys")
