@@ -65,7 +65,9 @@ def load_mapping(
         path, kinds=KINDS, expected_kind=expected_kind, overrides=overrides
     )
     try:
-        cls = connector_class(kind)
+        # the source's own kind reads the mapping (an ldif source reads a kind: ldap
+        # mapping with the LDIF connector, without loading the LDAP client)
+        cls = connector_class(expected_kind or kind)
     except KeyError as exc:  # read_mapping_document checked the kind: defensive only
         raise ConfigError(file, "kind", str(exc.args[0])) from None
     validate(document, cls.mapping_schema, file=file)

@@ -7,6 +7,9 @@ these tests then name every table that must learn it.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,24 @@ def test_every_per_type_table_covers_every_type(name: str, table: dict) -> None:
 def test_every_type_subset_names_known_types(name: str, subset: frozenset[str]) -> None:
     assert subset, name
     assert set(subset) <= TYPES, name
+
+
+def test_an_ldif_source_reads_its_directory_mapping_without_the_ldap_client() -> None:
+    """Every search of an LDIF export loads its mapping: the LDAP client is not needed."""
+    program = (
+        "import sys\n"
+        "from connectors.registry import load_mapping\n"
+        "from discover.config import shipped_path\n"
+        "from discover.register import default_register\n"
+        "loaded = load_mapping(shipped_path('directory', 'inetorgperson.yaml'),\n"
+        "                      default_register(), expected_kind='ldif')\n"
+        "print(loaded.kind, 'ldap3' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=True,
+    )
+    assert done.stdout.split() == ["ldap", "False"]
