@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -211,6 +212,20 @@ class CountingConnector:
         return result
 
 
+def one_at_a_time(sink: ProgressSink | None) -> ProgressSink | None:
+    """``sink`` called by one thread at a time: the engine scans sources side by side,
+    and a sink counts and publishes (a Celery task's state) without locks of its own."""
+    if sink is None:
+        return None
+    lock = threading.Lock()
+
+    def serialised(event: dict[str, Any]) -> None:
+        with lock:
+            sink(event)
+
+    return serialised
+
+
 def _search(
     spec: ShardSpec, items: list[BatchItem], sink: ProgressSink | None
 ) -> list[SearchResult]:
@@ -220,6 +235,7 @@ def _search(
         sources = replace(sources, settings=settings)
     register = default_register()
     mappings = load_mappings(sources, register)
+    sink = one_at_a_time(sink)  # the sources of a round report from their own threads
     connectors = [
         CountingConnector(connector, spec.index, sink)
         for connector in open_connectors(sources, mappings, register)
