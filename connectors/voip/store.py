@@ -59,14 +59,8 @@ CREATE INDEX IF NOT EXISTS keys_key ON keys (key);
 CREATE INDEX IF NOT EXISTS keys_relpath ON keys (relpath);
 """
 
-_LOOKUP_INDEXES = (
-    "files_mac",
-    "files_name",
-    "refs_name",
-    "refs_relpath",
-    "keys_key",
-    "keys_relpath",
-)
+#: the look-up indexes of _SCHEMA (a first build creates them after its rows)
+_LOOKUP_INDEXES = tuple(re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", _SCHEMA))
 Stamp = tuple[int, int, int]  # size, mtime_ns, inode
 
 
@@ -154,7 +148,6 @@ class FileIndex:
         self._shared: dict[tuple[str, str], str | None] = {}
         self._prepared: dict[tuple[int, str, str | None], str | None] = {}
         self._tails: dict[str, str | None] = {}
-        self._known: set[str] = set()
 
     # -- opening ------------------------------------------------------------------
 
@@ -202,7 +195,6 @@ class FileIndex:
             }
             present = set(listing.files)
             gone = [relpath for relpath in stored if relpath not in present]
-            self._known = set(stored)
             if not stored:  # a first build: the look-up indexes once, over every row
                 with connection:
                     for name in _LOOKUP_INDEXES:
@@ -216,9 +208,9 @@ class FileIndex:
                 done.parsed += 1
                 done.rows += pending[-1].rows
                 if len(pending) >= _BATCH:
-                    self._store(connection, pending, [])
+                    self._store(connection, pending, [], stored)
                     pending = []
-            self._store(connection, pending, gone)
+            self._store(connection, pending, gone, stored)
             done.dropped = len(gone)
             connection.executescript(_SCHEMA)  # (again) the look-up indexes
         return done
@@ -254,10 +246,15 @@ class FileIndex:
         return entry
 
     def _store(
-        self, connection: sqlite3.Connection, entries: list[_FileEntry], gone: list[str]
+        self,
+        connection: sqlite3.Connection,
+        entries: list[_FileEntry],
+        gone: list[str],
+        stored: Collection[str],
     ) -> None:
+        """Write ``entries`` and drop ``gone``; ``stored``: what the index held before."""
         # a file the index held before (changed) or no longer sees: its rows go first
-        stale = [(e.relpath,) for e in entries if e.relpath in self._known]
+        stale = [(e.relpath,) for e in entries if e.relpath in stored]
         stale.extend((relpath,) for relpath in gone)
         with connection:
             for table in ("files", "refs", "keys"):
