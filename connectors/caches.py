@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -29,6 +29,14 @@ def cache_dir(configured: object, base_dir: Path, name: str) -> Path:
         return Path(root).expanduser() / name
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "discover" / name
+
+
+def file_index_dir(connection: Mapping[str, Any], base_dir: Path) -> Path | None:
+    """Where a file source keeps its index (``connection.index_cache``, else the cache
+    directory's ``file-index``); None when ``connection.index`` switches it off."""
+    if connection.get("index", True) in (False, "false", "no", "off"):
+        return None
+    return cache_dir(connection.get("index_cache"), base_dir, "file-index")
 
 
 def canonical(value: Any) -> Any:
@@ -73,14 +81,18 @@ def settings_digest(*parts: Any) -> str:
 # -- an index kept as one SQLite file ---------------------------------------------------
 
 
-def private_file(path: Path) -> None:
-    """Create ``path``'s directory (mode 0700) and the file (0600) if missing."""
+def private_file(path: Path, *, empty: bool = False) -> None:
+    """Create ``path``'s directory (mode 0700) and the file (0600) if missing.
+
+    ``empty``: the file is emptied too (a new index written over a leftover).
+    """
     directory = path.parent
     if not directory.is_dir():
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if empty or not path.exists():
+        flags = os.O_CREAT | os.O_WRONLY | (os.O_TRUNC if empty else 0)
+        os.close(os.open(path, flags, 0o600))
     os.chmod(path, 0o600)
 
 

@@ -298,14 +298,9 @@ class LdifConnector(DirectoryConnector):
     def index_file(self) -> Path | None:
         """Where this source's index is kept; None when ``connection.index`` is false or
         the export may read ``file://`` values (their files are not stamped)."""
-        connection = self.source.connection
-        if connection.get("index", True) in (False, "false", "no", "off"):
+        directory = caches.file_index_dir(self.source.connection, self.source.base_dir)
+        if directory is None or self.source.allow_file_urls:
             return None
-        if self.source.allow_file_urls:
-            return None
-        directory = caches.cache_dir(
-            connection.get("index_cache"), self.source.base_dir, "file-index"
-        )
         return ldif_store.index_path(directory, self.name, self.path.resolve())
 
     def _settings(self) -> str:

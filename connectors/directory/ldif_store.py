@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from connectors import caches
+
 #: bump when what is stored changes: an index of another format is built again
 FORMAT = 1
 _SCHEMA = """
@@ -81,15 +83,6 @@ def _reference_key(entry_type: str, attribute: str, reference: DnKey) -> str:
     return json.dumps([entry_type, attribute, *reference], ensure_ascii=False)
 
 
-def _create_private(path: Path) -> None:
-    directory = path.parent
-    if not directory.is_dir():
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
-    os.chmod(path, 0o600)
-
-
 def clear(path: Path) -> bool:
     """Remove an index file; whether there was one."""
     existed = path.exists()
@@ -115,7 +108,7 @@ class IndexWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per writer
-        _create_private(self.temporary)
+        caches.private_file(self.temporary, empty=True)
         self._connection = sqlite3.connect(self.temporary)
         self._connection.executescript(_SCHEMA)
         self._values: list[tuple[str, str, int]] = []

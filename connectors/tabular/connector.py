@@ -233,11 +233,10 @@ class TabularConnector(Connector):
 
     def file_index(self) -> store.FileIndex | None:
         """This source's persistent index; None when ``connection.index`` is false."""
-        connection = self.source.connection
-        if connection.get("index", True) in (False, "false", "no", "off"):
-            return None
         base_dir = self.source.base_dir
-        directory = caches.cache_dir(connection.get("index_cache"), base_dir, "file-index")
+        directory = caches.file_index_dir(self.source.connection, base_dir)
+        if directory is None:
+            return None
         path = store.index_path(directory, self.name, base_dir.resolve())
         digest = caches.settings_digest(
             store.code_digest(),
@@ -376,24 +375,22 @@ class TabularConnector(Connector):
     def workbook_facts(self) -> WorkbookFacts:
         """Where facts about this source's workbooks are kept: beside its index, or
         nowhere when the index is off (they are then learnt on every search)."""
-        connection = self.source.connection
-        if connection.get("index", True) in (False, "false", "no", "off"):
-            return WorkbookFacts(None)
-        base_dir = self.source.base_dir
-        return WorkbookFacts(
-            caches.cache_dir(connection.get("index_cache"), base_dir, "file-index")
-        )
+        return WorkbookFacts(caches.file_index_dir(self.source.connection, self.source.base_dir))
 
-    def _sheets(self, files: list[Path]) -> Iterator[Sheet | tuple[str, FileProblem]]:
+    def _reader_cache(self) -> dict[Any, Any]:
+        """What the readers keep for this connector, the workbook facts' place included."""
         if FACTS not in self._cache:
             self._cache[FACTS] = self.workbook_facts()
+        return self._cache
+
+    def _sheets(self, files: list[Path]) -> Iterator[Sheet | tuple[str, FileProblem]]:
         for path in files:
             yield from read_sheets(
                 path,
                 self.mapping,
                 base_dir=self.source.base_dir,
                 scope=self.scope,
-                cache=self._cache,
+                cache=self._reader_cache(),
             )
 
     def _sheet_report(self, sheet: Sheet) -> tuple[list[str], bool]:
@@ -906,8 +903,9 @@ class _View:
     def open(self, item: _Stored, rows: Collection[int] | None = None) -> Sheet:
         """The sheet itself, read as a full search reads it (FileProblem: it cannot be).
 
-        With ``rows``: a CSV sheet over those rows only, read by their place in the
-        file (the whole sheet when that cannot be trusted, see :mod:`csv_rows`).
+        With ``rows``: the sheet over those rows only, a CSV's read by their place in
+        the file, a workbook's taken from its parsed sheet (the whole sheet when that
+        cannot be trusted: another number of rows than indexed, see :mod:`csv_rows`).
         """
         if rows is None or item.entry.repeated is None:
             return self._open(item)
@@ -920,13 +918,12 @@ class _View:
         """A CSV or workbook sheet over ``rows`` only; None: read it whole."""
         connector = self.connector
         if file_format(item.path, connector.mapping) == "excel":
-            if FACTS not in connector._cache:
-                connector._cache[FACTS] = connector.workbook_facts()
+            cache = connector._reader_cache()
             # a workbook costs a parse of its whole sheet per load: the rows loaded are
             # kept for the search's later rounds, and loaded again only for new rows
             status = item.path.stat()
             slot = ("rows", str(item.path), item.entry.ordinal, status.st_mtime_ns, status.st_size)
-            held: tuple[frozenset[int], Sheet] | None = connector._cache.get(slot)
+            held: tuple[frozenset[int], Sheet] | None = cache.get(slot)
             if held is not None and held[0].issuperset(rows):
                 return held[1]
             wanted = frozenset(rows) | (held[0] if held is not None else frozenset())
@@ -935,13 +932,13 @@ class _View:
                 connector.mapping,
                 base_dir=connector.source.base_dir,
                 scope=connector.scope,
-                cache=connector._cache,
+                cache=cache,
                 ordinal=item.entry.ordinal,
                 rows=wanted,
                 expected=item.entry.rows,
             )
             if part is not None:
-                connector._cache[slot] = (wanted, part)
+                cache[slot] = (wanted, part)
         else:
             full = self._open(item)  # a CSV: nothing parsed yet
             part = None if full.subset is None else full.subset(rows, item.entry.rows)

@@ -5,9 +5,10 @@ the middle of a file: asked for three rows of a 1,000,000-row log it parses ever
 (a hundred megabytes and more of memory for a 60 MB file). A CSV's records, though,
 end at the line breaks that are outside quotes, and a quote opens and closes: a
 record boundary is a newline with an even number of quote characters before it. This
-module finds those boundaries a few megabytes at a time (numpy: a cumulative count of
-quotes, parity at each newline) and returns the bytes of the header and of the wanted
-records, which polars then parses as the file itself would be.
+module finds those boundaries a megabyte at a time (a chunk without a quote and
+without a wanted record is only counted; otherwise numpy finds the newlines and the
+quotes, and the parity of the quotes before each newline) and returns the bytes of the
+header and of the wanted records, which polars then parses as the file itself would be.
 
 Blank lines are records, as polars reads them (rows of nulls). The caller compares the
 number of records found with the number of rows the file had when it was indexed: a

@@ -34,7 +34,6 @@ from typing import Any
 
 import polars as pl
 
-from connectors.caches import cache_dir
 from connectors.safe_files import (
     check_archive,
     check_regular,
@@ -456,10 +455,7 @@ def _csv_sheet(
             return None
         if frame.height != len(chosen):
             return None
-        part = build(frame.lazy(), notes, truncated)
-        dtype = part.raw.collect_schema()["__index"]
-        part.raw = part.raw.with_columns(pl.lit(pl.Series("__index", chosen, dtype=dtype)))
-        return part
+        return _numbered(build(frame.lazy(), notes, truncated), chosen)
 
     sheet = build(scan(source), notes, truncated)
     sheet.repair = repair
@@ -539,7 +535,7 @@ def _excel_sheets(
                 ).to_polars()
                 cache[key] = loaded
             number_cells = _kept_number_cells(
-                facts_of(cache, base_dir), path, sheet, partial(_number_cells, reader, sheet)
+                facts_of(cache), path, sheet, partial(_number_cells, reader, sheet)
             )
             yield _excel_sheet(path, sheet, loaded, mapping, location, scope, number_cells)
         except FileProblem as exc:
@@ -587,7 +583,7 @@ def excel_rows(
     options = mapping.read
     header_end = options.header_row - 1 + options.header_rows
     try:
-        _check_workbook(path, cache, base_dir)
+        _check_workbook(path, check_regular(path), cache)
         reader = fastexcel.read_excel(readable_by_name(path))
         selected = _selected_sheets(list(reader.sheet_names), mapping)
         if ordinal >= len(selected) or selected[ordinal][1] is None:
@@ -605,15 +601,11 @@ def excel_rows(
         loaded = reader.load_sheet(
             sheet, header_row=None, skip_rows=skipped, dtypes="string"
         ).to_polars()
-    except (FileProblem, OSError):
-        return None
-    except Exception:  # fastexcel's own errors: read the sheet whole, as usual
+    except Exception:  # FileProblem, OSError, fastexcel's own: read it whole, as usual
         return None
     if seen[0] - header_end != expected or loaded.height != len(positions):
         return None
-    whole = _kept_number_cells(
-        facts_of(cache, base_dir), path, sheet, partial(_number_cells, reader, sheet)
-    )
+    whole = _kept_number_cells(facts_of(cache), path, sheet, partial(_number_cells, reader, sheet))
 
     def number_cells(column: int) -> list[bool]:
         flags = whole(column)
@@ -626,17 +618,21 @@ def excel_rows(
         part = _excel_sheet(path, sheet, loaded, mapping, location, scope, number_cells)
     except FileProblem:
         return None
+    return _numbered(part, chosen)
+
+
+def _numbered(part: Sheet, rows: list[int]) -> Sheet:
+    """A sheet read over some rows only, its ``__index`` set back to those rows' own."""
     dtype = part.raw.collect_schema()["__index"]
-    part.raw = part.raw.with_columns(pl.lit(pl.Series("__index", chosen, dtype=dtype)))
+    part.raw = part.raw.with_columns(pl.lit(pl.Series("__index", rows, dtype=dtype)))
     return part
 
 
-def _check_workbook(path: Path, cache: dict[Any, Any], base_dir: Path) -> None:
+def _check_workbook(path: Path, status: os.stat_result, cache: dict[Any, Any]) -> None:
     """Refuse a decompression bomb (FileProblem): once per workbook version."""
-    status = check_regular(path)
     checked = ("archive-checked", str(path), status.st_mtime_ns, status.st_size)
     if checked not in cache:  # inflates every member once: not every search
-        facts = facts_of(cache, base_dir)
+        facts = facts_of(cache)
         if facts.get(path, "archive-checked") is not True:
             stamp = facts.stamp(path)
             check_archive(path)
@@ -644,11 +640,12 @@ def _check_workbook(path: Path, cache: dict[Any, Any], base_dir: Path) -> None:
         cache[checked] = True
 
 
-def facts_of(cache: dict[Any, Any], base_dir: Path) -> WorkbookFacts:
-    """The workbook facts of this reader's cache (set by the connector, else the default)."""
+def facts_of(cache: dict[Any, Any]) -> WorkbookFacts:
+    """The workbook facts of this reader's cache: where the connector keeps them (beside
+    its index), else nowhere (learnt again by every search)."""
     facts = cache.get(FACTS)
     if facts is None:
-        facts = cache[FACTS] = WorkbookFacts(cache_dir(None, base_dir, "workbook-facts"))
+        facts = cache[FACTS] = WorkbookFacts(None)
     return facts
 
 
@@ -775,10 +772,10 @@ def read_sheets(
     """The sheets of one file; a problem is yielded as (location, FileProblem)."""
     location = location_of(path, None, base_dir)
     try:
-        check_regular(path)
+        status = check_regular(path)
         kind = file_format(path, mapping)
         if kind == "excel":
-            _check_workbook(path, cache, base_dir)
+            _check_workbook(path, status, cache)
             yield from _excel_sheets(path, mapping, base_dir, scope, cache)
         elif kind == "parquet":
             yield _parquet_sheet(path, mapping, location, scope)

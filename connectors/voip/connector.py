@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
-from connectors.caches import cache_dir
+from connectors.caches import file_index_dir
 from connectors.voip.files import Listing, Unreadable, scan_directory
 from connectors.voip.index import Index, IndexBuilder, unscoped_warning, valid_scope
 from connectors.voip.mapping import VoipMapping, parse_voip_mapping
@@ -45,7 +45,7 @@ from discover.errors import SourceError
 from discover.identifiers import Identifier
 from discover.register import Register
 
-Signature = tuple[tuple[str, int, int], ...]
+Signature = tuple[tuple[str, tuple[int, int, int]], ...]  # relpath, stamp
 log = logging.getLogger(__name__)
 
 
@@ -149,19 +149,11 @@ class VoipConnector(Connector):
     # -- scanning -----------------------------------------------------------------
 
     def _files(self) -> tuple[list[str], Signature]:
-        directory = self.directory
-        listing = scan_directory(directory, self.mapping.include, self.mapping.exclude)
-        relpaths = listing.files
+        listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
         self._skipped = listing.skipped
-        signature: list[tuple[str, int, int]] = [(s.relpath, -2, -2) for s in listing.skipped]
-        for relpath in relpaths:
-            try:
-                stat = (directory / relpath).stat()
-            except OSError:
-                signature.append((relpath, -1, -1))
-                continue
-            signature.append((relpath, stat.st_mtime_ns, stat.st_size))
-        return relpaths, tuple(signature)
+        signature = [(s.relpath, (-2, -2, -2)) for s in listing.skipped]
+        signature += [(r, listing.stamps.get(r, (-1, -1, -1))) for r in listing.files]
+        return listing.files, tuple(signature)
 
     def _current_index(self) -> Index:
         """The index of the directory as it is now: rebuilt only when a file changed."""
@@ -179,10 +171,9 @@ class VoipConnector(Connector):
 
     def file_index(self) -> FileIndex | None:
         """This source's persistent index; None when ``connection.index`` is false."""
-        connection = self.source.connection
-        if connection.get("index", True) in (False, "false", "no", "off"):
+        directory = file_index_dir(self.source.connection, self.source.base_dir)
+        if directory is None:
             return None
-        directory = cache_dir(connection.get("index_cache"), self.source.base_dir, "file-index")
         path = index_path(directory, self.name, self.directory.resolve())
         return FileIndex(path, self.directory, self.mapping, self.fallback_scope)
 
