@@ -86,6 +86,7 @@ from connectors.tabular.read import (
     resolve_files,
 )
 from connectors.tabular.workbook_facts import WorkbookFacts
+from connectors.tabular.workbook_rows import ROWS, WorkbookRows
 from discover.errors import InvalidIdentifier, SourceError
 from discover.identifiers import Identifier, normalise, try_normalise
 from discover.mapping import FieldSpec
@@ -266,10 +267,11 @@ class TabularConnector(Connector):
         stored = self.file_index()
         if stored is None:
             return False
-        facts = self.workbook_facts()
+        facts, kept = self.workbook_facts(), self.workbook_rows()
         with contextlib.suppress(SourceError):
             for path in self._files():
                 facts.forget(path)
+                kept.forget(path)
         return stored.clear()
 
     def _scan_indexed(
@@ -377,10 +379,23 @@ class TabularConnector(Connector):
         nowhere when the index is off (they are then learnt on every search)."""
         return WorkbookFacts(caches.file_index_dir(self.source.connection, self.source.base_dir))
 
+    def workbook_rows(self) -> WorkbookRows:
+        """Where this source's workbook sheets are kept for its searches (beside its
+        index; nowhere when the index is off): valid for one mapping and reader."""
+        import fastexcel  # its version: another reader may give other text for a cell
+
+        directory = caches.file_index_dir(self.source.connection, self.source.base_dir)
+        settings = caches.settings_digest(
+            "workbook-rows", 1, self.mapping, pl.__version__, fastexcel.__version__
+        )
+        return WorkbookRows(directory, settings)
+
     def _reader_cache(self) -> dict[Any, Any]:
-        """What the readers keep for this connector, the workbook facts' place included."""
+        """What the readers keep for this connector, the workbook facts' and kept
+        sheets' place included."""
         if FACTS not in self._cache:
             self._cache[FACTS] = self.workbook_facts()
+            self._cache[ROWS] = self.workbook_rows  # made when a workbook is read
         return self._cache
 
     def _sheets(self, files: list[Path]) -> Iterator[Sheet | tuple[str, FileProblem]]:

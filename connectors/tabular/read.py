@@ -45,6 +45,7 @@ from connectors.tabular.csv_rows import read_records
 from connectors.tabular.exprs import clean, integral, scoped_extension
 from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
 from connectors.tabular.workbook_facts import WorkbookFacts, as_runs, from_runs
+from connectors.tabular.workbook_rows import ROWS, Copy, WorkbookRows, content_digest, reduced
 
 ROW = "__row"
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
@@ -515,12 +516,15 @@ def _excel_sheets(
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     import fastexcel
 
+    kept = rows_of(cache)
+    before = _stamp(path)
+    content = content_digest(path) if kept.directory is not None else None
     try:
         reader = fastexcel.read_excel(readable_by_name(path))
         names = list(reader.sheet_names)
     except Exception as exc:  # fastexcel raises its own error classes
         raise FileProblem(f"not a readable workbook ({_decode_error(exc)})") from None
-    for selector, sheet in _selected_sheets(names, mapping):
+    for ordinal, (selector, sheet) in enumerate(_selected_sheets(names, mapping)):
         location = location_of(path, str(sheet if sheet is not None else selector), base_dir)
         if sheet is None:
             yield location, FileProblem(f"has no sheet {selector!r} (it has {', '.join(names)})")
@@ -534,6 +538,9 @@ def _excel_sheets(
                     sheet, header_row=None, skip_rows=0, dtypes="string"
                 ).to_polars()
                 cache[key] = loaded
+                if content is not None and _stamp(path) == before:  # kept for the index
+                    with contextlib.suppress(pl.exceptions.PolarsError):
+                        kept.save(path, ordinal, content, Copy(sheet, _reduced(loaded, mapping)))
             number_cells = _kept_number_cells(
                 facts_of(cache), path, sheet, partial(_number_cells, reader, sheet)
             )
@@ -574,42 +581,32 @@ def excel_rows(
     """Sheet ``ordinal`` of a workbook over the data rows ``rows`` only (their
     ``__index`` kept), for a search the index points to them.
 
-    calamine still parses the whole sheet, but only the header and these rows become
-    a frame. None when the sheet no longer has ``expected`` data rows, or cannot be
-    read this way: the caller then reads it whole, as usual.
+    The rows come from the sheet's kept cells (:mod:`workbook_rows`) while the
+    workbook's content is the one they were kept from; otherwise calamine parses the
+    whole sheet (and its cells are kept for the next search). None when the sheet no
+    longer has ``expected`` data rows, or cannot be read this way: the caller then
+    reads it whole, as usual.
     """
-    import fastexcel
-
-    options = mapping.read
-    header_end = options.header_row - 1 + options.header_rows
+    header_end = mapping.read.header_row - 1 + mapping.read.header_rows
     try:
         _check_workbook(path, check_regular(path), cache)
-        reader = fastexcel.read_excel(readable_by_name(path))
-        selected = _selected_sheets(list(reader.sheet_names), mapping)
-        if ordinal >= len(selected) or selected[ordinal][1] is None:
-            return None
-        sheet = str(selected[ordinal][1])
-        chosen = sorted(set(rows))
-        positions = [*range(header_end), *(header_end + row for row in chosen)]
-        keep = set(positions)
-        seen = [0]
-
-        def skipped(position: int) -> bool:
-            seen[0] = max(seen[0], position + 1)
-            return position not in keep
-
-        loaded = reader.load_sheet(
-            sheet, header_row=None, skip_rows=skipped, dtypes="string"
-        ).to_polars()
+        whole = _kept_sheet(path, mapping, cache, ordinal)
     except Exception:  # FileProblem, OSError, fastexcel's own: read it whole, as usual
         return None
-    if seen[0] - header_end != expected or loaded.height != len(positions):
+    chosen = sorted(set(rows))
+    total = 0 if whole is None else whole.frame.height
+    if whole is None or total - header_end != expected or (chosen and chosen[-1] >= expected):
         return None
-    whole = _kept_number_cells(facts_of(cache), path, sheet, partial(_number_cells, reader, sheet))
+    sheet = whole.sheet
+    positions = [*range(header_end), *(header_end + row for row in chosen)]
+    loaded = whole.frame[positions]
+    flags_of = _kept_number_cells(
+        facts_of(cache), path, sheet, partial(_number_cells_of, path, sheet)
+    )
 
     def number_cells(column: int) -> list[bool]:
-        flags = whole(column)
-        if len(flags) != seen[0]:
+        flags = flags_of(column)
+        if len(flags) != total:
             raise FileProblem("the sheet changed while it was read")
         return [flags[position] for position in positions]
 
@@ -619,6 +616,60 @@ def excel_rows(
     except FileProblem:
         return None
     return _numbered(part, chosen)
+
+
+def _kept_sheet(
+    path: Path, mapping: TabularMapping, cache: dict[Any, Any], ordinal: int
+) -> Copy | None:
+    """Sheet ``ordinal``'s kept cells: as kept for this content, else parsed (and kept)."""
+    kept = rows_of(cache)
+    content = content_digest(path) if kept.directory is not None else None
+    if content is not None:
+        copy = kept.load(path, ordinal, content)
+        if copy is not None:
+            return copy
+    import fastexcel
+
+    before = _stamp(path)
+    reader = fastexcel.read_excel(readable_by_name(path))
+    selected = _selected_sheets(list(reader.sheet_names), mapping)
+    if ordinal >= len(selected) or selected[ordinal][1] is None:
+        return None
+    sheet = str(selected[ordinal][1])
+    loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
+    copy = Copy(sheet, _reduced(loaded, mapping))
+    if content is not None and _stamp(path) == before:
+        kept.save(path, ordinal, content, copy)
+    return copy
+
+
+def _reduced(loaded: pl.DataFrame, mapping: TabularMapping) -> pl.DataFrame:
+    """A parsed sheet with only the cells that may be kept (see :mod:`workbook_rows`)."""
+    options = mapping.read
+    rows = [list(row) for row in loaded.slice(options.header_row - 1, options.header_rows).rows()]
+    names = header_names(rows, loaded.width, span=options.header_rows)
+    found, _shown, _missing = _match_headers(names, mapping, bottom_names(rows, loaded.width))
+    secret: dict[str, bool] = {}
+    for name, position in found.items():
+        column = loaded.columns[position]
+        secret[column] = secret.get(column, True) and mapping.columns[name].secret
+    return reduced(loaded, options.header_row - 1 + options.header_rows, secret)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns, status.st_ino
+
+
+def rows_of(cache: dict[Any, Any]) -> WorkbookRows:
+    """The kept workbook sheets of this reader's cache: where the connector keeps them
+    (beside its index), else nowhere."""
+    kept = cache.get(ROWS)
+    if callable(kept):  # the connector's factory, called when a workbook is first read
+        kept = cache[ROWS] = kept()
+    if not isinstance(kept, WorkbookRows):
+        kept = cache[ROWS] = WorkbookRows(None, "")
+    return kept
 
 
 def _numbered(part: Sheet, rows: list[int]) -> Sheet:
@@ -666,6 +717,13 @@ def _kept_number_cells(
         return flags
 
     return number_cells
+
+
+def _number_cells_of(path: Path, sheet: str, column: int) -> list[bool]:
+    """:func:`_number_cells` of a workbook not opened yet."""
+    import fastexcel
+
+    return _number_cells(fastexcel.read_excel(readable_by_name(path)), sheet, column)
 
 
 def _number_cells(reader: Any, sheet: str, column: int) -> list[bool]:
