@@ -41,8 +41,9 @@ Two families:
   digits into the pattern with each of those reproduces the value exactly.
 * **text** (e-mail, IP address, account, user name): the predicate compares the
   value, without surrounding white space and lower-cased, with the searched forms. A
-  value's pattern is its surrounding white space and its case (all lower or all
-  upper); a column with mixed-case values, display forms (``Jan <jan@…>``) or
+  value's pattern is its surrounding white space and its case (all lower, all
+  upper, each word capitalised as ``str.title`` does, or only the first letter); a
+  column with other mixed-case values, display forms (``Jan <jan@…>``) or
   domain-qualified user names (``ACME\\jan``) cannot be written from the identifier
   and keeps the normalising predicate.
 """
@@ -88,7 +89,16 @@ MAX_SIDE = 5
 MAX_SPELLINGS = 2000
 #: longest literal text a pattern may hold
 MAX_LITERAL = 40
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: how the values of a text column may be cased, each written from the lower-cased
+#: form the normaliser gives (``Jan.Smit@Acme.Nl`` is ``str.title`` of its address, as
+#: CRMs that capitalise names write it); a value cased otherwise refuses the profile
+_CASES = {
+    "lower": str,
+    "upper": str.upper,
+    "title": str.title,
+    "capitalized": str.capitalize,
+}
 #: PostgreSQL and MariaDB tables smaller than this are searched the normalising way: a
 #: scan of them costs milliseconds, and their statistics may lag a write (see below)
 MIN_TABLE_BYTES = 128 * 1024
@@ -222,11 +232,9 @@ class ColumnProfile:
             raise Unrenderable("display forms (Name <address>)")
         if self.kind == "username" and "\\" in core:
             raise Unrenderable("domain-qualified user names")
-        if core == core.lower():
-            case = "lower"
-        elif core == core.upper() and core.lower().upper() == core:
-            case = "upper"
-        else:
+        lowered = core.lower()
+        case = next((name for name, cased in _CASES.items() if cased(lowered) == core), None)
+        if case is None:
             raise Unrenderable("mixed-case values")
         lead = text[: len(text) - len(text.lstrip(_WHITE))]
         trail = text[len(text.rstrip(_WHITE)) :]
@@ -252,7 +260,7 @@ class ColumnProfile:
         else:
             for form in set(forms):
                 for number, lead, trail, case in self.cases:
-                    text = lead + (form if case == "lower" else form.upper()) + trail
+                    text = lead + _CASES[case](form) + trail
                     if number:
                         if text.isascii() and text.isdigit() and str(int(text)) == text:
                             found.add(int(text))
@@ -315,6 +323,8 @@ class ColumnProfile:
             )
             profile.shapes[(shape.number, _MARK.join(shape.parts))] = shape
         profile.cases = {(bool(n), str(a), str(b), str(c)) for n, a, b, c in data.get("cases", [])}
+        if any(case not in _CASES for *_, case in profile.cases):
+            profile.refuse("a case this version does not know")
         return profile
 
 
