@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from discover.config import read_document, validate
@@ -315,6 +314,8 @@ def _check_summary(path: Path, label: str, request: Request, summary: dict[str, 
 
 
 def _first_row(mask: pa.ChunkedArray | pa.Array) -> int:
+    import pyarrow.compute as pc  # reading a case only: a search writes one without it
+
     return int(pc.index(mask, True).as_py())
 
 
@@ -337,6 +338,8 @@ def _check_hits(
     register: Register | None,
 ) -> None:
     """The hits hold together with the case: one request, known sources and categories."""
+    import pyarrow.compute as pc  # reading a case only: a search writes one without it
+
     register = register or default_register()
     checks: list[tuple[str, list[str], str]] = [
         ("request_id", [request_id], f"not the case's request {request_id!r}"),

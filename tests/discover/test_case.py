@@ -364,3 +364,35 @@ def test_a_case_without_checksums_asks_for_a_new_search(
     (case_dir / SUMMARY_FILE).write_text(json.dumps(summary), encoding="utf-8")
     with pytest.raises(CaseError, match=r"case/summary\.json: checksums: missing.*search again"):
         read_case(case_dir)
+
+
+_WRITE_AND_LIST_COMPUTE = """
+import pickle, sys
+from pathlib import Path
+from discover.case import write_case
+
+with open(sys.argv[1], "rb") as handle:
+    result = pickle.load(handle)
+write_case(result, Path(sys.argv[2]))
+print("pyarrow.compute" in sys.modules)
+"""
+
+
+def test_writing_a_case_does_not_load_pyarrow_compute(result: SearchResult, tmp_path: Path) -> None:
+    """A search writes its case without loading pyarrow's compute functions (about
+    0.04 s of its start); reading a case checks its columns with them."""
+    import pickle
+    import subprocess
+    import sys
+
+    pickled = tmp_path / "result.pickle"
+    pickled.write_bytes(pickle.dumps(result))
+    case_dir = tmp_path / "case"
+    run = subprocess.run(
+        [sys.executable, "-c", _WRITE_AND_LIST_COMPUTE, str(pickled), str(case_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == "False"
+    assert read_case(case_dir).hits.equals(result.hits)
