@@ -10,6 +10,7 @@ bug: rerun with --debug for the traceback).
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import sys
@@ -227,5 +228,16 @@ def cli(verbose: int, debug: bool) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="discover")
+    """Console-script entry point.
+
+    When the command is done, its garbage is collected and what is left frozen: the
+    interpreter then exits without tracing every object of polars, pyarrow and
+    SQLAlchemy again in its final collections (about 0.15 s of a search). Module
+    contents are still released and the atexit handlers run as before; only the
+    console script does this, so a caller of :func:`cli` keeps its own collector.
+    """
+    try:
+        cli(prog_name="discover")
+    finally:
+        gc.collect()
+        gc.freeze()
