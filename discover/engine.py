@@ -227,10 +227,16 @@ def search(
     register: Register | None = None,
     progress: ProgressCallback | None = None,
     connectors: Sequence[Connector] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> SearchResult:
     """Search every source for one subject."""
     return search_many(
-        [request], sources, register=register, progress=progress, connectors=connectors
+        [request],
+        sources,
+        register=register,
+        progress=progress,
+        connectors=connectors,
+        ready=ready,
     )[0]
 
 
@@ -241,12 +247,15 @@ def search_many(
     register: Register | None = None,
     progress: ProgressCallback | None = None,
     connectors: Sequence[Connector] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> list[SearchResult]:
     """Search every source for many subjects, one scan per source per round.
 
     Given ``connectors`` are used as they are and left open (a caller that searches
     repeatedly keeps its connections); otherwise they are opened and closed here,
     after every mapping has loaded: a malformed one raises before any source is touched.
+    ``ready`` is called once the mappings have loaded and the connectors are open, just
+    before the first scan (the command line settles its garbage collector there).
     """
     register = register or default_register()
     own_connectors = connectors is None
@@ -254,6 +263,8 @@ def search_many(
         mappings = load_mappings(sources, register)
         connectors = open_connectors(sources, mappings, register)
     try:
+        if ready is not None:
+            ready()
         return _Rounds(requests, connectors, sources.settings, register, progress).run()
     finally:
         if own_connectors:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.markup import escape
 
+from discover.cli import collector
 from discover.cli.options import DirPath, kind_option, language_option, sources_option
 from discover.cli.output import console, console_err, print_json, print_summary
 from discover.errors import ConfigError, InvalidIdentifier, kind_label
@@ -200,6 +201,10 @@ def search(
     2 bad input (sources file, mapping, request, no usable identifier, existing
     case); 3 internal error.
     """
+    # What loads from here until the first scan (the engine, polars, pyarrow, SQLAlchemy,
+    # the sources and mappings) stays until the exit: the collector waits for it, in the
+    # console script only (see discover.cli.collector).
+    collector.pause()
     identifiers = [
         (name.removeprefix("id_"), value) for name, values in options.items() for value in values
     ]
@@ -221,7 +226,7 @@ def search(
     # The engine loads and checks every mapping before it opens any source.
     sources = load_sources(sources_file)
     if as_json:
-        result = run_search(request, sources)
+        result = run_search(request, sources, ready=collector.settle)
     else:
         with console_err().status("searching …") as status:
             result = run_search(
@@ -230,6 +235,7 @@ def search(
                 progress=lambda name, n, total: status.update(
                     f"searching {escape(name)} ({n}/{total}) …"
                 ),
+                ready=collector.settle,
             )
     summary = write_case(result, case_dir, force=force)
     from discover.desk.hooks import searched  # the register, when it knows the request

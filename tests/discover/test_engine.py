@@ -768,3 +768,23 @@ def test_relations_do_not_pass_through_an_organisation_to_colleagues(tmp_path: P
         ("crm", "contacts", "id=1"): "exact",
         ("crm", "orgs", "id=1"): "related",
     }
+
+
+def test_ready_is_called_once_the_mappings_have_loaded_before_the_first_scan(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: list[str] = []
+    real_scan = SqlConnector.scan
+
+    def scan(self, identifiers):  # type: ignore[no-untyped-def]
+        steps.append("scan")
+        return real_scan(self, identifiers)
+
+    monkeypatch.setattr(SqlConnector, "scan", scan)
+    result = search(
+        build_request([("email", JAN.email)], request_id="REQ-T"),
+        demo(demo_dir),
+        ready=lambda: steps.append("ready"),
+    )
+    assert result.complete
+    assert steps[0] == "ready" and steps.count("ready") == 1 and "scan" in steps

@@ -1,9 +1,12 @@
-"""The console script: once its command is done, the garbage is collected and the rest
-frozen, so that the interpreter's last collections need not trace every object of the
-libraries a command loaded; the exit code and the atexit handlers are as before."""
+"""The console script runs one command and exits: the garbage collector waits while a
+search starts, leaves what has loaded out of its traces once the search is ready, and
+at the exit collects once before freezing the rest, so that the interpreter's final
+collections need not trace every object of polars, pyarrow and SQLAlchemy again. Exit
+codes, atexit handlers and the collector of an in-process caller are as before."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -11,30 +14,82 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
 import discover.cli
+from discover.cli import cli, collector
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_main_collects_then_freezes_after_the_command_and_keeps_its_exit_code(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    steps: list[str] = []
+@pytest.fixture
+def fake_gc(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The collector module's view of gc, recorded instead of changed."""
+    calls: list[str] = []
+    enabled = [True]
 
+    def disable() -> None:
+        calls.append("disable")
+        enabled[0] = False
+
+    def enable() -> None:
+        calls.append("enable")
+        enabled[0] = True
+
+    fake = SimpleNamespace(
+        isenabled=lambda: enabled[0],
+        disable=disable,
+        enable=enable,
+        freeze=lambda: calls.append("freeze"),
+        unfreeze=lambda: calls.append("unfreeze"),
+        collect=lambda: calls.append("collect"),
+    )
+    monkeypatch.setattr(collector, "gc", fake)
+    monkeypatch.setattr(collector, "_one_command", False)
+    monkeypatch.setattr(collector, "_paused", False)
+    return calls
+
+
+def test_main_runs_the_command_then_finishes_the_collector_and_keeps_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch, fake_gc: list[str]
+) -> None:
     def command(prog_name: str) -> None:
-        steps.append(f"command {prog_name}")
+        fake_gc.append(f"command {prog_name} (one command: {collector._one_command})")
         raise SystemExit(3)
 
-    fake_gc = SimpleNamespace(
-        collect=lambda: steps.append("collect"), freeze=lambda: steps.append("freeze")
-    )
     monkeypatch.setattr(discover.cli, "cli", command)
-    monkeypatch.setattr(discover.cli, "gc", fake_gc)
     with pytest.raises(SystemExit) as exited:
         discover.cli.main()
     assert exited.value.code == 3
-    assert steps == ["command discover", "collect", "freeze"]
+    assert fake_gc == ["command discover (one command: True)", "unfreeze", "collect", "freeze"]
+
+
+def test_in_the_console_script_a_starting_search_pauses_the_collector_until_ready(
+    fake_gc: list[str],
+) -> None:
+    collector.one_command()
+    collector.pause()
+    collector.pause()  # paused once
+    assert fake_gc == ["disable"]
+    collector.settle()
+    collector.settle()  # settled once
+    assert fake_gc == ["disable", "enable", "freeze"]
+
+
+def test_outside_the_console_script_the_collector_is_left_alone(fake_gc: list[str]) -> None:
+    collector.pause()
+    collector.settle()
+    assert fake_gc == []
+
+
+def test_a_search_run_in_process_leaves_the_callers_collector_as_it_was(tmp_path: Path) -> None:
+    frozen = gc.get_freeze_count()
+    result = CliRunner().invoke(
+        cli, ["search", "--sources", str(tmp_path / "none.yaml"), "--case", str(tmp_path / "c")]
+    )
+    assert result.exit_code == 2  # no identifier: refused after the command started
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
 
 
 def test_the_console_script_exits_with_the_objects_frozen_and_atexit_run() -> None:
