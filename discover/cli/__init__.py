@@ -18,11 +18,10 @@ from typing import Any
 
 import click
 from click.utils import make_default_short_help
-from rich.markup import escape
 
 from discover.cli import collector
 from discover.cli.options import WRITING
-from discover.cli.output import console_err
+from discover.cli.output import console_err, escape
 from discover.errors import DiscoverError, ExportError, InputError, SourceError
 
 EXIT_OK = 0

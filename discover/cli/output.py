@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:  # rich loads when something is shown: a --json search prints without it
+    from rich.console import Console
+    from rich.table import Table
+
+
+def escape(markup: str) -> str:
+    """``rich.markup.escape``, with rich loaded on first use."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(markup)
 
 
 @cache
 def console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, emoji=False)
 
 
 @cache
 def console_err() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, emoji=False)
 
 
@@ -33,6 +44,8 @@ def print_json(document: Any) -> None:
 
 def sources_table(summary: dict[str, Any]) -> Table:
     """Per source: status, records, hits, and hits per category (one category a line)."""
+    from rich.table import Table
+
     table = Table(title="Sources", title_justify="left")
     for column in ("source", "kind", "status", "records", "hits", "categories"):
         table.add_column(column, justify="right" if column in ("records", "hits") else "left")
@@ -54,6 +67,8 @@ def sources_table(summary: dict[str, Any]) -> Table:
 
 def identifiers_table(summary: dict[str, Any]) -> Table:
     """The identifiers searched, how each was found, and where expansion stopped."""
+    from rich.table import Table
+
     table = Table(title="Identifiers", title_justify="left")
     for column in ("identifier", "depth", "found in", "note"):
         table.add_column(column, overflow="fold")  # never cut an identifier short

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from discover.cli import collector
 from discover.cli.options import DirPath, kind_option, language_option, sources_option
-from discover.cli.output import console, console_err, print_json, print_summary
+from discover.cli.output import console, console_err, escape, print_json, print_summary
 from discover.errors import ConfigError, InvalidIdentifier, kind_label
 from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
 
