@@ -92,3 +92,32 @@ def test_source_warnings_are_printed_with_their_source(
     assert "warning: source crm: f0.csv: parsing stopped at line 3" in out
     assert "f4.csv" in out and "f5.csv" not in out  # capped; the rest is in summary.json
     assert "source crm: 2 more warning(s) in summary.json" in out
+
+
+def test_the_search_command_and_json_output_load_no_rich() -> None:
+    """rich loads when something is shown: a --json search prints without it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "import discover.cli.search\n"
+        "from discover.cli.output import print_json\n"
+        "print_json({'a': 1})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert run.stdout.splitlines()[-1] == "[]"
+
+
+def test_escape_is_richs() -> None:
+    from rich.markup import escape as rich_escape
+
+    from discover.cli.output import escape
+
+    for text in ("[/x]", "a[bold]b", ":x:", "00:15:65:ab:cd", "plain", "\\[x]"):
+        assert escape(text) == rich_escape(text)
