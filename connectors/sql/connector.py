@@ -399,15 +399,15 @@ class SqlConnector(Connector):
                     by_type: dict[str, list[Identifier]] = defaultdict(list)
                     for identifier in chunk:
                         by_type[identifier.type].append(identifier)
-                    predicate = self._where(name, specs, by_type, profile)
-                    for row in connection.execute(select.where(predicate)):
-                        result.rows_read += 1
-                        record = self._record(name, names, row)
-                        if record.key in found[name]:
-                            continue
-                        verify_fields(record, wanted)
-                        if record.matches:
-                            found[name][record.key] = record
+                    for predicate in self._wheres(name, specs, by_type, profile):
+                        for row in connection.execute(select.where(predicate)):
+                            result.rows_read += 1
+                            record = self._record(name, names, row)
+                            if record.key in found[name]:
+                                continue
+                            verify_fields(record, wanted)
+                            if record.matches:
+                                found[name][record.key] = record
             self._follow_relations(connection, found, result)
         result.records = [record for records in found.values() for record in records.values()]
         return result
@@ -464,16 +464,21 @@ class SqlConnector(Connector):
         cache.put(key, learnt if fresh(backend, current, current) else None)
         return learnt
 
-    def _where(
+    def _wheres(
         self,
         name: str,
         specs: Sequence[FieldSpec],
         by_type: dict[str, list[Identifier]],
         profile: TableProfile | None,
-    ) -> ColumnElement:
-        """The WHERE of one statement: per column the stored spellings where the column's
-        profile allows it, else the normalising predicate; rows added after profiling
-        (``key > largest profiled key``) always the normalising way."""
+    ) -> list[ColumnElement]:
+        """The WHERE of each statement: per column the stored spellings where the
+        column's profile allows it, else the normalising predicate; then, for the rows
+        added after profiling (``key > largest profiled key``), the normalising way.
+
+        The newer rows get a statement of their own: a range of the key, which every
+        backend reads from its primary key, instead of one more condition on every row
+        of the main scan (an eighth of a 5,000,000-row scan on SQLite).
+        """
         clause = self._tables[name]
         exact: list[ColumnElement] = []
         normalising: list[ColumnElement] = []
@@ -496,12 +501,13 @@ class SqlConnector(Connector):
             else:
                 exact.append(spellings_in(column, spellings))
                 guarded.append(predicate)
+        wheres = [sa.or_(*exact, *normalising)]
         if guarded and profile is not None:
             key = self.mapping.tables[name].key
             if profile.key_max is not None and len(key) == 1:
                 newer = clause.c[key[0]] > sa.literal(profile.key_max, sa.BigInteger())
-                exact.append(sa.and_(newer, sa.or_(*guarded)))
-        return sa.or_(*exact, *normalising)
+                wheres.append(sa.and_(newer, sa.or_(*guarded)))
+        return wheres
 
     # -- relations --------------------------------------------------------------------
 
