@@ -24,12 +24,16 @@ on with the other files and the connector reports the result as incomplete.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import pickle
 import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
+from stat import S_ISREG
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import netaddr
@@ -42,6 +46,7 @@ from defusedxml import (
 from defusedxml.ElementTree import DefusedXMLParser
 
 from connectors.safe_files import file_kind, open_regular
+from connectors.voip.globs import Selection
 
 #: MAC addresses that name no handset: Polycom's shared 000000000000-directory.xml,
 #: Yealink's per-model common files y0000000000xx.cfg (OUI 00:00:00), broadcast.
@@ -66,38 +71,6 @@ class Unreadable(Exception):
         self.reason = reason
 
 
-def glob_pattern(glob: str) -> re.Pattern[str]:
-    """A case-insensitive regex for a glob: ``*`` within a name, ``**`` across directories."""
-    out: list[str] = []
-    index = 0
-    while index < len(glob):
-        if glob.startswith("**/", index):
-            out.append("(?:[^/]+/)*")
-            index += 3
-        elif glob.startswith("**", index):
-            out.append(".*")
-            index += 2
-        elif glob[index] == "*":
-            out.append("[^/]*")
-            index += 1
-        elif glob[index] == "?":
-            out.append("[^/]")
-            index += 1
-        else:
-            out.append(re.escape(glob[index]))
-            index += 1
-    return re.compile("".join(out), re.IGNORECASE)
-
-
-def _any_of(globs: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One pattern matching any of ``globs`` (None for none): one match per file name."""
-    if not globs:
-        return None
-    return re.compile(
-        "|".join(f"(?:{glob_pattern(glob).pattern})" for glob in globs), re.IGNORECASE
-    )
-
-
 @dataclass(slots=True)
 class Listing:
     """The files of a directory that match, and what could not be listed or opened."""
@@ -106,6 +79,26 @@ class Listing:
     skipped: list[Unreadable] = field(default_factory=list)
     #: a listed file's size, ``mtime_ns`` and inode, read while listing
     stamps: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    def digest(self) -> str | None:
+        """A digest of the listed paths in order and each one's stamp; None when a
+        listed file has no stamp.
+
+        Equal digests mean the same files with the same stamps: an index that saw this
+        digest last needs no file compared again. (The stamps are pickled: an exact,
+        compact encoding of any integer, in C.)
+        """
+        try:
+            stamps = list(map(self.stamps.__getitem__, self.files))
+        except KeyError:
+            return None
+        digest = hashlib.sha256("\0".join(self.files).encode("utf-8", "surrogatepass"))
+        digest.update(b"\0\0")
+        digest.update(pickle.dumps(stamps, protocol=5))
+        return digest.hexdigest()
+
+
+_by_name = attrgetter("name")
 
 
 def _shown(relpath: str) -> str:
@@ -158,27 +151,17 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
     Every search of an indexed source lists the whole directory to see what changed,
     so the walk works on ``os.scandir`` entries and plain strings (the file type comes
     with the directory entry; one ``lstat`` per regular file gives its stamp, kept in
-    ``stamps``) rather than a ``Path`` and two ``stat`` calls per file.
+    ``stamps``) rather than a ``Path`` and two ``stat`` calls per file, and the globs
+    are matched on the file name, their directory part once per directory
+    (:class:`~connectors.voip.globs.Selection`).
     """
-    wanted = _any_of(include)
-    unwanted = _any_of(exclude)
+    selection = Selection(include, exclude)
     resolved_root = root.resolve()
     listing = Listing()
+    files_found, skipped, stamps = listing.files, listing.skipped, listing.stamps
 
-    def selected(relpath: str) -> bool:
-        return (
-            wanted is not None
-            and wanted.fullmatch(relpath) is not None
-            and (unwanted is None or unwanted.fullmatch(relpath) is None)
-        )
-
-    def add_file(entry: os.DirEntry[str], relpath: str) -> None:
-        if not selected(relpath):
-            return
-        if not _valid_name(relpath):
-            reason = "file name is not valid UTF-8 (rename the file)"
-            listing.skipped.append(Unreadable(_shown(relpath), reason))
-            return
+    def examine(entry: os.DirEntry[str], relpath: str) -> None:
+        """A link or an entry that is not a regular file: its problem, or its target."""
         try:
             if entry.is_symlink():
                 problem = _file_problem(Path(entry.path), resolved_root)
@@ -187,24 +170,24 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
                 info = entry.stat(follow_symlinks=False)
                 problem = (
                     None
-                    if stat.S_ISREG(info.st_mode)
+                    if S_ISREG(info.st_mode)
                     else (f"{file_kind(info.st_mode)}, not a regular file")
                 )
         except OSError as exc:
             problem, info = f"cannot be examined: {exc.strerror or exc}", None
         if problem is not None:
-            listing.skipped.append(Unreadable(relpath, problem))
+            skipped.append(Unreadable(relpath, problem))
             return
-        listing.files.append(relpath)
+        files_found.append(relpath)
         if info is not None:
-            listing.stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
+            stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
 
     def walk(directory: str, prefix: str) -> None:
         try:
             with os.scandir(directory) as listed:
-                entries = sorted(listed, key=lambda entry: entry.name)
+                entries = sorted(listed, key=_by_name)
         except OSError as error:
-            listing.skipped.append(
+            skipped.append(
                 Unreadable(
                     _shown(prefix) if prefix else "./",
                     f"directory cannot be listed ({error.strerror or error}); its files were "
@@ -225,14 +208,36 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
             relpath = prefix + entry.name
             if not _valid_name(relpath):
                 reason = "directory name is not valid UTF-8; its files were not searched"
-                listing.skipped.append(Unreadable(_shown(relpath) + "/", reason))
+                skipped.append(Unreadable(_shown(relpath) + "/", reason))
             elif entry.is_symlink():
                 reason = "a symbolic link to a directory; not followed, its files were not searched"
-                listing.skipped.append(Unreadable(_shown(relpath) + "/", reason))
+                skipped.append(Unreadable(_shown(relpath) + "/", reason))
             else:
                 kept.append((entry, relpath))
+        # ``prefix`` is valid UTF-8 (else the directory was not walked): the name decides
+        selected = selection.matcher(prefix)
         for entry in files:
-            add_file(entry, prefix + entry.name)
+            name = entry.name
+            if not selected(name):
+                continue
+            relpath = prefix + name
+            if not name.isascii() and not _valid_name(name):
+                reason = "file name is not valid UTF-8 (rename the file)"
+                skipped.append(Unreadable(_shown(relpath), reason))
+                continue
+            if entry.is_symlink():
+                examine(entry, relpath)
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                skipped.append(Unreadable(relpath, f"cannot be examined: {exc.strerror or exc}"))
+                continue
+            if not S_ISREG(info.st_mode):
+                examine(entry, relpath)
+                continue
+            files_found.append(relpath)
+            stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
         for entry, relpath in kept:
             walk(entry.path, relpath + "/")
 
