@@ -160,12 +160,12 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
     listing = Listing()
     files_found, skipped, stamps = listing.files, listing.skipped, listing.stamps
 
-    def examine(entry: os.DirEntry[str], relpath: str) -> None:
+    def examine(entry: os.DirEntry[str], path: str, relpath: str) -> None:
         """A link or an entry that is not a regular file: its problem, or its target."""
         try:
             if entry.is_symlink():
-                problem = _file_problem(Path(entry.path), resolved_root)
-                info = None if problem else os.stat(entry.path)
+                problem = _file_problem(Path(path), resolved_root)
+                info = None if problem else os.stat(path)
             else:
                 info = entry.stat(follow_symlinks=False)
                 problem = (
@@ -183,18 +183,37 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
             stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
 
     def walk(directory: str, prefix: str) -> None:
+        # the entries are listed and stamped through the directory's descriptor
+        # (``fstatat``): the kernel does not look the directory's path up for each file
         try:
-            with os.scandir(directory) as listed:
-                entries = sorted(listed, key=_by_name)
+            descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as error:
-            skipped.append(
-                Unreadable(
-                    _shown(prefix) if prefix else "./",
-                    f"directory cannot be listed ({error.strerror or error}); its files were "
-                    "not searched",
-                )
-            )
+            not_listed(prefix, error)
             return
+        try:
+            try:
+                with os.scandir(descriptor) as listed:
+                    entries = sorted(listed, key=_by_name)
+            except OSError as error:
+                not_listed(prefix, error)
+                return
+            kept = in_directory(directory, prefix, entries)
+        finally:
+            os.close(descriptor)
+        for name in kept:
+            walk(os.path.join(directory, name), f"{prefix}{name}/")
+
+    def not_listed(prefix: str, error: OSError) -> None:
+        skipped.append(
+            Unreadable(
+                _shown(prefix) if prefix else "./",
+                f"directory cannot be listed ({error.strerror or error}); its files were "
+                "not searched",
+            )
+        )
+
+    def in_directory(directory: str, prefix: str, entries: list[os.DirEntry[str]]) -> list[str]:
+        """Take the directory's files; the names of the sub-directories to walk."""
         subdirs: list[os.DirEntry[str]] = []
         files: list[os.DirEntry[str]] = []
         for entry in entries:
@@ -203,7 +222,7 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
             except OSError:
                 is_dir = False
             (subdirs if is_dir else files).append(entry)
-        kept: list[tuple[os.DirEntry[str], str]] = []
+        kept: list[str] = []
         for entry in subdirs:
             relpath = prefix + entry.name
             if not _valid_name(relpath):
@@ -213,7 +232,7 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
                 reason = "a symbolic link to a directory; not followed, its files were not searched"
                 skipped.append(Unreadable(_shown(relpath) + "/", reason))
             else:
-                kept.append((entry, relpath))
+                kept.append(entry.name)
         # ``prefix`` is valid UTF-8 (else the directory was not walked): the name decides
         selected = selection.matcher(prefix)
         for entry in files:
@@ -226,7 +245,7 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
                 skipped.append(Unreadable(_shown(relpath), reason))
                 continue
             if entry.is_symlink():
-                examine(entry, relpath)
+                examine(entry, os.path.join(directory, name), relpath)
                 continue
             try:
                 info = entry.stat(follow_symlinks=False)
@@ -234,12 +253,11 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
                 skipped.append(Unreadable(relpath, f"cannot be examined: {exc.strerror or exc}"))
                 continue
             if not S_ISREG(info.st_mode):
-                examine(entry, relpath)
+                examine(entry, os.path.join(directory, name), relpath)
                 continue
             files_found.append(relpath)
             stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
-        for entry, relpath in kept:
-            walk(entry.path, relpath + "/")
+        return kept
 
     walk(str(root), "")
     return listing

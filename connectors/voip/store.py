@@ -184,9 +184,23 @@ class FileIndex:
             return done, warnings
 
     def _update(self, listing: Listing) -> Update:
+        """Parse the files added or changed since the index last saw the directory.
+
+        The digest of the listing the index was last brought up to date with is kept
+        (``meta``, key ``listing``): when the directory lists the same files with the
+        same stamps, no stored stamp is read. It is removed before the index changes
+        and written once the update is complete, so that an interrupted update is
+        never taken for a complete one.
+        """
         done = Update()
+        digest = listing.digest()
         with self._open() as connection:
             done.rebuilt_because = self._prepare(connection)
+            seen = connection.execute("SELECT value FROM meta WHERE key = 'listing'").fetchone()
+            if digest is not None and seen is not None and seen[0] == digest:
+                return done
+            with connection:
+                connection.execute("DELETE FROM meta WHERE key = 'listing'")
             stored = {
                 relpath: (size, mtime, inode)
                 for relpath, size, mtime, inode in connection.execute(
@@ -213,6 +227,9 @@ class FileIndex:
             self._store(connection, pending, gone, stored)
             done.dropped = len(gone)
             connection.executescript(_SCHEMA)  # (again) the look-up indexes
+            if digest is not None:
+                with connection:
+                    connection.execute("INSERT INTO meta VALUES ('listing', ?)", (digest,))
         return done
 
     def _index_file(self, relpath: str, stamp: Stamp) -> _FileEntry:
