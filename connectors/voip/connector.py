@@ -45,7 +45,7 @@ from discover.errors import SourceError
 from discover.identifiers import Identifier
 from discover.register import Register
 
-Signature = tuple[tuple[str, tuple[int, int, int]], ...]  # relpath, stamp
+Signature = tuple[tuple[str, tuple[int, ...]], ...]  # relpath, stamp
 log = logging.getLogger(__name__)
 
 
@@ -151,8 +151,8 @@ class VoipConnector(Connector):
     def _files(self) -> tuple[list[str], Signature]:
         listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
         self._skipped = listing.skipped
-        signature = [(s.relpath, (-2, -2, -2)) for s in listing.skipped]
-        signature += [(r, listing.stamps.get(r, (-1, -1, -1))) for r in listing.files]
+        signature = [(s.relpath, (-2,)) for s in listing.skipped]
+        signature += [(r, listing.stamps.get(r, (-1,))) for r in listing.files]
         return listing.files, tuple(signature)
 
     def _current_index(self) -> Index:
@@ -229,7 +229,7 @@ class VoipConnector(Connector):
         warnings.extend(w for w in index.warnings if w not in known)
         result = self._answer(index, identifiers)
         result.warnings = [*problems, *warnings]
-        result.truncated = unreadable > 0
+        result.truncated = unreadable > 0 or index.unreadable > 0  # a file unreadable now
         result.rows_read = parsed_rows + index.rows
         return result
 

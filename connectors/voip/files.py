@@ -77,8 +77,10 @@ class Listing:
 
     files: list[str] = field(default_factory=list)
     skipped: list[Unreadable] = field(default_factory=list)
-    #: a listed file's size, ``mtime_ns`` and inode, read while listing
-    stamps: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    #: a listed file's size, ``mtime_ns``, inode and ``ctime_ns``, read while listing (the
+    #: change time also moves when only the file's mode or owner changes: a file made
+    #: unreadable is read again, and named)
+    stamps: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
     def digest(self) -> str | None:
         """A digest of the listed paths in order and each one's stamp; None when a
@@ -180,7 +182,7 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
             return
         files_found.append(relpath)
         if info is not None:
-            stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
+            stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
 
     def walk(directory: str, prefix: str) -> None:
         # the entries are listed and stamped through the directory's descriptor
@@ -256,7 +258,7 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
                 examine(entry, os.path.join(directory, name), relpath)
                 continue
             files_found.append(relpath)
-            stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
+            stamps[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
         return kept
 
     walk(str(root), "")

@@ -3,7 +3,7 @@
 Parsing every file of a large estate (tens of thousands of handsets) for each search
 costs minutes and a gigabyte; a search needs the few files that hold the subject.
 This index (one SQLite file per source, under the cache directory) keeps, per file,
-its size, ``mtime_ns`` and inode, the normalised identifiers its records hold (phone
+its size, ``mtime_ns``, inode and ``ctime_ns``, the normalised identifiers its records hold (phone
 numbers by their last digits), what joins it to other files (its handset MAC, its
 name, the names it references) and its warnings. A search first brings the index up
 to date — files added, changed, removed or renamed are parsed or dropped, the others
@@ -40,13 +40,13 @@ from discover.identifiers import Identifier
 log = logging.getLogger(__name__)
 
 #: bump when what is stored changes: an index of another format is built again
-FORMAT = 1
+FORMAT = 2
 _BATCH = 500
 _SHARED_LIMIT = 400_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    relpath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER,
+    relpath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, ctime_ns INTEGER,
     mac TEXT, name TEXT, unreadable INTEGER, unscoped INTEGER, rows INTEGER,
     warnings TEXT);
 CREATE INDEX IF NOT EXISTS files_mac ON files (mac);
@@ -61,7 +61,12 @@ CREATE INDEX IF NOT EXISTS keys_relpath ON keys (relpath);
 
 #: the look-up indexes of _SCHEMA (a first build creates them after its rows)
 _LOOKUP_INDEXES = tuple(re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", _SCHEMA))
-Stamp = tuple[int, int, int]  # size, mtime_ns, inode
+#: the columns of the files table
+_FILE_COLUMNS = tuple(
+    column.split()[0]
+    for column in re.search(r"TABLE IF NOT EXISTS files \((.*?)\);", _SCHEMA, re.S)[1].split(",")
+)
+Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 
 
 class IndexUnreadable(Exception):
@@ -114,7 +119,7 @@ def _stamp(path: Path) -> Stamp | None:
         stat = path.stat()
     except OSError:
         return None
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
 
 
 def _name(relpath: str) -> str:
@@ -155,7 +160,15 @@ class FileIndex:
         return caches.private_sqlite(self.path)
 
     def _prepare(self, connection: sqlite3.Connection) -> str | None:
-        """Create the tables; empty them when they were made for other settings."""
+        """Create the tables; empty them when they were made for other settings.
+
+        The tables of an earlier format, with other columns, are dropped first.
+        """
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(files)")}
+        if columns and columns != set(_FILE_COLUMNS):
+            connection.executescript(
+                "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS refs; DROP TABLE IF EXISTS keys;"
+            )
         return caches.reset_for_settings(
             connection, _SCHEMA, self._digest, ("files", "refs", "keys")
         )
@@ -202,9 +215,9 @@ class FileIndex:
             with connection:
                 connection.execute("DELETE FROM meta WHERE key = 'listing'")
             stored = {
-                relpath: (size, mtime, inode)
-                for relpath, size, mtime, inode in connection.execute(
-                    "SELECT relpath, size, mtime_ns, inode FROM files"
+                relpath: (size, mtime, inode, ctime)
+                for relpath, size, mtime, inode, ctime in connection.execute(
+                    "SELECT relpath, size, mtime_ns, inode, ctime_ns FROM files"
                 )
             }
             present = set(listing.files)
@@ -218,7 +231,7 @@ class FileIndex:
                 stamp = listing.stamps.get(relpath) or _stamp(self.root / relpath)
                 if stamp is not None and stored.get(relpath) == stamp:
                     continue
-                pending.append(self._index_file(relpath, stamp or (-1, -1, -1)))
+                pending.append(self._index_file(relpath, stamp or (-1, -1, -1, -1)))
                 done.parsed += 1
                 done.rows += pending[-1].rows
                 if len(pending) >= _BATCH:
@@ -280,7 +293,7 @@ class FileIndex:
                     stale,
                 )
             connection.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.relpath,

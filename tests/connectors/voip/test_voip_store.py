@@ -10,12 +10,14 @@ checked, and its bytes searched for every password of the fixtures.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.unprivileged import run_unprivileged, shared_directory
 from voip_helpers import FIXTURE_SECRETS, PROVISIONING, sources_file
 
 from connectors import load_mapping
@@ -245,7 +247,8 @@ def test_the_listing_carries_each_file_stamp(tmp_path: Path) -> None:
     assert listing.files and set(listing.stamps) == set(listing.files)
     for relpath in listing.files:
         info = (directory / relpath).stat()  # a link is stamped by its target
-        assert listing.stamps[relpath] == (info.st_size, info.st_mtime_ns, info.st_ino)
+        stamp = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+        assert listing.stamps[relpath] == stamp
 
 
 def test_the_engine_lists_once_per_search(
@@ -299,3 +302,141 @@ def test_a_first_build_ends_with_every_look_up_index(
         )
     assert set(_LOOKUP_INDEXES) <= names
     assert "keys_key" in plan
+
+
+# -- the listing digest: an unchanged directory compares no stamp, a changed one does ----
+
+
+def test_an_in_place_edit_of_the_same_size_is_read_again_after_a_warm_search(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    """A warm index skips the stored stamps only while the listing digest is the same."""
+    directory, indexed, plain = estate
+    indexed.build_index()
+    assert indexed.build_index().parsed == 0  # warm: the listing digest is stored
+    jan = directory / "acme" / "001565abcd01.cfg"
+    before = jan.stat()
+    text = jan.read_text().replace("user_name = 201", "user_name = 288")
+    with open(jan, "r+", encoding="utf-8") as handle:  # same inode, same size
+        handle.write(text)
+    os.utime(jan, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    after = jan.stat()
+    assert (after.st_size, after.st_ino) == (before.st_size, before.st_ino)
+    assert indexed.build_index().parsed == 1
+    found = indexed.scan([Identifier("extension", "acme/288")]).records
+    assert "acme/001565abcd01.cfg" in {r.location for r in found if r.matches}
+    _assert_same(indexed, plain)
+
+
+def test_a_rename_is_seen_after_a_warm_search(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    """A rename keeps the file's size, time and inode: the names are in the digest."""
+    directory, indexed, plain = estate
+    indexed.build_index()
+    indexed.build_index()
+    os.rename(directory / "acme" / "001565abcd01.cfg", directory / "acme" / "001565abcd08.cfg")
+    done = indexed.build_index()
+    assert (done.parsed, done.dropped) == (1, 1)
+    found = indexed.scan([Identifier("extension", "acme/201")]).records
+    assert "acme/001565abcd08.cfg" in {r.location for r in found if r.matches}
+    _assert_same(indexed, plain)
+
+
+def test_the_listing_digest_tells_names_and_stamps_apart() -> None:
+    from connectors.voip.files import Listing
+
+    files = ["acme/a.cfg", "acme/b.cfg"]
+    stamps = {"acme/a.cfg": (10, 1, 7, 1), "acme/b.cfg": (20, 2, 8, 2)}
+    digest = Listing(list(files), [], dict(stamps)).digest()
+    assert digest == Listing(list(files), [], dict(stamps)).digest()
+    renamed = {"acme/a.cfg": stamps["acme/a.cfg"], "acme/c.cfg": stamps["acme/b.cfg"]}
+    assert Listing(["acme/a.cfg", "acme/c.cfg"], [], renamed).digest() != digest
+    for changed in ((21, 2, 8, 2), (20, 3, 8, 2), (20, 2, 9, 2), (20, 2, 8, 3)):
+        other = {**stamps, "acme/b.cfg": changed}
+        assert Listing(list(files), [], other).digest() != digest
+    assert Listing(list(files), [], {"acme/a.cfg": stamps["acme/a.cfg"]}).digest() is None
+
+
+def test_an_interrupted_update_is_not_taken_for_a_complete_one(
+    estate: tuple[Path, VoipConnector, VoipConnector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest goes before the index changes: the files an interrupted update
+    stored are compared again when the directory is listed as before."""
+    import connectors.voip.store as voip_store
+    from connectors.voip.files import Listing, scan_directory
+
+    directory, indexed, _plain = estate
+    stored = indexed.file_index()
+    assert stored is not None
+    listing = scan_directory(directory, indexed.mapping.include, indexed.mapping.exclude)
+    stored.update(listing)
+    first, second = listing.files[:2]
+    moved = {r: (s[0], s[1] + 1, s[2], s[3] + 1) for r, s in listing.stamps.items()}
+    changed = Listing(list(listing.files), [], {**listing.stamps, **{first: moved[first]}})
+    changed.stamps[second] = moved[second]
+    real = voip_store.FileIndex._index_file
+
+    def failing(self: Any, relpath: str, stamp: Any) -> Any:
+        if relpath == second:
+            raise RuntimeError("interrupted")
+        return real(self, relpath, stamp)
+
+    monkeypatch.setattr(voip_store, "_BATCH", 1)
+    monkeypatch.setattr(voip_store.FileIndex, "_index_file", failing)
+    with pytest.raises(RuntimeError):
+        stored.update(changed)  # ``first`` was stored with its new stamp
+    monkeypatch.undo()
+    assert stored.update(listing)[0].parsed == 1  # ``first`` again, as listed now
+
+
+def test_a_file_made_unreadable_is_named_as_a_full_pass_names_it() -> None:
+    """chmod changes neither size, time nor inode; the change time names it."""
+    with shared_directory() as folder:
+        directory = folder / "provisioning"
+        shutil.copytree(PROVISIONING, directory)
+        nobody = pwd.getpwnam("nobody")
+        for path in [folder, directory, *directory.rglob("*")]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        indexed = _connector(folder, directory, "indexed", index_cache=str(folder / "cache"))
+        plain = _connector(folder, directory, "plain", index=False)
+        jan = [Identifier("extension", "acme/201")]
+        other = [Identifier("extension", "acme/202")]
+
+        def search() -> dict[str, str]:
+            indexed.build_index()
+            indexed.build_index()
+            os.chmod(directory / "acme" / "001565abcd01.cfg", 0)
+            return {
+                "indexed": repr(_shape(indexed.scan(jan))),
+                "full": repr(_shape(plain.scan(jan))),
+                "indexed other": repr(_shape(indexed.scan(other))),
+                "full other": repr(_shape(plain.scan(other))),
+            }
+
+        seen = run_unprivileged(search)
+    assert "Permission denied" in seen["full"] and seen["full"].endswith("True)")
+    assert seen["indexed"] == seen["full"]
+    assert seen["indexed other"] == seen["full other"]
+
+
+def test_a_file_unreadable_when_searched_makes_the_result_incomplete(
+    estate: tuple[Path, VoipConnector, VoipConnector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexed while readable, not readable when its records are built: not complete."""
+    import connectors.voip.index as voip_index
+    from connectors.voip.files import Unreadable
+
+    _directory, indexed, _plain = estate
+    indexed.build_index()
+    real = voip_index.parse_file
+
+    def refusing(root: Path, relpath: str, mapping: Any) -> Any:
+        if relpath == "acme/001565abcd01.cfg":
+            raise Unreadable(relpath, "cannot be read: Permission denied")
+        return real(root, relpath, mapping)
+
+    monkeypatch.setattr(voip_index, "parse_file", refusing)
+    result = indexed.scan([Identifier("extension", "acme/201")])
+    assert "acme/001565abcd01.cfg: not read: cannot be read: Permission denied" in result.warnings
+    assert result.truncated
