@@ -401,7 +401,7 @@ def test_a_file_made_unreadable_is_named_as_a_full_pass_names_it() -> None:
         indexed = _connector(folder, directory, "indexed", index_cache=str(folder / "cache"))
         plain = _connector(folder, directory, "plain", index=False)
         jan = [Identifier("extension", "acme/201")]
-        other = [Identifier("extension", "acme/202")]
+        other = [Identifier("email", "nobody@example.org")]  # the file is no candidate
 
         def search() -> dict[str, str]:
             indexed.build_index()
@@ -417,6 +417,7 @@ def test_a_file_made_unreadable_is_named_as_a_full_pass_names_it() -> None:
         seen = run_unprivileged(search)
     assert "Permission denied" in seen["full"] and seen["full"].endswith("True)")
     assert seen["indexed"] == seen["full"]
+    assert "Permission denied" in seen["full other"] and seen["full other"].endswith("True)")
     assert seen["indexed other"] == seen["full other"]
 
 
