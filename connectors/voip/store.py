@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS files (
     warnings TEXT);
 CREATE INDEX IF NOT EXISTS files_mac ON files (mac);
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
+CREATE INDEX IF NOT EXISTS files_flagged ON files (relpath)
+    WHERE unreadable OR unscoped OR warnings != '[]';
 CREATE TABLE IF NOT EXISTS refs (relpath TEXT, name TEXT);
 CREATE INDEX IF NOT EXISTS refs_name ON refs (name);
 CREATE INDEX IF NOT EXISTS refs_relpath ON refs (relpath);
@@ -59,6 +61,11 @@ CREATE INDEX IF NOT EXISTS keys_key ON keys (key);
 CREATE INDEX IF NOT EXISTS keys_relpath ON keys (relpath);
 """
 
+#: the files with warnings, not read or unscoped (through the partial index files_flagged)
+FLAGGED = (
+    "SELECT relpath, unreadable, unscoped, warnings FROM files"
+    " WHERE unreadable OR unscoped OR warnings != '[]'"
+)
 #: the look-up indexes of _SCHEMA (a first build creates them after its rows)
 _LOOKUP_INDEXES = tuple(re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", _SCHEMA))
 #: the columns of the files table
@@ -352,19 +359,20 @@ class FileIndex:
                 yield value
 
     def summary(self, listing: Listing) -> tuple[list[str], int]:
-        """Every file's warnings in listing order, and how many files were not read."""
+        """Every file's warnings in listing order, and how many files were not read.
+
+        The files with something to say are found through a partial index
+        (``files_flagged``), not by reading every row.
+        """
         warnings = [f"{s.relpath}: not read: {s.reason}" for s in listing.skipped]
         unreadable = len(listing.skipped)
         unscoped: list[str] = []
         with self._open() as connection:
             stored = {
                 relpath: (flag, scoped, text)
-                for relpath, flag, scoped, text in connection.execute(
-                    "SELECT relpath, unreadable, unscoped, warnings FROM files"
-                    " WHERE unreadable OR unscoped OR warnings != '[]'"
-                )
+                for relpath, flag, scoped, text in connection.execute(FLAGGED)
             }
-        for relpath in listing.files:
+        for relpath in listing.files if stored else ():
             if relpath not in stored:
                 continue
             flag, scoped, text = stored[relpath]

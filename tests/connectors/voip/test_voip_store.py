@@ -441,3 +441,22 @@ def test_a_file_unreadable_when_searched_makes_the_result_incomplete(
     result = indexed.scan([Identifier("extension", "acme/201")])
     assert "acme/001565abcd01.cfg: not read: cannot be read: Permission denied" in result.warnings
     assert result.truncated
+
+
+def test_the_files_with_something_to_say_are_found_without_reading_every_row(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    import sqlite3
+
+    from connectors.voip.store import FLAGGED
+
+    _directory, indexed, _plain = estate
+    indexed.build_index()
+    stored = indexed.file_index()
+    assert stored is not None
+    connection = sqlite3.connect(stored.path)
+    try:
+        plan = " ".join(str(row) for row in connection.execute(f"EXPLAIN QUERY PLAN {FLAGGED}"))
+    finally:
+        connection.close()
+    assert "USING INDEX files_flagged" in plan
