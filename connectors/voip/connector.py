@@ -152,7 +152,8 @@ class VoipConnector(Connector):
         listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
         self._skipped = listing.skipped
         signature = [(s.relpath, (-2,)) for s in listing.skipped]
-        signature += [(r, listing.stamps.get(r, (-1,))) for r in listing.files]
+        stamps = listing.stamps()
+        signature += [(r, stamps.get(r, (-1,))) for r in listing.files]
         return listing.files, tuple(signature)
 
     def _current_index(self) -> Index:

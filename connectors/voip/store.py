@@ -234,8 +234,9 @@ class FileIndex:
                     for name in _LOOKUP_INDEXES:
                         connection.execute(f"DROP INDEX IF EXISTS {name}")
             pending: list[_FileEntry] = []
+            stamps = listing.stamps()
             for relpath in listing.files:
-                stamp = listing.stamps.get(relpath) or _stamp(self.root / relpath)
+                stamp = stamps.get(relpath) or _stamp(self.root / relpath)
                 if stamp is not None and stored.get(relpath) == stamp:
                     continue
                 pending.append(self._index_file(relpath, stamp or (-1, -1, -1, -1)))

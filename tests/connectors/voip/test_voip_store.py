@@ -244,11 +244,12 @@ def test_the_listing_carries_each_file_stamp(tmp_path: Path) -> None:
     shutil.copytree(PROVISIONING, directory)
     (directory / "acme" / "link.cfg").symlink_to(directory / "acme" / "001565abcd01.cfg")
     listing = scan_directory(directory, ("**",), ())
-    assert listing.files and set(listing.stamps) == set(listing.files)
+    stamps = listing.stamps()
+    assert listing.files and list(stamps) == listing.files
     for relpath in listing.files:
         info = (directory / relpath).stat()  # a link is stamped by its target
         stamp = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
-        assert listing.stamps[relpath] == stamp
+        assert stamps[relpath] == stamp
 
 
 def test_the_engine_lists_once_per_search(
@@ -347,15 +348,15 @@ def test_the_listing_digest_tells_names_and_stamps_apart() -> None:
     from connectors.voip.files import Listing
 
     files = ["acme/a.cfg", "acme/b.cfg"]
-    stamps = {"acme/a.cfg": (10, 1, 7, 1), "acme/b.cfg": (20, 2, 8, 2)}
-    digest = Listing(list(files), [], dict(stamps)).digest()
-    assert digest == Listing(list(files), [], dict(stamps)).digest()
-    renamed = {"acme/a.cfg": stamps["acme/a.cfg"], "acme/c.cfg": stamps["acme/b.cfg"]}
-    assert Listing(["acme/a.cfg", "acme/c.cfg"], [], renamed).digest() != digest
-    for changed in ((21, 2, 8, 2), (20, 3, 8, 2), (20, 2, 9, 2), (20, 2, 8, 3)):
-        other = {**stamps, "acme/b.cfg": changed}
-        assert Listing(list(files), [], other).digest() != digest
-    assert Listing(list(files), [], {"acme/a.cfg": stamps["acme/a.cfg"]}).digest() is None
+    values = [10, 1, 7, 1, 20, 2, 8, 2]
+    digest = Listing(list(files), [], list(values)).digest()
+    assert digest == Listing(list(files), [], list(values)).digest()
+    assert Listing(["acme/a.cfg", "acme/c.cfg"], [], list(values)).digest() != digest
+    for position in range(4, 8):  # b's size, mtime, inode, ctime
+        changed = list(values)
+        changed[position] += 1
+        assert Listing(list(files), [], changed).digest() != digest
+    assert Listing(list(files), [], values[:4]).digest() is None
 
 
 def test_an_interrupted_update_is_not_taken_for_a_complete_one(
@@ -371,10 +372,10 @@ def test_an_interrupted_update_is_not_taken_for_a_complete_one(
     assert stored is not None
     listing = scan_directory(directory, indexed.mapping.include, indexed.mapping.exclude)
     stored.update(listing)
-    first, second = listing.files[:2]
-    moved = {r: (s[0], s[1] + 1, s[2], s[3] + 1) for r, s in listing.stamps.items()}
-    changed = Listing(list(listing.files), [], {**listing.stamps, **{first: moved[first]}})
-    changed.stamps[second] = moved[second]
+    second = listing.files[1]
+    changed = Listing(list(listing.files), [], list(listing.stamp_values))
+    changed.stamp_values[1] += 1  # the mtime of the first file and of the second
+    changed.stamp_values[5] += 1
     real = voip_store.FileIndex._index_file
 
     def failing(self: Any, relpath: str, stamp: Any) -> Any:
@@ -385,9 +386,9 @@ def test_an_interrupted_update_is_not_taken_for_a_complete_one(
     monkeypatch.setattr(voip_store, "_BATCH", 1)
     monkeypatch.setattr(voip_store.FileIndex, "_index_file", failing)
     with pytest.raises(RuntimeError):
-        stored.update(changed)  # ``first`` was stored with its new stamp
+        stored.update(changed)  # the first file was stored with its new stamp
     monkeypatch.undo()
-    assert stored.update(listing)[0].parsed == 1  # ``first`` again, as listed now
+    assert stored.update(listing)[0].parsed == 1  # the first file again, as listed now
 
 
 def test_a_file_made_unreadable_is_named_as_a_full_pass_names_it() -> None:
