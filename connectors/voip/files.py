@@ -194,9 +194,11 @@ def scan_directory(root: Path, include: tuple[str, ...], exclude: tuple[str, ...
 
     def walk(directory: str, prefix: str) -> None:
         # the entries are listed and stamped through the directory's descriptor
-        # (``fstatat``): the kernel does not look the directory's path up for each file
+        # (``fstatat``): the kernel does not look the directory's path up for each file.
+        # A sub-directory replaced by a link since it was listed is not followed either.
+        flags = os.O_RDONLY | os.O_DIRECTORY | (os.O_NOFOLLOW if prefix else 0)
         try:
-            descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            descriptor = os.open(directory, flags)
         except OSError as error:
             not_listed(prefix, error)
             return

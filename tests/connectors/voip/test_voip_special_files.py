@@ -14,6 +14,7 @@ import shutil
 import socket
 from pathlib import Path
 
+import pytest
 from support.unprivileged import run_unprivileged, shared_directory
 from voip_helpers import PROVISIONING, by_record, run, sources_file
 
@@ -148,3 +149,31 @@ def test_a_provisioning_directory_that_is_a_fifo_is_named_by_kind(tmp_path: Path
     status = result.sources[0]
     assert status.status == "failed"
     assert status.error == f"provisioning directory {directory} is not a directory"
+
+
+def test_a_directory_replaced_by_a_link_while_listed_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed as a directory, a link when its turn comes: named, its target not read."""
+    directory = _estate(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "001565abcd66.cfg").write_text("not in the provisioning directory")
+    acme = directory / "acme"
+    real_open = os.open
+    swapped: list[bool] = []
+
+    def swapping(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if str(path) == str(acme) and not swapped:
+            swapped.append(True)
+            monkeypatch.setattr(os, "open", real_open)
+            shutil.rmtree(acme)
+            acme.symlink_to(outside, target_is_directory=True)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", swapping)
+    listing = scan_directory(directory, INCLUDE, ())
+    assert swapped
+    reasons = {problem.relpath: problem.reason for problem in listing.skipped}
+    assert reasons["acme/"].startswith("directory cannot be listed")
+    assert not any(relpath.startswith("acme/") for relpath in listing.files)
