@@ -3,10 +3,12 @@
 Parsing every file of a large estate (tens of thousands of handsets) for each search
 costs minutes and a gigabyte; a search needs the few files that hold the subject.
 This index (one SQLite file per source, under the cache directory) keeps, per file,
-its size, ``mtime_ns``, inode and ``ctime_ns``, the normalised identifiers its records hold (phone
-numbers by their last digits), what joins it to other files (its handset MAC, its
-name, the names it references) and its warnings. A search first brings the index up
-to date — files added, changed, removed or renamed are parsed or dropped, the others
+its size, ``mtime_ns``, inode and ``ctime_ns``, the normalised identifiers its records
+hold (phone numbers by their last digits), what joins it to other files (its handset
+MAC, its name, the names it references) and its warnings, and the digest of the
+listing it was last brought up to date with. A search first brings the index up to
+date — nothing to compare when the directory lists the same files with the same
+stamps; else files added, changed, removed or renamed are parsed or dropped, the others
 are not opened — then parses only the files the index points to, together with the
 files joined to them, and builds their records as a full pass would, verifying every
 match.
@@ -169,13 +171,17 @@ class FileIndex:
     def _prepare(self, connection: sqlite3.Connection) -> str | None:
         """Create the tables; empty them when they were made for other settings.
 
-        The tables of an earlier format, with other columns, are dropped first.
+        The tables of an earlier format, with other columns, are dropped first (with
+        what they said about the listing).
         """
         columns = {row[1] for row in connection.execute("PRAGMA table_info(files)")}
         if columns and columns != set(_FILE_COLUMNS):
             connection.executescript(
-                "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS refs; DROP TABLE IF EXISTS keys;"
+                "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS refs;"
+                " DROP TABLE IF EXISTS keys; DROP TABLE IF EXISTS meta;"
             )
+            caches.reset_for_settings(connection, _SCHEMA, self._digest, ("files", "refs", "keys"))
+            return "the index was of an earlier format"
         return caches.reset_for_settings(
             connection, _SCHEMA, self._digest, ("files", "refs", "keys")
         )
@@ -250,7 +256,9 @@ class FileIndex:
             connection.executescript(_SCHEMA)  # (again) the look-up indexes
             if digest is not None:
                 with connection:
-                    connection.execute("INSERT INTO meta VALUES ('listing', ?)", (digest,))
+                    connection.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('listing', ?)", (digest,)
+                    )
         return done
 
     def _index_file(self, relpath: str, stamp: Stamp) -> _FileEntry:

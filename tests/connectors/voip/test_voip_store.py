@@ -461,3 +461,25 @@ def test_the_files_with_something_to_say_are_found_without_reading_every_row(
     finally:
         connection.close()
     assert "USING INDEX files_flagged" in plan
+
+
+def test_an_index_of_an_earlier_format_is_built_again(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    """Its tables have other columns: dropped, with what they said about the listing."""
+    import sqlite3
+
+    _directory, indexed, plain = estate
+    files = indexed.build_index().parsed
+    indexed.build_index()  # the listing digest is stored
+    stored = indexed.file_index()
+    assert stored is not None
+    connection = sqlite3.connect(stored.path)
+    try:
+        connection.execute("ALTER TABLE files DROP COLUMN ctime_ns")
+        connection.commit()
+    finally:
+        connection.close()
+    done = indexed.build_index()
+    assert (done.parsed, done.rebuilt_because) == (files, "the index was of an earlier format")
+    _assert_same(indexed, plain)
