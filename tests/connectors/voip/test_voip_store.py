@@ -24,9 +24,18 @@ from connectors import load_mapping
 from connectors.base import ScanResult
 from connectors.voip.connector import VoipConnector
 from connectors.voip.index import IndexBuilder
+from connectors.voip.store import FileIndex
 from discover.identifiers import Identifier, try_normalise
 from discover.register import default_register
 from discover.sources import load_sources
+
+
+def _built(indexed: VoipConnector) -> FileIndex:
+    """The connector's index, brought up to date."""
+    indexed.build_index()
+    stored = indexed.file_index()
+    assert stored is not None
+    return stored
 
 
 def _connector(tmp_path: Path, directory: Path, name: str, **connection: Any) -> VoipConnector:
@@ -148,9 +157,7 @@ def test_a_damaged_index_is_built_again_with_a_warning(
     estate: tuple[Path, VoipConnector, VoipConnector],
 ) -> None:
     _directory, indexed, plain = estate
-    indexed.build_index()
-    stored = indexed.file_index()
-    assert stored is not None
+    stored = _built(indexed)
     stored.path.write_bytes(b"this is not an index\x00" * 100)
     result = indexed.scan([Identifier("extension", "acme/201")])
     assert any("could not be read" in w and "built again" in w for w in result.warnings)
@@ -163,9 +170,7 @@ def test_index_modes_and_no_secret_in_it(
     estate: tuple[Path, VoipConnector, VoipConnector], tmp_path: Path
 ) -> None:
     _directory, indexed, _plain = estate
-    indexed.build_index()
-    stored = indexed.file_index()
-    assert stored is not None
+    stored = _built(indexed)
     assert stored.path.parent == tmp_path / "cache"
     assert stat.S_IMODE(stored.path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(stored.path.stat().st_mode) == 0o600
@@ -290,9 +295,7 @@ def test_a_first_build_ends_with_every_look_up_index(
     from connectors.voip.store import _LOOKUP_INDEXES
 
     _directory, indexed, _plain = estate
-    indexed.build_index()
-    stored = indexed.file_index()
-    assert stored is not None
+    stored = _built(indexed)
     with sqlite3.connect(stored.path) as connection:
         names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
         plan = " ".join(
@@ -452,9 +455,7 @@ def test_the_files_with_something_to_say_are_found_without_reading_every_row(
     from connectors.voip.store import FLAGGED
 
     _directory, indexed, _plain = estate
-    indexed.build_index()
-    stored = indexed.file_index()
-    assert stored is not None
+    stored = _built(indexed)
     connection = sqlite3.connect(stored.path)
     try:
         plan = " ".join(str(row) for row in connection.execute(f"EXPLAIN QUERY PLAN {FLAGGED}"))
