@@ -132,6 +132,22 @@ class _Shape:
         return len(self.parts) - 1
 
 
+def _case_of(core: str) -> str:
+    """Which of :data:`_CASES` writes ``core`` from its lower-cased form (Unrenderable:
+    none). Every value of a text column passes here while it is learnt: no more calls
+    than needed."""
+    lowered = core.lower()
+    if core == lowered:
+        return "lower"
+    if core == lowered.upper():
+        return "upper"
+    if core == lowered.title():
+        return "title"
+    if core == lowered.capitalize():
+        return "capitalized"
+    raise Unrenderable("mixed-case values")
+
+
 @dataclass(slots=True)
 class ColumnProfile:
     """The patterns of one column for one identifier type."""
@@ -232,10 +248,7 @@ class ColumnProfile:
             raise Unrenderable("display forms (Name <address>)")
         if self.kind == "username" and "\\" in core:
             raise Unrenderable("domain-qualified user names")
-        lowered = core.lower()
-        case = next((name for name, cased in _CASES.items() if cased(lowered) == core), None)
-        if case is None:
-            raise Unrenderable("mixed-case values")
+        case = _case_of(core)
         lead = text[: len(text) - len(text.lstrip(_WHITE))]
         trail = text[len(text.rstrip(_WHITE)) :]
         self.cases.add((number, lead, trail, case))
