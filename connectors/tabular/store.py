@@ -38,7 +38,6 @@ import logging
 import os
 import sqlite3
 import sys
-from array import array
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -161,6 +160,13 @@ class Update:
     dropped: int = 0
     rows: int = 0
     rebuilt_because: str | None = None
+
+
+def _native(values: pl.Series) -> bytes:
+    """A column of int64 as native 64-bit integers, as the blobs hold them: straight
+    from its buffer, not through a Python int per value (two million of them per blob
+    cost about 70 MB while an index is written)."""
+    return values.cast(pl.Int64).to_numpy().astype("=i8", copy=False).tobytes()
 
 
 def _sheets_text(entry: FileEntry) -> str:
@@ -320,8 +326,8 @@ class FileIndex:
                         chunk[0],
                         chunk[-1],
                         chunk.len(),
-                        array("q", chunk.to_list()).tobytes(),
-                        array("q", rows.slice(start, _CHUNK).to_list()).tobytes(),
+                        _native(chunk),
+                        _native(rows.slice(start, _CHUNK)),
                     ),
                 )
 
