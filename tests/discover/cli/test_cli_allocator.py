@@ -1,0 +1,75 @@
+"""The console script tells polars's allocator to give freed memory back at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from discover.cli import allocator
+
+ROOT = Path(__file__).resolve().parents[3]
+
+#: a child that allocates about 800 MB in polars, drops it, and prints how much of it
+#: its resident memory gave back (MB)
+CHILD = """
+import re, sys
+if sys.argv[1] == "configured":
+    from discover.cli.allocator import configure
+    configure()
+import polars as pl
+
+def resident() -> int:
+    status = open("/proc/self/status").read()
+    return int(re.search(r"VmRSS:\\s+(\\d+)", status).group(1)) // 1024
+
+frame = pl.select((pl.int_range(0, 50_000_000, dtype=pl.Int64) * 3).alias("x"))
+more = frame.with_columns(pl.col("x") + 1)
+peak = resident()
+del frame, more
+print(peak - resident())
+"""
+
+
+def test_configure_sets_the_allocator_and_keeps_a_value_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(allocator.VARIABLE, raising=False)
+    allocator.configure()
+    assert os.environ[allocator.VARIABLE] == allocator.GIVE_BACK_AT_ONCE
+    monkeypatch.setenv(allocator.VARIABLE, "narenas:2")
+    allocator.configure()
+    assert os.environ[allocator.VARIABLE] == "narenas:2"
+
+
+def test_the_console_script_sets_it_before_the_command_runs() -> None:
+    child = (
+        "import os, discover.cli\n"
+        "discover.cli.cli = lambda prog_name: print(os.environ.get('_RJEM_MALLOC_CONF'))\n"
+        "discover.cli.main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != allocator.VARIABLE}
+    env["PYTHONPATH"] = str(ROOT)
+    shown = subprocess.run(
+        [sys.executable, "-c", child], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert shown == allocator.GIVE_BACK_AT_ONCE
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_freed_memory_is_given_back_to_the_system() -> None:
+    env = {k: v for k, v in os.environ.items() if k != allocator.VARIABLE}
+    env["PYTHONPATH"] = str(ROOT)
+    given_back = int(
+        subprocess.run(
+            [sys.executable, "-c", CHILD, "configured"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert given_back > 600  # of about 800 MB; polars's default keeps nearly all of it
