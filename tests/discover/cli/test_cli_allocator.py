@@ -34,15 +34,30 @@ print(peak - resident())
 """
 
 
-def test_configure_sets_the_allocator_and_keeps_a_value_given(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (None, allocator.GIVE_BACK_AT_ONCE),
+        # inherited from a parent that loaded polars: taken as unset
+        (
+            "dirty_decay_ms:500,muzzy_decay_ms:1000",
+            "dirty_decay_ms:500,muzzy_decay_ms:1000," + allocator.GIVE_BACK_AT_ONCE,
+        ),
+        ("narenas:2", "narenas:2," + allocator.GIVE_BACK_AT_ONCE),
+        # a decay somebody chose: left as it is
+        ("dirty_decay_ms:2000", "dirty_decay_ms:2000"),
+        ("muzzy_decay_ms:0,narenas:2", "muzzy_decay_ms:0,narenas:2"),
+    ],
+)
+def test_configure_gives_memory_back_unless_a_decay_was_chosen(
+    monkeypatch: pytest.MonkeyPatch, before: str | None, after: str
 ) -> None:
-    monkeypatch.delenv(allocator.VARIABLE, raising=False)
+    if before is None:
+        monkeypatch.delenv(allocator.VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(allocator.VARIABLE, before)
     allocator.configure()
-    assert os.environ[allocator.VARIABLE] == allocator.GIVE_BACK_AT_ONCE
-    monkeypatch.setenv(allocator.VARIABLE, "narenas:2")
-    allocator.configure()
-    assert os.environ[allocator.VARIABLE] == "narenas:2"
+    assert os.environ[allocator.VARIABLE] == after
 
 
 def test_the_console_script_sets_it_before_the_command_runs() -> None:
@@ -60,8 +75,11 @@ def test_the_console_script_sets_it_before_the_command_runs() -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
-def test_freed_memory_is_given_back_to_the_system() -> None:
+@pytest.mark.parametrize("inherited", [None, "dirty_decay_ms:500,muzzy_decay_ms:1000"])
+def test_freed_memory_is_given_back_to_the_system(inherited: str | None) -> None:
     env = {k: v for k, v in os.environ.items() if k != allocator.VARIABLE}
+    if inherited is not None:  # started by a process that loaded polars
+        env[allocator.VARIABLE] = inherited
     env["PYTHONPATH"] = str(ROOT)
     given_back = int(
         subprocess.run(
