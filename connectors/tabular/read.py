@@ -34,6 +34,7 @@ from typing import Any
 
 import polars as pl
 
+from connectors.heap import give_back_freed
 from connectors.safe_files import (
     check_archive,
     check_regular,
@@ -538,6 +539,7 @@ def _excel_sheets(
                     sheet, header_row=None, skip_rows=0, dtypes="string"
                 ).to_polars()
                 cache[key] = loaded
+                give_back_freed()  # calamine's buffers, before polars works on the frame
                 if content is not None and _stamp(path) == before:  # kept for the index
                     with contextlib.suppress(pl.exceptions.PolarsError):
                         kept.save(path, ordinal, content, Copy(sheet, _reduced(loaded, mapping)))
@@ -637,6 +639,7 @@ def _kept_sheet(
         return None
     sheet = str(selected[ordinal][1])
     loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
+    give_back_freed()
     copy = Copy(sheet, _reduced(loaded, mapping))
     if content is not None and _stamp(path) == before:
         kept.save(path, ordinal, content, copy)
@@ -732,6 +735,7 @@ def _number_cells(reader: Any, sheet: str, column: int) -> list[bool]:
     flags = reader.load_sheet(
         sheet, header_row=None, skip_rows=0, use_columns=[column], dtypes={column: "boolean"}
     ).to_polars()
+    give_back_freed()
     return [value is not None for value in flags.to_series(0).to_list()]
 
 
