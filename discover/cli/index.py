@@ -8,6 +8,7 @@ they hold, and remove them.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def index() -> None:
 def _indexed(sources_file: Path, only: str | None) -> Iterator[tuple[str, str, Any]]:
     """(name, kind, connector or None) of every source; None for one without an index."""
     from connectors import load_mappings
+    from connectors.heap import give_back_freed
     from discover.engine import open_connectors
     from discover.errors import InputError
     from discover.sources import load_sources
@@ -59,6 +61,9 @@ def _indexed(sources_file: Path, only: str | None) -> Iterator[tuple[str, str, A
             yield connector.name, connector.source.kind, connector if has_index else None
         finally:
             connector.close()
+            # what one source's build freed goes back before the next one's starts
+            gc.collect()
+            give_back_freed()
 
 
 def _run(
