@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import glob
 import io
 import os
@@ -45,7 +46,7 @@ from connectors.safe_files import (
 from connectors.tabular.csv_rows import read_records
 from connectors.tabular.exprs import clean, integral, scoped_extension
 from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
-from connectors.tabular.workbook_facts import WorkbookFacts, as_runs, from_runs
+from connectors.tabular.workbook_facts import Stamp, WorkbookFacts, as_runs, from_runs
 from connectors.tabular.workbook_rows import ROWS, Copy, WorkbookRows, content_digest, reduced
 
 ROW = "__row"
@@ -517,9 +518,8 @@ def _excel_sheets(
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     import fastexcel
 
-    kept = rows_of(cache)
-    before = _stamp(path)
-    content = content_digest(path) if kept.directory is not None else None
+    before = WorkbookFacts.stamp(path)
+    content = functools.cache(partial(content_digest, path))  # on the first parse only
     try:
         reader = fastexcel.read_excel(readable_by_name(path))
         names = list(reader.sheet_names)
@@ -535,14 +535,10 @@ def _excel_sheets(
         try:
             loaded = cache.get(key)
             if loaded is None:
-                loaded = reader.load_sheet(
-                    sheet, header_row=None, skip_rows=0, dtypes="string"
-                ).to_polars()
+                loaded, _kept = _parse(
+                    reader, path, sheet, ordinal, mapping, cache, before, content
+                )
                 cache[key] = loaded
-                give_back_freed()  # calamine's buffers, before polars works on the frame
-                if content is not None and _stamp(path) == before:  # kept for the index
-                    with contextlib.suppress(pl.exceptions.PolarsError):
-                        kept.save(path, ordinal, content, Copy(sheet, _reduced(loaded, mapping)))
             number_cells = _kept_number_cells(
                 facts_of(cache), path, sheet, partial(_number_cells, reader, sheet)
             )
@@ -632,18 +628,41 @@ def _kept_sheet(
             return copy
     import fastexcel
 
-    before = _stamp(path)
+    before = WorkbookFacts.stamp(path)
     reader = fastexcel.read_excel(readable_by_name(path))
     selected = _selected_sheets(list(reader.sheet_names), mapping)
     if ordinal >= len(selected) or selected[ordinal][1] is None:
         return None
     sheet = str(selected[ordinal][1])
+    loaded, copy = _parse(reader, path, sheet, ordinal, mapping, cache, before, lambda: content)
+    return copy or Copy(sheet, _reduced(loaded, mapping))
+
+
+def _parse(
+    reader: Any,
+    path: Path,
+    sheet: str,
+    ordinal: int,
+    mapping: TabularMapping,
+    cache: dict[Any, Any],
+    before: Stamp | None,
+    content: Callable[[], str | None],
+) -> tuple[pl.DataFrame, Copy | None]:
+    """Sheet ``ordinal`` parsed whole (every cell as text), and its cells as kept for
+    the index (see :mod:`workbook_rows`): None when nothing is kept (no index, or the
+    workbook changed since ``before``, its stamp before it was opened)."""
     loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
-    give_back_freed()
-    copy = Copy(sheet, _reduced(loaded, mapping))
-    if content is not None and _stamp(path) == before:
-        kept.save(path, ordinal, content, copy)
-    return copy
+    give_back_freed()  # calamine's buffers, before polars works on the frame
+    kept = rows_of(cache)
+    digest = content() if kept.directory is not None else None
+    if digest is None or before is None or WorkbookFacts.stamp(path) != before:
+        return loaded, None
+    try:
+        copy = Copy(sheet, _reduced(loaded, mapping))
+    except pl.exceptions.PolarsError:
+        return loaded, None
+    kept.save(path, ordinal, digest, copy)
+    return loaded, copy
 
 
 def _reduced(loaded: pl.DataFrame, mapping: TabularMapping) -> pl.DataFrame:
@@ -657,11 +676,6 @@ def _reduced(loaded: pl.DataFrame, mapping: TabularMapping) -> pl.DataFrame:
         column = loaded.columns[position]
         secret[column] = secret.get(column, True) and mapping.columns[name].secret
     return reduced(loaded, options.header_row - 1 + options.header_rows, secret)
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns, status.st_ino
 
 
 def rows_of(cache: dict[Any, Any]) -> WorkbookRows:
