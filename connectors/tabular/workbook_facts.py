@@ -21,9 +21,10 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from discover.files import atomic_open
 
 Stamp = list[int]  # size, mtime_ns, inode
 
@@ -95,19 +96,8 @@ class WorkbookFacts:
             return  # changed while it was read: learn it again next time
         facts = self._load(workbook)
         facts[key] = value
-        with contextlib.suppress(OSError):
-            if not file.parent.is_dir():
-                file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.chmod(file.parent, 0o700)
-            handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump({"stamp": stamp, "facts": facts}, out)
-                os.replace(temporary, file)  # mkstemp made it 0600
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+        with contextlib.suppress(OSError), atomic_open(file, "w", encoding="utf-8") as out:
+            json.dump({"stamp": stamp, "facts": facts}, out)  # 0600 in a 0700 directory
 
     def forget(self, workbook: Path) -> None:
         """Remove what is kept about ``workbook`` (``discover index clear``)."""

@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import polars as pl
 
 from connectors.safe_files import open_regular
 from connectors.tabular.exprs import clean
+from discover.files import atomic_open
 
 #: the key of the :class:`WorkbookRows` in a reader cache
 ROWS = "workbook-rows"
@@ -137,19 +137,10 @@ class WorkbookRows:
             "rows": copy.frame.height,
         }
         try:
-            if not file.parent.is_dir():
-                file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.chmod(file.parent, 0o700)
-            handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.")
-        except OSError:
-            return
-        try:
-            with os.fdopen(handle, "wb") as out:
+            with atomic_open(file, "wb") as out:  # 0600 in a 0700 directory
                 copy.frame.write_parquet(out, metadata={_META: json.dumps(meta)})
-            os.replace(temporary, file)  # mkstemp made it 0600
         except (OSError, pl.exceptions.PolarsError):
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+            return
 
     def forget(self, workbook: Path) -> None:
         """Remove every copy kept of ``workbook`` (``discover index clear``)."""
