@@ -133,18 +133,12 @@ class _Shape:
 
 
 def _case_of(core: str) -> str:
-    """Which of :data:`_CASES` writes ``core`` from its lower-cased form (Unrenderable:
-    none). Every value of a text column passes here while it is learnt: no more calls
-    than needed."""
+    """Which of :data:`_CASES` writes ``core`` from its lower-cased form, the first
+    that does (Unrenderable: none)."""
     lowered = core.lower()
-    if core == lowered:
-        return "lower"
-    if core == lowered.upper():
-        return "upper"
-    if core == lowered.title():
-        return "title"
-    if core == lowered.capitalize():
-        return "capitalized"
+    for case, cased in _CASES.items():
+        if cased(lowered) == core:
+            return case
     raise Unrenderable("mixed-case values")
 
 
