@@ -373,9 +373,7 @@ class _Rounds:
             try:
                 types = connector.identifier_types()
             except Exception as exc:  # a connector bug must not lose the other sources
-                status = self.statuses[connector.name]
-                status.status, status.error = "failed", f"{type(exc).__name__}: {exc}"
-                log.exception("source %s failed unexpectedly", connector.name)
+                self._failed_unexpectedly(connector, exc)
                 continue
             identifiers = sorted(i for i in wanted if i.type in types)
             if not identifiers:
@@ -416,8 +414,7 @@ class _Rounds:
             log.warning("source %s failed: %s", connector.name, exc.message)
             return None
         except Exception as exc:  # a connector bug must not lose the other sources
-            status.status, status.error = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("source %s failed unexpectedly", connector.name)
+            self._failed_unexpectedly(connector, exc)
             return None
         finally:
             status.seconds += clock.perf_counter() - started
@@ -433,6 +430,13 @@ class _Rounds:
             len(identifiers),
         )
         return _SourceRound.index(connector.name, result, datetime.now(UTC))
+
+    def _failed_unexpectedly(self, connector: Connector, exc: Exception) -> None:
+        """A connector bug: its source is failed, with the error and its traceback in the
+        log (called while ``exc`` is handled), and the other sources go on."""
+        status = self.statuses[connector.name]
+        status.status, status.error = "failed", f"{type(exc).__name__}: {exc}"
+        log.exception("source %s failed unexpectedly", connector.name)
 
     def _check_and_scan(self, connector: Connector, identifiers: list[Identifier]) -> ScanResult:
         if connector.name not in self.checked:
