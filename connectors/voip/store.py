@@ -175,16 +175,16 @@ class FileIndex:
         what they said about the listing).
         """
         columns = {row[1] for row in connection.execute("PRAGMA table_info(files)")}
-        if columns and columns != set(_FILE_COLUMNS):
+        earlier = bool(columns) and columns != set(_FILE_COLUMNS)
+        if earlier:
             connection.executescript(
                 "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS refs;"
                 " DROP TABLE IF EXISTS keys; DROP TABLE IF EXISTS meta;"
             )
-            caches.reset_for_settings(connection, _SCHEMA, self._digest, ("files", "refs", "keys"))
-            return "the index was of an earlier format"
-        return caches.reset_for_settings(
+        reason = caches.reset_for_settings(
             connection, _SCHEMA, self._digest, ("files", "refs", "keys")
         )
+        return "the index was of an earlier format" if earlier else reason
 
     def clear(self) -> bool:
         """Remove the index file; whether there was one."""
