@@ -19,7 +19,7 @@ from typing import Any
 import click
 from click.utils import make_default_short_help
 
-from discover.cli import allocator, collector
+from discover.cli import allocator, collector, ending
 from discover.cli.options import WRITING
 from discover.cli.output import console_err, escape
 from discover.errors import DiscoverError, ExportError, InputError, SourceError
@@ -228,11 +228,16 @@ def cli(verbose: int, debug: bool) -> None:
 
 def main() -> None:
     """Console-script entry point: one command, then the exit (see
-    :mod:`discover.cli.collector` for what that lets the garbage collector skip, and
-    :mod:`discover.cli.allocator` for how polars gives memory back)."""
+    :mod:`discover.cli.collector` for what that lets the garbage collector skip,
+    :mod:`discover.cli.allocator` for how polars gives memory back, and
+    :mod:`discover.cli.ending` for how a search ends without the interpreter's teardown)."""
     allocator.configure()
     collector.one_command()
+    ending.reset()
     try:
         cli(prog_name="discover")
+    except SystemExit as exc:
+        ending.leave(exc.code)  # returns when the process must end the normal way
+        raise
     finally:
         collector.done()

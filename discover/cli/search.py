@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from discover.cli import collector
+from discover.cli import collector, ending
 from discover.cli.options import DirPath, kind_option, language_option, sources_option
 from discover.cli.output import console, console_err, escape, print_json, print_summary
 from discover.errors import ConfigError, InvalidIdentifier, kind_label
@@ -245,4 +245,5 @@ def search(
     else:
         print_summary(summary, case_path=str(case_dir))
         print_identifier_notes(summary)
+    ending.outputs_closed()  # the case is written and closed: no teardown needed
     ctx.exit(0 if summary["complete"] else 1)
