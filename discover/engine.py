@@ -41,7 +41,7 @@ import re
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -204,6 +204,46 @@ class _SourceRound:
         return cls(source, observed, by_identifier, children)
 
 
+@dataclass(slots=True)
+class _Outcome:
+    """What one scan gave: its result or its error, and the time it took."""
+
+    result: ScanResult | None
+    error: Exception | None
+    seconds: float
+    #: the source's time limit the scan ran under
+    limit: float
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """A scan started before its round (``depth``), for the identifiers it was given."""
+
+    depth: int
+    identifiers: list[Identifier]
+    future: Future[_Outcome]
+
+
+def _scratch_copy(subject: _Subject) -> _Subject:
+    """A copy of a subject the end of a round can be tried on: everything a round's
+    end changes (traces, records' matches and links, what is shared or stopped) is
+    copied, the records' fields are shared (a round never changes them)."""
+    return _Subject(
+        request=subject.request,
+        traces={identifier: replace(trace) for identifier, trace in subject.traces.items()},
+        pending=set(subject.pending),
+        records={
+            ref: replace(record, matches=list(record.matches), links=list(record.links))
+            for ref, record in subject.records.items()
+        },
+        observed=dict(subject.observed),
+        warnings=list(subject.warnings),
+        shared=set(subject.shared),
+        stops=dict(subject.stops),
+        unreadable=list(subject.unreadable),
+    )
+
+
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -320,6 +360,11 @@ class _Rounds:
         self.checked: set[str] = set()
         #: the judgement on each identifier searched, the same for every subject
         self.verdicts: dict[Identifier, Verdict | None] = {}
+        #: scans started ahead of their round, by source (see :meth:`_scan_ahead`)
+        self.ahead: dict[str, _Ahead] = {}
+        #: a single subject's search starts next-round scans early; a batch keeps every
+        #: worker busy with its own round anyway
+        self.look_ahead = settings.scan_ahead and len(self.subjects) == 1
         self.own_use = register.own_use_categories()
         for subject in self.subjects:
             subject.warnings.extend(subject.request.notes)
@@ -335,6 +380,23 @@ class _Rounds:
             if abandoned(connector):  # its state belongs to a thread still stuck in it
                 continue
             connector.begin_search()
+        workers = max(1, min(self.settings.parallel_sources, len(self.connectors)))
+        if workers == 1:
+            self._rounds(None, 1)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
+                try:
+                    self._rounds(pool, workers)
+                finally:
+                    self._drop_ahead()
+        for subject in self.subjects:
+            for trace in subject.traces.values():
+                if not trace.searched and trace.stopped is None:
+                    trace.stopped = f"depth limit ({self.settings.max_depth}) reached"
+        finished = datetime.now(UTC)
+        return [self._result(subject, started, finished) for subject in self.subjects]
+
+    def _rounds(self, pool: ThreadPoolExecutor | None, workers: int) -> None:
         for depth in range(self.settings.max_depth + 1):
             round_ids = [set(subject.pending) for subject in self.subjects]
             wanted = set().union(*round_ids)
@@ -344,80 +406,227 @@ class _Rounds:
                 for identifier in subject.pending:
                     subject.traces[identifier].searched = True
                 subject.pending = set()
-            rounds = self._scan_all(wanted)
+            if pool is None:
+                rounds = self._scan_in_turn(wanted)
+            else:
+                rounds = self._scan_side_by_side(wanted, round_ids, depth, pool, workers)
             self._judge(wanted, rounds)
             for subject, mine in zip(self.subjects, round_ids, strict=True):
                 self._distribute(subject, mine, rounds)
                 self._guard(subject, mine)
                 self._expand(subject, depth)
-        for subject in self.subjects:
-            for trace in subject.traces.values():
-                if not trace.searched and trace.stopped is None:
-                    trace.stopped = f"depth limit ({self.settings.max_depth}) reached"
-        finished = datetime.now(UTC)
-        return [self._result(subject, started, finished) for subject in self.subjects]
 
-    def _scan_all(self, wanted: set[Identifier]) -> list[_SourceRound]:
-        """One round: every source that takes one of ``wanted``'s types, scanned.
-
-        Sources are independent, and most of a scan's time is spent outside Python
-        (a database query, a workbook parsed by calamine, files stat'ed), so up to
-        ``settings.parallel_sources`` of them are scanned at the same time; results are
-        taken in the sources' order, so the outcome does not depend on which ends first.
-        """
+    def _jobs(self, wanted: set[Identifier]) -> list[tuple[Connector, list[Identifier]]]:
+        """Every source that takes one of ``wanted``'s types, with the identifiers it takes."""
         total = len(self.connectors)
         jobs: list[tuple[Connector, list[Identifier]]] = []
         for position, connector in enumerate(self.connectors, start=1):
-            if self.statuses[connector.name].failed:
-                continue
-            try:
-                types = connector.identifier_types()
-            except Exception as exc:  # a connector bug must not lose the other sources
-                self._failed_unexpectedly(connector, exc)
-                continue
-            identifiers = sorted(i for i in wanted if i.type in types)
+            identifiers = self._taken_by(connector, wanted)
             if not identifiers:
                 continue
             if self.progress:
                 self.progress(connector.name, position, total)
             jobs.append((connector, identifiers))
-        workers = max(1, min(self.settings.parallel_sources, len(jobs)))
-        if workers == 1:
-            outcomes = [self._scan_one(connector, identifiers) for connector, identifiers in jobs]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
-                futures = [pool.submit(self._scan_one, *job) for job in jobs]
-                outcomes = [future.result() for future in futures]
+        return jobs
+
+    def _taken_by(self, connector: Connector, wanted: set[Identifier]) -> list[Identifier]:
+        """The identifiers of ``wanted`` a source is searched for (none once it failed)."""
+        if self.statuses[connector.name].failed:
+            return []
+        try:
+            types = connector.identifier_types()
+        except Exception as exc:  # a connector bug must not lose the other sources
+            self._failed_unexpectedly(connector, exc)
+            return []
+        return sorted(i for i in wanted if i.type in types)
+
+    def _scan_in_turn(self, wanted: set[Identifier]) -> list[_SourceRound]:
+        """One round, one source after another (``parallel_sources: 1``)."""
+        outcomes = [
+            self._record(connector, identifiers, self._run_scan(connector, identifiers))
+            for connector, identifiers in self._jobs(wanted)
+        ]
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _scan_one(self, connector: Connector, identifiers: list[Identifier]) -> _SourceRound | None:
-        """One source's scan in this round, its status updated; None when it failed."""
+    def _scan_side_by_side(
+        self,
+        wanted: set[Identifier],
+        round_ids: list[set[Identifier]],
+        depth: int,
+        pool: ThreadPoolExecutor,
+        workers: int,
+    ) -> list[_SourceRound]:
+        """One round: every source that takes one of ``wanted``'s types, scanned.
+
+        Sources are independent, and most of a scan's time is spent outside Python
+        (a database query, a workbook parsed by calamine, files stat'ed), so up to
+        ``workers`` of them are scanned at the same time; results are taken in the
+        sources' order, so the outcome does not depend on which ends first.
+
+        A scan started ahead for this round with exactly the identifiers this round
+        gives the source is this round's scan; one started with others is waited for
+        and dropped before the source is scanned again. When every scan of this round
+        has started and a worker is free, the next round's scans start ahead
+        (:meth:`_scan_ahead`).
+        """
+        jobs = self._jobs(wanted)
+        rounds: list[_SourceRound | None] = [None] * len(jobs)
+        running: dict[Future[_Outcome], int] = {}
+        waiting: list[int] = []
+        for number, (connector, identifiers) in enumerate(jobs):
+            ahead = self.ahead.get(connector.name)
+            if ahead is not None and ahead.depth == depth and ahead.identifiers == identifiers:
+                del self.ahead[connector.name]
+                running[ahead.future] = number  # this round's scan, already under way
+            else:
+                waiting.append(number)
+        while waiting or running:
+            for number in list(waiting):
+                if len(running) + self._ahead_busy() >= workers:
+                    break
+                connector, identifiers = jobs[number]
+                if not self._drop_ahead(connector.name):
+                    continue  # a scan started ahead with other identifiers: after it
+                waiting.remove(number)
+                if self.statuses[connector.name].failed:
+                    continue  # that scan ran past the source's time limit
+                running[pool.submit(self._run_scan, connector, identifiers)] = number
+            if not waiting and depth + 1 <= self.settings.max_depth:
+                free = workers - len(running) - self._ahead_busy()
+                if free > 0:
+                    done = [r for r in rounds if r is not None]
+                    self._scan_ahead(
+                        wanted, round_ids, depth, done, set(running.values()), jobs, pool, free
+                    )
+            pending = set(running) | {a.future for a in self.ahead.values() if not a.future.done()}
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                number = running.pop(future, None)
+                if number is not None:
+                    connector, identifiers = jobs[number]
+                    rounds[number] = self._record(connector, identifiers, future.result())
+        return [outcome for outcome in rounds if outcome is not None]
+
+    def _ahead_busy(self) -> int:
+        return sum(1 for ahead in self.ahead.values() if not ahead.future.done())
+
+    def _scan_ahead(
+        self,
+        wanted: set[Identifier],
+        round_ids: list[set[Identifier]],
+        depth: int,
+        done: list[_SourceRound],
+        running: set[int],
+        jobs: list[tuple[Connector, list[Identifier]]],
+        pool: ThreadPoolExecutor,
+        free: int,
+    ) -> None:
+        """Start next-round scans before this round ends, on ``free`` idle workers.
+
+        The next round's identifiers are those this round's finished scans give,
+        found by the very steps the round ends with (judging, sharing out, guarding,
+        expanding), taken on a copy of the subject. A source still scanning this
+        round, or with nothing to search, is left for later. Sources never scanned
+        go first (their cost is unknown), then the slowest so far. A scan whose
+        identifiers turn out not to be the next round's is dropped unused: looking
+        ahead costs work, never a result.
+        """
+        if not self.look_ahead:
+            return
+        busy = {jobs[number][0].name for number in running}
+        predicted = self._next_identifiers(wanted, round_ids[0], depth, done)
+        if not predicted:
+            return
+        candidates = []
+        for position, connector in enumerate(self.connectors):
+            if connector.name in busy or connector.name in self.ahead or abandoned(connector):
+                continue
+            identifiers = self._taken_by(connector, predicted)
+            if identifiers:
+                status = self.statuses[connector.name]
+                order = (status.scans > 0, -status.seconds, position)
+                candidates.append((order, connector, identifiers))
+        candidates.sort(key=lambda candidate: candidate[0])
+        for _order, connector, identifiers in candidates[:free]:
+            future = pool.submit(self._run_scan, connector, identifiers)
+            self.ahead[connector.name] = _Ahead(depth + 1, identifiers, future)
+            log.debug("source %s: next round started ahead", connector.name)
+
+    def _next_identifiers(
+        self, wanted: set[Identifier], mine: set[Identifier], depth: int, done: list[_SourceRound]
+    ) -> set[Identifier]:
+        """The identifiers the next round would search if this round's other scans
+        found nothing: this round's end, run on a copy of the (single) subject."""
+        subject = _scratch_copy(self.subjects[0])
+        verdicts = self.verdicts
+        self.verdicts = dict(verdicts)
+        try:
+            self._judge(wanted, done)
+            self._distribute(subject, mine, done)
+            self._guard(subject, mine)
+            self._expand(subject, depth)
+        finally:
+            self.verdicts = verdicts
+        return subject.pending
+
+    def _drop_ahead(self, name: str | None = None) -> bool:
+        """Drop scans started ahead and not used (of source ``name``, or all of them).
+
+        False while one of them is still going (``name`` given: it is left to end);
+        with no name, waits for each to end. A dropped scan that ran past its time
+        limit still fails its source: the source did hang, and it is abandoned.
+        """
+        names = [name] if name is not None else list(self.ahead)
+        for each in names:
+            ahead = self.ahead.get(each)
+            if ahead is None:
+                continue
+            if name is not None and not ahead.future.done():
+                return False
+            outcome = ahead.future.result()
+            del self.ahead[each]
+            if isinstance(outcome.error, TimeLimitExceeded):
+                connector = next(c for c in self.connectors if c.name == each)
+                self._record(connector, ahead.identifiers, outcome)
+        return True
+
+    def _run_scan(self, connector: Connector, identifiers: list[Identifier]) -> _Outcome:
+        """One source's scan within the time it has left; nothing recorded yet."""
         status = self.statuses[connector.name]
-        started = clock.perf_counter()
         limit = limit_of(connector, self.settings.time_limit)
+        started = clock.perf_counter()
         try:
             result = run_within(
                 connector,
                 limit - status.seconds,
                 partial(self._check_and_scan, connector, identifiers),
             )
-        except TimeLimitExceeded:
+        except Exception as exc:
+            return _Outcome(None, exc, clock.perf_counter() - started, limit)
+        return _Outcome(result, None, clock.perf_counter() - started, limit)
+
+    def _record(
+        self, connector: Connector, identifiers: list[Identifier], outcome: _Outcome
+    ) -> _SourceRound | None:
+        """A scan's outcome in its source's status; its records, or None when it failed."""
+        status = self.statuses[connector.name]
+        status.seconds += outcome.seconds
+        error, result = outcome.error, outcome.result
+        if isinstance(error, TimeLimitExceeded):
             status.status, status.transient = "failed", True
             status.error = (
-                f"timed out: not done within its time limit of {limit:g} s "
+                f"timed out: not done within its time limit of {outcome.limit:g} s "
                 "(time_limit in the sources file); abandoned"
             )
-            log.warning("source %s timed out after %g s", connector.name, limit)
+            log.warning("source %s timed out after %g s", connector.name, outcome.limit)
             return None
-        except SourceError as exc:
-            status.status, status.error, status.transient = "failed", exc.message, exc.transient
-            log.warning("source %s failed: %s", connector.name, exc.message)
+        if isinstance(error, SourceError):
+            status.status, status.error, status.transient = "failed", error.message, error.transient
+            log.warning("source %s failed: %s", connector.name, error.message)
             return None
-        except Exception as exc:  # a connector bug must not lose the other sources
-            self._failed_unexpectedly(connector, exc)
+        if error is not None or result is None:  # a connector bug must not lose the others
+            self._failed_unexpectedly(connector, error or RuntimeError("no scan result"))
             return None
-        finally:
-            status.seconds += clock.perf_counter() - started
         status.status = "ok"
         status.scans += 1
         status.rows_read += result.rows_read
@@ -433,10 +642,10 @@ class _Rounds:
 
     def _failed_unexpectedly(self, connector: Connector, exc: Exception) -> None:
         """A connector bug: its source is failed, with the error and its traceback in the
-        log (called while ``exc`` is handled), and the other sources go on."""
+        log, and the other sources go on."""
         status = self.statuses[connector.name]
         status.status, status.error = "failed", f"{type(exc).__name__}: {exc}"
-        log.exception("source %s failed unexpectedly", connector.name)
+        log.error("source %s failed unexpectedly", connector.name, exc_info=exc)
 
     def _check_and_scan(self, connector: Connector, identifiers: list[Identifier]) -> ScanResult:
         if connector.name not in self.checked:

@@ -62,6 +62,9 @@ class Settings:
     time_limit: float = 300.0
     #: sources scanned at the same time within a round (1: one after another)
     parallel_sources: int = 2
+    #: a single search starts a source's next-round scan on an idle worker while the
+    #: round's last scans still run (see the engine's ``_scan_ahead``)
+    scan_ahead: bool = True
     #: local parts of role mailboxes: info@…, sales@… are an organisation's, not a person's
     role_mailboxes: tuple[str, ...] = (
         "info",
