@@ -534,7 +534,11 @@ class _Rounds:
         if not self.look_ahead:
             return
         busy = {jobs[number][0].name for number in running}
-        predicted = self._next_identifiers(wanted, round_ids[0], depth, done)
+        try:
+            predicted = self._next_identifiers(wanted, round_ids[0], depth, done)
+        except Exception:  # looking ahead must never cost the search: the round decides
+            log.debug("the next round could not be found ahead", exc_info=True)
+            return
         if not predicted:
             return
         candidates = []
