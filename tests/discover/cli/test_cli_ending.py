@@ -47,14 +47,6 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    result = _run("demo", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return out
-
-
 def test_a_search_leaves_without_teardown_and_keeps_code_output_and_atexit(
     demo: Path, tmp_path: Path
 ) -> None:

@@ -16,13 +16,6 @@ import pytest
 from discover.request import load_request
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    _discover("demo", "--out", str(out))
-    return out
-
-
 def _discover(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", "from discover.cli import main; main()", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
