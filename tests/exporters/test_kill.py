@@ -45,6 +45,16 @@ def _killed_at(command: list[str], seconds: float) -> None:
     process.wait()
 
 
+def _killed_while_writing(command: list[str], out: Path) -> None:
+    """Kill the export as soon as its staging directory appears (a kill that is sure
+    to land while the package is being written, whatever the machine's speed)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while process.poll() is None and not _staging(out):
+        time.sleep(0.001)
+    process.kill()  # SIGKILL
+    process.wait()
+
+
 def _staging(out: Path) -> list[Path]:
     return [p for p in out.iterdir() if p.name.startswith(f".{NAME}.tmp-")] if out.exists() else []
 
@@ -62,8 +72,11 @@ def test_kill_9_never_leaves_a_partial_package(tmp_path: Path) -> None:
     shutil.rmtree(final)
 
     mid_write = 0
-    for fraction in FRACTIONS:
-        _killed_at(_command(case, out), full * fraction)
+    for fraction in (None, *FRACTIONS):  # None: as soon as the writing starts
+        if fraction is None:
+            _killed_while_writing(_command(case, out), out)
+        else:
+            _killed_at(_command(case, out), full * fraction)
         mid_write += bool(_staging(out))
         if final.exists():
             assert verify_package(final) == [], f"partial package after a kill at {fraction}"
