@@ -21,6 +21,8 @@ it prints per source and in total:
   is included (printed separately);
 * their ratios to the hand-written lookups, and the peak memory of every search (the
   child's own VmHWM, written by the child when it exits);
+* the whole warm search ``--repeat`` more times, each right after its own
+  call-record lookup, and the median and range of those ratios;
 * for SQL sources also the search without column profiles (``connection.profile:
   false``: the normalising predicate, as before profiles existed).
 
@@ -39,6 +41,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -306,6 +309,19 @@ def best_of(repeat: int, run: Callable[[], Any]) -> float:
     return min(times)
 
 
+def warm_pairs(
+    repeat: int, lookup: Callable[[], Any], whole: Callable[[], Run]
+) -> list[tuple[float, Run]]:
+    """``repeat`` times the hand-written lookup, then the warm whole search: each ratio
+    is taken between two runs measured at the same moment of a shared machine."""
+    pairs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        lookup()
+        pairs.append((time.perf_counter() - started, whole()))
+    return pairs
+
+
 def hand_written(root: Path, sources: dict[str, Any], index: int) -> dict[str, Callable[[], Any]]:
     """Per source, what a person who knows the data would run for this subject."""
     person = synthetic.person(index)
@@ -566,6 +582,27 @@ def main() -> None:
                 f"({warm.seconds:.2f} s against {every:.3f} s); of the mobile alone: "
                 f"{warm.seconds / hands['telephony']:.1f} ({hands['telephony']:.3f} s); "
                 f"peak {warm.peak_mb} MB",
+                flush=True,
+            )
+            pairs = warm_pairs(
+                args.repeat,
+                lookups["telephony, every number"],
+                lambda: search(
+                    root / "sources-total.yaml",
+                    ["--email", email],
+                    root / "cache" / "total",
+                    root / "case",
+                ),
+            )
+            ratios = sorted(run.seconds / hand for hand, run in pairs)
+            print(
+                f"the same, {len(pairs)} more times, each search right after its own lookup: "
+                f"ratio median {statistics.median(ratios):.1f} "
+                f"({ratios[0]:.1f}–{ratios[-1]:.1f}); search "
+                + ", ".join(f"{run.seconds:.2f}" for _hand, run in pairs)
+                + " s; lookup "
+                + ", ".join(f"{hand:.3f}" for hand, _run in pairs)
+                + f" s; peak at most {max(run.peak_mb for _hand, run in pairs)} MB",
                 flush=True,
             )
         if only is not None and "index" not in only:
