@@ -34,11 +34,15 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
 from connectors.sql.profile import (
+    _CASES,
+    _WHITE,
     DIGIT_TYPES,
     MAX_SIDE,
+    TEXT_TYPES,
     ColumnProfile,
     expression_indexed,
     learn_values,
@@ -104,6 +108,8 @@ def learn(
             profile.refused = "an expression index serves the normalising predicate"
     digits = [c for c, p in profiles.items() if p.refused is None and p.kind in DIGIT_TYPES]
     done = learn_digit_patterns(connection, clause, {c: profiles[c] for c in digits}, schema)
+    texts = [c for c, p in profiles.items() if p.refused is None and p.kind in TEXT_TYPES]
+    done |= learn_text_patterns(connection, clause, {c: profiles[c] for c in texts}, schema)
     for column, profile in profiles.items():
         if profile.refused is None and column not in done:
             learn_values(connection, clause, column, profile)
@@ -121,17 +127,11 @@ def learn_digit_patterns(
     backend = connection.dialect.name
     if not profiles or backend not in ("postgresql", "sqlite", "mysql", "mariadb"):
         return set()
-    names = list(profiles)
-    declared: dict[str, str | None] = {}
-    if backend in ("mysql", "mariadb"):
-        if not _has_regexp_replace(connection):
-            return set()
-        declared = _mysql_types(connection, clause.name, schema, names)
-        names = [name for name in names if declared.get(name) is not None]
-    elif backend == "sqlite":
-        _register_digits(connection)
+    names, declared = _described(connection, clause, list(profiles), schema)
     if not names:
         return set()
+    if backend == "sqlite":
+        _register_digits(connection)
     if backend == "postgresql":
         # one hash table of distinct values per column: with the default 4 MB, a few
         # hundred thousand phone numbers spill to disk; for this transaction only
@@ -167,6 +167,220 @@ def learn_digit_patterns(
 
 
 _TYPES = {"postgresql": _PG_TYPES, "sqlite": _SQLITE_TYPES}
+
+
+def _described(
+    connection: Connection, clause: sa.TableClause, names: list[str], schema: str | None
+) -> tuple[list[str], dict[str, str | None]]:
+    """The columns the database can describe, and on MariaDB/MySQL their declared
+    "text" or "number" type (elsewhere each value's type is asked for)."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return names, {}
+    if not _has_regexp_replace(connection):
+        return [], {}
+    declared = _mysql_types(connection, clause.name, schema, names)
+    return [name for name in names if declared.get(name) is not None], declared
+
+
+def learn_text_patterns(
+    connection: Connection,
+    clause: sa.TableClause,
+    profiles: dict[str, ColumnProfile],
+    schema: str | None,
+) -> set[str]:
+    """Learn the text ``profiles`` (e-mail, IP, account, user name) from the facts the
+    database computes, in one statement; returns the columns learnt.
+
+    A value of ASCII characters without ``<``, ``>`` or ``\\`` is described by the
+    database: its surrounding white space, whether it is blank, whether it holds an
+    ``@`` and which of the cases (:data:`~connectors.sql.profile._CASES`, in their
+    order) writes it. For ASCII text the database's lower and upper are Python's (its
+    ``C``/binary collation, named explicitly: a column's own collation may fold
+    case or ignore trailing blanks), and title case and capitalisation are tested
+    letter by letter. Each combination comes back once; Python rebuilds a value with
+    those facts and feeds it to :meth:`ColumnProfile.add_text`. Any other value
+    (non-ASCII, whose case rules are Python's; the characters of display forms and
+    domain-qualified names) comes back itself, once per distinct value, and is taken
+    as read. So the profile is the one every value gives, the rules applied in one
+    place, while only the few odd values travel.
+    """
+    backend = connection.dialect.name
+    if not profiles or backend not in ("postgresql", "sqlite", "mysql", "mariadb"):
+        return set()
+    if any(case not in _SQL_CASES for case in _CASES):
+        return set()  # a case the database cannot test: read the values
+    names, declared = _described(connection, clause, list(profiles), schema)
+    if not names:
+        return set()
+    parts = [_text_facts(backend, clause.c[name], index) for index, name in enumerate(names)]
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    learnt = {name: ColumnProfile(profiles[name].kind) for name in names}
+    unreadable: set[str] = set()
+    for index, stored, raw, lead, trail, blank, at, case in connection.execute(statement):
+        name = names[index]
+        kind = declared.get(name) if declared else _TYPES[backend].get(str(stored))
+        if kind is None:
+            unreadable.add(name)
+            continue
+        learnt[name].add_text(kind == "number", text_example(raw, lead, trail, blank, at, case))
+    for name, profile in learnt.items():
+        if name not in unreadable:
+            profiles[name].refused, profiles[name].cases = profile.refused, profile.cases
+    return set(names) - unreadable
+
+
+def _decoded(value: object) -> str:
+    """Text as returned: MariaDB's binary strings (told apart by bytes) are UTF-8."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8")
+    return "" if value is None else str(value)
+
+
+#: the text a value is rebuilt from, without and with an @: each case of _CASES writes
+#: it in a form classified as that case (not an earlier one), and "aA" in no case
+_TEXT_BASES = ("aa.aa", "aa.aa@aa.aa")
+#: the cases the database tests (:func:`_case_tests`); another one in _CASES: values
+#: are read
+_SQL_CASES = ("lower", "upper", "title", "capitalized")
+
+
+def text_example(
+    raw: object, lead: object, trail: object, blank: object, at: object, case: object
+) -> str:
+    """A value with the facts :func:`text_fact_columns` gives: the odd value itself,
+    else one with that surrounding white space, blankness, ``@`` and case (None: a
+    case none of _CASES writes)."""
+    if raw is not None:
+        return _decoded(raw)
+    if blank:
+        return _decoded(lead)  # white space only: the whole value
+    base = _TEXT_BASES[bool(at)]
+    core = _CASES[str(case)](base) if case is not None else "aA" + base[2:]
+    return _decoded(lead) + core + _decoded(trail)
+
+
+def _matches(backend: str, text: Any, pattern: str) -> Any:
+    """``text`` holds a match of the ASCII ``pattern``, case-sensitively (SQLite: a GLOB
+    with * around; elsewhere a regular expression)."""
+    if backend == "sqlite":
+        return text.op("GLOB")(sa.literal(pattern))
+    if backend == "postgresql":
+        return text.op("~")(sa.literal(pattern))
+    return text.op("REGEXP")(sa.literal("(?-i)" + pattern))
+
+
+def _case_tests(backend: str, core: Any) -> dict[str, Any]:
+    """Per case name, the predicate that ``_CASES[name]`` of the lower-cased ASCII
+    ``core`` is ``core`` (only whether, not which first: the CASE takes them in order).
+
+    Title case (``str.title``): no letter follows a letter in upper case, and none
+    follows the start or a non-letter in lower case. Capitalised (``str.capitalize``):
+    the first character is no lower-case letter, no later one an upper-case letter.
+    """
+    rest = sa.func.substr(core, sa.literal_column("2"))
+    if backend == "sqlite":
+        pair, start, after, first, upper_ = (
+            "*[A-Za-z][A-Z]*",
+            "[a-z]*",
+            "*[^A-Za-z][a-z]*",
+            "[a-z]*",
+            "*[A-Z]*",
+        )
+    else:
+        pair, start, after, first, upper_ = (
+            "[A-Za-z][A-Z]",
+            "^[a-z]",
+            "[^A-Za-z][a-z]",
+            "^[a-z]",
+            "[A-Z]",
+        )
+    return {
+        "lower": core == sa.func.lower(core),
+        "upper": core == sa.func.upper(core),
+        "title": sa.and_(
+            sa.not_(_matches(backend, core, start)),
+            sa.not_(_matches(backend, core, after)),
+            sa.not_(_matches(backend, core, pair)),
+        ),
+        "capitalized": sa.and_(
+            sa.not_(_matches(backend, core, first)), sa.not_(_matches(backend, rest, upper_))
+        ),
+    }
+
+
+def _text_facts(backend: str, column: sa.ColumnClause, index: int) -> sa.Select:
+    """One text column's distinct (stored type, odd value or NULL, leading and trailing
+    white space, blank, holds @, case)."""
+    facts = text_fact_columns(backend, column)
+    return (
+        sa.select(sa.literal_column(str(index)).label("c"), *facts)
+        .where(column.is_not(None))
+        .distinct()
+    )
+
+
+def text_fact_columns(backend: str, column: Any) -> list[Any]:
+    """What the database says of each value of ``column``: (stored type, the value when
+    it is odd else NULL, leading white space, trailing white space, blank, holds @,
+    case name or NULL); see :func:`learn_text_patterns`, and :func:`text_example` for
+    the value rebuilt from them."""
+    white = sa.literal(_WHITE)
+    if backend == "postgresql":
+        stored: Any = sa.cast(sa.func.pg_typeof(column), sa.Text)
+        text: Any = sa.cast(column, sa.Text).collate("C")
+        # ASCII without < > \ (and no NUL, which PostgreSQL text never holds)
+        plain: Any = text.op("~")(sa.literal(r"^[\x01-\x3b\x3d\x3f-\x5b\x5d-\x7f]*$"))
+        lead: Any = sa.func.substr(
+            text, 1, sa.func.length(text) - sa.func.length(sa.func.ltrim(text, white))
+        )
+        trail: Any = sa.func.substr(text, sa.func.length(sa.func.rtrim(text, white)) + 1)
+        core: Any = sa.func.btrim(text, white)
+        at: Any = sa.func.strpos(text, "@") > 0
+    elif backend == "sqlite":
+        stored = sa.func.typeof(column)
+        text = sa.cast(column, sa.Text).collate("BINARY")
+        # characters = bytes: ASCII (and no NUL, where length() stops counting)
+        plain = sa.and_(
+            sa.func.length(text) == sa.func.length(sa.cast(text, sa.LargeBinary)),
+            *(sa.func.instr(text, odd) == 0 for odd in "<>\\"),
+        )
+        lead = sa.func.substr(
+            text, 1, sa.func.length(text) - sa.func.length(sa.func.ltrim(text, white))
+        )
+        trail = sa.func.substr(text, sa.func.length(sa.func.rtrim(text, white)) + 1)
+        core = sa.func.trim(text, white)
+        at = sa.func.instr(text, "@") > 0
+    else:
+        stored = sa.literal_column("''")
+        text = sa.cast(column, mysql.CHAR(charset="utf8mb4")).collate("utf8mb4_bin")
+        # characters = bytes in UTF-8: ASCII
+        plain = sa.and_(
+            sa.func.char_length(text) == sa.func.octet_length(text),
+            *(sa.func.locate(odd, text) == 0 for odd in "<>\\"),
+        )
+        spaces = "[" + _WHITE + "]+"
+        lead = sa.func.coalesce(sa.func.regexp_substr(text, "^" + spaces), "")
+        trail = sa.func.coalesce(sa.func.regexp_substr(text, spaces + "\\z"), "")
+        core = sa.func.regexp_replace(text, "^" + spaces + "|" + spaces + "\\z", "")
+        at = sa.func.locate("@", text) > 0
+    blank = sa.func.length(core) == 0
+    tests = _case_tests(backend, core)
+    case = sa.case(
+        *((tests[name], sa.literal_column(f"'{name}'")) for name in _CASES), else_=sa.null()
+    )
+    raw = sa.case((plain, sa.null()), else_=text)
+    if backend in ("mysql", "mariadb"):
+        # told apart by bytes: the collation would equate spellings (trailing blanks)
+        raw, lead, trail = (sa.cast(x, sa.LargeBinary) for x in (raw, lead, trail))
+    return [
+        stored.label("t"),
+        raw.label("r"),
+        lead.label("l"),
+        trail.label("w"),
+        blank.label("b"),
+        at.label("a"),
+        case.label("k"),
+    ]
 
 
 def _example(layout: str, digits: str, side: str) -> str:

@@ -176,5 +176,8 @@ def test_digit_columns_are_learnt_in_one_statement_without_reading_values(
     seen, _, _ = _learn(tricky_url)
     learning = [s for s, _ in seen if "UNION ALL" in s]
     assert len(learning) == 1
-    # the text column is read value by value: one statement of its own
+    assert "tricky.email" not in learning[0]
+    # the text column: described by a statement of its own, then (the comparison in
+    # _learn) read value by value
     assert sum("tricky.email" in s and "DISTINCT" in s for s, _ in seen) == 2
+    assert sum("SELECT DISTINCT tricky.email" in s for s, _ in seen) == 1
