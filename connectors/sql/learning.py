@@ -50,10 +50,13 @@ from connectors.sql.profile import (
 
 #: SQLite has no way to drop every non-digit: this function, registered when needed
 SQLITE_DIGITS = "discover_ascii_digits"
+#: and the layout, in one call rather than nine nested replace() (half the time)
+SQLITE_LAYOUT = "discover_ascii_layout"
 _NOT_DIGIT = re.compile("[^0-9]")
 #: PostgreSQL: memory for the distinct values while learning (when less is configured)
 WORK_MEM = "32MB"
 _DIGITS = "0123456789"
+_TO_ZERO = str.maketrans(_DIGITS, "0" * len(_DIGITS))
 #: per backend, the column types whose values the database writes as the driver
 #: returns them (text as stored, integers in decimal): "text" or "number"
 _PG_TYPES = {
@@ -308,6 +311,16 @@ def _case_tests(backend: str, core: Any) -> dict[str, Any]:
     }
 
 
+def _white_around(text: Any, white: Any) -> tuple[Any, Any]:
+    """SQLite, PostgreSQL: the leading and trailing white space of ``text`` (most
+    values have none: then no substring is taken)."""
+    left, right = sa.func.ltrim(text, white), sa.func.rtrim(text, white)
+    width = sa.func.length(text) - sa.func.length(left)
+    lead = sa.case((left == text, ""), else_=sa.func.substr(text, 1, width))
+    trail = sa.case((right == text, ""), else_=sa.func.substr(text, sa.func.length(right) + 1))
+    return lead, trail
+
+
 def _text_facts(backend: str, column: sa.ColumnClause, index: int) -> sa.Select:
     """One text column's distinct (stored type, odd value or NULL, leading and trailing
     white space, blank, holds @, case)."""
@@ -330,10 +343,7 @@ def text_fact_columns(backend: str, column: Any) -> list[Any]:
         text: Any = sa.cast(column, sa.Text).collate("C")
         # ASCII without < > \ (and no NUL, which PostgreSQL text never holds)
         plain: Any = text.op("~")(sa.literal(r"^[\x01-\x3b\x3d\x3f-\x5b\x5d-\x7f]*$"))
-        lead: Any = sa.func.substr(
-            text, 1, sa.func.length(text) - sa.func.length(sa.func.ltrim(text, white))
-        )
-        trail: Any = sa.func.substr(text, sa.func.length(sa.func.rtrim(text, white)) + 1)
+        lead, trail = _white_around(text, white)
         core: Any = sa.func.btrim(text, white)
         at: Any = sa.func.strpos(text, "@") > 0
     elif backend == "sqlite":
@@ -344,10 +354,7 @@ def text_fact_columns(backend: str, column: Any) -> list[Any]:
             sa.func.length(text) == sa.func.length(sa.cast(text, sa.LargeBinary)),
             *(sa.func.instr(text, odd) == 0 for odd in "<>\\"),
         )
-        lead = sa.func.substr(
-            text, 1, sa.func.length(text) - sa.func.length(sa.func.ltrim(text, white))
-        )
-        trail = sa.func.substr(text, sa.func.length(sa.func.rtrim(text, white)) + 1)
+        lead, trail = _white_around(text, white)
         core = sa.func.trim(text, white)
         at = sa.func.instr(text, "@") > 0
     else:
@@ -417,11 +424,7 @@ def _patterns(backend: str, column: sa.ColumnClause, index: int, side: str) -> s
         digits: Any = sa.func.translate(text, sa.func.translate(text, ascii_digits, empty), empty)
     elif backend == "sqlite":
         stored = sa.func.typeof(value)
-        layout = text
-        for digit in _DIGITS[1:]:
-            layout = sa.func.replace(
-                layout, sa.literal_column(f"'{digit}'"), sa.literal_column("'0'")
-            )
+        layout = getattr(sa.func, SQLITE_LAYOUT)(text)
         digits = getattr(sa.func, SQLITE_DIGITS)(text)
     else:
         stored = empty
@@ -450,6 +453,11 @@ def _patterns(backend: str, column: sa.ColumnClause, index: int, side: str) -> s
             sa.func.min(layout).label("l"),
             kept.label("s"),
         ).group_by(sa.cast(layout, sa.LargeBinary), *varying)
+    elif backend == "sqlite":
+        # DISTINCT, not GROUP BY, which would call the functions again for the key
+        grouped = sa.select(
+            column_index.label("c"), stored.label("t"), layout.label("l"), kept.label("s")
+        ).distinct()
     else:
         grouped = sa.select(
             column_index.label("c"), stored.label("t"), layout.label("l"), kept.label("s")
@@ -486,7 +494,13 @@ def _ascii_digits(value: object) -> str | None:
     return None if value is None else _NOT_DIGIT.sub("", str(value))
 
 
+def _ascii_layout(value: object) -> str | None:
+    return None if value is None else str(value).translate(_TO_ZERO)
+
+
 def _register_digits(connection: Connection) -> None:
-    """Register :data:`SQLITE_DIGITS` on this SQLite connection (idempotent)."""
+    """Register :data:`SQLITE_DIGITS` and :data:`SQLITE_LAYOUT` on this SQLite
+    connection (idempotent)."""
     driver: Any = connection.connection.driver_connection
     driver.create_function(SQLITE_DIGITS, 1, _ascii_digits, deterministic=True)
+    driver.create_function(SQLITE_LAYOUT, 1, _ascii_layout, deterministic=True)
