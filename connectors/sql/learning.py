@@ -262,53 +262,41 @@ def text_example(
     return _decoded(lead) + core + _decoded(trail)
 
 
-def _matches(backend: str, text: Any, pattern: str) -> Any:
-    """``text`` holds a match of the ASCII ``pattern``, case-sensitively (SQLite: a GLOB
-    with * around; elsewhere a regular expression)."""
-    if backend == "sqlite":
-        return text.op("GLOB")(sa.literal(pattern))
-    if backend == "postgresql":
-        return text.op("~")(sa.literal(pattern))
-    return text.op("REGEXP")(sa.literal("(?-i)" + pattern))
+def _case_tests(backend: str, text: Any, white: Any) -> dict[str, Any]:
+    """Per case name, the predicate that ``_CASES[name]`` writes the ASCII ``text``'s
+    core (white space stripped) from its lower-cased form (only whether, not which
+    first: the CASE takes them in order).
 
-
-def _case_tests(backend: str, core: Any) -> dict[str, Any]:
-    """Per case name, the predicate that ``_CASES[name]`` of the lower-cased ASCII
-    ``core`` is ``core`` (only whether, not which first: the CASE takes them in order).
-
-    Title case (``str.title``): no letter follows a letter in upper case, and none
-    follows the start or a non-letter in lower case. Capitalised (``str.capitalize``):
-    the first character is no lower-case letter, no later one an upper-case letter.
+    Tested on the whole text: white space is no letter, so lower, upper and title
+    case hold for the text when they hold for its core. Title case (``str.title``): no
+    letter follows a letter in upper case, and none follows the start or a non-letter
+    in lower case. Capitalised (``str.capitalize``): the core's first character is no
+    lower-case letter, no later one an upper-case letter. Patterns are case-sensitive
+    (SQLite's GLOB is; PostgreSQL's ``~`` in the C collation; MariaDB's REGEXP told so).
     """
-    rest = sa.func.substr(core, sa.literal_column("2"))
+    cases = {"lower": text == sa.func.lower(text), "upper": text == sa.func.upper(text)}
     if backend == "sqlite":
-        pair, start, after, first, upper_ = (
-            "*[A-Za-z][A-Z]*",
-            "[a-z]*",
-            "*[^A-Za-z][a-z]*",
-            "[a-z]*",
-            "*[A-Z]*",
+        core = sa.func.ltrim(text, white)  # trailing white space holds no letter
+        cases["title"] = sa.and_(
+            *(
+                sa.not_(text.op("GLOB", is_comparison=True)(p))
+                for p in ("[a-z]*", "*[^A-Za-z][a-z]*", "*[A-Za-z][A-Z]*")
+            )
         )
+        cases["capitalized"] = sa.and_(
+            sa.not_(core.op("GLOB", is_comparison=True)("[a-z]*")),
+            sa.not_(sa.func.substr(core, 2).op("GLOB", is_comparison=True)("*[A-Z]*")),
+        )
+        return cases
+    wrong_title = "[A-Za-z][A-Z]|(^|[^A-Za-z])[a-z]"
+    capitalized = f"^[{_WHITE}]*[^a-z{_WHITE}][^A-Z]*"
+    if backend == "postgresql":
+        cases["title"] = text.op("!~", is_comparison=True)(wrong_title)
+        cases["capitalized"] = text.op("~", is_comparison=True)(capitalized + "$")
     else:
-        pair, start, after, first, upper_ = (
-            "[A-Za-z][A-Z]",
-            "^[a-z]",
-            "[^A-Za-z][a-z]",
-            "^[a-z]",
-            "[A-Z]",
-        )
-    return {
-        "lower": core == sa.func.lower(core),
-        "upper": core == sa.func.upper(core),
-        "title": sa.and_(
-            sa.not_(_matches(backend, core, start)),
-            sa.not_(_matches(backend, core, after)),
-            sa.not_(_matches(backend, core, pair)),
-        ),
-        "capitalized": sa.and_(
-            sa.not_(_matches(backend, core, first)), sa.not_(_matches(backend, rest, upper_))
-        ),
-    }
+        cases["title"] = sa.not_(text.op("REGEXP", is_comparison=True)("(?-i)" + wrong_title))
+        cases["capitalized"] = text.op("REGEXP", is_comparison=True)("(?-i)" + capitalized + "\\z")
+    return cases
 
 
 def _white_around(text: Any, white: Any) -> tuple[Any, Any]:
@@ -342,9 +330,11 @@ def text_fact_columns(backend: str, column: Any) -> list[Any]:
         stored: Any = sa.cast(sa.func.pg_typeof(column), sa.Text)
         text: Any = sa.cast(column, sa.Text).collate("C")
         # ASCII without < > \ (and no NUL, which PostgreSQL text never holds)
-        plain: Any = text.op("~")(sa.literal(r"^[\x01-\x3b\x3d\x3f-\x5b\x5d-\x7f]*$"))
+        plain: Any = text.op("~", is_comparison=True)(
+            sa.literal(r"^[\x01-\x3b\x3d\x3f-\x5b\x5d-\x7f]*$")
+        )
         lead, trail = _white_around(text, white)
-        core: Any = sa.func.btrim(text, white)
+        blank: Any = text.op("!~", is_comparison=True)(f"[^{_WHITE}]")
         at: Any = sa.func.strpos(text, "@") > 0
     elif backend == "sqlite":
         stored = sa.func.typeof(column)
@@ -355,7 +345,7 @@ def text_fact_columns(backend: str, column: Any) -> list[Any]:
             *(sa.func.instr(text, odd) == 0 for odd in "<>\\"),
         )
         lead, trail = _white_around(text, white)
-        core = sa.func.trim(text, white)
+        blank = sa.func.ltrim(text, white) == ""
         at = sa.func.instr(text, "@") > 0
     else:
         stored = sa.literal_column("''")
@@ -368,10 +358,9 @@ def text_fact_columns(backend: str, column: Any) -> list[Any]:
         spaces = "[" + _WHITE + "]+"
         lead = sa.func.coalesce(sa.func.regexp_substr(text, "^" + spaces), "")
         trail = sa.func.coalesce(sa.func.regexp_substr(text, spaces + "\\z"), "")
-        core = sa.func.regexp_replace(text, "^" + spaces + "|" + spaces + "\\z", "")
+        blank = sa.not_(text.op("REGEXP", is_comparison=True)(f"[^{_WHITE}]"))
         at = sa.func.locate("@", text) > 0
-    blank = sa.func.length(core) == 0
-    tests = _case_tests(backend, core)
+    tests = _case_tests(backend, text, white)
     case = sa.case(
         *((tests[name], sa.literal_column(f"'{name}'")) for name in _CASES), else_=sa.null()
     )
