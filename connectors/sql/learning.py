@@ -1,4 +1,4 @@
-"""Learning a table's column profiles, the digit patterns computed by the database.
+"""Learning a table's column profiles, the patterns computed by the database.
 
 A profile (:mod:`connectors.sql.profile`) must see every distinct value of a column.
 Reading them all into Python costs a transfer of every distinct value (millions of
@@ -15,15 +15,21 @@ learnt by one statement (a ``UNION ALL`` of one grouping per column: on PostgreS
 each part runs in parallel, which ``GROUPING SETS`` does not).
 
 Only ASCII digits are placeholders on every backend (PostgreSQL ``translate``,
-MariaDB ``REGEXP_REPLACE('[0-9]')``, SQLite nested ``replace``), as in
+MariaDB ``REGEXP_REPLACE('[0-9]')``, SQLite a registered function), as in
 :meth:`ColumnProfile.add_text`: any other character, a fullwidth or Arabic-Indic
 digit too, stays literal text in the layout and so reaches the same refusals.
 
+Text columns (e-mail, IP, account, user name) are learnt the same way by a second
+statement (:func:`learn_text_patterns`): for a value of ASCII characters the database
+gives its surrounding white space, whether it holds an ``@`` and its case, and
+Python rebuilds a value with those facts; a value with other characters (whose case
+rules are Python's, not the database's) or with the characters of display forms and
+domain-qualified names comes back itself.
+
 A column the database cannot describe this way is read value by value as before
-(:func:`connectors.sql.profile.learn_values`): text columns (e-mail addresses and the
-like: their case rules are Python's, not the database's), columns of other types
-(``NUMERIC``, ``CHAR(n)``, whose text the cast changes; SQLite values stored as REAL
-or BLOB), and every column on other backends.
+(:func:`connectors.sql.profile.learn_values`): columns of other types (``NUMERIC``,
+``CHAR(n)``, whose text the cast changes; SQLite values stored as REAL or BLOB), and
+every column on other backends.
 """
 
 from __future__ import annotations

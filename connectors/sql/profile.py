@@ -12,9 +12,9 @@ string functions.
 
 A profile is complete, not sampled: it is learnt from every distinct value of the
 column, so every value the normalising predicate would select has its pattern in the
-profile (the argument is given per family below); for the digit family the database
-computes what the profile keeps of each value (:mod:`connectors.sql.learning`), so
-only the patterns travel. It is cached per source on disk
+profile (the argument is given per family below); the database computes what the
+profile keeps of each value (:mod:`connectors.sql.learning`), so only the patterns
+travel (and, for text, the few values the database cannot describe). It is cached per source on disk
 with a fingerprint of the table (SQLite: the database file's size and modification
 time; PostgreSQL: the table's insert/update/delete counters and file node; MariaDB:
 the table's update and creation time) and learnt again when the fingerprint moved.
@@ -608,8 +608,8 @@ def learn_values(
 ) -> None:
     """Learn ``profile`` from every distinct value of ``column``, read into Python.
 
-    The general way, for every backend, type and family; the patterns of digit columns
-    are usually computed by the database instead (:mod:`connectors.sql.learning`).
+    The general way, for every backend, type and family; the patterns of digit and text
+    columns are usually computed by the database instead (:mod:`connectors.sql.learning`).
     """
     if connection.dialect.name == "postgresql":
         # the values are read through a cursor, which PostgreSQL plans for the first
