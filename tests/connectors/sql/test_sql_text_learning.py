@@ -231,3 +231,52 @@ def test_each_value_is_described_as_python_sees_it(database_url: str) -> None:
         for kind in sorted(TEXT_TYPES):
             assert _alone(kind, False, example) == _alone(kind, False, value), (kind, value)
     assert described > len(values) // 3  # most values are described, not returned
+
+
+def test_numbers_in_text_identifier_columns(database_url: str) -> None:
+    """An account number stored as a number: the same patterns (numbers) as reading it."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "texts",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("account", sa.BigInteger),
+        sa.Column("email", sa.BigInteger),
+    )
+    rows = [{"id": i + 1, "account": v, "email": v} for i, v in enumerate([123, -5, 7, None])]
+    create(database_url, metadata, {"texts": rows})
+    profiles, statements, read = _learn(database_url, {"account": "account", "email": "email"})
+    assert profiles["account"].cases == {(True, "", "", "lower")}
+    assert profiles["email"].refused is None and not profiles["email"].cases  # no @
+    for name in ("account", "email"):
+        assert _summary(profiles[name]) == _summary(read[name]), name
+    assert not [s for s in statements if "SELECT DISTINCT texts." in s]
+
+
+def test_sqlite_values_of_any_type_in_one_column(sqlite_url: str) -> None:
+    """SQLite keeps each value's own type: integers and text side by side are described
+    by the database; a REAL or a BLOB among them sends the column to be read value by
+    value (which refuses it), as before."""
+    with writer(sqlite_url) as engine, engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE texts (id INTEGER PRIMARY KEY, mixed, floating, raw)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO texts VALUES (1, 12345, 'SRV-1', 'a'), (2, 'SRV-2', 3.5, X'41'), "
+            "(3, ' srv-3', 'SRV-4', NULL)"
+        )
+    columns = {"mixed": "account", "floating": "account", "raw": "account"}
+    profiles, statements, read = _learn(sqlite_url, columns)
+    assert profiles["mixed"].cases == {
+        (True, "", "", "lower"),
+        (False, "", "", "upper"),
+        (False, " ", "", "lower"),
+    }
+    assert profiles["floating"].refused == "values of type float"
+    assert profiles["raw"].refused == "values of type bytes"
+    for name in columns:
+        assert _summary(profiles[name]) == _summary(read[name]), name
+    # the columns with a REAL or a BLOB are read value by value; the other is not
+    read_by_value = [s for s in statements if "SELECT DISTINCT texts." in s]
+    assert len(read_by_value) == 2
+    assert not [s for s in read_by_value if "mixed" in s]
