@@ -1,4 +1,4 @@
-"""Memory a native reader freed, given back to the system before the next step.
+"""Memory freed by a reader or an index build, given back to the system before the next step.
 
 calamine (through fastexcel) parses a whole workbook sheet into buffers of the C
 library's allocator: about 150 MB for a 100,000-row sheet, freed once the sheet is a
@@ -7,14 +7,30 @@ next (polars, the index) allocates through jemalloc, which cannot reuse it: the 
 add up. ``malloc_trim`` returns that free memory (the first search of a 100,000-row
 inventory peaked at 345 MB, 295 MB with it). On a C library without it (macOS, musl)
 nothing is done.
+
+Building a file index is the one step of a search that reads a whole source, and the
+first search of an estate builds every source's: :func:`index_build` lets one build at
+a time hold its file in memory (the engine scans two sources side by side), and gives
+what the build freed back before the next one starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
-from collections.abc import Callable
+import gc
+import threading
+from collections.abc import Callable, Iterator
+
+#: how long a build waits for another one before it goes ahead side by side: the lock
+#: saves memory and never decides a result, so a build that hangs (a file system that
+#: stopped answering, a source abandoned at its time limit) delays the others at most
+#: this long
+BUILD_WAIT = 120.0
+
+_builds = threading.RLock()
 
 
 @functools.cache
@@ -35,3 +51,30 @@ def give_back_freed() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def release() -> None:
+    """Collect what only cycles still hold and give the freed memory back: after a
+    build, so that what it read does not stay resident beside the next source's."""
+    gc.collect()
+    give_back_freed()
+
+
+@contextlib.contextmanager
+def index_build(wait: float | None = None) -> Iterator[bool]:
+    """One index build at a time in this process; what it freed given back after.
+
+    Waits at most ``wait`` seconds (default :data:`BUILD_WAIT`) for a build running in
+    another thread, then goes ahead anyway (yields whether it had the turn). The turn
+    is given up however the build ends, an error included; a build of the same thread
+    inside it is not kept waiting.
+    """
+    turn = _builds.acquire(timeout=BUILD_WAIT if wait is None else wait)
+    try:
+        yield turn
+    finally:
+        try:
+            release()  # before the next build starts
+        finally:
+            if turn:
+                _builds.release()

@@ -296,7 +296,10 @@ class TabularConnector(Connector):
         """
         entry = store.FileEntry(str(path), stamp)
         keys: list[pl.DataFrame] = []
-        for ordinal, item in enumerate(self._sheets([path])):
+        # a parsed workbook sheet is not kept for the search's later rounds: they read
+        # the rows the index points to (a workbook's from its kept cells)
+        cache = self._reader_cache()
+        for ordinal, item in enumerate(self._sheets([path], {k: cache[k] for k in (FACTS, ROWS)})):
             if isinstance(item, tuple):
                 return store.FileEntry(str(path), stamp, reread=True)
             warnings, truncated = self._sheet_report(item)
@@ -398,14 +401,18 @@ class TabularConnector(Connector):
             self._cache[ROWS] = self.workbook_rows  # made when a workbook is read
         return self._cache
 
-    def _sheets(self, files: list[Path]) -> Iterator[Sheet | tuple[str, FileProblem]]:
+    def _sheets(
+        self, files: list[Path], cache: dict[Any, Any] | None = None
+    ) -> Iterator[Sheet | tuple[str, FileProblem]]:
+        """Every sheet of ``files``; what the readers keep goes to ``cache`` (by default
+        the connector's, kept for the search's later rounds)."""
         for path in files:
             yield from read_sheets(
                 path,
                 self.mapping,
                 base_dir=self.source.base_dir,
                 scope=self.scope,
-                cache=self._reader_cache(),
+                cache=self._reader_cache() if cache is None else cache,
             )
 
     def _sheet_report(self, sheet: Sheet) -> tuple[list[str], bool]:

@@ -520,9 +520,16 @@ def _excel_sheets(
 
     before = WorkbookFacts.stamp(path)
     content = functools.cache(partial(content_digest, path))  # on the first parse only
+    reader: Any = None
+
+    def opened() -> Any:
+        nonlocal reader
+        if reader is None:
+            reader = fastexcel.read_excel(readable_by_name(path))
+        return reader
+
     try:
-        reader = fastexcel.read_excel(readable_by_name(path))
-        names = list(reader.sheet_names)
+        names = list(opened().sheet_names)
     except Exception as exc:  # fastexcel raises its own error classes
         raise FileProblem(f"not a readable workbook ({_decode_error(exc)})") from None
     for ordinal, (selector, sheet) in enumerate(_selected_sheets(names, mapping)):
@@ -532,21 +539,29 @@ def _excel_sheets(
             continue
         stat = path.stat()
         key = (str(path), sheet, stat.st_mtime_ns, stat.st_size)
+        item: Sheet | tuple[str, FileProblem]
         try:
             loaded = cache.get(key)
             if loaded is None:
-                loaded, _kept = _parse(
-                    reader, path, sheet, ordinal, mapping, cache, before, content
-                )
+                loaded = _parse(opened(), path, sheet, ordinal, mapping, cache, before, content)[0]
                 cache[key] = loaded
             number_cells = _kept_number_cells(
-                facts_of(cache), path, sheet, partial(_number_cells, reader, sheet)
+                facts_of(cache),
+                path,
+                sheet,
+                lambda column, sheet=sheet: _number_cells(opened(), sheet, column),
             )
-            yield _excel_sheet(path, sheet, loaded, mapping, location, scope, number_cells)
+            item = _excel_sheet(path, sheet, loaded, mapping, location, scope, number_cells)
         except FileProblem as exc:
-            yield location, exc
+            item = location, exc
         except Exception as exc:
-            yield location, FileProblem(f"the sheet cannot be read ({_decode_error(exc)})")
+            item = location, FileProblem(f"the sheet cannot be read ({_decode_error(exc)})")
+        # the open workbook holds its shared strings and the sheet calamine parsed
+        # (about 70 MB for a 100,000-row sheet): let go of it while the sheet is
+        # searched or indexed, and open it again for the next sheet
+        reader = loaded = None
+        give_back_freed()
+        yield item
 
 
 def _selected_sheets(names: list[str], mapping: TabularMapping) -> list[tuple[Any, str | None]]:

@@ -45,6 +45,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors import caches
+from connectors.heap import index_build
 from connectors.safe_files import check_regular, open_regular
 from discover.errors import DiscoverError
 
@@ -277,17 +278,26 @@ class FileIndex:
                 known = stored.get(str(path))
                 if known is not None and known[1] == stamp:
                     continue  # unchanged, or still not a readable file (read by every search)
-                entry = (
-                    FileEntry(str(path), None, reread=True)
-                    if stamp is None
-                    else index_file(path, stamp)
-                )
-                with connection:  # by path: another search may have stored it meanwhile
-                    self._drop_path(connection, entry.path)
-                    self._store(connection, entry)
+                if stamp is None:
+                    entry = FileEntry(str(path), None, reread=True)
+                    self._replace(connection, entry)
+                else:
+                    # the whole file is read and its keys held until stored: one such
+                    # build at a time, its memory given back before the next
+                    with index_build():
+                        entry = index_file(path, stamp)
+                        self._replace(connection, entry)
+                        rows = entry.rows
+                        del entry
+                    done.rows += rows
                 done.parsed += 1
-                done.rows += entry.rows
         return done
+
+    @classmethod
+    def _replace(cls, connection: sqlite3.Connection, entry: FileEntry) -> None:
+        with connection:  # by path: another search may have stored it meanwhile
+            cls._drop_path(connection, entry.path)
+            cls._store(connection, entry)
 
     @staticmethod
     def _drop(connection: sqlite3.Connection, idents: list[int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,68 @@ def test_freed_heap_memory_is_given_back() -> None:
         [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert int(returned) > 200  # of about 360 MB freed; glibc alone returns none of it
+
+
+# -- one index build at a time ------------------------------------------------------------
+
+
+def _build_until(entered: threading.Event, leave: threading.Event) -> None:
+    """Another source's build: it has the turn until ``leave`` is set."""
+    with heap.index_build():
+        entered.set()
+        leave.wait()
+
+
+def _holding() -> tuple[threading.Thread, threading.Event]:
+    entered, leave = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_build_until, args=(entered, leave), daemon=True)
+    holder.start()
+    entered.wait()
+    return holder, leave
+
+
+def _turn_in_another_thread(wait: float) -> bool:
+    turns: list[bool] = []
+
+    def build() -> None:
+        with heap.index_build(wait=wait) as turn:
+            turns.append(turn)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    thread.join()
+    return turns[0]
+
+
+def test_a_build_does_not_get_the_turn_while_another_builds() -> None:
+    holder, leave = _holding()
+    try:
+        assert _turn_in_another_thread(wait=0) is False
+    finally:
+        leave.set()
+        holder.join()
+    assert _turn_in_another_thread(wait=0) is True
+
+
+def test_a_build_that_never_ends_does_not_keep_the_others_waiting() -> None:
+    """A build abandoned at its source's time limit (a hung file system) keeps the
+    turn: the next build goes ahead after its wait, side by side."""
+    holder, leave = _holding()
+    try:
+        with heap.index_build(wait=0.01) as turn:
+            assert turn is False  # not given, and yet here
+    finally:
+        leave.set()
+        holder.join()
+
+
+def test_the_turn_is_given_up_when_a_build_fails() -> None:
+    with pytest.raises(ValueError), heap.index_build():
+        raise ValueError("the file could not be read")
+    assert _turn_in_another_thread(wait=0) is True
+
+
+def test_a_build_inside_a_build_of_the_same_thread_is_not_kept_waiting() -> None:
+    with heap.index_build(wait=0) as outer, heap.index_build(wait=0) as inner:
+        assert outer and inner
+    assert _turn_in_another_thread(wait=0) is True

@@ -14,18 +14,20 @@ import inspect
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import test_tabular
 import test_tabular_hostile
 from contract_support import demo_estate
-from tabular_helpers import SIM_MAPPING, connector, ids, keys
+from tabular_helpers import SIM_MAPPING, connector, ids, keys, workbook_bytes
 from test_tabular import traps  # noqa: F401 - a fixture the imported tests use
 
-from connectors import load_mappings
+from connectors import heap, load_mappings
 from connectors.base import ScanResult
 from connectors.tabular import read
 from connectors.tabular.connector import TabularConnector
@@ -499,3 +501,98 @@ def test_a_file_another_search_indexed_meanwhile_is_replaced_not_duplicated(
     assert (done.parsed, problems) == (1, [])
     assert target.index_status()["files"] == 2  # type: ignore[index]
     assert keys(_email(target, "eva@example.nl")) == ["row=2"]
+
+
+# -- memory: one build at a time, nothing of it kept ------------------------------------
+
+
+def test_a_file_is_indexed_only_once_another_source_is_done_building(
+    folder: Path, tmp_path: Path
+) -> None:
+    """Two sources' index builds do not hold their files in memory side by side."""
+    target = _indexed(tmp_path)
+    events: list[str] = []
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_source() -> None:
+        with heap.index_build():
+            entered.set()
+            leave.wait()
+            events.append("the other source's build is done")
+
+    def build() -> None:
+        target.build_index()
+        events.append("indexed")
+
+    holder = threading.Thread(target=other_source)
+    holder.start()
+    entered.wait()
+    builder = threading.Thread(target=build)
+    builder.start()
+    builder.join(timeout=0.5)  # long enough for a build of two small files that did not wait
+    leave.set()
+    holder.join()
+    builder.join()
+    assert events == ["the other source's build is done", "indexed"]
+    assert keys(_email(target, "zoe@example.nl")) == ["row=2"]
+
+
+def test_a_search_whose_index_is_up_to_date_does_not_wait_for_a_build(
+    folder: Path, tmp_path: Path
+) -> None:
+    target = _indexed(tmp_path)
+    target.build_index()
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_source() -> None:
+        with heap.index_build():
+            entered.set()
+            leave.wait()
+
+    holder = threading.Thread(target=other_source)
+    holder.start()
+    entered.wait()
+    try:
+        assert keys(TabularConnector.scan(target, ids(("email", "zoe@example.nl")))) == ["row=2"]
+    finally:
+        leave.set()
+        holder.join()
+
+
+def test_a_failed_build_lets_the_next_one_build(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text(HEADER + _row(1, "p1@example.nl"), "utf-8")
+    target = _indexed(tmp_path)
+    problem = OSError("the disk stopped answering")
+
+    def failing(path: Path, stamp: Any) -> Any:
+        raise problem
+
+    stored = target.file_index()
+    assert stored is not None
+    with pytest.raises(OSError):
+        stored.update(target._files(), failing)
+    done = threading.Thread(target=target.build_index)
+    done.start()
+    done.join()
+    assert keys(_email(target, "p1@example.nl")) == ["row=2"]
+
+
+def test_a_workbook_parsed_for_its_index_is_not_kept_in_memory(tmp_path: Path) -> None:
+    """The search's later rounds take the rows the index names from the kept cells:
+    the whole parsed sheet is not held beside the next source's work."""
+    rows: list[list[Any]] = [["ICCID", "MSISDN", "IMEI", "Naam", "E-mail", "PUK"]]
+    rows += [
+        [None, f"06{n:08d}", None, f"Person {n}", f"p{n}@example.nl", "1234"] for n in range(50)
+    ]
+    (tmp_path / "sims.xlsx").write_bytes(workbook_bytes({"SIMs": rows}))
+    target = connector(tmp_path, SIM_MAPPING, "sims.xlsx", index_cache=str(tmp_path / "cache"))
+    result = _assert_equal(target, ids(("email", "p7@example.nl")))
+    assert keys(result) == ["row=9"]
+    target._cache.clear()  # what the full read of the comparison kept
+    TabularConnector.scan(target, ids(("email", "p8@example.nl")))  # warm: nothing parsed
+    target.file_index().clear()  # type: ignore[union-attr]
+    assert keys(TabularConnector.scan(target, ids(("email", "p9@example.nl")))) == ["row=11"]
+    kept = [value for value in target._cache.values() if isinstance(value, pl.DataFrame)]
+    assert kept == []
