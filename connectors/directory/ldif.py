@@ -49,6 +49,7 @@ from connectors.directory.values import (
     object_classes,
     read_value,
 )
+from connectors.heap import release
 from connectors.safe_files import open_regular, printable
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
@@ -340,6 +341,8 @@ class LdifConnector(DirectoryConnector):
         except BaseException:
             writer.abort()
             raise
+        del index
+        release()  # what reading the export freed, before the next source's work
         stored = ldif_store.StoredIndex(written)
         if not keep:
             with contextlib.suppress(OSError):

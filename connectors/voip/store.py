@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from connectors import caches
+from connectors.heap import release
 from connectors.voip.files import Listing, Unreadable
 from connectors.voip.index import IndexBuilder, phone_tail, unscoped_warning
 from connectors.voip.mapping import VoipMapping
@@ -199,7 +200,7 @@ class FileIndex:
         """
         warnings: list[str] = []
         try:
-            return self._update(listing), warnings
+            done = self._update(listing)
         except (sqlite3.DatabaseError, IndexUnreadable, ValueError) as exc:
             message = f"file index {self.path} could not be read ({exc}); built again"
             log.warning("%s", message)
@@ -207,7 +208,18 @@ class FileIndex:
             self.clear()
             done = self._update(listing)
             done.rebuilt_because = str(exc)
-            return done, warnings
+        finally:
+            self._forget_values()
+        if done.parsed:
+            release()  # what parsing the files freed, before the next source's work
+        return done, warnings
+
+    def _forget_values(self) -> None:
+        """Drop what normalising values gave (up to _SHARED_LIMIT entries, some 50 MB):
+        it serves the files of one update."""
+        self._shared.clear()
+        self._prepared.clear()
+        self._tails.clear()
 
     def _update(self, listing: Listing) -> Update:
         """Parse the files added or changed since the index last saw the directory.

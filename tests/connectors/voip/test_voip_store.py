@@ -484,3 +484,20 @@ def test_an_index_of_an_earlier_format_is_built_again(
     done = indexed.build_index()
     assert (done.parsed, done.rebuilt_because) == (files, "the index was of an earlier format")
     _assert_same(indexed, plain)
+
+
+def test_what_normalising_values_gave_is_not_kept_after_an_update(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    """The values shared by the files of one update (up to some 50 MB on a large
+    directory) are let go of when it ends, not held through the rest of the search."""
+    from connectors.voip.files import scan_directory
+
+    _directory, indexed, plain = estate
+    stored = indexed.file_index()
+    assert stored is not None
+    listing = scan_directory(indexed.directory, indexed.mapping.include, indexed.mapping.exclude)
+    done, _warnings = stored.update(listing)
+    assert done.parsed > 10
+    assert (stored._shared, stored._prepared, stored._tails) == ({}, {}, {})
+    _assert_same(indexed, plain)
