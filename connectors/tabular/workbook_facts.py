@@ -89,6 +89,10 @@ class WorkbookFacts:
         """The fact ``key`` learnt from this workbook as it is now; None when not known."""
         return self._load(workbook).get(key)
 
+    def known(self, workbook: Path) -> set[str]:
+        """The keys of the facts learnt from this workbook as it is now."""
+        return set(self._load(workbook))
+
     def put(self, workbook: Path, key: str, value: Any, stamp: Stamp | None) -> None:
         """Keep ``value`` for the workbook as it was when read (``stamp`` taken before)."""
         file = self._file(workbook)

@@ -28,15 +28,24 @@ def _rows(number_iccid: str) -> list[list[Any]]:
 
 @pytest.fixture
 def read_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every full read of a column's cell types (the real one, counted)."""
+    """Every full read of cell types, of a column or of every column before a sheet is
+    parsed (-1) (the real ones, counted)."""
     calls: list[int] = []
     real = tabular_read._number_cells
+    real_early = tabular_read._early_number_cells
 
     def counting(reader: Any, sheet: str, column: int) -> list[bool]:
         calls.append(column)
         return real(reader, sheet, column)
 
+    def counting_early(*args: Any) -> dict[int, list[bool]]:
+        flags = real_early(*args)
+        if flags:
+            calls.append(-1)
+        return flags
+
     monkeypatch.setattr(tabular_read, "_number_cells", counting)
+    monkeypatch.setattr(tabular_read, "_early_number_cells", counting_early)
     return calls
 
 
@@ -184,3 +193,18 @@ def test_the_rounds_of_a_search_load_a_workbook_once(
     assert len(loads) == 1
     assert keys(scan(target, ("email", "saar@example.nl"))) == ["row=2"]  # a new row
     assert len(loads) == 2 and set(loads[1]) == {0, 1}  # loaded again with both
+
+
+def test_the_cell_types_are_read_before_the_text_and_once(
+    tmp_path: Path, read_calls: list[int]
+) -> None:
+    """A cold index build learns every column's cell types in one read before the
+    sheet's text is parsed (their memory does not add up), and no column again."""
+    (tmp_path / "sims.xlsx").write_bytes(workbook_bytes({"SIMs": _rows(ZOE_ICCID)}))
+    target = connector(tmp_path, SIM_MAPPING, "sims.xlsx", index_cache=str(tmp_path / "cache"))
+    target.build_index()
+    assert read_calls == [-1]
+    facts = WorkbookFacts(tmp_path / "cache")
+    assert facts.known(tmp_path / "sims.xlsx") >= {"archive-checked", "number-cells:SIMs:0"}
+    assert _answers(tmp_path) == (["row=2"], "8.93104E+18", False)
+    assert read_calls == [-1]
