@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 #: saves memory and never decides a result, so a build that hangs (a file system that
 #: stopped answering, a source abandoned at its time limit) delays the others at most
 #: this long
-BUILD_WAIT = 120.0
+BUILD_WAIT = 60.0
 
 _builds = threading.RLock()
 
