@@ -31,6 +31,9 @@ from collections.abc import Callable, Iterator
 BUILD_WAIT = 60.0
 
 _builds = threading.RLock()
+#: index builds (of every kind) running now, for :func:`builds_running`
+_running = 0
+_counting = threading.Lock()
 
 
 @functools.cache
@@ -61,6 +64,29 @@ def release() -> None:
 
 
 @contextlib.contextmanager
+def building() -> Iterator[None]:
+    """Mark a step that reads a whole source to (re)build its index, while it runs.
+
+    The engine starts no scan ahead of its round while one runs
+    (:func:`builds_running`): a first search would otherwise build the next round's
+    indexes beside this round's, and hold both in memory.
+    """
+    global _running
+    with _counting:
+        _running += 1
+    try:
+        yield
+    finally:
+        with _counting:
+            _running -= 1
+
+
+def builds_running() -> bool:
+    """Whether an index build (:func:`building`) runs in this process now."""
+    return _running > 0
+
+
+@contextlib.contextmanager
 def index_build(wait: float | None = None) -> Iterator[bool]:
     """One index build at a time in this process; what it freed given back after.
 
@@ -71,7 +97,8 @@ def index_build(wait: float | None = None) -> Iterator[bool]:
     """
     turn = _builds.acquire(timeout=BUILD_WAIT if wait is None else wait)
     try:
-        yield turn
+        with building():
+            yield turn
     finally:
         try:
             release()  # before the next build starts

@@ -59,6 +59,7 @@ from connectors.base import (
     ScanResult,
     normalised_text,
 )
+from connectors.heap import builds_running
 from discover.errors import SourceError, kind_label
 from discover.hits import MATCH_KINDS, embedded_image, hits_table, render_value
 from discover.holders import Verdict, judge
@@ -529,10 +530,12 @@ class _Rounds:
         round, or with nothing to search, is left for later. Sources never scanned
         go first (their cost is unknown), then the slowest so far. A scan whose
         identifiers turn out not to be the next round's is dropped unused: looking
-        ahead costs work, never a result.
+        ahead costs work, never a result. Nothing starts ahead while a source builds
+        its index (the first search of an estate): the memory of two builds would add
+        up.
         """
-        if not self.look_ahead:
-            return
+        if not self.look_ahead or builds_running():
+            return  # a first search builds one round's indexes, not two rounds' at once
         busy = {jobs[number][0].name for number in running}
         try:
             predicted = self._next_identifiers(wanted, round_ids[0], depth, done)

@@ -49,7 +49,7 @@ from connectors.directory.values import (
     object_classes,
     read_value,
 )
-from connectors.heap import release
+from connectors.heap import building, release
 from connectors.safe_files import open_regular, printable
 from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
@@ -392,11 +392,13 @@ class LdifConnector(DirectoryConnector):
                 if self._stored is not None:
                     self._index = self._stored
                     return self._index
-                self._stored = self._build_written(path, result or ScanResult())
-                if self._stored is not None:
-                    self._index = self._stored
-                    return self._index
-            self._index = self._build_index(result or ScanResult())
+            with building():  # the whole export is read: no scan starts ahead meanwhile
+                if path is not None:
+                    self._stored = self._build_written(path, result or ScanResult())
+                    if self._stored is not None:
+                        self._index = self._stored
+                        return self._index
+                self._index = self._build_index(result or ScanResult())
         return self._index
 
     def check_mapping(self) -> list[str]:

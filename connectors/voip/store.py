@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from connectors import caches
-from connectors.heap import release
+from connectors.heap import building, release
 from connectors.voip.files import Listing, Unreadable
 from connectors.voip.index import IndexBuilder, phone_tail, unscoped_warning
 from connectors.voip.mapping import VoipMapping
@@ -237,40 +237,41 @@ class FileIndex:
             seen = connection.execute("SELECT value FROM meta WHERE key = 'listing'").fetchone()
             if digest is not None and seen is not None and seen[0] == digest:
                 return done
-            with connection:
-                connection.execute("DELETE FROM meta WHERE key = 'listing'")
-            stored = {
-                relpath: (size, mtime, inode, ctime)
-                for relpath, size, mtime, inode, ctime in connection.execute(
-                    "SELECT relpath, size, mtime_ns, inode, ctime_ns FROM files"
-                )
-            }
-            present = set(listing.files)
-            gone = [relpath for relpath in stored if relpath not in present]
-            if not stored:  # a first build: the look-up indexes once, over every row
+            with building():  # files are parsed: no scan starts ahead meanwhile
                 with connection:
-                    for name in _LOOKUP_INDEXES:
-                        connection.execute(f"DROP INDEX IF EXISTS {name}")
-            pending: list[_FileEntry] = []
-            stamps = listing.stamps()
-            for relpath in listing.files:
-                stamp = stamps.get(relpath) or _stamp(self.root / relpath)
-                if stamp is not None and stored.get(relpath) == stamp:
-                    continue
-                pending.append(self._index_file(relpath, stamp or (-1, -1, -1, -1)))
-                done.parsed += 1
-                done.rows += pending[-1].rows
-                if len(pending) >= _BATCH:
-                    self._store(connection, pending, [], stored)
-                    pending = []
-            self._store(connection, pending, gone, stored)
-            done.dropped = len(gone)
-            connection.executescript(_SCHEMA)  # (again) the look-up indexes
-            if digest is not None:
-                with connection:
-                    connection.execute(
-                        "INSERT OR REPLACE INTO meta VALUES ('listing', ?)", (digest,)
+                    connection.execute("DELETE FROM meta WHERE key = 'listing'")
+                stored = {
+                    relpath: (size, mtime, inode, ctime)
+                    for relpath, size, mtime, inode, ctime in connection.execute(
+                        "SELECT relpath, size, mtime_ns, inode, ctime_ns FROM files"
                     )
+                }
+                present = set(listing.files)
+                gone = [relpath for relpath in stored if relpath not in present]
+                if not stored:  # a first build: the look-up indexes once, over every row
+                    with connection:
+                        for name in _LOOKUP_INDEXES:
+                            connection.execute(f"DROP INDEX IF EXISTS {name}")
+                pending: list[_FileEntry] = []
+                stamps = listing.stamps()
+                for relpath in listing.files:
+                    stamp = stamps.get(relpath) or _stamp(self.root / relpath)
+                    if stamp is not None and stored.get(relpath) == stamp:
+                        continue
+                    pending.append(self._index_file(relpath, stamp or (-1, -1, -1, -1)))
+                    done.parsed += 1
+                    done.rows += pending[-1].rows
+                    if len(pending) >= _BATCH:
+                        self._store(connection, pending, [], stored)
+                        pending = []
+                self._store(connection, pending, gone, stored)
+                done.dropped = len(gone)
+                connection.executescript(_SCHEMA)  # (again) the look-up indexes
+                if digest is not None:
+                    with connection:
+                        connection.execute(
+                            "INSERT OR REPLACE INTO meta VALUES ('listing', ?)", (digest,)
+                        )
         return done
 
     def _index_file(self, relpath: str, stamp: Stamp) -> _FileEntry:

@@ -106,3 +106,21 @@ def test_a_build_inside_a_build_of_the_same_thread_is_not_kept_waiting() -> None
     with heap.index_build(wait=0) as outer, heap.index_build(wait=0) as inner:
         assert outer and inner
     assert _turn_in_another_thread(wait=0) is True
+
+
+def test_builds_running_counts_every_build_until_it_ends() -> None:
+    assert not heap.builds_running()
+    with heap.building():
+        with heap.building():
+            assert heap.builds_running()
+        assert heap.builds_running()
+    assert not heap.builds_running()
+    with pytest.raises(RuntimeError), heap.building():
+        raise RuntimeError("a failed build")
+    assert not heap.builds_running()  # counted out however it ends
+
+
+def test_a_tabular_index_build_counts_as_a_build() -> None:
+    with heap.index_build(wait=1):
+        assert heap.builds_running()
+    assert not heap.builds_running()

@@ -19,6 +19,7 @@ import pytest
 from engine_support import build_demo, demo, sql_source
 
 from connectors import load_mappings
+from connectors.heap import building
 from connectors.sql.connector import SqlConnector
 from discover.demo.people import JAN
 from discover.engine import SearchResult, open_connectors, search
@@ -59,10 +60,15 @@ class _Watched(SqlConnector):
         if self.hang is not None:
             self.hang.wait(timeout=PATIENCE)  # a source that stops answering
         if self.wait_for is not None and self.saw is None:
-            self.saw = self.wait_for.wait(timeout=self.patience)
+            if self.builds:  # as a first search's index build
+                with building():
+                    self.saw = self.wait_for.wait(timeout=self.patience)
+            else:
+                self.saw = self.wait_for.wait(timeout=self.patience)
         return super().scan(identifiers)
 
     patience: float = PATIENCE
+    builds: bool = False
     hang: threading.Event | None = None
 
 
@@ -181,3 +187,15 @@ def test_a_scan_started_ahead_that_hangs_fails_its_source_as_timed_out(
     assert len(connectors["telephony"].scans) == 1  # never scanned again once abandoned
     assert status["crm"].status == "ok"
     assert not result.complete
+
+
+def test_no_scan_starts_ahead_while_a_source_builds_its_index(demo_dir: Path) -> None:
+    sources = _estate(demo_dir)
+    connectors = _connectors(sources)
+    connectors["archive"].wait_for = connectors["telephony"].started
+    connectors["archive"].builds = True
+    connectors["archive"].patience = 0.5  # the call records wait for the build to end
+    result = _search(sources, connectors)
+    assert connectors["archive"].saw is False
+    assert len(connectors["telephony"].scans) == 1  # scanned in its round, once
+    assert result.complete
