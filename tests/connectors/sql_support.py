@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from connectors.base import Record
 from connectors.sql.connector import SqlConnector
+from connectors.sql.profile import ColumnProfile
 from discover.config import validate
 from discover.identifiers import Identifier
 from discover.register import default_register
@@ -77,3 +78,11 @@ def keys(records: Iterable[Record], location: str | None = None) -> set[str]:
 
 def by_key(records: Iterable[Record]) -> dict[tuple[str, str], Record]:
     return {(r.location, r.key): r for r in records}
+
+
+def profile_from_values(kind: str, values: Iterable[Any]) -> ColumnProfile:
+    """The profile reading every distinct value gives (what learning must equal)."""
+    profile = ColumnProfile(kind)
+    for value in dict.fromkeys(values):
+        profile.add(value)
+    return profile

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sql_support import connector, create
+from sql_support import connector, create, profile_from_values
 
 from connectors.sql.learning import learn
 from connectors.sql.profile import ColumnProfile, learn_values
@@ -105,13 +105,6 @@ def _summary(profile: ColumnProfile) -> tuple[bool, list[str], list[list[Any]]]:
     return data["refused"] is None, sorted(map(repr, data["shapes"])), data["cases"]
 
 
-def _from_values(kind: str, values: list[Any]) -> ColumnProfile:
-    profile = ColumnProfile(kind)
-    for value in dict.fromkeys(values):
-        profile.add(value)
-    return profile
-
-
 @pytest.fixture
 def tricky_url(database_url: str) -> str:
     metadata = sa.MetaData()
@@ -147,7 +140,7 @@ def _learn(url: str) -> tuple[list[tuple[str, Any]], dict[str, ColumnProfile], d
 def test_the_database_learns_the_profile_the_values_give(tricky_url: str) -> None:
     _, profiles, old = _learn(tricky_url)
     for name, (kind, _, values) in COLUMNS.items():
-        expected = _summary(_from_values(kind, values))
+        expected = _summary(profile_from_values(kind, values))
         assert _summary(profiles[name]) == expected, name
         if not tricky_url.startswith("mysql"):
             # MariaDB's DISTINCT follows the column's collation (case, trailing blanks)

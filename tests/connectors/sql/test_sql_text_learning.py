@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sql_support import create, writer
+from sql_support import create, profile_from_values, writer
 
 from connectors.sql.learning import learn, text_example, text_fact_columns
 from connectors.sql.profile import _CASES, TEXT_TYPES, ColumnProfile, learn_values
@@ -92,13 +92,6 @@ def _summary(profile: ColumnProfile) -> tuple[bool, list[list[Any]]]:
     return data["refused"] is None, data["cases"]
 
 
-def _from_values(kind: str, values: list[Any]) -> ColumnProfile:
-    profile = ColumnProfile(kind)
-    for value in dict.fromkeys(values):
-        profile.add(value)
-    return profile
-
-
 @pytest.fixture
 def text_url(database_url: str) -> str:
     metadata = sa.MetaData()
@@ -138,7 +131,7 @@ def test_the_database_learns_the_text_profile_the_values_give(text_url: str) -> 
     columns = {name: kind for name, (kind, _) in COLUMNS.items()}
     profiles, statements, read = _learn(text_url, columns)
     for name, (kind, values) in COLUMNS.items():
-        expected = _summary(_from_values(kind, values))
+        expected = _summary(profile_from_values(kind, values))
         assert _summary(profiles[name]) == expected, name
         if not text_url.startswith("mysql"):
             # MariaDB's DISTINCT follows the column's collation (case, trailing blanks)
