@@ -218,9 +218,11 @@ class _Outcome:
 
 @dataclass(slots=True)
 class _Ahead:
-    """A scan started before its round (``depth``), for the identifiers it was given."""
+    """A scan of ``connector`` started before its round (``depth``), for the identifiers
+    it was given."""
 
     depth: int
+    connector: Connector
     identifiers: list[Identifier]
     future: Future[_Outcome]
 
@@ -483,7 +485,7 @@ class _Rounds:
                 waiting.append(number)
         while waiting or running:
             for number in list(waiting):
-                if len(running) + self._ahead_busy() >= workers:
+                if len(running) + len(self._ahead_running()) >= workers:
                     break
                 connector, identifiers = jobs[number]
                 if not self._drop_ahead(connector.name):
@@ -493,13 +495,12 @@ class _Rounds:
                     continue  # that scan ran past the source's time limit
                 running[pool.submit(self._run_scan, connector, identifiers)] = number
             if not waiting and depth + 1 <= self.settings.max_depth:
-                free = workers - len(running) - self._ahead_busy()
+                free = workers - len(running) - len(self._ahead_running())
                 if free > 0:
                     done = [r for r in rounds if r is not None]
-                    self._scan_ahead(
-                        wanted, round_ids, depth, done, set(running.values()), jobs, pool, free
-                    )
-            pending = set(running) | {a.future for a in self.ahead.values() if not a.future.done()}
+                    busy = {jobs[number][0].name for number in running.values()}
+                    self._scan_ahead(wanted, round_ids, depth, done, busy, pool, free)
+            pending = set(running) | self._ahead_running()
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 number = running.pop(future, None)
@@ -508,8 +509,9 @@ class _Rounds:
                     rounds[number] = self._record(connector, identifiers, future.result())
         return [outcome for outcome in rounds if outcome is not None]
 
-    def _ahead_busy(self) -> int:
-        return sum(1 for ahead in self.ahead.values() if not ahead.future.done())
+    def _ahead_running(self) -> set[Future[_Outcome]]:
+        """The scans started ahead that still hold a worker."""
+        return {ahead.future for ahead in self.ahead.values() if not ahead.future.done()}
 
     def _scan_ahead(
         self,
@@ -517,8 +519,7 @@ class _Rounds:
         round_ids: list[set[Identifier]],
         depth: int,
         done: list[_SourceRound],
-        running: set[int],
-        jobs: list[tuple[Connector, list[Identifier]]],
+        busy: set[str],
         pool: ThreadPoolExecutor,
         free: int,
     ) -> None:
@@ -527,7 +528,7 @@ class _Rounds:
         The next round's identifiers are those this round's finished scans give,
         found by the very steps the round ends with (judging, sharing out, guarding,
         expanding), taken on a copy of the subject. A source still scanning this
-        round, or with nothing to search, is left for later. Sources never scanned
+        round (``busy``), or with nothing to search, is left for later. Sources never scanned
         go first (their cost is unknown), then the slowest so far. A scan whose
         identifiers turn out not to be the next round's is dropped unused: looking
         ahead costs work, never a result. Nothing starts ahead while a source builds
@@ -536,7 +537,15 @@ class _Rounds:
         """
         if not self.look_ahead or builds_running():
             return  # a first search builds one round's indexes, not two rounds' at once
-        busy = {jobs[number][0].name for number in running}
+        idle = [
+            (position, connector)
+            for position, connector in enumerate(self.connectors)
+            if connector.name not in busy
+            and connector.name not in self.ahead
+            and not abandoned(connector)
+        ]
+        if not idle:
+            return  # nothing could start: the next round is not worked out for nothing
         try:
             predicted = self._next_identifiers(wanted, round_ids[0], depth, done)
         except Exception:  # looking ahead must never cost the search: the round decides
@@ -545,9 +554,7 @@ class _Rounds:
         if not predicted:
             return
         candidates = []
-        for position, connector in enumerate(self.connectors):
-            if connector.name in busy or connector.name in self.ahead or abandoned(connector):
-                continue
+        for position, connector in idle:
             identifiers = self._taken_by(connector, predicted)
             if identifiers:
                 status = self.statuses[connector.name]
@@ -556,7 +563,7 @@ class _Rounds:
         candidates.sort(key=lambda candidate: candidate[0])
         for _order, connector, identifiers in candidates[:free]:
             future = pool.submit(self._run_scan, connector, identifiers)
-            self.ahead[connector.name] = _Ahead(depth + 1, identifiers, future)
+            self.ahead[connector.name] = _Ahead(depth + 1, connector, identifiers, future)
             log.debug("source %s: next round started ahead", connector.name)
 
     def _next_identifiers(
@@ -593,8 +600,7 @@ class _Rounds:
             outcome = ahead.future.result()
             del self.ahead[each]
             if isinstance(outcome.error, TimeLimitExceeded):
-                connector = next(c for c in self.connectors if c.name == each)
-                self._record(connector, ahead.identifiers, outcome)
+                self._record(ahead.connector, ahead.identifiers, outcome)
         return True
 
     def _run_scan(self, connector: Connector, identifiers: list[Identifier]) -> _Outcome:
