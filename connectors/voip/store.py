@@ -238,41 +238,45 @@ class FileIndex:
             if digest is not None and seen is not None and seen[0] == digest:
                 return done
             with building():  # files are parsed: no scan starts ahead meanwhile
-                with connection:
-                    connection.execute("DELETE FROM meta WHERE key = 'listing'")
-                stored = {
-                    relpath: (size, mtime, inode, ctime)
-                    for relpath, size, mtime, inode, ctime in connection.execute(
-                        "SELECT relpath, size, mtime_ns, inode, ctime_ns FROM files"
-                    )
-                }
-                present = set(listing.files)
-                gone = [relpath for relpath in stored if relpath not in present]
-                if not stored:  # a first build: the look-up indexes once, over every row
-                    with connection:
-                        for name in _LOOKUP_INDEXES:
-                            connection.execute(f"DROP INDEX IF EXISTS {name}")
-                pending: list[_FileEntry] = []
-                stamps = listing.stamps()
-                for relpath in listing.files:
-                    stamp = stamps.get(relpath) or _stamp(self.root / relpath)
-                    if stamp is not None and stored.get(relpath) == stamp:
-                        continue
-                    pending.append(self._index_file(relpath, stamp or (-1, -1, -1, -1)))
-                    done.parsed += 1
-                    done.rows += pending[-1].rows
-                    if len(pending) >= _BATCH:
-                        self._store(connection, pending, [], stored)
-                        pending = []
-                self._store(connection, pending, gone, stored)
-                done.dropped = len(gone)
-                connection.executescript(_SCHEMA)  # (again) the look-up indexes
-                if digest is not None:
-                    with connection:
-                        connection.execute(
-                            "INSERT OR REPLACE INTO meta VALUES ('listing', ?)", (digest,)
-                        )
+                self._bring_up_to_date(connection, listing, digest, done)
         return done
+
+    def _bring_up_to_date(
+        self, connection: sqlite3.Connection, listing: Listing, digest: str | None, done: Update
+    ) -> None:
+        """Parse the files that changed, drop those gone, and keep the listing's digest."""
+        with connection:
+            connection.execute("DELETE FROM meta WHERE key = 'listing'")
+        stored = {
+            relpath: (size, mtime, inode, ctime)
+            for relpath, size, mtime, inode, ctime in connection.execute(
+                "SELECT relpath, size, mtime_ns, inode, ctime_ns FROM files"
+            )
+        }
+        present = set(listing.files)
+        gone = [relpath for relpath in stored if relpath not in present]
+        if not stored:  # a first build: the look-up indexes once, over every row
+            with connection:
+                for name in _LOOKUP_INDEXES:
+                    connection.execute(f"DROP INDEX IF EXISTS {name}")
+        pending: list[_FileEntry] = []
+        stamps = listing.stamps()
+        for relpath in listing.files:
+            stamp = stamps.get(relpath) or _stamp(self.root / relpath)
+            if stamp is not None and stored.get(relpath) == stamp:
+                continue
+            pending.append(self._index_file(relpath, stamp or (-1, -1, -1, -1)))
+            done.parsed += 1
+            done.rows += pending[-1].rows
+            if len(pending) >= _BATCH:
+                self._store(connection, pending, [], stored)
+                pending = []
+        self._store(connection, pending, gone, stored)
+        done.dropped = len(gone)
+        connection.executescript(_SCHEMA)  # (again) the look-up indexes
+        if digest is not None:
+            with connection:
+                connection.execute("INSERT OR REPLACE INTO meta VALUES ('listing', ?)", (digest,))
 
     def _index_file(self, relpath: str, stamp: Stamp) -> _FileEntry:
         """One file parsed and indexed on its own (the joins are resolved when searched)."""
