@@ -189,3 +189,49 @@ def test_rows_of_a_reader_cache_without_a_place_keep_nothing() -> None:
     kept = tabular_read.rows_of({})
     assert kept.directory is None
     assert kept.load(Path("x.xlsx"), 0, "0" * 64) is None
+
+
+def test_the_workbook_is_let_go_before_its_sheet_becomes_a_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open workbook (its shared strings) is freed once calamine has parsed the
+    sheet, not held beside the frame the cells become: on the first search (index
+    built) and on a search whose kept rows no longer hold (parsed again)."""
+    import fastexcel
+
+    real_read = fastexcel.read_excel
+    open_readers: list[int] = []
+    readers_open_at_conversion: list[int] = []
+
+    class Parsed:
+        def __init__(self, parsed: Any, as_text: bool) -> None:
+            self._parsed, self._as_text = parsed, as_text
+
+        def to_polars(self) -> pl.DataFrame:
+            if self._as_text:
+                readers_open_at_conversion.append(len(open_readers))
+            return self._parsed.to_polars()
+
+    class Reader:
+        def __init__(self, source: Any) -> None:
+            self._reader = real_read(source)
+            open_readers.append(id(self))
+
+        def __del__(self) -> None:
+            open_readers.remove(id(self))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._reader, name)
+
+        def load_sheet(self, *args: Any, **kwargs: Any) -> Parsed:
+            as_text = kwargs.get("dtypes") == "string"
+            return Parsed(self._reader.load_sheet(*args, **kwargs), as_text)
+
+    monkeypatch.setattr(fastexcel, "read_excel", Reader)
+    (tmp_path / "sims.xlsx").write_bytes(workbook_bytes({"SIMs": _rows()}))
+    assert _search(tmp_path, ("email", "zoe@example.nl")) == ["row=3"]
+    for kept in _kept(tmp_path):
+        kept.write_bytes(b"not parquet")
+    assert _search(tmp_path, ("phone", "0612345678")) == ["row=2"]
+    assert len(readers_open_at_conversion) == 2
+    assert readers_open_at_conversion == [0, 0]
