@@ -551,7 +551,9 @@ def _excel_sheets(
             early: dict[int, list[bool]] = {}
             if loaded is None:
                 early = _early_number_cells(opened(), path, sheet, mapping, facts_of(cache))
-                loaded = _parse(handed_over, path, sheet, ordinal, mapping, cache, before, content)[0]
+                loaded = _parse(handed_over, path, sheet, ordinal, mapping, cache, before, content)[
+                    0
+                ]
                 cache[key] = loaded
 
             def read_number_cells(
