@@ -9,6 +9,7 @@ checked, and its bytes searched for every password of the fixtures.
 
 from __future__ import annotations
 
+import itertools
 import os
 import pwd
 import shutil
@@ -489,7 +490,7 @@ def test_an_index_of_an_earlier_format_is_built_again(
 def test_what_normalising_values_gave_is_not_kept_after_an_update(
     estate: tuple[Path, VoipConnector, VoipConnector],
 ) -> None:
-    """The values shared by the files of one update (up to some 50 MB on a large
+    """The values shared by the files of one update (up to some 10 MB on a large
     directory) are let go of when it ends, not held through the rest of the search."""
     from connectors.voip.files import scan_directory
 
@@ -500,4 +501,32 @@ def test_what_normalising_values_gave_is_not_kept_after_an_update(
     done, _warnings = stored.update(listing)
     assert done.parsed > 10
     assert (stored._shared, stored._prepared, stored._tails) == ({}, {}, {})
+    _assert_same(indexed, plain)
+
+
+def test_what_normalising_values_gave_stays_bounded_during_an_update(
+    estate: tuple[Path, VoipConnector, VoipConnector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared values are dropped whenever they pass their limit, so that a large
+    directory's build does not grow by them; the index is the same as without it."""
+    from connectors.voip import store as store_module
+    from connectors.voip.files import scan_directory
+
+    monkeypatch.setattr(store_module, "_SHARED_LIMIT", 3)
+    held: list[int] = []
+    real = store_module.FileIndex._index_file
+
+    def recording(self: store_module.FileIndex, relpath: str, stamp: Any) -> Any:
+        held.append(len(self._shared) + len(self._prepared))
+        return real(self, relpath, stamp)
+
+    monkeypatch.setattr(store_module.FileIndex, "_index_file", recording)
+    _directory, indexed, plain = estate
+    stored = indexed.file_index()
+    assert stored is not None
+    listing = scan_directory(indexed.directory, indexed.mapping.include, indexed.mapping.exclude)
+    done, _warnings = stored.update(listing)
+    assert done.parsed == len(held) > 10
+    assert max(held) > 3  # the files share values past the limit ...
+    assert any(later < earlier for earlier, later in itertools.pairwise(held))  # ... dropped
     _assert_same(indexed, plain)
