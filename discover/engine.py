@@ -464,7 +464,8 @@ class _Rounds:
         Sources are independent, and most of a scan's time is spent outside Python
         (a database query, a workbook parsed by calamine, files stat'ed), so up to
         ``workers`` of them are scanned at the same time; results are taken in the
-        sources' order, so the outcome does not depend on which ends first.
+        sources' order, so the outcome does not depend on which ends first. Sources
+        that parse a whole file in memory start first (:meth:`_starts_first`).
 
         A scan started ahead for this round with exactly the identifiers this round
         gives the source is this round's scan; one started with others is waited for
@@ -483,6 +484,7 @@ class _Rounds:
                 running[ahead.future] = number  # this round's scan, already under way
             else:
                 waiting.append(number)
+        waiting.sort(key=lambda number: (not self._starts_first(jobs[number][0]), number))
         while waiting or running:
             for number in list(waiting):
                 if len(running) + len(self._ahead_running()) >= workers:
@@ -508,6 +510,15 @@ class _Rounds:
                     connector, identifiers = jobs[number]
                     rounds[number] = self._record(connector, identifiers, future.result())
         return [outcome for outcome in rounds if outcome is not None]
+
+    def _starts_first(self, connector: Connector) -> bool:
+        """Whether a source's scan starts before the others of its round (a whole file
+        parsed in memory peaks lower while less else is held); results keep the
+        sources' order whatever the order the scans start in."""
+        try:
+            return connector.starts_first()
+        except Exception:  # a hint only: a connector bug is met again when it scans
+            return False
 
     def _ahead_running(self) -> set[Future[_Outcome]]:
         """The scans started ahead that still hold a worker."""

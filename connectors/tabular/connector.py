@@ -197,6 +197,17 @@ class TabularConnector(Connector):
             )
         return files
 
+    def starts_first(self) -> bool:
+        """A workbook's sheet is parsed whole (see :meth:`Connector.starts_first`)."""
+        patterns = self.source.connection.get("path") or []
+        for pattern in [patterns] if isinstance(patterns, str) else patterns:
+            try:
+                if file_format(Path(str(pattern)), self.mapping) == "excel":
+                    return True
+            except FileProblem:
+                continue
+        return False
+
     def check(self) -> None:
         self._files()
 

@@ -98,3 +98,59 @@ def test_side_by_side_finds_what_one_by_one_finds(demo_dir: Path) -> None:
         assert [(s.name, s.status, s.scans, s.rows_read) for s in first.sources] == [
             (s.name, s.status, s.scans, s.rows_read) for s in second.sources
         ]
+
+
+class _Ordered(SqlConnector):
+    """A real SQL connector that notes when its scans start; ``first``: what its
+    :meth:`starts_first` says."""
+
+    def __init__(self, *args: Any, started: list[str], first: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.started, self.first = started, first
+
+    def starts_first(self) -> bool:
+        return self.first
+
+    def scan(self, identifiers):  # type: ignore[no-untyped-def]
+        self.started.append(self.name)
+        return super().scan(identifiers)
+
+
+def _ordered_search(demo_dir: Path, first: str | None) -> tuple[list[str], Any]:
+    """Three sources searched by e-mail on two workers; ``first`` starts first."""
+    archives = [
+        {"name": name, "kind": "sql", "mapping": "shipped:demo/crm.yaml"}
+        | {"connection": {"url": "sqlite:///crm.sqlite"}}
+        for name in ("archive", "old-crm")
+    ]
+    sources = demo(demo_dir, extra=archives, parallel_sources=2, scan_ahead=False)
+    register = default_register()
+    plain = open_connectors(sources, load_mappings(sources, register), register)
+    started: list[str] = []
+    connectors = [
+        _Ordered(
+            c.source, c.mapping, register, sources.settings, started=started, first=c.name == first
+        )
+        for c in plain
+    ]
+    try:
+        result = search(
+            build_request([("email", JAN.email)], request_id="REQ-O"),
+            sources,
+            connectors=connectors,
+        )
+    finally:
+        for connector in connectors:
+            connector.close()
+    return started, result
+
+
+def test_a_source_that_parses_whole_files_starts_first_in_its_round(demo_dir: Path) -> None:
+    started, result = _ordered_search(demo_dir, first="old-crm")
+    assert set(started[:2]) == {"old-crm", "crm"}  # old-crm is listed last of the round
+    assert started[2] == "archive"
+    plain_started, plain = _ordered_search(demo_dir, first=None)
+    assert set(plain_started[:2]) == {"crm", "archive"}
+    # the order the scans start in changes no result, nor the order of the hits
+    assert result.hits.drop(["observed_at"]).equals(plain.hits.drop(["observed_at"]))
+    assert [s.name for s in result.sources] == [s.name for s in plain.sources]

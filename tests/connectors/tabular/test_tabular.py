@@ -759,3 +759,23 @@ def test_in_a_csv_a_double_looking_iccid_is_trusted_only_in_a_text_column(
     (tmp_path / "floats.csv").write_text(header + printed, encoding="utf-8")
     floats = connector(tmp_path, SIM_MAPPING, "floats.csv")
     assert scan(floats, ("iccid", DOUBLE_LOOKING_ICCID)).records == []
+
+
+@pytest.mark.parametrize(
+    ("path", "read", "first"),
+    [
+        ("sims.xlsx", {}, True),
+        (["logs/*.csv", "archive/*.ODS"], {}, True),
+        ("sims.csv", {}, False),
+        ("sims.parquet", {}, False),
+        ("sims.dat", {"format": "excel"}, True),
+        ("sims.dat", {}, False),  # an unknown type: named when the source is scanned
+    ],
+)
+def test_a_source_of_workbooks_starts_first_in_its_round(
+    tmp_path: Path, path: str | list[str], read: dict[str, str], first: bool
+) -> None:
+    """A workbook sheet is parsed whole, every cell held at once, so its scan starts
+    before the round's others (the engine's order)."""
+    mapping = {**SIM_MAPPING, "read": {**SIM_MAPPING.get("read", {}), **read}}
+    assert connector(tmp_path, mapping, path).starts_first() is first
