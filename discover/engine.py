@@ -63,7 +63,7 @@ from connectors.heap import builds_running
 from discover.errors import SourceError, kind_label
 from discover.hits import MATCH_KINDS, embedded_image, hits_table, render_value
 from discover.holders import Verdict, judge
-from discover.identifiers import Identifier
+from discover.identifiers import Identifier, read_imsi_database_ahead
 from discover.mapping import LoadedMapping, resolve_file
 from discover.register import Register, default_register
 from discover.request import Request
@@ -308,6 +308,8 @@ def search_many(
     try:
         if ready is not None:
             ready()
+        if any(_takes(connector, "imsi") for connector in connectors):
+            read_imsi_database_ahead()
         return _Rounds(requests, connectors, sources.settings, register, progress).run()
     finally:
         if own_connectors:
@@ -318,6 +320,15 @@ def search_many(
                     connector.close()
                 except Exception:  # a failing close must not hide the result
                     log.exception("source %s did not close cleanly", connector.name)
+
+
+def _takes(connector: Connector, kind: str) -> bool:
+    """Whether a source is searched by identifiers of type ``kind`` (a connector bug
+    is left for its scan to meet and report)."""
+    try:
+        return kind in connector.identifier_types()
+    except Exception:
+        return False
 
 
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Literal, get_args
 import netaddr
 import phonenumbers
 from stdnum import imsi as stdnum_imsi
-from stdnum import luhn
+from stdnum import luhn, numdb
 from stdnum.exceptions import ValidationError
 from stdnum.nl import postcode as stdnum_postcode
 
@@ -295,10 +296,31 @@ def _iccid(raw: str) -> str:
     return value
 
 
+#: held while python-stdnum's IMSI database is read, so that a search that reads it
+#: ahead (:func:`read_imsi_database_ahead`) and one that needs it meanwhile read it once
+_imsi_database = threading.Lock()
+
+
+def read_imsi_database() -> None:
+    """Read python-stdnum's IMSI database (the operators of every country), once per
+    process: some 30 ms of parsing, which the first IMSI checked waits for."""
+    with _imsi_database:
+        numdb.get("imsi")
+
+
+def read_imsi_database_ahead() -> None:
+    """Read the IMSI database in the background: a search that finds an IMSI in its
+    first round (a SIM inventory) checks it on the way to the next round's scans, and
+    the database is read by then, while the first round's scans wait on their files
+    and databases."""
+    threading.Thread(target=read_imsi_database, name="imsi-database", daemon=True).start()
+
+
 def _imsi(raw: str) -> str:
     """15 digits (python-stdnum); a mobile country code no numbering plan assigns
     is refused: an IMSI starting 999 is a typo, not a subscriber."""
     digits = _digits("imsi", raw)
+    read_imsi_database()
     try:
         value = str(stdnum_imsi.validate(digits))
     except ValidationError as exc:

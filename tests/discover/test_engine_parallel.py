@@ -154,3 +154,24 @@ def test_a_source_that_parses_whole_files_starts_first_in_its_round(demo_dir: Pa
     # the order the scans start in changes no result, nor the order of the hits
     assert result.hits.drop(["observed_at"]).equals(plain.hits.drop(["observed_at"]))
     assert [s.name for s in result.sources] == [s.name for s in plain.sources]
+
+
+def test_the_imsi_database_is_read_ahead_when_a_source_takes_imsis(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import discover.engine as engine_module
+
+    started: list[int] = []
+    monkeypatch.setattr(engine_module, "read_imsi_database_ahead", lambda: started.append(1))
+    request = build_request([("email", JAN.email)], request_id="REQ-I")
+    search(request, demo(demo_dir))  # the CRM and the call records take no IMSI
+    assert started == []
+    (demo_dir / "roaming.csv").write_text("imsi,msisdn,country,sent_at\n", encoding="utf-8")
+    roaming = {
+        "name": "roaming",
+        "kind": "tabular",
+        "mapping": "shipped:mobile/roaming-notifications.yaml",
+        "connection": {"path": "roaming.csv"},
+    }
+    search(request, demo(demo_dir, extra=[roaming]))
+    assert started == [1]

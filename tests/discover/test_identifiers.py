@@ -740,3 +740,33 @@ def test_assumptions_are_said() -> None:
     ]
     assert assumptions("imei", "352099001761481") == []
     assert assumptions("imei", "352099001761480") == []  # refused, nothing assumed
+
+
+def test_the_imsi_database_read_ahead_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An IMSI checked while the database is being read ahead waits for that reading
+    instead of reading it a second time, and is checked as always."""
+    import threading
+
+    from stdnum import numdb
+
+    from discover.identifiers import read_imsi_database_ahead
+
+    monkeypatch.setattr(numdb, "_open_databases", {})
+    real_read = numdb.read
+    reads: list[int] = []
+    reading = threading.Event()
+
+    def slow_read(fp):  # type: ignore[no-untyped-def]
+        reads.append(1)
+        reading.set()
+        threading.Event().wait(0.2)  # still reading when the IMSI below is checked
+        return real_read(fp)
+
+    monkeypatch.setattr(numdb, "read", slow_read)
+    read_imsi_database_ahead()
+    assert reading.wait(timeout=20)  # a bound for a broken build, not a measure
+    assert normalise("imsi", "204 08 1234567890") == "204081234567890"
+    assert len(reads) == 1
+    with pytest.raises(InvalidIdentifier, match="not assigned"):
+        normalise("imsi", "999081234567890")
+    assert len(reads) == 1
