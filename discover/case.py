@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from discover.config import read_document, validate
 from discover.errors import CaseError, ConfigError
 from discover.files import (
@@ -37,11 +34,13 @@ from discover.files import (
     swap_in,
     write_json,
 )
-from discover.hits import HITS_SCHEMA, MATCH_KINDS, with_optional_columns
+from discover.hit_values import MATCH_KINDS
 from discover.register import Register, default_register
 from discover.request import Request, request_from_document
 
 if TYPE_CHECKING:  # the engine writes cases; exporters read them without importing it
+    import pyarrow as pa
+
     from discover.engine import SearchResult
 
 CASE_VERSION = 1
@@ -215,6 +214,8 @@ def write_case(result: SearchResult, path: Path, *, force: bool = False) -> dict
     try:
         write_json(staging / REQUEST_FILE, result.request.to_document())
         with atomic_open(staging / HITS_FILE, "wb") as handle:
+            import pyarrow.parquet as pq  # here: loaded during the search's scans
+
             pq.write_table(result.hits, handle, compression="zstd")
         summary = summarise(result)
         summary["checksums"] = {name: sha256_file(staging / name) for name in CHECKSUMMED}
@@ -271,6 +272,11 @@ def read_case(path: Path, register: Register | None = None) -> Case:
         validate(summary, "case-summary.schema.json", file=f"{label}/{SUMMARY_FILE}")
     except ConfigError as exc:
         raise _case_error(exc) from None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from discover.hits import HITS_SCHEMA, with_optional_columns
+
     try:
         hits = pq.read_table(path / HITS_FILE)
     except (OSError, pa.ArrowException) as exc:
@@ -321,6 +327,8 @@ def _first_row(mask: pa.ChunkedArray | pa.Array) -> int:
 
 def _check_nulls(file: str, hits: pa.Table) -> None:
     """A column the hits schema requires is filled in every row."""
+    from discover.hits import HITS_SCHEMA
+
     for field in HITS_SCHEMA:
         if field.nullable or field.name not in hits.column_names:
             continue
@@ -338,6 +346,7 @@ def _check_hits(
     register: Register | None,
 ) -> None:
     """The hits hold together with the case: one request, known sources and categories."""
+    import pyarrow as pa
     import pyarrow.compute as pc  # reading a case only: a search writes one without it
 
     register = register or default_register()

@@ -36,8 +36,12 @@ and the result says it is incomplete.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import re
+import sys
+import threading
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -45,9 +49,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from connectors import connector_class, load_mappings
 from connectors.base import (
@@ -61,7 +63,7 @@ from connectors.base import (
 )
 from connectors.heap import builds_running
 from discover.errors import SourceError, kind_label
-from discover.hits import MATCH_KINDS, embedded_image, hits_table, render_value
+from discover.hit_values import MATCH_KINDS, embedded_image, render_value
 from discover.holders import Verdict, judge
 from discover.identifiers import Identifier, read_imsi_database_ahead
 from discover.mapping import LoadedMapping, resolve_file
@@ -69,6 +71,9 @@ from discover.register import Register, default_register
 from discover.request import Request
 from discover.sources import Settings, SourcesConfig
 from discover.time_limit import TimeLimitExceeded, abandoned, limit_of, run_within
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +327,27 @@ def search_many(
                     log.exception("source %s did not close cleanly", connector.name)
 
 
+#: what builds the hits table and writes it to a case: pyarrow (about 0.1 s to load)
+HITS_MODULES = ("discover.hits", "pyarrow.parquet")
+
+
+def load_hits_ahead() -> None:
+    """Load the hits table's modules in the background, once a search's next round has
+    begun: its scans then mostly wait on databases and files, while the table is only
+    built when they are done. Loading them first would hold up the first round's scans
+    by as long; whoever needs them before the loading ends waits for it (the import
+    lock), and a failure to load is met there again."""
+    if all(name in sys.modules for name in HITS_MODULES):
+        return
+
+    def load() -> None:
+        for name in HITS_MODULES:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="hits-modules", daemon=True).start()
+
+
 def _takes(connector: Connector, kind: str) -> bool:
     """Whether a source is searched by identifiers of type ``kind`` (a connector bug
     is left for its scan to meet and report)."""
@@ -420,6 +446,8 @@ class _Rounds:
                 for identifier in subject.pending:
                     subject.traces[identifier].searched = True
                 subject.pending = set()
+            if depth:
+                load_hits_ahead()
             if pool is None:
                 rounds = self._scan_in_turn(wanted)
             else:
@@ -583,6 +611,8 @@ class _Rounds:
                 order = (status.scans > 0, -status.seconds, position)
                 candidates.append((order, connector, identifiers))
         candidates.sort(key=lambda candidate: candidate[0])
+        if candidates:
+            load_hits_ahead()
         for _order, connector, identifiers in candidates[:free]:
             future = pool.submit(self._run_scan, connector, identifiers)
             self.ahead[connector.name] = _Ahead(depth + 1, connector, identifiers, future)
@@ -852,6 +882,8 @@ class _Rounds:
     # -- hits -------------------------------------------------------------------------
 
     def _result(self, subject: _Subject, started: datetime, finished: datetime) -> SearchResult:
+        from discover.hits import hits_table  # loaded ahead by then (_load_hits_ahead)
+
         rows = list(self._hit_rows(subject))
         return SearchResult(
             request=subject.request,

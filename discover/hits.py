@@ -9,20 +9,36 @@ never Arrow metadata, so they survive Parquet, CSV and any join.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
-MatchKind = Literal["exact", "normalised", "related", "expanded", "possible"]
-#: strongest first; a record matched several ways takes the strongest.
-MATCH_KINDS: tuple[str, ...] = ("exact", "normalised", "expanded", "related", "possible")
+from discover.hit_values import (
+    MATCH_KINDS,
+    MAX_EMBEDDED,
+    MatchKind,
+    ValueType,
+    embedded_image,
+    render_value,
+)
 
-ValueType = Literal["text", "integer", "decimal", "boolean", "date", "datetime", "time", "binary"]
+__all__ = [
+    "HITS_SCHEMA",
+    "HIT_COLUMNS",
+    "HIT_COLUMN_DOCS",
+    "MATCH_KINDS",
+    "MAX_EMBEDDED",
+    "OPTIONAL_COLUMNS",
+    "MatchKind",
+    "ValueType",
+    "embedded_image",
+    "empty_hits",
+    "hits_table",
+    "render_value",
+    "with_optional_columns",
+]
+
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -99,53 +115,6 @@ HIT_COLUMN_DOCS: Mapping[str, str] = {
     "label_en": "the field's name in English packages (the mapping's label)",
     "file": "a recording's path, or a photo as a data: URI (packages hold it as a file)",
 }
-
-
-def render_value(value: Any) -> tuple[str | None, str]:
-    """A stored value as (text, value_type); bytes become a size and a digest."""
-    if value is None:
-        return None, "text"
-    if isinstance(value, bool):
-        return ("true" if value else "false"), "boolean"
-    if isinstance(value, int):
-        return str(value), "integer"
-    if isinstance(value, float | Decimal):
-        return str(value), "decimal"
-    if isinstance(value, datetime):
-        return value.isoformat(), "datetime"
-    if isinstance(value, date):
-        return value.isoformat(), "date"
-    if isinstance(value, time):
-        return value.isoformat(), "time"
-    if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        digest = hashlib.sha256(data).hexdigest()
-        return f"<binary: {len(data)} bytes, sha256 {digest}>", "binary"
-    return str(value), "text"
-
-
-#: image formats a package may hold as files, by their first bytes
-_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-MAX_EMBEDDED = 2 * 1024 * 1024
-
-
-def embedded_image(value: Any) -> str | None:
-    """A photo (bytes of a JPEG, PNG or GIF up to 2 MB) as a data URI, so that a package
-    can hold it as an image file; anything else None (it stays size and digest)."""
-    if not isinstance(value, bytes | bytearray | memoryview):
-        return None
-    data = bytes(value)
-    if len(data) > MAX_EMBEDDED:
-        return None
-    for magic, mime in _IMAGE_MAGIC:
-        if data.startswith(magic):
-            return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-    return None
 
 
 def hits_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:

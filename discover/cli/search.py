@@ -200,7 +200,7 @@ def search(
     2 bad input (sources file, mapping, request, no usable identifier, existing
     case); 3 internal error.
     """
-    # What loads from here until the first scan (the engine, polars, pyarrow, SQLAlchemy,
+    # What loads from here until the first scan (the engine, polars, SQLAlchemy,
     # the sources and mappings) stays until the exit: the collector waits for it, in the
     # console script only (see discover.cli.collector).
     collector.pause()
@@ -216,7 +216,8 @@ def search(
         client=client,
         strict=strict,
     )
-    # The engine and the case writer (pyarrow) load here, not for --help or a usage error.
+    # The engine and the case writer load here, not for --help or a usage error (pyarrow,
+    # which builds and writes the hits, loads during the scans: discover.engine.load_hits_ahead).
     from discover.case import check_case_target, write_case
     from discover.engine import search as run_search
     from discover.sources import load_sources

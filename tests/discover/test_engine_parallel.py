@@ -175,3 +175,52 @@ def test_the_imsi_database_is_read_ahead_when_a_source_takes_imsis(
     }
     search(request, demo(demo_dir, extra=[roaming]))
     assert started == [1]
+
+
+_SCANNED_BEFORE_PYARROW = """
+import sys
+from pathlib import Path
+
+from connectors.sql.connector import SqlConnector
+from discover.case import write_case
+from discover.engine import search
+from discover.request import build_request
+from discover.sources import load_sources
+
+loaded_at_scan = []
+real_scan = SqlConnector.scan
+
+
+def scan(self, identifiers):
+    loaded_at_scan.append("pyarrow" in sys.modules)
+    return real_scan(self, identifiers)
+
+
+SqlConnector.scan = scan
+request = build_request([("email", sys.argv[2])], request_id="REQ-L")
+result = search(request, load_sources(Path(sys.argv[1])))
+summary = write_case(result, Path(sys.argv[3]))
+print(loaded_at_scan[0], result.hits.num_rows, sum(s["hits"] for s in summary["sources"]))
+"""
+
+
+def test_the_first_round_is_scanned_before_pyarrow_has_loaded(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    """pyarrow (about 0.1 s to load) loads while the next round's scans run, not before
+    the first scan; the hits and the case are whole all the same."""
+    import subprocess
+    import sys
+
+    sources = demo(demo_dir, parallel_sources=2)
+    arguments = [str(sources.path), JAN.email, str(tmp_path / "case")]
+    done = subprocess.run(
+        [sys.executable, "-c", _SCANNED_BEFORE_PYARROW, *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded, rows, written = done.stdout.split()
+    assert loaded == "False"
+    assert int(rows) > 0 and int(written) == int(rows)
