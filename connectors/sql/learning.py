@@ -40,7 +40,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
 from connectors.sql.profile import (
@@ -354,6 +353,8 @@ def text_fact_columns(backend: str, column: Any) -> list[Any]:
         blank = sa.func.ltrim(text, white) == ""
         at = sa.func.instr(text, "@") > 0
     else:
+        from sqlalchemy.dialects import mysql  # MariaDB/MySQL only: not loaded for the others
+
         stored = sa.literal_column("''")
         text = sa.cast(column, mysql.CHAR(charset="utf8mb4")).collate("utf8mb4_bin")
         # characters = bytes in UTF-8: ASCII

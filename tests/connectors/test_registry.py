@@ -103,3 +103,21 @@ def test_an_ldif_source_reads_its_directory_mapping_without_the_ldap_client() ->
         check=True,
     )
     assert done.stdout.split() == ["ldap", "False"]
+
+
+def test_the_sql_connector_loads_no_mysql_dialect_until_a_mariadb_column_is_learnt() -> None:
+    """A search of SQLite or PostgreSQL sources does not load MariaDB's dialect (some
+    10 ms of every search's start)."""
+    program = (
+        "import sys\n"
+        "import connectors.sql.connector, connectors.sql.learning\n"
+        "print('sqlalchemy.dialects.mysql' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=True,
+    )
+    assert done.stdout.split() == ["False"]
