@@ -46,6 +46,7 @@ from connectors.base import (
 )
 from connectors.nearest import listing
 from connectors.safe_files import check_regular
+from connectors.sql.halves import middle_rowid, read_in_halves
 from connectors.sql.learning import learn
 from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate, spellings_in, text_forms
@@ -395,12 +396,17 @@ class SqlConnector(Connector):
                 )
                 select, names = self._selects[name]
                 profile = self._table_profile(connection, name, specs)
+                middle = middle_rowid(connection, self._tables[name])
                 for chunk in _chunks(relevant, self.settings.chunk_size):
                     by_type: dict[str, list[Identifier]] = defaultdict(list)
                     for identifier in chunk:
                         by_type[identifier.type].append(identifier)
-                    for predicate in self._wheres(name, specs, by_type, profile):
-                        for row in connection.execute(select.where(predicate)):
+                    wheres = self._wheres(name, specs, by_type, profile)
+                    for number, predicate in enumerate(wheres):
+                        # the first statement reads the whole table (in halves, when
+                        # large); the others a range of its key (rows added since)
+                        rows = self._rows(connection, select.where(predicate), number, middle)
+                        for row in rows:
                             result.rows_read += 1
                             record = self._record(name, names, row)
                             if record.key in found[name]:
@@ -411,6 +417,15 @@ class SqlConnector(Connector):
             self._follow_relations(connection, found, result)
         result.records = [record for records in found.values() for record in records.values()]
         return result
+
+    def _rows(
+        self, connection: Connection, statement: sa.Select, number: int, middle: int | None
+    ) -> Iterable[Sequence[Any]]:
+        """The rows of a scan's statement ``number``: the first, over the whole table, in
+        two halves side by side when ``middle`` splits the table (see :mod:`halves`)."""
+        if number == 0 and middle is not None:
+            return read_in_halves(connection, statement, middle, self._session)
+        return connection.execute(statement)
 
     # -- column profiles ----------------------------------------------------------------
 

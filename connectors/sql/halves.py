@@ -1,0 +1,90 @@
+"""A large SQLite table read as two halves side by side, on two connections.
+
+SQLite answers a statement on one core: without an index on the searched columns,
+finding a subject's calls in 5,000,000 call records is one pass over the table, about
+half a second, however many cores the machine has. The table is stored in the order
+of its rowids, so a statement restricted to a range of rowids reads only that part of
+it (``rowid <= ?`` and ``rowid > ?`` are searches of the table's own B-tree, not a
+filter on a full pass). Reading the lower half on the scan's own connection while
+another connection reads the upper half takes about half the time (0.27 s against
+0.48 s for the call records above); the rows come out in the order a single pass
+gives them, the lower half's first.
+
+Only a table with real rowids is split: a view, a table ``WITHOUT ROWID`` or one
+with a column that takes the name of the rowid is read in one pass, as before.
+Each half reads as of its own moment; the search's rounds already read a source
+with several statements, each its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+#: a table of fewer rows (by its rowids) is read in one pass: splitting costs a
+#: connection and a thread, some milliseconds
+SPLIT_FROM = 250_000
+#: the names SQLite gives the rowid, which a column of the table may take instead
+_ROWID_NAMES = {"rowid", "_rowid_", "oid"}
+
+
+def _rowid() -> sa.ColumnElement[Any]:
+    return sa.literal_column("_rowid_")
+
+
+def middle_rowid(connection: Connection, table: sa.TableClause) -> int | None:
+    """The rowid that splits ``table`` in two halves, or None when it is read whole
+    (not SQLite, one core, a small table, no real rowid)."""
+    if connection.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2:
+        return None
+    columns = sa.text("SELECT name FROM pragma_table_xinfo(:table, :schema)")
+    try:
+        names = connection.execute(columns, {"table": table.name, "schema": table.schema or "main"})
+        if any(str(name).lower() in _ROWID_NAMES for (name,) in names):
+            return None
+        # one subquery per end: SQLite reads min() or max() of the rowid from an end of
+        # the table's B-tree only when it is the statement's one aggregate
+        ends = [
+            sa.select(end(_rowid())).select_from(table).scalar_subquery()
+            for end in (sa.func.min, sa.func.max)
+        ]
+        low, high = connection.execute(sa.select(*ends)).one()
+    except sa.exc.SQLAlchemyError:  # a view, a table WITHOUT ROWID: one pass
+        return None
+    if not isinstance(low, int) or not isinstance(high, int) or high - low < SPLIT_FROM:
+        return None
+    return low + (high - low) // 2
+
+
+def read_in_halves(
+    connection: Connection,
+    statement: sa.Select,
+    middle: int,
+    other_connection: Callable[[], AbstractContextManager[Connection]],
+) -> Iterator[Sequence[Any]]:
+    """The rows of ``statement``: the rowids up to ``middle`` read on ``connection``
+    while those above it are read on ``other_connection()`` in a thread of its own."""
+    upper: dict[str, Any] = {}
+
+    def read_upper() -> None:
+        try:
+            with other_connection() as other:
+                upper["rows"] = other.execute(statement.where(_rowid() > middle)).fetchall()
+        except BaseException as exc:  # raised again in the scan's own thread
+            upper["error"] = exc
+
+    thread = threading.Thread(target=read_upper, name="sql-upper-half", daemon=True)
+    thread.start()
+    try:
+        yield from connection.execute(statement.where(_rowid() <= middle))
+    finally:
+        thread.join()
+    if "error" in upper:
+        raise upper["error"]
+    yield from upper["rows"]
