@@ -46,7 +46,7 @@ from connectors.base import (
 )
 from connectors.nearest import listing
 from connectors.safe_files import check_regular
-from connectors.sql.halves import middle_rowid, read_in_halves
+from connectors.sql.halves import middle_rowid, passes_over_the_table, read_in_halves
 from connectors.sql.learning import learn
 from connectors.sql.mapping import SqlMapping, SqlRelation, SqlTable, parse_sql_mapping
 from connectors.sql.predicates import SQLITE_FOLD, candidate_predicate, spellings_in, text_forms
@@ -405,7 +405,7 @@ class SqlConnector(Connector):
                     for number, predicate in enumerate(wheres):
                         # the first statement reads the whole table (in halves, when
                         # large); the others a range of its key (rows added since)
-                        rows = self._rows(connection, select.where(predicate), number, middle)
+                        rows = self._rows(connection, name, select.where(predicate), number, middle)
                         for row in rows:
                             result.rows_read += 1
                             record = self._record(name, names, row)
@@ -419,11 +419,22 @@ class SqlConnector(Connector):
         return result
 
     def _rows(
-        self, connection: Connection, statement: sa.Select, number: int, middle: int | None
+        self,
+        connection: Connection,
+        name: str,
+        statement: sa.Select,
+        number: int,
+        middle: int | None,
     ) -> Iterable[Sequence[Any]]:
-        """The rows of a scan's statement ``number``: the first, over the whole table, in
-        two halves side by side when ``middle`` splits the table (see :mod:`halves`)."""
-        if number == 0 and middle is not None:
+        """The rows of a scan's statement ``number`` on table ``name``: the first, over
+        the whole table, in two halves side by side when ``middle`` splits the table and
+        no index answers it (see :mod:`connectors.sql.halves`)."""
+        table = self._tables[name].name
+        if (
+            number == 0
+            and middle is not None
+            and passes_over_the_table(connection, statement, table)
+        ):
             return read_in_halves(connection, statement, middle, self._session)
         return connection.execute(statement)
 

@@ -10,8 +10,10 @@ another connection reads the upper half takes about half the time (0.27 s agains
 0.48 s for the call records above); the rows come out in the order a single pass
 gives them, the lower half's first.
 
-Only a table with real rowids is split: a view, a table ``WITHOUT ROWID`` or one
-with a column that takes the name of the rowid is read in one pass, as before.
+Only a statement SQLite would answer with a pass over the whole table is split (an
+index on the searched columns answers it better), and only a table with real rowids:
+a view, a table ``WITHOUT ROWID`` or one with a column that takes the name of the
+rowid is read in one pass, as before.
 Each half reads as of its own moment; the search's rounds already read a source
 with several statements, each its own.
 """
@@ -60,6 +62,22 @@ def middle_rowid(connection: Connection, table: sa.TableClause) -> int | None:
     if not isinstance(low, int) or not isinstance(high, int) or high - low < SPLIT_FROM:
         return None
     return low + (high - low) // 2
+
+
+def passes_over_the_table(connection: Connection, statement: sa.Select, table: str) -> bool:
+    """Whether SQLite plans ``statement`` as a pass over every row of ``table`` (its
+    plan says ``SCAN table``): an index on the searched columns (``SEARCH … USING
+    INDEX``) answers in a millisecond, and a second connection would only cost."""
+    compiled = statement.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    values = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    try:
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", values)
+        steps = [str(row[-1]) for row in plan]
+    except sa.exc.SQLAlchemyError:
+        return False
+    return f"SCAN {table}" in steps
 
 
 def read_in_halves(

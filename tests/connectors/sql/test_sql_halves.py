@@ -133,3 +133,14 @@ def test_finding_the_middle_reads_the_ends_of_the_table_not_all_of_it(
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {bounds}")]
     assert any(step.startswith("SEARCH calls") for step in plan), plan
     assert not any(step.startswith("SCAN calls") for step in plan), plan
+
+
+def test_a_table_an_index_answers_is_read_through_the_index_in_one_statement(
+    sqlite_url: str, small_split: None
+) -> None:
+    mapping = _calls(sqlite_url)
+    with writer(sqlite_url) as engine, engine.begin() as connection:
+        connection.exec_driver_sql("CREATE INDEX ix_calls_caller ON calls (caller)")
+    found, rows_read, reads = _search(sqlite_url, mapping)
+    assert (len(found), rows_read) == (8, 8)
+    assert reads and all("_rowid_ <=" not in text for text, _thread in reads)
