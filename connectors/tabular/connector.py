@@ -46,6 +46,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import polars as pl
 
 from connectors import caches
@@ -59,8 +60,10 @@ from connectors.base import (
     ScanResult,
     wanted_index,
 )
+from connectors.heap import give_back_freed
 from connectors.nearest import listing
 from connectors.tabular import indexing, store
+from connectors.tabular.csv_rows import Untrusted
 from connectors.tabular.exprs import (
     REPORTED,
     candidate,
@@ -94,6 +97,7 @@ from discover.register import Register
 
 log = logging.getLogger(__name__)
 _SHOWN_ROWS = 5  # row numbers listed in one warning
+_SEED = 20260101  # of the hashes that find repeated key values
 _DAY_FIRST = re.compile(
     r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
@@ -306,7 +310,6 @@ class TabularConnector(Connector):
         part-way) is marked to be read in full by every search instead.
         """
         entry = store.FileEntry(str(path), stamp)
-        keys: list[pl.DataFrame] = []
         # a parsed workbook sheet is not kept for the search's later rounds: they read
         # the rows the index points to (a workbook's from its kept cells)
         cache = self._reader_cache()
@@ -319,10 +322,8 @@ class TabularConnector(Connector):
                 frame = self._index_sheet(item, stored)
             except FileProblem:
                 return store.FileEntry(str(path), stamp, reread=True)
-            keys.append(frame.with_columns(pl.lit(ordinal, pl.Int64).alias("sheet")))
+            entry.keys[ordinal] = frame.select("key", "row")
             entry.sheets.append(stored)
-        if keys:
-            entry.keys = pl.concat(keys).select("key", "sheet", "row")
         return entry
 
     def _repeated_rows(self, sheet: Sheet, key: pl.Expr) -> list[int]:
@@ -344,51 +345,161 @@ class TabularConnector(Connector):
         return sheet.fields[spec.name] if key is None else key
 
     def _index_sheet(self, sheet: Sheet, stored: store.SheetEntry) -> pl.DataFrame:
-        """The keys of a sheet's rows (``key``, ``row``); its damage into ``stored``.
+        """The keys of a sheet's rows (``key``, ``row``); what its reading reports into
+        ``stored``.
 
-        One pass over the file: the columns a key, a damage check or the text-column
-        test of an ICCID needs are read once and worked on in memory (the rows whose
-        key value is repeated are found in a pass before it).
+        A CSV file larger than a part is read a part at a time (:mod:`csv_rows`): polars
+        parses a whole file to give any of it, and a 1,000,000-row log's index then
+        peaked at some 125 MB above the rest. The parts give exactly what the whole
+        file gives, or the file is read whole (parts polars reads otherwise than the
+        file, a file that changed meanwhile).
         """
+        plan = self._index_plan(sheet)
+        if sheet.parts is not None:
+            try:
+                return self._index_parts(sheet, stored, plan, sheet.parts())
+            except (Untrusted, FileProblem) as exc:  # the whole file tells what is wrong
+                log.debug("%s: indexed whole (%s)", sheet.location, exc)
+        return self._index_whole(sheet, stored, plan)
+
+    def _index_plan(self, sheet: Sheet) -> _IndexPlan:
         searched = [spec for spec in self.mapping.searchable if spec.name not in sheet.missing]
-        fields = sheet.fields
-        checked = [spec for spec in searched if spec.identifier in REPORTED]
         relations: dict[int, pl.Expr] = {}
         for position, relation in enumerate(self.mapping.relations):
             if not any(name in sheet.missing for name in relation.same):
                 relations[position] = self._relation_key(relation)(sheet)
+        checked = [spec for spec in searched if spec.identifier in REPORTED]
+        return _IndexPlan(searched, checked, relations)
+
+    def _index_whole(
+        self, sheet: Sheet, stored: store.SheetEntry, plan: _IndexPlan
+    ) -> pl.DataFrame:
+        """One pass over the file: the columns a key, a damage check or the text-column
+        test of an ICCID needs are read once and worked on in memory (the rows whose
+        key value is repeated are found in a pass before it)."""
         key = self.mapping.key
-        stored.repeated = [] if key is None else self._repeated_rows(sheet, fields[key])
-        query = sheet.raw.select(
+        repeated = [] if key is None else self._repeated_rows(sheet, sheet.fields[key])
+        found = _Found()
+        self._index_part(sheet, self._collect(sheet, self._index_query(sheet, plan)), plan, found)
+        return self._index_done(sheet, stored, plan, found, repeated)
+
+    def _index_parts(
+        self,
+        sheet: Sheet,
+        stored: store.SheetEntry,
+        plan: _IndexPlan,
+        parts: Iterator[tuple[Sheet, int, int]],
+    ) -> pl.DataFrame:
+        """A part of the file at a time (Untrusted: the parts cannot be used).
+
+        Of the whole file only a 64-bit hash of each row's key value is held; the rows
+        whose hash repeats are read again, by their place, to tell which values do.
+        """
+        key = self.mapping.key
+        found = _Found()
+        hashes: list[np.ndarray] = []
+        for part, skip, count in parts:
+            extra = [] if key is None else [part.fields[key].hash(seed=_SEED).alias("__key")]
+            frame = self._collect(part, self._index_query(part, plan, *extra))
+            del part  # the part's bytes
+            give_back_freed()  # not kept in the C heap beside the next part's
+            if frame.height != skip + count:
+                raise Untrusted(f"polars reads {frame.height - skip} rows of {count} records")
+            frame = frame.slice(skip)
+            if key is not None:
+                hashes.append(frame.get_column("__key").to_numpy())
+            self._index_part(sheet, frame, plan, found)
+            del frame  # not held while the next part is parsed
+        repeated = [] if key is None else self._repeated_values(sheet, key, hashes, found.rows)
+        return self._index_done(sheet, stored, plan, found, repeated)
+
+    def _repeated_values(
+        self, sheet: Sheet, key: str, hashes: list[np.ndarray], rows: int
+    ) -> list[int]:
+        """The rows whose key value is repeated: among those whose hash repeats (every
+        row of a repeated value, and any other that shares its hash), read again."""
+        candidates = _repeated_hashes(hashes)
+        if not candidates:
+            return []
+        subset = None if sheet.subset is None else sheet.subset(candidates, rows)
+        if subset is None:
+            raise Untrusted("the rows of repeated keys cannot be read again")
+        query = subset.raw.filter(pl.col("__index").is_in(candidates)).select(
+            pl.col("__index"), subset.fields[key].alias("__key")
+        )
+        frame = self._collect(subset, query)
+        if frame.height != len(candidates):
+            raise Untrusted("the rows of repeated keys are not as read before")
+        repeated = frame.filter(pl.col("__key").is_duplicated()).get_column("__index")
+        return repeated.sort().to_list()
+
+    def _index_query(self, sheet: Sheet, plan: _IndexPlan, *extra: pl.Expr) -> pl.LazyFrame:
+        fields = sheet.fields
+        return sheet.raw.select(
             pl.col("__index"),
             sheet.row.alias(ROW),
-            *[self._index_value(sheet, spec).alias(spec.name) for spec in searched],
-            *[fields[spec.name].alias(f"__field_{spec.name}") for spec in checked],
-            *[pl.col(spec.name).alias(f"__raw_{spec.name}") for spec in checked],
-            *[key.alias(f"__relation_{position}") for position, key in relations.items()],
+            *[self._index_value(sheet, spec).alias(spec.name) for spec in plan.searched],
+            *[fields[spec.name].alias(f"__field_{spec.name}") for spec in plan.checked],
+            *[pl.col(spec.name).alias(f"__raw_{spec.name}") for spec in plan.checked],
+            *[key.alias(f"__relation_{position}") for position, key in plan.relations.items()],
+            *extra,
         )
-        frame = self._collect(sheet, query)
-        stored.rows = frame.height
-        for spec in checked:
+
+    def _index_part(
+        self, sheet: Sheet, frame: pl.DataFrame, plan: _IndexPlan, found: _Found
+    ) -> None:
+        """The keys, damaged values and ICCID text-column test of a part's rows (or of
+        the whole sheet's) into ``found``."""
+        found.rows += frame.height
+        for spec in plan.checked:
+            name = spec.name
             if spec.identifier == "iccid" and not sheet.typed:
-                holds = frame.select(holds_unrounded_iccids(pl.col(f"__raw_{spec.name}")))
-                sheet.text_columns.setdefault(spec.name, bool(holds.item()))
-            expression = damaged(
-                str(spec.identifier), pl.col(f"__field_{spec.name}"), typed=self._typed(sheet, spec)
-            )
-            assert expression is not None  # every REPORTED type has a damage test
-            hit = frame.filter(expression.fill_null(False))
-            if hit.height:
-                rows = hit.get_column(ROW).head(_SHOWN_ROWS).to_list()
-                stored.damage[spec.name] = self._damage_warning(sheet, spec.name, hit.height, rows)
-        stored.text_columns = dict(sheet.text_columns)
-        parts = [indexing.keyed(frame, spec.name, str(spec.identifier)) for spec in searched]
-        parts += [
-            indexing.related(frame, f"__relation_{position}", position) for position in relations
+                holds = frame.select(holds_unrounded_iccids(pl.col(f"__raw_{name}"))).item()
+                found.unrounded[name] = found.unrounded.get(name, False) or bool(holds)
+            for typed in self._typed_choices(sheet, spec):
+                expression = damaged(str(spec.identifier), pl.col(f"__field_{name}"), typed=typed)
+                assert expression is not None  # every REPORTED type has a damage test
+                hit = frame.filter(expression.fill_null(False)).get_column(ROW)
+                count, rows = found.damage.get((name, typed), (0, []))
+                rows = rows + hit.head(_SHOWN_ROWS - len(rows)).to_list()
+                found.damage[(name, typed)] = (count + hit.len(), rows)
+        keys = [indexing.keyed(frame, spec.name, str(spec.identifier)) for spec in plan.searched]
+        keys += [
+            indexing.related(frame, f"__relation_{position}", position)
+            for position in plan.relations
         ]
-        if not parts:
-            return pl.DataFrame(schema={"key": pl.Int64, "row": pl.Int64})
-        return pl.concat(parts)  # a key twice for one row costs a few bytes, not a lookup
+        # a row index is held in 32 bits (polars counts rows so) until it is stored
+        found.keys += [part.with_columns(pl.col("row").cast(pl.UInt32)) for part in keys]
+
+    def _typed_choices(self, sheet: Sheet, spec: FieldSpec) -> tuple[bool, ...]:
+        """How a field's damage may be judged (:meth:`_typed`): both ways for an ICCID
+        column whose text-column test is not decided until every part is read."""
+        if spec.identifier == "iccid" and not sheet.typed:
+            known = sheet.text_columns.get(spec.name)
+            return (False, True) if known is None else (known,)
+        return (self._typed(sheet, spec),)
+
+    def _index_done(
+        self,
+        sheet: Sheet,
+        stored: store.SheetEntry,
+        plan: _IndexPlan,
+        found: _Found,
+        repeated: list[int],
+    ) -> pl.DataFrame:
+        """What the parts gave, as the index stores it."""
+        stored.repeated = [] if self.mapping.key is None else repeated
+        stored.rows = found.rows
+        for spec in plan.checked:
+            if spec.name in found.unrounded:
+                sheet.text_columns.setdefault(spec.name, found.unrounded[spec.name])
+            count, rows = found.damage.get((spec.name, self._typed(sheet, spec)), (0, []))
+            if count:
+                stored.damage[spec.name] = self._damage_warning(sheet, spec.name, count, rows)
+        stored.text_columns = dict(sheet.text_columns)
+        if not found.keys:
+            return pl.DataFrame(schema={"key": pl.Int64, "row": pl.UInt32})
+        return pl.concat(found.keys)  # a key twice for one row costs a few bytes, not a lookup
 
     # -- reading ----------------------------------------------------------------------
 
@@ -893,6 +1004,49 @@ class TabularConnector(Connector):
                         if link not in target.links:
                             target.links.append(link)
         return [record for record in related.values() if record.links]
+
+
+@dataclass(slots=True)
+class _IndexPlan:
+    """What a sheet's index is computed from: the searched fields, those whose damaged
+    values are reported, and the relation keys by position."""
+
+    searched: list[FieldSpec]
+    checked: list[FieldSpec]
+    relations: dict[int, pl.Expr]
+
+
+@dataclass(slots=True)
+class _Found:
+    """What the parts of a sheet read so far gave for its index."""
+
+    rows: int = 0
+    keys: list[pl.DataFrame] = field(default_factory=list)
+    #: (field, judged as typed) -> damaged values counted, the first rows of them
+    damage: dict[tuple[str, bool], tuple[int, list[int]]] = field(default_factory=dict)
+    #: ICCID field -> whether a part held an ICCID no float prints
+    unrounded: dict[str, bool] = field(default_factory=dict)
+
+
+def _repeated_hashes(hashes: list[np.ndarray]) -> list[int]:
+    """The rows (their place across the parts) whose hash is held by another row too.
+
+    Found in a sorted copy of the hashes, then looked up part by part: no index of
+    the sort is made, nor a table of every hash.
+    """
+    if not hashes:
+        return []
+    ordered = np.concatenate(hashes)
+    ordered.sort()
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    rows: list[int] = []
+    start = 0
+    for part in hashes:
+        rows += (np.flatnonzero(np.isin(part, repeated)) + start).tolist()
+        start += len(part)
+    hashes.clear()
+    return rows
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""Read a few rows of a large CSV file by their place in it, not by parsing all of it.
+"""Find a CSV file's records by their place in it, not by parsing all of it.
 
 An indexed search knows which rows of a CSV hold the subject. polars cannot start in
 the middle of a file: asked for three rows of a 1,000,000-row log it parses every row
@@ -10,17 +10,23 @@ without a wanted record is only counted; otherwise numpy finds the newlines and 
 quotes, and the parity of the quotes before each newline) and returns the bytes of the
 header and of the wanted records, which polars then parses as the file itself would be.
 
+The same boundaries split a large file into parts of a bounded size
+(:func:`record_parts`), so that its index is built a part at a time: each part is the
+header and whole records, which polars parses as it parses the file itself.
+
 Blank lines are records, as polars reads them (rows of nulls). The caller compares the
-number of records found with the number of rows the file had when it was indexed: a
-difference (a stray quote polars reads otherwise, another line-ending convention, a
-changed file) means the boundaries cannot be trusted, and the file is read in full.
-Only encodings in which a newline and the quote are single bytes that never occur
-inside another character (UTF-8, and the ASCII range of the others) are read this way.
+number of records found with the number of rows polars gives (the rows the file had
+when it was indexed, or the rows of a part): a difference (a stray quote polars reads
+otherwise, another line-ending convention, a changed file) means the boundaries cannot
+be trusted, and the file is read in full. Only encodings in which a newline and the
+quote are single bytes that never occur inside another character (UTF-8, and the
+ASCII range of the others) are read this way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import os
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +35,14 @@ import numpy as np
 from connectors.safe_files import open_regular
 
 CHUNK = 1024 * 1024
+#: the size a part of a file is cut at (the record that ends past it included)
+PART = 2 * 1024 * 1024
+#: a part that finds no record boundary within this many times PART is given up
+_LONGEST = 2
+
+
+class Untrusted(Exception):
+    """A file cannot be split into parts here: it must be read whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +128,124 @@ def read_records(
             handle.seek(start)
             rows[number - header_records] = handle.read(end - start)
     return Records(header, rows, total - header_records)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Some whole records of a file, as polars is to parse them.
+
+    ``data`` is the file's header records, then (``skip`` = 1) the file's first data
+    record, then the part's own ``count`` records, the first of them data record
+    ``start`` (0-based after the header). The first data record is there because
+    polars takes the number of fields from the first row it parses: a part read
+    without it would be refused, or read otherwise, where the file is not.
+    """
+
+    data: bytes
+    skip: int
+    start: int
+    count: int
+
+
+@dataclass(slots=True)
+class _Splitter:
+    """The state of :func:`record_parts` between the chunks of a file."""
+
+    header_records: int
+    size: int
+    buffer: bytearray  # the file's bytes from ``base`` on, not handed out yet
+    base: int = 0
+    records: int = 0  # records (header ones included) ended before ``base``'s chunk
+    header: bytes | None = None
+    first: bytes | None = None
+    start: int = 0  # the data record the buffer's first part begins with
+
+    def _known(self, ends: np.ndarray) -> None:
+        """Take the header and the first data record once they ended in ``ends``."""
+        if self.header is None and self.records + len(ends) >= self.header_records:
+            end = int(ends[self.header_records - self.records - 1]) if self.header_records else 0
+            self.header = bytes(self.buffer[: end - self.base])
+            del self.buffer[: end - self.base]
+            self.base = end
+        if (
+            self.header is not None
+            and self.first is None
+            and self.records + len(ends) > self.header_records
+        ):
+            end = int(ends[self.header_records - self.records])
+            self.first = bytes(self.buffer[: end - self.base])
+
+    def cut(self, ends: np.ndarray) -> Part | None:
+        """The buffer's records up to the last of ``ends``, once the buffer holds a part."""
+        self._known(ends)
+        if self.first is None or len(self.buffer) < self.size or not len(ends):
+            if len(self.buffer) > _LONGEST * self.size + CHUNK:
+                raise Untrusted("no record boundary found in a part's length")
+            return None
+        end = int(ends[-1])
+        count = self.records + len(ends) - self.header_records - self.start
+        return self._part(end - self.base, count)
+
+    def rest(self, last_open: bool) -> Part | None:
+        """The records left at the end of the file (the last one without a line break
+        when ``last_open``)."""
+        if self.header is None or not self.buffer:
+            return None
+        count = self.records - self.header_records - self.start + int(last_open)
+        return self._part(len(self.buffer), count)
+
+    def _part(self, length: int, count: int) -> Part:
+        assert self.header is not None  # a part is cut only after the header
+        first = (self.first or b"") if self.start else b""
+        data = b"".join((self.header, first, memoryview(self.buffer)[:length]))
+        part = Part(data, int(bool(self.start)), self.start, count)
+        self.buffer = self.buffer[length:]  # a new buffer: the old one's room is let go
+        self.base += length
+        self.start += count
+        return part
+
+
+def record_parts(
+    path: Path, header_records: int, quote: str | None, size: int | None = None
+) -> Iterator[Part]:
+    """``path``'s data records in parts of about ``size`` bytes (PART), cut at record
+    boundaries, read once a megabyte at a time: memory holds a part, not the file.
+
+    Untrusted (raised while or after the parts are read): a record longer than a few
+    parts (a quote that never closes reads as one), or a file that changed while it
+    was read. A file with fewer records than its header gives no part.
+    """
+    quote_bytes = (quote or "").encode("utf-8")[:1]
+    quote_byte = quote_bytes[0] if quote_bytes else None
+    splitter = _Splitter(header_records, size or PART, bytearray())
+    carry = 0
+    position = 0
+    last = 10
+    with open_regular(path) as handle:
+        before = os.fstat(handle.fileno())
+        while chunk := handle.read(CHUNK):
+            splitter.buffer += chunk
+            quoted = bool(carry) or (quote_byte is not None and quote_bytes in chunk)
+            settled = splitter.first is not None and len(splitter.buffer) < splitter.size
+            if settled and not quoted:  # the common chunk: only counted
+                splitter.records += chunk.count(b"\n")
+            else:
+                ends = _ends(chunk, quote_byte if quoted else None, carry) + (position + 1)
+                if quoted:
+                    carry = (carry + chunk.count(quote_bytes)) % 2
+                part = splitter.cut(ends)
+                splitter.records += len(ends)
+                if part is not None:
+                    yield part
+            position += len(chunk)
+            last = chunk[-1]
+        after = os.fstat(handle.fileno())
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+        position != after.st_size
+    ):
+        raise Untrusted("the file changed while it was read")
+    if carry:  # the last record is cut short, or polars pairs the quotes otherwise
+        raise Untrusted("the file ends inside a quoted field")
+    part = splitter.rest(bool(position) and last != 10)
+    if part is not None:
+        yield part

@@ -43,7 +43,8 @@ from connectors.safe_files import (
     printable,
     readable_by_name,
 )
-from connectors.tabular.csv_rows import read_records
+from connectors.tabular import csv_rows
+from connectors.tabular.csv_rows import read_records, record_parts
 from connectors.tabular.exprs import clean, integral, scoped_extension
 from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
 from connectors.tabular.workbook_facts import Stamp, WorkbookFacts, as_runs, from_runs
@@ -99,6 +100,12 @@ class Sheet:
     subset: Callable[[Collection[int], int], Sheet | None] | None = None
     #: a sheet over some rows only: the rows whose key value is repeated in the file
     repeated_rows: frozenset[int] | None = None
+    #: a CSV file larger than a part: the same sheet a part of the file at a time, for
+    #: its index (its ``__index`` the file's own), each with the number of rows parsed
+    #: before the part's own and the number of its records; the parts raise
+    #: :class:`Untrusted` when they cannot be used (the file is then read whole). None:
+    #: the file is read whole
+    parts: Callable[[], Iterator[tuple[Sheet, int, int]]] | None = None
 
     def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
         """The rows where ``keep`` holds, as ``__row`` plus one column per field."""
@@ -267,9 +274,11 @@ def _sheet(
     mapping: TabularMapping,
     scope: str | None,
     row_offset: int,
+    index_offset: int = 0,
     **details: Any,
 ) -> Sheet:
-    """A Sheet from a frame (``columns``: field -> source column, None when absent)."""
+    """A Sheet from a frame (``columns``: field -> source column, None when absent);
+    ``index_offset``: the ``__index`` of its first row (a part of a file)."""
     raw = [
         (pl.col(source).cast(pl.String) if source is not None else pl.lit(None, pl.String)).alias(
             name
@@ -277,7 +286,7 @@ def _sheet(
         for name, source in columns.items()
     ]
     return Sheet(
-        raw=frame.with_row_index("__index").select(pl.col("__index"), *raw),
+        raw=frame.with_row_index("__index", offset=index_offset).select(pl.col("__index"), *raw),
         fields=_fields(mapping, scope),
         row=pl.col("__index").cast(pl.Int64) + row_offset + 1,
         **details,
@@ -404,13 +413,14 @@ def _csv_sheet(
 
     columns = {name: (f"c{found[name]}" if name in found else None) for name in mapping.columns}
 
-    def build(frame: pl.LazyFrame, notes: list[str], truncated: bool) -> Sheet:
+    def build(frame: pl.LazyFrame, notes: list[str], truncated: bool, start: int = 0) -> Sheet:
         return _sheet(
             frame,
             columns,
             mapping,
             scope,
             header_end,
+            start,
             path=path,
             sheet=None,
             location=location,
@@ -460,10 +470,37 @@ def _csv_sheet(
             return None
         return _numbered(build(frame.lazy(), notes, truncated), chosen)
 
+    def parts() -> Iterator[tuple[Sheet, int, int]]:
+        """The sheet a part of the file at a time (see :func:`record_parts`), each with
+        the rows it parses before the part's own (the file's first data row) and the
+        number of records in the part: polars must read as many rows from it."""
+        for part in record_parts(path, header_end, options.quote):
+            # the rows before the part's own are dropped once parsed, not by a slice of
+            # the scan: polars reads a part with a broken quote otherwise when sliced
+            start = part.start - part.skip
+            sheet, skip, count = (
+                build(scan(part.data), notes, truncated, start),
+                part.skip,
+                part.count,
+            )
+            del part  # its bytes are held by the sheet until it is collected
+            yield sheet, skip, count
+            del sheet  # not held while the next part is read
+
     sheet = build(scan(source), notes, truncated)
     sheet.repair = repair
     sheet.subset = subset
+    if _in_parts(path, utf8 and not truncated, delimiter, options.quote):
+        sheet.parts = parts
     return sheet
+
+
+def _in_parts(path: Path, readable: bool, delimiter: str, quote: str) -> bool:
+    """Whether a CSV file's index is built a part at a time: a UTF-8 file read as it is
+    (not cut off), larger than a part, whose delimiter and quote are single ASCII
+    characters other than a line break (a quote of several bytes is not followed)."""
+    plain = all(len(c) == 1 and c.isascii() and c not in "\r\n" for c in (delimiter, quote))
+    return readable and plain and path.stat().st_size > csv_rows.PART
 
 
 def readable_prefix(
