@@ -98,6 +98,7 @@ from discover.register import Register
 log = logging.getLogger(__name__)
 _SHOWN_ROWS = 5  # row numbers listed in one warning
 _SEED = 20260101  # of the hashes that find repeated key values
+_READ_BY_PLACE = 10_000  # rows whose key values are read again by their place, at most
 _DAY_FIRST = re.compile(
     r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
@@ -392,14 +393,15 @@ class TabularConnector(Connector):
     ) -> pl.DataFrame:
         """A part of the file at a time (Untrusted: the parts cannot be used).
 
-        Of the whole file only a 64-bit hash of each row's key value is held; the rows
-        whose hash repeats are read again, by their place, to tell which values do.
+        Of the whole file only a 64-bit hash of each row's key value is held (and
+        whether it is empty); the rows whose hash repeats are read again to tell which
+        values do.
         """
         key = self.mapping.key
         found = _Found()
-        hashes: list[np.ndarray] = []
+        held = _KeyHashes()
         for part, skip, count in parts:
-            extra = [] if key is None else [part.fields[key].hash(seed=_SEED).alias("__key")]
+            extra = [] if key is None else held.columns(part.fields[key])
             frame = self._collect(part, self._index_query(part, plan, *extra))
             del part  # the part's bytes
             give_back_freed()  # not kept in the C heap beside the next part's
@@ -407,31 +409,47 @@ class TabularConnector(Connector):
                 raise Untrusted(f"polars reads {frame.height - skip} rows of {count} records")
             frame = frame.slice(skip)
             if key is not None:
-                hashes.append(frame.get_column("__key").to_numpy())
+                held.add(frame)
             self._index_part(sheet, frame, plan, found)
             del frame  # not held while the next part is parsed
-        repeated = [] if key is None else self._repeated_values(sheet, key, hashes, found.rows)
+        repeated = [] if key is None else self._repeated_values(sheet, key, held, found.rows)
         return self._index_done(sheet, stored, plan, found, repeated)
 
-    def _repeated_values(
-        self, sheet: Sheet, key: str, hashes: list[np.ndarray], rows: int
-    ) -> list[int]:
-        """The rows whose key value is repeated: among those whose hash repeats (every
-        row of a repeated value, and any other that shares its hash), read again."""
-        candidates = _repeated_hashes(hashes)
+    def _repeated_values(self, sheet: Sheet, key: str, held: _KeyHashes, rows: int) -> list[int]:
+        """The rows whose key value is repeated: the empty ones when there are two or
+        more, and those of the values that repeat among the rows whose hash does."""
+        empty = held.empty()
+        candidates = held.candidates()
         if not candidates:
-            return []
-        subset = None if sheet.subset is None else sheet.subset(candidates, rows)
-        if subset is None:
-            raise Untrusted("the rows of repeated keys cannot be read again")
-        query = subset.raw.filter(pl.col("__index").is_in(candidates)).select(
-            pl.col("__index"), subset.fields[key].alias("__key")
-        )
-        frame = self._collect(subset, query)
-        if frame.height != len(candidates):
+            return empty
+        values = self._values_again(sheet, key, candidates, rows)
+        if values.height != len(candidates):
             raise Untrusted("the rows of repeated keys are not as read before")
-        repeated = frame.filter(pl.col("__key").is_duplicated()).get_column("__index")
-        return repeated.sort().to_list()
+        repeated = values.filter(pl.col("__key").is_duplicated()).get_column("__index")
+        return sorted([*empty, *repeated.to_list()])
+
+    def _values_again(
+        self, sheet: Sheet, key: str, candidates: list[int], rows: int
+    ) -> pl.DataFrame:
+        """The key values (``__index``, ``__key``) of the rows ``candidates``: a few read
+        by their place in the file, many a part of the file at a time."""
+        wanted = pl.col("__index").is_in(candidates)
+        if len(candidates) <= _READ_BY_PLACE:
+            subset = None if sheet.subset is None else sheet.subset(candidates, rows)
+            if subset is None:
+                raise Untrusted("the rows of repeated keys cannot be read again")
+            query = subset.raw.filter(wanted)
+            return self._collect(subset, query.select("__index", subset.fields[key].alias("__key")))
+        assert sheet.parts is not None  # the parts gave the candidates
+        found: list[pl.DataFrame] = []
+        for part, skip, count in sheet.parts():
+            query = part.raw.select("__index", part.fields[key].alias("__key"))
+            frame = self._collect(part, query)
+            del part
+            if frame.height != skip + count:
+                raise Untrusted(f"polars reads {frame.height - skip} rows of {count} records")
+            found.append(frame.slice(skip).filter(wanted))
+        return pl.concat(found)
 
     def _index_query(self, sheet: Sheet, plan: _IndexPlan, *extra: pl.Expr) -> pl.LazyFrame:
         fields = sheet.fields
@@ -451,31 +469,56 @@ class TabularConnector(Connector):
         """The keys, damaged values and ICCID text-column test of a part's rows (or of
         the whole sheet's) into ``found``."""
         found.rows += frame.height
-        for spec in plan.checked:
-            name = spec.name
-            if spec.identifier == "iccid" and not sheet.typed:
-                holds = frame.select(holds_unrounded_iccids(pl.col(f"__raw_{name}"))).item()
-                found.unrounded[name] = found.unrounded.get(name, False) or bool(holds)
-            for typed in self._typed_choices(sheet, spec):
-                expression = damaged(str(spec.identifier), pl.col(f"__field_{name}"), typed=typed)
-                assert expression is not None  # every REPORTED type has a damage test
-                hit = frame.filter(expression.fill_null(False)).get_column(ROW)
-                count, rows = found.damage.get((name, typed), (0, []))
-                rows = rows + hit.head(_SHOWN_ROWS - len(rows)).to_list()
-                found.damage[(name, typed)] = (count + hit.len(), rows)
+        self._damage_of_part(sheet, frame, plan, found)
         keys = [indexing.keyed(frame, spec.name, str(spec.identifier)) for spec in plan.searched]
         keys += [
             indexing.related(frame, f"__relation_{position}", position)
             for position in plan.relations
         ]
-        # a row index is held in 32 bits (polars counts rows so) until it is stored
-        found.keys += [part.with_columns(pl.col("row").cast(pl.UInt32)) for part in keys]
+        if keys:  # a row index is held in 32 bits (polars counts rows so) until stored
+            found.keys.append(pl.concat(keys).with_columns(pl.col("row").cast(pl.UInt32)))
 
-    def _typed_choices(self, sheet: Sheet, spec: FieldSpec) -> tuple[bool, ...]:
+    def _damage_of_part(
+        self, sheet: Sheet, frame: pl.DataFrame, plan: _IndexPlan, found: _Found
+    ) -> None:
+        """A part's damaged values (counted, the first rows kept) and whether its ICCID
+        columns hold an ICCID no float prints, each in one query."""
+        tests = {  # not again once a part held one: the column is text
+            spec.name: holds_unrounded_iccids(pl.col(f"__raw_{spec.name}")).alias(spec.name)
+            for spec in plan.checked
+            if spec.identifier == "iccid" and not sheet.typed and not found.unrounded.get(spec.name)
+        }
+        if tests:
+            for name, holds in frame.select(*tests.values()).row(0, named=True).items():
+                found.unrounded[name] = found.unrounded.get(name, False) or bool(holds)
+        flags: dict[tuple[str, bool], pl.Expr] = {}
+        for spec in plan.checked:
+            for typed in self._typed_choices(sheet, spec, found):
+                field_value = pl.col(f"__field_{spec.name}")
+                expression = damaged(str(spec.identifier), field_value, typed=typed)
+                assert expression is not None  # every REPORTED type has a damage test
+                flags[(spec.name, typed)] = expression.fill_null(False)
+        if not flags:
+            return
+        names = [f"__damaged_{number}" for number in range(len(flags))]
+        marked = [
+            expression.alias(name) for expression, name in zip(flags.values(), names, strict=True)
+        ]
+        hits = frame.lazy().select(pl.col(ROW), *marked).filter(pl.any_horizontal(names)).collect()
+        for slot, name in zip(flags, names, strict=True):
+            hit = hits.get_column(ROW).filter(hits.get_column(name))
+            count, rows = found.damage.get(slot, (0, []))
+            rows = rows + hit.head(_SHOWN_ROWS - len(rows)).to_list()
+            found.damage[slot] = (count + hit.len(), rows)
+
+    def _typed_choices(self, sheet: Sheet, spec: FieldSpec, found: _Found) -> tuple[bool, ...]:
         """How a field's damage may be judged (:meth:`_typed`): both ways for an ICCID
-        column whose text-column test is not decided until every part is read."""
+        column whose text-column test is not decided yet (it is once a part held an
+        ICCID no float prints, else when every part is read)."""
         if spec.identifier == "iccid" and not sheet.typed:
             known = sheet.text_columns.get(spec.name)
+            if known is None and found.unrounded.get(spec.name):
+                known = True
             return (False, True) if known is None else (known,)
         return (self._typed(sheet, spec),)
 
@@ -1028,25 +1071,60 @@ class _Found:
     unrounded: dict[str, bool] = field(default_factory=dict)
 
 
-def _repeated_hashes(hashes: list[np.ndarray]) -> list[int]:
-    """The rows (their place across the parts) whose hash is held by another row too.
+@dataclass(slots=True)
+class _KeyHashes:
+    """A 64-bit hash of every row's key value, and whether it is empty, part by part:
+    what is held of the whole file to tell the rows whose key value repeats."""
 
-    Found in a sorted copy of the hashes, then looked up part by part: no index of
-    the sort is made, nor a table of every hash.
-    """
-    if not hashes:
-        return []
-    ordered = np.concatenate(hashes)
-    ordered.sort()
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    del ordered
-    rows: list[int] = []
-    start = 0
-    for part in hashes:
-        rows += (np.flatnonzero(np.isin(part, repeated)) + start).tolist()
-        start += len(part)
-    hashes.clear()
-    return rows
+    hashes: list[np.ndarray] = field(default_factory=list)
+    empties: list[np.ndarray] = field(default_factory=list)
+
+    @staticmethod
+    def columns(value: pl.Expr) -> list[pl.Expr]:
+        """What a part's query computes of the key value."""
+        return [value.hash(seed=_SEED).alias("__key"), value.is_null().alias("__key_empty")]
+
+    def add(self, frame: pl.DataFrame) -> None:
+        self.hashes.append(frame.get_column("__key").to_numpy())
+        self.empties.append(frame.get_column("__key_empty").to_numpy())
+
+    def empty(self) -> list[int]:
+        """The rows without a key value when there are two or more (empty values are
+        equal to each other, as polars tells duplicates)."""
+        rows = self._rows(self.empties)
+        return rows if len(rows) > 1 else []
+
+    def candidates(self) -> list[int]:
+        """The rows with a key value whose hash another row's value has too.
+
+        Found in a sorted copy of the hashes, then looked up part by part: no index of
+        the sort is made, nor a table of every hash.
+        """
+        if not self.hashes:
+            return []
+        ordered = np.concatenate(self.hashes)
+        empty = np.concatenate(self.empties)
+        if empty.any():
+            ordered = ordered[~empty]
+        del empty
+        ordered.sort()
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        found = [
+            np.isin(hashes, repeated) & ~empty
+            for hashes, empty in zip(self.hashes, self.empties, strict=True)
+        ]
+        return self._rows(found)
+
+    @staticmethod
+    def _rows(flags: list[np.ndarray]) -> list[int]:
+        """The rows (their place across the parts) flagged."""
+        rows: list[int] = []
+        start = 0
+        for part in flags:
+            rows += (np.flatnonzero(part) + start).tolist()
+            start += len(part)
+        return rows
 
 
 @dataclass(slots=True)
