@@ -246,6 +246,8 @@ def record_parts(
         raise Untrusted("the file changed while it was read")
     if carry:  # the last record is cut short, or polars pairs the quotes otherwise
         raise Untrusted("the file ends inside a quoted field")
+    if splitter.header is None:  # polars may read the header otherwise: it tells
+        raise Untrusted("the file has fewer records than its header")
     part = splitter.rest(bool(position) and last != 10)
     if part is not None:
         yield part

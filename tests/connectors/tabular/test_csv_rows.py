@@ -1,4 +1,5 @@
-"""Rows of a CSV file read by their place: the same records polars reads, or nothing."""
+"""Rows of a CSV file read by their place, and a file split into parts: the same
+records polars reads, or nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from tabular_helpers import connector, ids, keys, scan
 
 import connectors.tabular.csv_rows as csv_rows
-from connectors.tabular.csv_rows import read_records
+from connectors.tabular.csv_rows import Untrusted, read_records, record_parts
 
 TRICKY = (
     b"Export 2026\r\n"
@@ -68,6 +69,67 @@ def test_a_file_shorter_than_its_header(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_bytes(b"Export 2026\n")
     assert read_records(path, 2, '"', [0]) is None
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 64, 1 << 20])
+@pytest.mark.parametrize("size", [48, 96, 1 << 20])
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\n\n"])
+def test_the_parts_of_a_file_are_its_rows_as_polars_reads_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, size: int, ending: bytes
+) -> None:
+    """Each part parsed alone (after the header and the first data record) gives the
+    rows of the whole file's parse, in order, as many as the part says."""
+    monkeypatch.setattr(csv_rows, "CHUNK", chunk)
+    data = TRICKY + ending
+    path = tmp_path / "log.csv"
+    path.write_bytes(data)
+    rows: list[tuple[str | None, ...]] = []
+    parts = list(record_parts(path, 2, '"', size))
+    for part in parts:
+        assert part.data.startswith(b"Export 2026\r\nID,Naam,MSISDN\r\n")
+        assert part.start == len(rows) and part.skip == (1 if part.start else 0)
+        parsed = _polars_rows(part.data, 2)[part.skip :]
+        assert len(parsed) == part.count
+        rows += parsed
+    assert rows == _polars_rows(data, 2)
+    if chunk < 64 and size < 64:  # a part is cut where a chunk holds a record's end
+        assert len(parts) >= 2
+
+
+def test_a_file_that_ends_inside_a_quote_cannot_be_split(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(TRICKY + b'\n6,"open,0644444444\n7,x,0655555555\n')
+    with pytest.raises(Untrusted, match="inside a quoted field"):
+        list(record_parts(path, 2, '"', 48))
+
+
+def test_a_record_longer_than_a_few_parts_cannot_be_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quote that never closes reads as one record: it is not held in memory."""
+    monkeypatch.setattr(csv_rows, "CHUNK", 8)
+    path = tmp_path / "log.csv"
+    path.write_bytes(b'ID,Naam\n1,"' + b"x\n" * 200 + b'"\n2,y\n')
+    with pytest.raises(Untrusted, match="no record boundary"):
+        list(record_parts(path, 1, '"', 32))
+
+
+def test_a_file_shorter_than_its_header_cannot_be_split(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"Export 2026\r")
+    with pytest.raises(Untrusted, match="fewer records than its header"):
+        list(record_parts(path, 2, '"', 16))
+
+
+def test_a_file_that_grows_while_it_is_split_cannot_be(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(TRICKY + b"\n")
+    parts = record_parts(path, 2, '"', 16)
+    next(parts)
+    with path.open("ab") as handle:
+        handle.write(b"6,More,0644444444\n")
+    with pytest.raises(Untrusted, match="changed while it was read"):
+        list(parts)
 
 
 SIMS = {

@@ -13,12 +13,14 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import sqlite3
 import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 import test_tabular
@@ -29,7 +31,7 @@ from test_tabular import traps  # noqa: F401 - a fixture the imported tests use
 
 from connectors import heap, load_mappings
 from connectors.base import ScanResult
-from connectors.tabular import read
+from connectors.tabular import read, store
 from connectors.tabular.connector import TabularConnector
 from discover.demo.alarm import CODEWORDS
 from discover.demo.mobile import PUKS
@@ -596,3 +598,48 @@ def test_a_workbook_parsed_for_its_index_is_not_kept_in_memory(tmp_path: Path) -
     assert keys(TabularConnector.scan(target, ids(("email", "p9@example.nl")))) == ["row=11"]
     kept = [value for value in target._cache.values() if isinstance(value, pl.DataFrame)]
     assert kept == []
+
+
+def test_keys_are_stored_sorted_by_key_then_row_in_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of a few keys, written a few entries at a time: each block sorted and
+    bounded, and every key's rows found again, per sheet."""
+    monkeypatch.setattr(store, "_CHUNK", 5)
+    monkeypatch.setattr(store, "_PIECE", 2)
+    path = tmp_path / "a.csv"
+    path.write_text(HEADER, "utf-8")
+    first = pl.DataFrame(
+        {
+            "key": [3, -7, 3, 9, -7, 3, 1 << 62, -(1 << 62), 0, 3, 5, 5],
+            "row": [4, 2, 1, 0, 9, 2, 3, 3, 7, 0, 6, 5],
+        },
+        schema={"key": pl.Int64, "row": pl.UInt32},
+    )
+    second = pl.DataFrame(
+        {"key": [3, 3, -1], "row": [8, 1, 0]}, schema={"key": pl.Int64, "row": pl.Int64}
+    )
+    entry = store.FileEntry(
+        str(path),
+        store.stamp_of(path),
+        sheets=[store.SheetEntry(0, "a.csv#1"), store.SheetEntry(1, "a.csv#2")],
+        keys={1: second, 0: first},
+    )
+    index = store.FileIndex(tmp_path / "index" / "keys.sqlite", "settings")
+    index.update([path], lambda _path, _stamp: entry)
+    with sqlite3.connect(index.path) as connection:
+        blocks = connection.execute(
+            "SELECT sheet, low, high, count, keys, rows FROM keys ORDER BY rowid"
+        ).fetchall()
+    stored: dict[int, list[tuple[int, int]]] = {}
+    for sheet, low, high, count, key_bytes, row_bytes in blocks:
+        found = np.frombuffer(key_bytes, dtype="=i8").tolist()
+        rows = np.frombuffer(row_bytes, dtype="=i8").tolist()
+        assert 0 < count <= 5 and len(found) == len(rows) == count
+        assert (low, high) == (found[0], found[-1])
+        stored.setdefault(sheet, []).extend(zip(found, rows, strict=True))
+    assert stored == {
+        0: sorted(first.iter_rows()),
+        1: sorted(second.iter_rows()),
+    }
+    assert index.lookup([3, 1 << 62]) == {str(path): {0: {0, 1, 2, 3, 4}, 1: {1, 8}}}

@@ -1,0 +1,306 @@
+"""A CSV file's index built a part at a time is the index of the whole file.
+
+Each file is indexed twice by the connector, once whole (parts larger than the file)
+and once in parts of a few hundred bytes (and chunks of a few bytes, so that record
+boundaries, quotes and line breaks fall across both): what is stored must be the
+same, row numbers, damage warnings, repeated keys and relation keys included. Files
+the parts cannot be trusted with are indexed whole, and still right.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tabular_helpers import connector, ids, keys
+from test_tabular import JAN_ICCID, ROUNDED_AS_FLOAT, ZOE_ICCID
+
+import connectors.tabular.connector as tabular_connector
+import connectors.tabular.csv_rows as csv_rows
+import connectors.tabular.read as tabular_read
+from connectors.tabular import store
+from connectors.tabular.connector import TabularConnector
+
+MAPPING: dict[str, Any] = {
+    "version": 1,
+    "kind": "tabular",
+    "category": "mobile.sim",
+    "entity": "event",
+    "key": "id",
+    "read": {"header_row": 2, "header_rows": 2},
+    "columns": {
+        "id": None,
+        "msisdn": {"identifier": "phone"},
+        "iccid": {"identifier": "iccid"},
+        "email": {"identifier": "email"},
+        "object": None,
+        "text": None,
+    },
+    "headers": {
+        "id": "ID",
+        "msisdn": "MSISDN",
+        "iccid": "ICCID",
+        "email": "E-mail",
+        "object": "Object",
+        "text": "Tekst",
+    },
+    "relations": [{"same": "object", "third_party": True, "label": "same object"}],
+}
+#: a title line, then a two-row header (a group over two columns)
+HEADER = ["Export 2026", "Nr,SIM,,Contact,,", "ID,MSISDN,ICCID,E-mail,Object,Tekst"]
+
+
+def _row(number: int, iccid: str = "", key: str | None = None) -> str:
+    """A data row whose text holds quotes, a separator and a line break."""
+    return (
+        f"{f'M-{number}' if key is None else key},06{number:08d},{iccid},p{number}@example.nl,"
+        f'OBJ-{number % 7},"regel ""{number}"",\nnog een regel"'
+    )
+
+
+def _write(path: Path, rows: list[str], *, newline: str = "\n", bom: bool = False) -> None:
+    text = newline.join([*HEADER, *rows]) + newline
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+
+
+@dataclasses.dataclass
+class Built:
+    """An index entry, how many parts it was read in and whether it was read whole."""
+
+    entry: store.FileEntry
+    parts: int
+    whole: bool
+
+    def stored_keys(self) -> list[tuple[int, int, int]]:
+        return sorted(
+            (sheet, key, row)
+            for sheet, frame in self.entry.keys.items()
+            for key, row in frame.select("key", "row").iter_rows()
+        )
+
+    def sheets(self) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(sheet) for sheet in self.entry.sheets]
+
+
+def _build(
+    target: TabularConnector, path: Path, monkeypatch: pytest.MonkeyPatch, part: int
+) -> Built:
+    """The connector's index entry of ``path``, read in parts of ``part`` bytes."""
+    monkeypatch.setattr(csv_rows, "PART", part)
+    counted = {"parts": 0, "whole": 0}
+    splitter = csv_rows.record_parts
+    whole = TabularConnector._index_whole
+
+    def counting_parts(*args: Any, **kwargs: Any) -> Iterator[csv_rows.Part]:
+        for found in splitter(*args, **kwargs):
+            counted["parts"] += 1
+            yield found
+
+    def counting_whole(self: TabularConnector, *args: Any) -> Any:
+        counted["whole"] += 1
+        return whole(self, *args)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tabular_read, "record_parts", counting_parts)
+        patched.setattr(TabularConnector, "_index_whole", counting_whole)
+        target.close()
+        entry = target._index_file(path, store.stamp_of(path))  # type: ignore[arg-type]
+    return Built(entry, counted["parts"], bool(counted["whole"]))
+
+
+def _both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str = "log.csv", part: int = 300
+) -> tuple[Built, Built]:
+    """The file indexed whole, then in parts (chunks of 7 bytes)."""
+    target = connector(tmp_path, MAPPING, name, index_cache=str(tmp_path / "cache"))
+    whole = _build(target, tmp_path / name, monkeypatch, 1 << 30)
+    assert whole.parts == 0 and whole.whole
+    monkeypatch.setattr(csv_rows, "CHUNK", 7)
+    return whole, _build(target, tmp_path / name, monkeypatch, part)
+
+
+def _assert_same(whole: Built, parts: Built) -> None:
+    assert parts.sheets() == whole.sheets()
+    assert parts.stored_keys() == whole.stored_keys()
+    assert parts.entry.reread == whole.entry.reread
+
+
+@pytest.mark.parametrize(("newline", "bom"), [("\n", False), ("\r\n", True)])
+def test_parts_give_the_index_of_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str, bom: bool
+) -> None:
+    """Quoted line breaks at part boundaries, blank lines, a BOM, a two-row header."""
+    rows = [_row(n) for n in range(60)]
+    rows[10:10] = [""]  # a blank line: a row of its own, as polars reads it
+    rows[40:40] = ["", ""]
+    _write(tmp_path / "log.csv", rows, newline=newline, bom=bom)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert parts.parts > 5 and not parts.whole
+    _assert_same(whole, parts)
+    (sheet,) = parts.entry.sheets
+    assert sheet.rows == 63 and sheet.damage == {}
+    assert sheet.repeated == [10, 40, 41]  # the blank rows: their keys are empty
+    # the last row's number is its place in the file: the parts' rows are offset
+    assert max(row for _, _, row in parts.stored_keys()) == 62
+
+
+def test_a_key_repeated_in_other_parts_and_empty_keys_are_repeated_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [_row(n) for n in range(50)]
+    rows[45] = _row(45, key="M-3")  # the key of row 3, far away
+    rows[20] = _row(20, key=" ")  # empty, as is the next one
+    rows[30] = _row(30, key="")
+    _write(tmp_path / "log.csv", rows)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert parts.parts > 5 and not parts.whole
+    _assert_same(whole, parts)
+    assert parts.entry.sheets[0].repeated == [3, 20, 30, 45]
+
+
+def test_many_repeated_keys_are_read_again_a_part_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More rows of repeated keys than are read again by their place."""
+    monkeypatch.setattr(tabular_connector, "_READ_BY_PLACE", 3)
+    rows = [_row(n, key=f"M-{n % 9}") for n in range(40)]
+    _write(tmp_path / "log.csv", rows)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert not parts.whole
+    _assert_same(whole, parts)
+    assert parts.entry.sheets[0].repeated == list(range(40))
+
+
+def test_damaged_values_in_several_parts_are_counted_and_shown_as_in_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [_row(n, iccid=JAN_ICCID if n == 1 else "") for n in range(60)]
+    for number in (5, 17, 29, 33, 41, 58):
+        rows[number] = _row(number, iccid="8.93104E+18")
+    _write(tmp_path / "log.csv", rows)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert parts.parts > 5 and not parts.whole
+    _assert_same(whole, parts)
+    warning = parts.entry.sheets[0].damage["iccid"]
+    assert "6 value(s)" in warning and "rows 9, 21, 33, 37, 45 …" in warning
+
+
+@pytest.mark.parametrize("later", [True, False])
+def test_the_iccid_text_column_test_is_decided_by_every_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: bool
+) -> None:
+    """An ICCID that is exactly a double is damage unless the column holds an ICCID
+    no float prints: here only a late part does."""
+    rows = [_row(n, iccid=ROUNDED_AS_FLOAT if n % 10 == 2 else "") for n in range(60)]
+    if later:
+        rows[57] = _row(57, iccid=ZOE_ICCID)
+    _write(tmp_path / "log.csv", rows)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert parts.parts > 5 and not parts.whole
+    _assert_same(whole, parts)
+    (sheet,) = parts.entry.sheets
+    assert sheet.text_columns == {"iccid": later}
+    assert ("iccid" in sheet.damage) is not later
+
+
+@pytest.mark.parametrize("strays", [(25,), (25, 27)])
+def test_a_stray_quote_is_indexed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strays: tuple[int, ...]
+) -> None:
+    """Quotes paired by parity are not the records polars reads: the parts are not
+    used, and the file is indexed as the whole file's reading gives it (two stray
+    quotes pair up: only the number of rows polars reads from a part tells)."""
+    rows = [_row(n) for n in range(40)]
+    for number in strays:
+        rows[number] = f'M-{number},06{number:08d},,p{number}@example.nl,OBJ-4,a 5" screen'
+    _write(tmp_path / "log.csv", rows)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert parts.whole and whole.entry.reread  # polars stops at it: read by every search
+    _assert_same(whole, parts)
+
+
+def test_a_part_whose_rows_polars_counts_otherwise_is_indexed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part said to hold one record more than polars reads from it is not used."""
+    _write(tmp_path / "log.csv", [_row(n) for n in range(40)])
+    splitter = csv_rows.record_parts
+
+    def miscounted(*args: Any, **kwargs: Any) -> Iterator[csv_rows.Part]:
+        for number, found in enumerate(splitter(*args, **kwargs)):
+            yield dataclasses.replace(found, count=found.count + (number == 2))
+
+    monkeypatch.setattr(csv_rows, "record_parts", miscounted)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert parts.parts > 2 and parts.whole
+    _assert_same(whole, parts)
+    assert parts.entry.sheets[0].rows == 40
+
+
+def test_a_quote_left_open_at_the_end_is_indexed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """polars fails on the whole file: it is read by every search, as before."""
+    rows = [_row(n) for n in range(40)]
+    rows.append('M-40,0600000040,,p40@example.nl,OBJ-5,"never closed')
+    _write(tmp_path / "log.csv", rows)
+    whole, parts = _both(tmp_path, monkeypatch)
+    assert parts.whole and whole.entry.reread
+    _assert_same(whole, parts)
+
+
+def test_a_file_that_changes_while_read_in_parts_is_indexed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.csv"
+    _write(path, [_row(n) for n in range(40)])
+    splitter = csv_rows.record_parts
+
+    def growing(*args: Any, **kwargs: Any) -> Iterator[csv_rows.Part]:
+        for number, found in enumerate(splitter(*args, **kwargs)):
+            if number == 1:
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(_row(40) + "\n")
+            yield found
+
+    monkeypatch.setattr(csv_rows, "record_parts", growing)
+    monkeypatch.setattr(csv_rows, "CHUNK", 7)
+    target = connector(tmp_path, MAPPING, "log.csv", index_cache=str(tmp_path / "cache"))
+    changed = _build(target, path, monkeypatch, 300)
+    assert changed.whole and changed.entry.sheets[0].rows == 41
+
+
+def test_a_file_not_in_utf8_is_indexed_whole_and_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapping = {**MAPPING, "read": {**MAPPING["read"], "encoding": "cp1252"}}
+    rows = [_row(n).replace("regel", "régel") for n in range(40)]
+    text = "\r\n".join([*HEADER, *rows]) + "\r\n"
+    (tmp_path / "log.csv").write_bytes(text.encode("cp1252"))
+    target = connector(tmp_path, mapping, "log.csv", index_cache=str(tmp_path / "cache"))
+    built = _build(target, tmp_path / "log.csv", monkeypatch, 300)
+    assert built.whole and built.parts == 0 and built.entry.sheets[0].rows == 40
+    indexed = target.scan(ids(("phone", "0600000031")))
+    assert keys(indexed, third_party=False) == ["id=M-31"]
+    assert keys(indexed) == keys(target._scan(ids(("phone", "0600000031"))))
+
+
+def test_a_search_through_an_index_built_in_parts_answers_as_a_full_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_rows, "PART", 300)
+    rows = [_row(n) for n in range(60)]
+    rows[45] = _row(45, key="M-3")
+    _write(tmp_path / "log.csv", rows, newline="\r\n")
+    target = connector(tmp_path, MAPPING, "log.csv", index_cache=str(tmp_path / "cache"))
+    assert target.build_index().rows == 60
+    for kind, value in (("phone", "0600000003"), ("email", "p52@example.nl")):
+        wanted = ids((kind, value))
+        indexed = target.scan(wanted)
+        full = target._scan(wanted)
+        assert keys(indexed) == keys(full) and keys(indexed), value
+        assert keys(indexed, third_party=True) == keys(full, third_party=True)
+    assert keys(target.scan(ids(("phone", "0600000003"))), third_party=False) == ["row=7"]
