@@ -155,7 +155,7 @@ class _Splitter:
     size: int
     buffer: bytearray  # the file's bytes from ``base`` on, not handed out yet
     base: int = 0
-    records: int = 0  # records (header ones included) ended before ``base``'s chunk
+    records: int = 0  # records (header ones included) ended before the chunk read now
     header: bytes | None = None
     first: bytes | None = None
     start: int = 0  # the data record the buffer's first part begins with
@@ -212,8 +212,9 @@ def record_parts(
     boundaries, read once a megabyte at a time: memory holds a part, not the file.
 
     Untrusted (raised while or after the parts are read): a record longer than a few
-    parts (a quote that never closes reads as one), or a file that changed while it
-    was read. A file with fewer records than its header gives no part.
+    parts (a quote that never closes reads as one), a file that ends inside a quoted
+    field or has fewer records than its header, or one that changed while it was
+    read. The caller then reads the file whole: polars tells what is wrong with it.
     """
     quote_bytes = (quote or "").encode("utf-8")[:1]
     quote_byte = quote_bytes[0] if quote_bytes else None

@@ -477,12 +477,8 @@ def _csv_sheet(
         for part in record_parts(path, header_end, options.quote):
             # the rows before the part's own are dropped once parsed, not by a slice of
             # the scan: polars reads a part with a broken quote otherwise when sliced
-            start = part.start - part.skip
-            sheet, skip, count = (
-                build(scan(part.data), notes, truncated, start),
-                part.skip,
-                part.count,
-            )
+            sheet = build(scan(part.data), notes, truncated, part.start - part.skip)
+            skip, count = part.skip, part.count
             del part  # its bytes are held by the sheet until it is collected
             yield sheet, skip, count
             del sheet  # not held while the next part is read
