@@ -44,9 +44,8 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 import polars as pl
 
 from connectors import caches
@@ -94,6 +93,9 @@ from discover.errors import InvalidIdentifier, SourceError
 from discover.identifiers import Identifier, normalise, try_normalise
 from discover.mapping import FieldSpec
 from discover.register import Register
+
+if TYPE_CHECKING:  # loaded where an index is built: a search does without it
+    import numpy as np
 
 log = logging.getLogger(__name__)
 _SHOWN_ROWS = 5  # row numbers listed in one warning
@@ -1100,6 +1102,8 @@ class _KeyHashes:
         Found in a sorted copy of the hashes, then looked up part by part: no index of
         the sort is made, nor a table of every hash.
         """
+        import numpy as np  # an index build's only: not loaded for a search
+
         if not self.hashes:
             return []
         ordered = np.concatenate(self.hashes)
@@ -1119,6 +1123,8 @@ class _KeyHashes:
     @staticmethod
     def _rows(flags: list[np.ndarray]) -> list[int]:
         """The rows (their place across the parts) flagged."""
+        import numpy as np  # an index build's only: not loaded for a search
+
         rows: list[int] = []
         start = 0
         for part in flags:

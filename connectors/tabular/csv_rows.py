@@ -29,10 +29,12 @@ import os
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from connectors.safe_files import open_regular
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CHUNK = 1024 * 1024
 #: the size a part of a file is cut at (the record that ends past it included)
@@ -58,6 +60,8 @@ class Records:
 def _ends(chunk: bytes, quote_byte: int | None, carry: int) -> np.ndarray:
     """Offsets in ``chunk`` of the newlines that end a record (an even number of quotes
     before them, ``carry`` counting those of earlier chunks)."""
+    import numpy as np  # here: loading it costs every search's start some 60 ms
+
     data = np.frombuffer(chunk, dtype=np.uint8)
     newlines = np.flatnonzero(data == 10)
     if quote_byte is None:

@@ -41,14 +41,17 @@ import sys
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from connectors import caches
 from connectors.heap import index_build
 from connectors.safe_files import check_regular, open_regular
 from discover.errors import DiscoverError
+
+if TYPE_CHECKING:  # loaded where an index is built: a search does without it
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +177,8 @@ def _sorted_keys(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     sort of the frame held the frame, its row-encoded sort keys and the sorted copy at
     once (some 80 MB for a million keys).
     """
+    import numpy as np  # an index build's only: not loaded for a search
+
     keys = frame.get_column("key").to_numpy()
     frame = frame.drop("key")
     rows = frame.get_column("row").to_numpy()

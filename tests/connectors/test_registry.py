@@ -121,3 +121,22 @@ def test_the_sql_connector_loads_no_mysql_dialect_until_a_mariadb_column_is_lear
         check=True,
     )
     assert done.stdout.split() == ["False"]
+
+
+def test_the_tabular_connector_loads_numpy_only_where_it_reads_a_csv_by_place() -> None:
+    """numpy (some 60 ms) loads where a CSV is split or its index built, not with the
+    connector, which every search loads before its first scan."""
+    program = (
+        "import sys\n"
+        "import connectors.tabular.connector, connectors.tabular.csv_rows\n"
+        "import connectors.tabular.store\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=True,
+    )
+    assert done.stdout.split() == ["False"]
