@@ -433,7 +433,7 @@ class SqlConnector(Connector):
         if (
             number == 0
             and middle is not None
-            and passes_over_the_table(connection, statement, table)
+            and passes_over_the_table(connection, statement, table, (SQLITE_FOLD,))
         ):
             return read_in_halves(connection, statement, middle, self._session)
         return connection.execute(statement)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -64,13 +64,22 @@ def middle_rowid(connection: Connection, table: sa.TableClause) -> int | None:
     return low + (high - low) // 2
 
 
-def passes_over_the_table(connection: Connection, statement: sa.Select, table: str) -> bool:
+def passes_over_the_table(
+    connection: Connection, statement: sa.Select, table: str, python_functions: Iterable[str]
+) -> bool:
     """Whether SQLite plans ``statement`` as a pass over every row of ``table`` (its
     plan says ``SCAN table``): an index on the searched columns (``SEARCH … USING
-    INDEX``) answers in a millisecond, and a second connection would only cost."""
+    INDEX``) answers in a millisecond, and a second connection would only cost.
+
+    A statement that calls one of ``python_functions`` (registered with the
+    connection, run by Python for every row) is read in one pass: the two halves
+    would take turns at Python's interpreter lock, row by row.
+    """
     compiled = statement.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
+    if any(f"{name}(" in compiled.string for name in python_functions):
+        return False
     values = tuple(compiled.params[name] for name in compiled.positiontup or ())
     try:
         plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", values)

@@ -144,3 +144,44 @@ def test_a_table_an_index_answers_is_read_through_the_index_in_one_statement(
     found, rows_read, reads = _search(sqlite_url, mapping)
     assert (len(found), rows_read) == (8, 8)
     assert reads and all("_rowid_ <=" not in text for text, _thread in reads)
+
+
+def test_a_statement_that_calls_python_for_every_row_is_read_in_one_pass(
+    sqlite_url: str, small_split: None
+) -> None:
+    """Names are folded by a function of this process (discover_fold) for every row:
+    two halves would take turns at Python's interpreter lock, so the table is read in
+    one pass."""
+    with writer(sqlite_url) as engine, engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+        for number in range(1, 61):
+            name = "Zoë de Vries" if number % 9 == 0 else f"Person {number}"
+            connection.exec_driver_sql("INSERT INTO people VALUES (?, ?)", (number, name))
+    mapping = {
+        "tables": {
+            "people": {
+                "key": "id",
+                "category": "general.contact",
+                "columns": {"id": None, "name": {"identifier": "name"}},
+            }
+        }
+    }
+    statements: list[str] = []
+    with connector(sqlite_url, mapping) as source:
+        sa.event.listen(
+            source.engine,
+            "before_cursor_execute",
+            lambda _c, _cur, text, *_: statements.append(text),
+        )
+        result = source.scan([ident("name", "Zoe de Vries")])
+    assert sorted(int(record.key.split("=")[1]) for record in result.records) == [
+        9,
+        18,
+        27,
+        36,
+        45,
+        54,
+    ]
+    reads = [text for text in statements if " AS c0" in text]
+    assert any("discover_fold(" in text for text in reads)
+    assert all("_rowid_ <=" not in text for text in reads)
