@@ -332,11 +332,12 @@ HITS_MODULES = ("discover.hits", "pyarrow.parquet")
 
 
 def load_hits_ahead() -> None:
-    """Load the hits table's modules in the background, once a search's next round has
-    begun: its scans then mostly wait on databases and files, while the table is only
-    built when they are done. Loading them first would hold up the first round's scans
-    by as long; whoever needs them before the loading ends waits for it (the import
-    lock), and a failure to load is met there again."""
+    """Load the hits table's modules in the background, once a search starts its next
+    round's scans ahead (a worker was free: the round's last scans were waiting on
+    databases and files), while the table is only built when the scans are done.
+    Loading them first would hold up the first round's scans by as long; whoever needs
+    them before the loading ends waits for it (the import lock), and a failure to load
+    is met there again. A search that does not look ahead loads them at its end."""
     if all(name in sys.modules for name in HITS_MODULES):
         return
 
@@ -446,8 +447,6 @@ class _Rounds:
                 for identifier in subject.pending:
                     subject.traces[identifier].searched = True
                 subject.pending = set()
-            if depth:
-                load_hits_ahead()
             if pool is None:
                 rounds = self._scan_in_turn(wanted)
             else:
