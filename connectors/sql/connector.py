@@ -401,11 +401,12 @@ class SqlConnector(Connector):
                     by_type: dict[str, list[Identifier]] = defaultdict(list)
                     for identifier in chunk:
                         by_type[identifier.type].append(identifier)
-                    wheres = self._wheres(name, specs, by_type, profile)
+                    wheres, exact = self._wheres(name, specs, by_type, profile)
+                    split = middle if exact else None  # see halves: exact comparisons only
                     for number, predicate in enumerate(wheres):
                         # the first statement reads the whole table (in halves, when
                         # large); the others a range of its key (rows added since)
-                        rows = self._rows(connection, name, select.where(predicate), number, middle)
+                        rows = self._rows(connection, name, select.where(predicate), number, split)
                         for row in rows:
                             result.rows_read += 1
                             record = self._record(name, names, row)
@@ -433,7 +434,7 @@ class SqlConnector(Connector):
         if (
             number == 0
             and middle is not None
-            and passes_over_the_table(connection, statement, table, (SQLITE_FOLD,))
+            and passes_over_the_table(connection, statement, table)
         ):
             return read_in_halves(connection, statement, middle, self._session)
         return connection.execute(statement)
@@ -496,10 +497,12 @@ class SqlConnector(Connector):
         specs: Sequence[FieldSpec],
         by_type: dict[str, list[Identifier]],
         profile: TableProfile | None,
-    ) -> list[ColumnElement]:
+    ) -> tuple[list[ColumnElement], bool]:
         """The WHERE of each statement: per column the stored spellings where the
         column's profile allows it, else the normalising predicate; then, for the rows
         added after profiling (``key > largest profiled key``), the normalising way.
+        And whether the first is exact comparisons only (no function of the stored
+        value computed for every row).
 
         The newer rows get a statement of their own: a range of the key, which every
         backend reads from its primary key, instead of one more condition on every row
@@ -533,7 +536,7 @@ class SqlConnector(Connector):
             if profile.key_max is not None and len(key) == 1:
                 newer = clause.c[key[0]] > sa.literal(profile.key_max, sa.BigInteger())
                 wheres.append(sa.and_(newer, sa.or_(*guarded)))
-        return wheres
+        return wheres, not normalising
 
     # -- relations --------------------------------------------------------------------
 

@@ -149,9 +149,9 @@ def test_a_table_an_index_answers_is_read_through_the_index_in_one_statement(
 def test_a_statement_that_calls_python_for_every_row_is_read_in_one_pass(
     sqlite_url: str, small_split: None
 ) -> None:
-    """Names are folded by a function of this process (discover_fold) for every row:
-    two halves would take turns at Python's interpreter lock, so the table is read in
-    one pass."""
+    """Names are searched by folding every stored name (discover_fold): a statement
+    that computes new text for every row is read in one pass (SQLite allocates that
+    text under one lock for the whole process, and two halves wait on each other)."""
     with writer(sqlite_url) as engine, engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
         for number in range(1, 61):
@@ -185,3 +185,17 @@ def test_a_statement_that_calls_python_for_every_row_is_read_in_one_pass(
     reads = [text for text in statements if " AS c0" in text]
     assert any("discover_fold(" in text for text in reads)
     assert all("_rowid_ <=" not in text for text in reads)
+
+
+def test_a_column_searched_the_normalising_way_is_read_in_one_pass(
+    sqlite_url: str, small_split: None
+) -> None:
+    """A phone column whose profile is refused (letters around a number) is searched
+    with the normalising predicate, which computes new text for every row: one pass."""
+    mapping = _calls(sqlite_url)
+    with writer(sqlite_url) as engine, engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE calls SET caller = 'tel:+31612345678' WHERE id = 21")
+    found, rows_read, reads = _search(sqlite_url, mapping)
+    assert (len(found), rows_read) == (8, 8)
+    assert any("replace(" in text for text, _thread in reads)
+    assert all("_rowid_ <=" not in text for text, _thread in reads)
