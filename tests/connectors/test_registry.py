@@ -84,6 +84,18 @@ def test_every_type_subset_names_known_types(name: str, subset: frozenset[str]) 
     assert set(subset) <= TYPES, name
 
 
+def _printed_by(program: str) -> list[str]:
+    """What ``program`` prints, run in a fresh interpreter (nothing loaded yet)."""
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=True,
+    )
+    return done.stdout.split()
+
+
 def test_an_ldif_source_reads_its_directory_mapping_without_the_ldap_client() -> None:
     """Every search of an LDIF export loads its mapping: the LDAP client is not needed."""
     program = (
@@ -95,14 +107,7 @@ def test_an_ldif_source_reads_its_directory_mapping_without_the_ldap_client() ->
         "                      default_register(), expected_kind='ldif')\n"
         "print(loaded.kind, 'ldap3' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        check=True,
-    )
-    assert done.stdout.split() == ["ldap", "False"]
+    assert _printed_by(program) == ["ldap", "False"]
 
 
 def test_the_sql_connector_loads_no_mysql_dialect_until_a_mariadb_column_is_learnt() -> None:
@@ -113,14 +118,7 @@ def test_the_sql_connector_loads_no_mysql_dialect_until_a_mariadb_column_is_lear
         "import connectors.sql.connector, connectors.sql.learning\n"
         "print('sqlalchemy.dialects.mysql' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        check=True,
-    )
-    assert done.stdout.split() == ["False"]
+    assert _printed_by(program) == ["False"]
 
 
 def test_the_tabular_connector_loads_numpy_only_where_it_reads_a_csv_by_place() -> None:
@@ -132,11 +130,4 @@ def test_the_tabular_connector_loads_numpy_only_where_it_reads_a_csv_by_place() 
         "import connectors.tabular.store\n"
         "print('numpy' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        check=True,
-    )
-    assert done.stdout.split() == ["False"]
+    assert _printed_by(program) == ["False"]

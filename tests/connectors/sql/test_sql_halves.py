@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sql_support import connector, ident, writer
 
+from connectors.base import ScanResult
 from connectors.sql import halves
 
 #: the calls of 0612345678 (stored in three spellings), spread over the whole table
@@ -40,9 +41,10 @@ def _calls(url: str, *, table_options: str = "", extra_column: str = "") -> dict
     }
 
 
-def _search(url: str, mapping: dict[str, Any]) -> tuple[list[str], int, list[tuple[str, int]]]:
-    """The keys found (in the order found), the rows read and the statements that read
-    the table's rows (text, thread), not the ones that learn its profile."""
+def _scan_recording(
+    url: str, mapping: dict[str, Any], kind: str, raw: str
+) -> tuple[ScanResult, list[tuple[str, int]]]:
+    """A scan for one identifier, and every statement it ran (text, thread)."""
     statements: list[tuple[str, int]] = []
     with connector(url, mapping) as source:
         sa.event.listen(
@@ -50,7 +52,14 @@ def _search(url: str, mapping: dict[str, Any]) -> tuple[list[str], int, list[tup
             "before_cursor_execute",
             lambda _c, _cur, text, *_: statements.append((text, threading.get_ident())),
         )
-        result = source.scan([ident("phone", "06-12345678")])
+        result = source.scan([ident(kind, raw)])
+    return result, statements
+
+
+def _search(url: str, mapping: dict[str, Any]) -> tuple[list[str], int, list[tuple[str, int]]]:
+    """The keys found (in the order found), the rows read and the statements that read
+    the table's rows (text, thread), not the ones that learn its profile."""
+    result, statements = _scan_recording(url, mapping, "phone", "06-12345678")
     reads = [(text, thread) for text, thread in statements if " AS c0" in text]
     return [record.key for record in result.records], result.rows_read, reads
 
@@ -119,16 +128,8 @@ def test_finding_the_middle_reads_the_ends_of_the_table_not_all_of_it(
 ) -> None:
     """The rowids' bounds come from the ends of the table's B-tree (SQLite's plan says
     SEARCH), not from a pass over every row (SCAN): it is asked before every search."""
-    mapping = _calls(sqlite_url)
-    statements: list[str] = []
-    with connector(sqlite_url, mapping) as source:
-        sa.event.listen(
-            source.engine,
-            "before_cursor_execute",
-            lambda _c, _cur, text, *_: statements.append(text),
-        )
-        source.scan([ident("phone", "06-12345678")])
-    (bounds,) = [text for text in statements if "max(_rowid_)" in text]
+    _result, statements = _scan_recording(sqlite_url, _calls(sqlite_url), "phone", "0612345678")
+    (bounds,) = [text for text, _thread in statements if "max(_rowid_)" in text]
     with writer(sqlite_url) as engine, engine.connect() as connection:
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {bounds}")]
     assert any(step.startswith("SEARCH calls") for step in plan), plan
@@ -166,14 +167,7 @@ def test_a_statement_that_calls_python_for_every_row_is_read_in_one_pass(
             }
         }
     }
-    statements: list[str] = []
-    with connector(sqlite_url, mapping) as source:
-        sa.event.listen(
-            source.engine,
-            "before_cursor_execute",
-            lambda _c, _cur, text, *_: statements.append(text),
-        )
-        result = source.scan([ident("name", "Zoe de Vries")])
+    result, statements = _scan_recording(sqlite_url, mapping, "name", "Zoe de Vries")
     assert sorted(int(record.key.split("=")[1]) for record in result.records) == [
         9,
         18,
@@ -182,7 +176,7 @@ def test_a_statement_that_calls_python_for_every_row_is_read_in_one_pass(
         45,
         54,
     ]
-    reads = [text for text in statements if " AS c0" in text]
+    reads = [text for text, _thread in statements if " AS c0" in text]
     assert any("discover_fold(" in text for text in reads)
     assert all("_rowid_ <=" not in text for text in reads)
 
