@@ -341,6 +341,11 @@ def _csv_sheet(
     encoding = options.encoding
     head = _read_head(path, encoding)
     python_encoding = "utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding
+
+    def as_utf8(data: bytes) -> bytes:
+        """Bytes of the file as polars reads them (UTF-8)."""
+        return data if encoding in ("utf-8", "utf-8-sig") else data.decode(encoding).encode()
+
     try:
         head_text = head.decode(python_encoding)
     except UnicodeDecodeError as exc:
@@ -369,12 +374,16 @@ def _csv_sheet(
     truncated = False
     source: Any = readable_by_name(path)  # polars takes a path only as UTF-8 text
     utf8 = encoding in ("utf-8", "utf-8-sig")
-    if utf8:  # read lazily from the file; only its tail is looked at here
+    single_byte = not utf8 and _single_byte(encoding)
+    by_place = utf8 or single_byte  # its records can be found by their bytes
+    if by_place:  # read lazily from the file; only its tail is looked at here
         size = path.stat().st_size
         with open_regular(path) as handle:
             handle.seek(max(0, size - _SNIFF_BYTES))
-            tail = handle.read().decode("utf-8", errors="replace")
+            tail = handle.read().decode(python_encoding, errors="replace")
         text = None
+        if single_byte:
+            _check_decodes(path, encoding)
     else:  # transcoded in memory: polars reads UTF-8 only
         try:
             with open_regular(path) as handle:
@@ -386,7 +395,7 @@ def _csv_sheet(
         if text is None:  # cut the bytes: the cut may split a multi-byte character
             with open_regular(path) as handle:
                 data = handle.read()
-            source = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
+            source = as_utf8(data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1])
         else:
             text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
         truncated = True
@@ -441,7 +450,7 @@ def _csv_sheet(
                 data = source
             else:
                 with open_regular(path) as handle:
-                    data = handle.read()
+                    data = as_utf8(handle.read())
             cache[key] = readable_prefix(data, header_end, scan)
         prefix, line = cache[key]
         note = (
@@ -453,7 +462,7 @@ def _csv_sheet(
     def subset(indexes: Collection[int], rows: int) -> Sheet | None:
         """The sheet over the data rows ``indexes`` only (their ``__index`` kept), read
         by their place in the file; None when the file is not as it was indexed."""
-        if not utf8 or truncated:
+        if not by_place or truncated:
             return None
         # the first data row too: polars takes the number of fields from it, as in a
         # full read (a short row first would be refused); it is filtered out later
@@ -463,7 +472,7 @@ def _csv_sheet(
         chosen = sorted(records.rows)
         data = records.header + b"".join(records.rows[index] for index in chosen)
         try:
-            frame = scan(data).collect()
+            frame = scan(as_utf8(data)).collect()
         except Exception:  # polars reads them otherwise: the whole file, as usual
             return None
         if frame.height != len(chosen):
@@ -477,24 +486,60 @@ def _csv_sheet(
         for part in record_parts(path, header_end, options.quote):
             # the rows before the part's own are dropped once parsed, not by a slice of
             # the scan: polars reads a part with a broken quote otherwise when sliced
-            sheet = build(scan(part.data), notes, truncated, part.start - part.skip)
+            sheet = build(scan(as_utf8(part.data)), notes, truncated, part.start - part.skip)
             skip, count = part.skip, part.count
             del part  # its bytes are held by the sheet until it is collected
             yield sheet, skip, count
             del sheet  # not held while the next part is read
 
-    sheet = build(scan(source), notes, truncated)
+    if isinstance(source, bytes) or utf8:
+        whole = scan(source)
+    else:  # transcoded only if the whole file is read (not for the rows read by place)
+        whole = pl.defer(lambda: scan(as_utf8(_file_bytes(path))).collect(), schema=schema)
+    sheet = build(whole, notes, truncated)
     sheet.repair = repair
     sheet.subset = subset
-    if _in_parts(path, utf8 and not truncated, delimiter, options.quote):
+    if _in_parts(path, by_place and not truncated, delimiter, options.quote):
         sheet.parts = parts
     return sheet
 
 
+def _single_byte(encoding: str) -> bool:
+    """Whether ``encoding`` writes every character as one byte and a line break and
+    the ASCII characters as themselves (cp1252, latin-1, the ISO 8859 family): a
+    record boundary is then found in the bytes as in UTF-8, and any part of the file
+    decodes on its own."""
+    try:
+        every_byte = bytes(range(256)).decode(encoding, errors="replace")
+        ascii_kept = "\n\r\"',;\t".encode(encoding) == b"\n\r\"',;\t"
+    except (LookupError, UnicodeError):
+        return False
+    return len(every_byte) == 256 and ascii_kept
+
+
+def _file_bytes(path: Path) -> bytes:
+    with open_regular(path) as handle:
+        return handle.read()
+
+
+def _check_decodes(path: Path, encoding: str) -> None:
+    """FileProblem naming the first byte of ``path`` that ``encoding`` (one byte a
+    character) does not decode, read a megabyte at a time: the file is not held."""
+    offset = 0
+    with open_regular(path) as handle:
+        while chunk := handle.read(csv_rows.CHUNK):
+            try:
+                chunk.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise FileProblem(f"not {encoding} text (byte {offset + exc.start})") from None
+            offset += len(chunk)
+
+
 def _in_parts(path: Path, readable: bool, delimiter: str, quote: str) -> bool:
-    """Whether a CSV file's index is built a part at a time: a UTF-8 file read as it is
-    (not cut off), larger than a part, whose delimiter and quote are single ASCII
-    characters other than a line break (a quote of several bytes is not followed)."""
+    """Whether a CSV file's index is built a part at a time: a file in UTF-8 or a
+    single-byte encoding (see :func:`_single_byte`), read as it is (not cut off),
+    larger than a part, whose delimiter and quote are single ASCII characters other
+    than a line break (a quote of several bytes is not followed)."""
     plain = all(len(c) == 1 and c.isascii() and c not in "\r\n" for c in (delimiter, quote))
     return readable and plain and path.stat().st_size > csv_rows.PART
 

@@ -23,6 +23,7 @@ import connectors.tabular.csv_rows as csv_rows
 import connectors.tabular.read as tabular_read
 from connectors.tabular import store
 from connectors.tabular.connector import TabularConnector
+from discover.errors import SourceError
 
 MAPPING: dict[str, Any] = {
     "version": 1,
@@ -273,19 +274,62 @@ def test_a_file_that_changes_while_read_in_parts_is_indexed_whole(
     assert changed.whole and changed.entry.sheets[0].rows == 41
 
 
-def test_a_file_not_in_utf8_is_indexed_whole_and_found(
+def test_a_file_in_a_single_byte_encoding_is_indexed_in_parts_and_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """cp1252 (Excel's CSV on Dutch Windows) writes every character as one byte: its
+    records are cut in the bytes, each part transcoded on its own, and the index is
+    the whole file's. A search reads the subject's rows by their place, as in UTF-8."""
     mapping = {**MAPPING, "read": {**MAPPING["read"], "encoding": "cp1252"}}
-    rows = [_row(n).replace("regel", "régel") for n in range(40)]
+    rows = [_row(n).replace("regel", "régel €") for n in range(40)]
     text = "\r\n".join([*HEADER, *rows]) + "\r\n"
     (tmp_path / "log.csv").write_bytes(text.encode("cp1252"))
+    target = connector(tmp_path, mapping, "log.csv", index_cache=str(tmp_path / "cache"))
+    whole = _build(target, tmp_path / "log.csv", monkeypatch, 1 << 30)
+    assert whole.whole and whole.parts == 0
+    monkeypatch.setattr(csv_rows, "CHUNK", 7)
+    parts = _build(target, tmp_path / "log.csv", monkeypatch, 300)
+    assert parts.parts > 3 and not parts.whole
+    _assert_same(whole, parts)
+    assert parts.entry.sheets[0].rows == 40
+    target.build_index()
+    indexed = target.scan(ids(("phone", "0600000031")))
+    assert keys(indexed, third_party=False) == ["id=M-31"]
+    assert keys(indexed) == keys(target._scan(ids(("phone", "0600000031"))))
+    (record,) = [r for r in indexed.records if r.key == "id=M-31"]
+    assert any("régel €" in str(value.value) for value in record.fields)
+
+
+def test_a_file_in_utf_16_is_indexed_whole_and_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UTF-16 writes a line break as two bytes: not cut in parts."""
+    mapping = {**MAPPING, "read": {**MAPPING["read"], "encoding": "utf-16"}}
+    rows = [_row(n).replace("regel", "régel") for n in range(40)]
+    text = "\r\n".join([*HEADER, *rows]) + "\r\n"
+    (tmp_path / "log.csv").write_bytes(text.encode("utf-16"))
     target = connector(tmp_path, mapping, "log.csv", index_cache=str(tmp_path / "cache"))
     built = _build(target, tmp_path / "log.csv", monkeypatch, 300)
     assert built.whole and built.parts == 0 and built.entry.sheets[0].rows == 40
     indexed = target.scan(ids(("phone", "0600000031")))
     assert keys(indexed, third_party=False) == ["id=M-31"]
-    assert keys(indexed) == keys(target._scan(ids(("phone", "0600000031"))))
+
+
+def test_a_byte_the_encoding_does_not_know_is_named_with_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte cp1252 leaves undefined (0x81) past the part of the file looked at first
+    is named with its place: the file is checked a megabyte at a time (here 7 bytes),
+    not decoded whole, and the search says so instead of reading wrong text."""
+    monkeypatch.setattr(tabular_read, "_SNIFF_BYTES", 200)
+    monkeypatch.setattr(csv_rows, "CHUNK", 7)
+    mapping = {**MAPPING, "read": {**MAPPING["read"], "encoding": "cp1252"}}
+    data = ("\n".join([*HEADER, *[_row(n) for n in range(40)]]) + "\n").encode("cp1252")
+    place = data.index(b"M-20")
+    (tmp_path / "log.csv").write_bytes(data[:place] + b"\x81" + data[place:])
+    target = connector(tmp_path, mapping, "log.csv", index_cache=str(tmp_path / "cache"))
+    with pytest.raises(SourceError, match=rf"not cp1252 text \(byte {place}\)"):
+        target.scan(ids(("phone", "0600000031")))
 
 
 def test_a_search_through_an_index_built_in_parts_answers_as_a_full_read(
