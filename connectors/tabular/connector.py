@@ -404,12 +404,9 @@ class TabularConnector(Connector):
         held = _KeyHashes()
         for part, skip, count in parts:
             extra = [] if key is None else held.columns(part.fields[key])
-            frame = self._collect(part, self._index_query(part, plan, *extra))
+            frame = self._part_rows(part, self._index_query(part, plan, *extra), skip, count)
             del part  # the part's bytes
             give_back_freed()  # not kept in the C heap beside the next part's
-            if frame.height != skip + count:
-                raise Untrusted(f"polars reads {frame.height - skip} rows of {count} records")
-            frame = frame.slice(skip)
             if key is not None:
                 held.add(frame)
             self._index_part(sheet, frame, plan, found)
@@ -446,12 +443,17 @@ class TabularConnector(Connector):
         found: list[pl.DataFrame] = []
         for part, skip, count in sheet.parts():
             query = part.raw.select("__index", part.fields[key].alias("__key"))
-            frame = self._collect(part, query)
+            found.append(self._part_rows(part, query, skip, count).filter(wanted))
             del part
-            if frame.height != skip + count:
-                raise Untrusted(f"polars reads {frame.height - skip} rows of {count} records")
-            found.append(frame.slice(skip).filter(wanted))
         return pl.concat(found)
+
+    def _part_rows(self, part: Sheet, query: pl.LazyFrame, skip: int, count: int) -> pl.DataFrame:
+        """``query`` over a part of a file, without the ``skip`` rows parsed before the
+        part's own; Untrusted when polars does not read the part's ``count`` records."""
+        frame = self._collect(part, query)
+        if frame.height != skip + count:
+            raise Untrusted(f"polars reads {frame.height - skip} rows of {count} records")
+        return frame.slice(skip)
 
     def _index_query(self, sheet: Sheet, plan: _IndexPlan, *extra: pl.Expr) -> pl.LazyFrame:
         fields = sheet.fields
@@ -533,7 +535,7 @@ class TabularConnector(Connector):
         repeated: list[int],
     ) -> pl.DataFrame:
         """What the parts gave, as the index stores it."""
-        stored.repeated = [] if self.mapping.key is None else repeated
+        stored.repeated = repeated
         stored.rows = found.rows
         for spec in plan.checked:
             if spec.name in found.unrounded:
