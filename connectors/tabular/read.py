@@ -340,11 +340,12 @@ def _csv_sheet(
     options = mapping.read
     encoding = options.encoding
     head = _read_head(path, encoding)
-    python_encoding = "utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding
+    utf8 = encoding in ("utf-8", "utf-8-sig")
+    python_encoding = "utf-8-sig" if utf8 else encoding
 
     def as_utf8(data: bytes) -> bytes:
         """Bytes of the file as polars reads them (UTF-8)."""
-        return data if encoding in ("utf-8", "utf-8-sig") else data.decode(encoding).encode()
+        return data if utf8 else data.decode(encoding).encode()
 
     try:
         head_text = head.decode(python_encoding)
@@ -373,7 +374,6 @@ def _csv_sheet(
     notes: list[str] = []
     truncated = False
     source: Any = readable_by_name(path)  # polars takes a path only as UTF-8 text
-    utf8 = encoding in ("utf-8", "utf-8-sig")
     single_byte = not utf8 and _single_byte(encoding)
     by_place = utf8 or single_byte  # its records can be found by their bytes
     if by_place:  # read lazily from the file; only its tail is looked at here
@@ -393,8 +393,7 @@ def _csv_sheet(
         tail = text[-_SNIFF_BYTES:]
     if _cut_off(tail, delimiter, options.quote, width):
         if text is None:  # cut the bytes: the cut may split a multi-byte character
-            with open_regular(path) as handle:
-                data = handle.read()
+            data = _file_bytes(path)
             source = as_utf8(data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1])
         else:
             text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
@@ -446,11 +445,7 @@ def _csv_sheet(
         status = path.stat()
         key = ("csv-prefix", str(path), status.st_mtime_ns, status.st_size)
         if key not in cache:
-            if isinstance(source, bytes):
-                data = source
-            else:
-                with open_regular(path) as handle:
-                    data = as_utf8(handle.read())
+            data = source if isinstance(source, bytes) else as_utf8(_file_bytes(path))
             cache[key] = readable_prefix(data, header_end, scan)
         prefix, line = cache[key]
         note = (
@@ -629,9 +624,9 @@ def _excel_sheets(
             early: dict[int, list[bool]] = {}
             if loaded is None:
                 early = _early_number_cells(opened(), path, sheet, mapping, facts_of(cache))
-                loaded = _parse(handed_over, path, sheet, ordinal, mapping, cache, before, content)[
-                    0
-                ]
+                loaded, _copy = _parse(
+                    handed_over, path, sheet, ordinal, mapping, cache, before, content
+                )
                 cache[key] = loaded
 
             def read_number_cells(
