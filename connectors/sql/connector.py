@@ -402,11 +402,12 @@ class SqlConnector(Connector):
                     for identifier in chunk:
                         by_type[identifier.type].append(identifier)
                     wheres, exact = self._wheres(name, specs, by_type, profile)
-                    split = middle if exact else None  # see halves: exact comparisons only
                     for number, predicate in enumerate(wheres):
                         # the first statement reads the whole table (in halves, when
-                        # large); the others a range of its key (rows added since)
-                        rows = self._rows(connection, name, select.where(predicate), number, split)
+                        # large and exact comparisons only); the others a range of its
+                        # key (rows added since)
+                        split = middle if number == 0 and exact else None
+                        rows = self._rows(connection, name, select.where(predicate), split)
                         for row in rows:
                             result.rows_read += 1
                             record = self._record(name, names, row)
@@ -420,22 +421,13 @@ class SqlConnector(Connector):
         return result
 
     def _rows(
-        self,
-        connection: Connection,
-        name: str,
-        statement: sa.Select,
-        number: int,
-        middle: int | None,
+        self, connection: Connection, name: str, statement: sa.Select, middle: int | None
     ) -> Iterable[Sequence[Any]]:
-        """The rows of a scan's statement ``number`` on table ``name``: the first, over
-        the whole table, in two halves side by side when ``middle`` splits the table and
-        no index answers it (see :mod:`connectors.sql.halves`)."""
+        """The rows of a scan's statement on table ``name``: in two halves side by side
+        when ``middle`` splits the table and no index answers the statement (see
+        :mod:`connectors.sql.halves`)."""
         table = self._tables[name].name
-        if (
-            number == 0
-            and middle is not None
-            and passes_over_the_table(connection, statement, table)
-        ):
+        if middle is not None and passes_over_the_table(connection, statement, table):
             return read_in_halves(connection, statement, middle, self._session)
         return connection.execute(statement)
 
