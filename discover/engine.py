@@ -881,7 +881,7 @@ class _Rounds:
     # -- hits -------------------------------------------------------------------------
 
     def _result(self, subject: _Subject, started: datetime, finished: datetime) -> SearchResult:
-        from discover.hits import hits_table  # loaded ahead by then (_load_hits_ahead)
+        from discover.hits import hits_table  # may be loading already: load_hits_ahead
 
         rows = list(self._hit_rows(subject))
         return SearchResult(
