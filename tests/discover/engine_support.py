@@ -3,13 +3,14 @@ sources files for them, and views of a result's hits per record."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import yaml
 
+from connectors.base import Connector
 from discover.demo.databases import build_crm, build_telephony
 from discover.engine import SearchResult, search
 from discover.request import build_request
@@ -56,6 +57,24 @@ def demo(directory: Path, *, extra: list[dict[str, Any]] = (), **settings: int) 
 
 def run(sources: SourcesConfig, *identifiers: tuple[str, str]) -> SearchResult:
     return search(build_request(list(identifiers), request_id="REQ-T"), sources)
+
+
+def search_with(
+    sources: SourcesConfig,
+    connectors: Sequence[Connector],
+    *identifiers: tuple[str, str],
+    request_id: str,
+) -> SearchResult:
+    """A search through ``connectors`` (made by the test), closed afterwards."""
+    try:
+        return search(
+            build_request(list(identifiers), request_id=request_id),
+            sources,
+            connectors=list(connectors),
+        )
+    finally:
+        for connector in connectors:
+            connector.close()
 
 
 def records(result: SearchResult) -> dict[tuple[str, str, str], dict[str, Any]]:

@@ -16,15 +16,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from engine_support import build_demo, demo, sql_source
+from engine_support import build_demo, demo, search_with, sql_source
 
 from connectors import load_mappings
 from connectors.heap import building
 from connectors.sql.connector import SqlConnector
 from discover.demo.people import JAN
-from discover.engine import SearchResult, open_connectors, search
+from discover.engine import SearchResult, open_connectors
 from discover.register import default_register
-from discover.request import build_request
 from discover.sources import SourcesConfig
 
 #: a bound for a broken build, never a measure
@@ -79,15 +78,7 @@ def _connectors(sources: SourcesConfig) -> dict[str, _Watched]:
 
 
 def _search(sources: SourcesConfig, connectors: dict[str, _Watched]) -> SearchResult:
-    try:
-        return search(
-            build_request([("email", JAN.email)], request_id="REQ-A"),
-            sources,
-            connectors=list(connectors.values()),
-        )
-    finally:
-        for connector in connectors.values():
-            connector.close()
+    return search_with(sources, list(connectors.values()), ("email", JAN.email), request_id="REQ-A")
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:

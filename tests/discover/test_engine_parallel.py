@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from engine_support import build_demo, demo
+from engine_support import build_demo, demo, search_with
 
 from connectors import load_mappings
 from connectors.sql.connector import SqlConnector
@@ -53,15 +53,9 @@ def _meeting_connectors(sources: Any) -> list[_Meeting]:
 def test_two_sources_of_one_round_are_scanned_at_the_same_time(demo_dir: Path) -> None:
     sources = demo(demo_dir, parallel_sources=2)
     connectors = _meeting_connectors(sources)
-    try:
-        result = search(
-            build_request([("email", JAN.email), ("phone", JAN.mobile)], request_id="REQ-P"),
-            sources,
-            connectors=connectors,
-        )
-    finally:
-        for connector in connectors:
-            connector.close()
+    result = search_with(
+        sources, connectors, ("email", JAN.email), ("phone", JAN.mobile), request_id="REQ-P"
+    )
     assert [c.met for c in connectors] == [True, True]  # each saw the other begin
     assert result.complete and result.hits.num_rows > 0
 
@@ -71,15 +65,7 @@ def test_one_after_another_when_asked(demo_dir: Path) -> None:
     connectors = _meeting_connectors(sources)
     connectors[0].meeting = threading.Barrier(2, timeout=0.5)  # the other never comes
     connectors[1].meeting = connectors[0].meeting
-    try:
-        search(
-            build_request([("email", JAN.email)], request_id="REQ-S"),
-            sources,
-            connectors=connectors,
-        )
-    finally:
-        for connector in connectors:
-            connector.close()
+    search_with(sources, connectors, ("email", JAN.email), request_id="REQ-S")
     assert connectors[0].met is False  # it waited alone: the other had not begun
 
 
@@ -133,16 +119,7 @@ def _ordered_search(demo_dir: Path, first: str | None) -> tuple[list[str], Any]:
         )
         for c in plain
     ]
-    try:
-        result = search(
-            build_request([("email", JAN.email)], request_id="REQ-O"),
-            sources,
-            connectors=connectors,
-        )
-    finally:
-        for connector in connectors:
-            connector.close()
-    return started, result
+    return started, search_with(sources, connectors, ("email", JAN.email), request_id="REQ-O")
 
 
 def test_a_source_that_parses_whole_files_starts_first_in_its_round(demo_dir: Path) -> None:
