@@ -174,3 +174,51 @@ def test_digit_columns_are_learnt_in_one_statement_without_reading_values(
     # _learn) read value by value
     assert sum("tricky.email" in s and "DISTINCT" in s for s, _ in seen) == 2
     assert sum("SELECT DISTINCT tricky.email" in s for s, _ in seen) == 1
+
+
+def test_postgresql_learns_the_digit_columns_side_by_side_in_one_pass_each(
+    postgres_url: str,
+) -> None:
+    """On PostgreSQL each digit column is one grouping of the table, and the columns'
+    groupings run side by side under one Gather (Parallel Append): one scan per
+    column, the values hashed once, not a parallel grouping of each column in turn
+    (an Append of one Gather per column)."""
+    with sa.create_engine(postgres_url).begin() as connection:
+        connection.execute(
+            sa.text(
+                "CREATE TABLE calls AS SELECT n AS id, "
+                "'316' || (10000000 + n % 40000)::text AS calling, "
+                "'06-' || (20000000 + n % 30000)::text AS called "
+                "FROM generate_series(1, 400000) AS n"
+            )
+        )
+        connection.execute(sa.text("ANALYZE calls"))
+    clause = sa.table("calls", sa.column("id"), sa.column("calling"), sa.column("called"))
+    columns = {"id": None, "calling": {"identifier": "phone"}, "called": {"identifier": "phone"}}
+    tables = {"calls": {"key": "id", "category": "usage.calls", "columns": columns}}
+    source = connector(postgres_url, {"tables": tables})
+    seen: list[tuple[str, Any]] = []
+    sa.event.listen(
+        source.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, parameters, *_: seen.append((statement, parameters)),
+    )
+    try:
+        with source.engine.connect() as connection:
+            _, profiles = learn(connection, clause, {"calling": "phone", "called": "phone"}, "id")
+            statement, parameters = next((s, p) for s, p in seen if "UNION ALL" in s)
+            plan = "\n".join(
+                row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+            )
+    finally:
+        source.close()
+    assert {"".join(s.parts) for s in profiles["calling"].shapes.values()} == {""}
+    assert {"".join(s.parts) for s in profiles["called"].shapes.values()} == {"-"}
+    # each column grouped by its value, described in the same step: a part that
+    # runs whole in one process (a DISTINCT subquery below it is planned as a
+    # parallel grouping of its own once the table is large: 5,000,000 rows)
+    assert "DISTINCT" not in statement
+    assert "GROUP BY calls.calling UNION ALL" in statement
+    assert "Parallel Append" in plan, plan
+    assert plan.count("Gather") == 1, plan
+    assert plan.count("Seq Scan on calls") == 2, plan
