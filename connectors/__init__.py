@@ -7,6 +7,12 @@ sources-file ``kind`` to its class and loads mappings of that kind;
 :mod:`connectors.testing` is the contract every kind's tests subclass.
 """
 
-from connectors.registry import KINDS, connector_class, load_mapping, load_mappings
+from connectors.registry import (
+    AHEAD_KINDS,
+    KINDS,
+    connector_class,
+    load_mapping,
+    load_mappings,
+)
 
-__all__ = ["KINDS", "connector_class", "load_mapping", "load_mappings"]
+__all__ = ["AHEAD_KINDS", "KINDS", "connector_class", "load_mapping", "load_mappings"]

@@ -243,6 +243,17 @@ class Connector(ABC):
         call tells it to forget that: the next search sees the files as they are then.
         """
 
+    def start_ahead(self) -> None:  # noqa: B027 - optional hook
+        """Start, in the background, the part of the coming search that needs no
+        identifier (a provisioning directory's listing), to be taken by its first scan.
+
+        Called by a search that opens its own connectors, right after this one opened
+        and before the other sources' modules load, for the kinds in
+        :data:`connectors.registry.AHEAD_KINDS`. Only what reads the source may start
+        here; a problem is left for the scan to report. :meth:`close` drops what was
+        not taken.
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called once when the search ends."""
 

@@ -36,6 +36,10 @@ KINDS: dict[str, str] = {
     "ldif": "connectors.directory.ldif:LdifConnector",
 }
 
+#: kinds whose connectors start part of a search ahead (:meth:`Connector.start_ahead`);
+#: their modules are light (no SQLAlchemy, no polars), so they open before the others
+AHEAD_KINDS: frozenset[str] = frozenset({"voip"})
+
 
 def connector_class(kind: str) -> type[Connector]:
     """The connector class for a kind; KeyError with the known kinds otherwise."""

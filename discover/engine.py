@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from connectors import connector_class, load_mappings
+from connectors import AHEAD_KINDS, connector_class, load_mapping
 from connectors.base import (
     WITHHELD,
     Connector,
@@ -268,6 +268,50 @@ def open_connectors(
     return connectors
 
 
+def _open_ahead_first(sources: SourcesConfig, register: Register) -> list[Connector]:
+    """Every source's connector, in the sources file's order, once every mapping loaded.
+
+    The sources of :data:`~connectors.registry.AHEAD_KINDS` open first and start
+    their identifier-free work (:meth:`~connectors.base.Connector.start_ahead`), which
+    then runs beside the loading of the other mappings and their kinds' libraries. A
+    malformed mapping still raises before any source is searched; what was started
+    ahead is dropped.
+    """
+    ahead: dict[str, Connector] = {}
+    try:
+        for source in sources.sources:
+            if source.kind in AHEAD_KINDS:
+                loaded = load_mapping(
+                    source.mapping_path,
+                    register,
+                    expected_kind=source.kind,
+                    overrides=source.overrides,
+                )
+                connector = connector_class(source.kind)(
+                    source, loaded.model, register, sources.settings
+                )
+                ahead[source.name] = connector
+                connector.start_ahead()
+        rest = [source for source in sources.sources if source.name not in ahead]
+        mappings = {
+            source.name: load_mapping(
+                source.mapping_path, register, expected_kind=source.kind, overrides=source.overrides
+            )
+            for source in rest
+        }
+        opened = {
+            source.name: connector_class(source.kind)(
+                source, mappings[source.name].model, register, sources.settings
+            )
+            for source in rest
+        }
+    except BaseException:
+        for connector in ahead.values():
+            connector.close()
+        raise
+    return [ahead.get(source.name) or opened[source.name] for source in sources.sources]
+
+
 def search(
     request: Request,
     sources: SourcesConfig,
@@ -308,8 +352,7 @@ def search_many(
     register = register or default_register()
     own_connectors = connectors is None
     if connectors is None:
-        mappings = load_mappings(sources, register)
-        connectors = open_connectors(sources, mappings, register)
+        connectors = _open_ahead_first(sources, register)
     try:
         if ready is not None:
             ready()

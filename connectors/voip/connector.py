@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
 from connectors.caches import file_index_dir
+from connectors.voip.ahead import AheadListing
 from connectors.voip.files import Listing, Unreadable, scan_directory
 from connectors.voip.index import Index, IndexBuilder, unscoped_warning, valid_scope
 from connectors.voip.mapping import VoipMapping, parse_voip_mapping
@@ -81,6 +82,8 @@ class VoipConnector(Connector):
         #: the first round's listing and index summary, kept for the search's later rounds
         self._snapshot: _Snapshot | None = None
         self._keep_snapshot = False
+        #: the listing a child process is making for the first scan (see start_ahead)
+        self._ahead: AheadListing | None = None
 
     # -- configuration ------------------------------------------------------------
 
@@ -145,11 +148,39 @@ class VoipConnector(Connector):
     def close(self) -> None:
         self._index = None
         self._signature = None
+        self._drop_ahead()
+
+    def start_ahead(self) -> None:
+        """List the directory in a child process for the coming search's first scan
+        (:mod:`connectors.voip.ahead`); a source that cannot be listed is left to the
+        scan, which names the problem."""
+        self._drop_ahead()
+        try:
+            directory = self.directory
+        except SourceError:
+            return
+        if directory.is_dir():
+            self._ahead = AheadListing.start(directory, self.mapping.include, self.mapping.exclude)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.discard()
 
     # -- scanning -----------------------------------------------------------------
 
+    def _listing(self) -> Listing:
+        """The directory's files as they are now: the listing made ahead for this
+        search when there is one (taken once), else listed here."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            listing = ahead.take(self.directory, self.mapping.include, self.mapping.exclude)
+            if listing is not None:
+                return listing
+        return scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
+
     def _files(self) -> tuple[list[str], Signature]:
-        listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
+        listing = self._listing()
         self._skipped = listing.skipped
         signature = [(s.relpath, (-2,)) for s in listing.skipped]
         stamps = listing.stamps()
@@ -208,7 +239,7 @@ class VoipConnector(Connector):
         """
         if self._snapshot is not None:
             return self._snapshot, 0
-        listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
+        listing = self._listing()
         done, problems = stored.update(listing)
         warnings, unreadable = stored.summary(listing)
         snapshot = _Snapshot(listing, problems, warnings, unreadable)
