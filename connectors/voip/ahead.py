@@ -37,10 +37,11 @@ _Key = tuple[Path, tuple[str, ...], tuple[str, ...]]
 
 
 def _payload(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bytes:
-    """The listing as marshal bytes: files, (path, reason) of each skipped entry, stamps."""
+    """The listing as marshal bytes: files, (path, reason) of each skipped entry, stamps,
+    and the listing's digest (computed here, off the searching process's cores)."""
     listing = scan_directory(root, include, exclude)
     skipped = [(entry.relpath, entry.reason) for entry in listing.skipped]
-    return marshal.dumps((listing.files, skipped, listing.stamp_values), 2)
+    return marshal.dumps((listing.files, skipped, listing.stamp_values, listing.digest()), 2)
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
@@ -108,13 +109,14 @@ class AheadListing:
         self.discard()
         try:
             # bytes from our own child, through a pipe only it and this process hold
-            files, skipped, values = marshal.loads(b"".join(chunks))  # noqa: S302
+            files, skipped, values, digest = marshal.loads(b"".join(chunks))  # noqa: S302
         except (EOFError, ValueError, TypeError):
             return None
         return Listing(
             files=files,
             skipped=[Unreadable(relpath, reason) for relpath, reason in skipped],
             stamp_values=values,
+            known_digest=digest,
         )
 
     def discard(self) -> None:

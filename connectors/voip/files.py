@@ -85,6 +85,8 @@ class Listing:
     #: needs only their digest, and 60,000 tuples would be 60,000 objects more for
     #: the garbage collector to go through
     stamp_values: list[int] = field(default_factory=list)
+    #: :meth:`digest` when it was computed already (by the process that listed)
+    known_digest: str | None = None
 
     def stamps(self) -> dict[str, tuple[int, int, int, int]]:
         """Each listed file's stamp (built when asked); a file without four values has none."""
@@ -100,6 +102,8 @@ class Listing:
         digest last needs no file compared again. (The stamps are encoded by
         ``marshal`` version 2: exact for any integer, without back-references, in C.)
         """
+        if self.known_digest is not None:
+            return self.known_digest
         if len(self.stamp_values) != 4 * len(self.files):
             return None
         digest = hashlib.sha256("\0".join(self.files).encode("utf-8", "surrogatepass"))

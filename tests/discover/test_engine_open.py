@@ -17,7 +17,8 @@ from discover.engine import search
 from discover.errors import ConfigError
 from discover.request import build_request
 
-PROVISIONING = Path(__file__).resolve().parents[1] / "connectors" / "fixtures" / "voip" / "provisioning"
+FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures"
+PROVISIONING = FIXTURES / "voip" / "provisioning"
 
 
 @pytest.fixture
@@ -91,6 +92,6 @@ def test_a_malformed_mapping_still_stops_the_search_and_the_listing(
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\nkind: sql\ntables: {contacts: {key: id}}\n")
     sources = _sources(tmp_path, str(broken))
-    with pytest.raises(ConfigError, match="broken.yaml"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml"):
         search(build_request([("email", "jan.devries@acme-logistiek.nl")]), sources)
     assert len(started) == 1 and _reaped(started[0].pid)

@@ -85,6 +85,7 @@ def test_the_child_lists_what_the_walk_lists(tmp_path: Path, alone: None) -> Non
     listing = ahead.take(directory, INCLUDE, EXCLUDE)
     assert listing is not None
     assert _shape(listing) == _shape(expected)
+    assert listing.known_digest is not None  # computed by the child
     assert listing.digest() == expected.digest()
     assert _gone(ahead.pid)
 
