@@ -687,6 +687,7 @@ def test_each_mapping_loads_once(
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(connectors.registry, "load_mapping", counting)
+    monkeypatch.setattr("discover.engine.load_mapping", counting)
     sources = write_sources(estate.parent, [sqlite_source("one"), sqlite_source("two")])
     assert _search(sources, tmp_path).exit_code == 0
     assert [p.name for p in loaded] == ["subscribers.yaml", "subscribers.yaml"]
