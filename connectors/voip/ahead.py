@@ -23,6 +23,7 @@ scan lists the directory itself, as it always did.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import marshal
 import os
@@ -34,6 +35,17 @@ from connectors.voip.files import Listing, Unreadable, scan_directory
 
 #: what the child listed: the directory and the include and exclude globs
 _Key = tuple[Path, tuple[str, ...], tuple[str, ...]]
+
+#: children not reaped yet: killed when the process ends (a listing hung on a network
+#: file system whose scan was abandoned at its time limit must not outlive the search)
+_unreaped: set[int] = set()
+
+
+@atexit.register
+def _kill_unreaped() -> None:
+    for pid in list(_unreaped):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _payload(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bytes:
@@ -85,6 +97,7 @@ class AheadListing:
             finally:
                 os._exit(status)
         os.close(writing)
+        _unreaped.add(pid)
         return cls(pid, reading, (root, include, exclude))
 
     def take(
@@ -139,4 +152,5 @@ class AheadListing:
         except ChildProcessError:
             status = -1
         self._pid = None
+        _unreaped.discard(pid)
         return os.waitstatus_to_exitcode(status) if status >= 0 else -1

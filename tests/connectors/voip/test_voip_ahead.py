@@ -235,3 +235,40 @@ def test_a_search_lists_ahead_and_finds_the_same(tmp_path: Path) -> None:
     assert len(full["listed"]) == full["scans"] - 1
     assert warm["records"] == cold["records"] == full["records"]
     assert ("acme/001565abcd01.cfg", "account 1") in {tuple(r) for r in warm["records"]}
+
+
+_HUNG_CHILD_AT_EXIT = """
+import sys, time
+from pathlib import Path
+import connectors.voip.ahead as ahead
+ahead._payload = lambda *args: time.sleep(120) or b""
+listing = ahead.AheadListing.start(Path(sys.argv[1]), ("**",), ())
+print(listing.pid, flush=True)
+"""
+
+
+def test_a_child_left_running_is_killed_when_the_process_ends(tmp_path: Path) -> None:
+    """A listing whose scan was abandoned (a hung network file system) does not outlive
+    the search process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HUNG_CHILD_AT_EXIT, str(PROVISIONING)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        timeout=60,
+    )
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and waiting for init to reap it, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
