@@ -56,6 +56,16 @@ def _payload(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> 
     return marshal.dumps((listing.files, skipped, listing.stamp_values, listing.digest()), 2)
 
 
+def _let_go_of_standard_streams() -> None:
+    """Point the child's standard streams at /dev/null: a reader of the search's output
+    (``discover search … | jq``) waits for the end of it, which the child would hold
+    open while it lists."""
+    quiet = os.open(os.devnull, os.O_RDWR)
+    for descriptor in (0, 1, 2):
+        os.dup2(quiet, descriptor)
+    os.close(quiet)
+
+
 def _write_all(descriptor: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -90,6 +100,7 @@ class AheadListing:
             status = 1
             try:
                 os.close(reading)
+                _let_go_of_standard_streams()
                 _write_all(writing, _payload(root, include, exclude))
                 status = 0
             except BaseException:  # the parent lists the directory itself instead

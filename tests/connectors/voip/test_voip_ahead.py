@@ -272,3 +272,30 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+_SLOW_CHILD_AND_OUTPUT = """
+import sys, time
+from pathlib import Path
+import connectors.voip.ahead as ahead
+ahead._payload = lambda *args: time.sleep(30) or b""
+listing = ahead.AheadListing.start(Path(sys.argv[1]), ("**",), ())
+ahead._unreaped.discard(listing.pid)  # left running at the end
+print(listing.pid, flush=True)
+"""
+
+
+def test_the_child_does_not_hold_the_output_open(tmp_path: Path) -> None:
+    """A reader of the search's output sees its end when the search ends, not when a
+    listing child does."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _SLOW_CHILD_AND_OUTPUT, str(PROVISIONING)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        timeout=60,
+    )
+    os.kill(int(done.stdout), signal.SIGKILL)
+    assert time.monotonic() - started < 20
