@@ -46,21 +46,28 @@ def _rowid() -> sa.ColumnElement[Any]:
 
 def middle_rowid(connection: Connection, table: sa.TableClause) -> int | None:
     """The rowid that splits ``table`` in two halves, or None when it is read whole
-    (not SQLite, one core, a small table, no real rowid)."""
+    (not SQLite, one core, a small table, no real rowid).
+
+    Asked of every searched table in every round, so both statements go to the driver
+    as text (no statement to compile): a tenth of a millisecond each.
+    """
     if connection.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2:
         return None
-    columns = sa.text("SELECT name FROM pragma_table_xinfo(:table, :schema)")
+    schema = table.schema or "main"
     try:
-        names = connection.execute(columns, {"table": table.name, "schema": table.schema or "main"})
+        names = connection.exec_driver_sql(
+            "SELECT name FROM pragma_table_xinfo(?, ?)", (table.name, schema)
+        )
         if any(str(name).lower() in _ROWID_NAMES for (name,) in names):
             return None
+        # the names quoted (embedded quotes doubled), as the compiled statement had them
+        quote = connection.dialect.identifier_preparer.quote_identifier
+        place = f"{quote(schema)}.{quote(table.name)}"
         # one subquery per end: SQLite reads min() or max() of the rowid from an end of
         # the table's B-tree only when it is the statement's one aggregate
-        ends = [
-            sa.select(end(_rowid())).select_from(table).scalar_subquery()
-            for end in (sa.func.min, sa.func.max)
-        ]
-        low, high = connection.execute(sa.select(*ends)).one()
+        low, high = connection.exec_driver_sql(
+            f"SELECT (SELECT min(_rowid_) FROM {place}), (SELECT max(_rowid_) FROM {place})"  # noqa: S608
+        ).one()
     except sa.exc.SQLAlchemyError:  # a view, a table WITHOUT ROWID: one pass
         return None
     if not isinstance(low, int) or not isinstance(high, int) or high - low < SPLIT_FROM:
