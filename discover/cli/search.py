@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,11 @@ from discover.errors import ConfigError, InvalidIdentifier, kind_label
 from discover.identifiers import IDENTIFIER_TYPES, WEAK_TYPES, Identifier
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from discover.engine import SearchResult
     from discover.request import Request
+    from discover.sources import SourcesConfig
 
 #: command-line flag -> identifier type
 IDENTIFIER_FLAGS = {kind: kind for kind in IDENTIFIER_TYPES}
@@ -133,6 +138,30 @@ def print_identifier_notes(summary: dict[str, Any]) -> None:
         out.print(f"[yellow]{unreadable} stored identifier value(s) unreadable[/] (see warnings)")
 
 
+def _search_with_status(
+    request: Request, sources: SourcesConfig, run_search: Callable[..., SearchResult]
+) -> SearchResult:
+    """The search with a status line on the terminal, shown from its first scan on.
+
+    The status line is drawn by a thread of its own, so it starts once the sources are
+    open (``ready``): a search forks a child to list a provisioning directory while
+    the sources open (:mod:`connectors.voip.ahead`), and forks only while the process
+    runs no other thread.
+    """
+    with ExitStack() as stack:
+        shown: list[Any] = []
+
+        def ready() -> None:
+            collector.settle()
+            shown.append(stack.enter_context(console_err().status("searching …")))
+
+        def progress(name: str, number: int, total: int) -> None:
+            if shown:
+                shown[0].update(f"searching {escape(name)} ({number}/{total}) …")
+
+        return run_search(request, sources, progress=progress, ready=ready)
+
+
 @click.command()
 @sources_option
 @identifier_options
@@ -228,15 +257,7 @@ def search(
     if as_json:
         result = run_search(request, sources, ready=collector.settle)
     else:
-        with console_err().status("searching …") as status:
-            result = run_search(
-                request,
-                sources,
-                progress=lambda name, n, total: status.update(
-                    f"searching {escape(name)} ({n}/{total}) …"
-                ),
-                ready=collector.settle,
-            )
+        result = _search_with_status(request, sources, run_search)
     summary = write_case(result, case_dir, force=force)
     from discover.desk.hooks import searched  # the register, when it knows the request
 
