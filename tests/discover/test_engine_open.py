@@ -3,13 +3,13 @@ started ahead; every mapping still checked before any source is searched."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from engine_support import build_demo, sources_file, sql_source
+from support.processes import reaped
 
 import connectors.voip.ahead as ahead_module
 from connectors.voip.ahead import AheadListing
@@ -37,14 +37,6 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[AheadListing]:
 
     monkeypatch.setattr(AheadListing, "start", classmethod(recording))
     return listings
-
-
-def _reaped(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 def _sources(tmp_path: Path, crm_mapping: str) -> Any:
@@ -83,7 +75,7 @@ def test_the_provisioning_listing_starts_before_the_other_sources_open(
     assert loaded == ["provisioning.yaml:0", "crm.yaml:1"]
     assert [s.name for s in result.sources] == ["crm", "provisioning"]  # the file's order
     assert {s.status for s in result.sources} == {"ok"}
-    assert len(started) == 1 and _reaped(started[0].pid)
+    assert len(started) == 1 and reaped(started[0].pid)
 
 
 def test_a_malformed_mapping_still_stops_the_search_and_the_listing(
@@ -94,4 +86,4 @@ def test_a_malformed_mapping_still_stops_the_search_and_the_listing(
     sources = _sources(tmp_path, str(broken))
     with pytest.raises(ConfigError, match=r"broken\.yaml"):
         search(build_request([("email", "jan.devries@acme-logistiek.nl")]), sources)
-    assert len(started) == 1 and _reaped(started[0].pid)
+    assert len(started) == 1 and reaped(started[0].pid)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.processes import alive, reaped
 from voip_helpers import PROVISIONING, sources_file
 
 import connectors.voip.ahead as ahead_module
@@ -45,13 +46,18 @@ def alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ahead_module.threading, "active_count", lambda: 1)
 
 
-def _gone(pid: int) -> bool:
-    """Whether the child was reaped (no zombie left)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+def _in_a_fresh_interpreter(script: str, *arguments: str) -> str:
+    """What ``script`` prints, run by a new interpreter (none of the runner's threads)."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+        check=True,
+        timeout=120,
+    )
+    return done.stdout
 
 
 def _shape(listing: Listing) -> tuple[Any, ...]:
@@ -87,7 +93,7 @@ def test_the_child_lists_what_the_walk_lists(tmp_path: Path, alone: None) -> Non
     assert _shape(listing) == _shape(expected)
     assert listing.known_digest is not None  # computed by the child
     assert listing.digest() == expected.digest()
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_a_listing_of_other_globs_is_not_taken(tmp_path: Path, alone: None) -> None:
@@ -95,7 +101,7 @@ def test_a_listing_of_other_globs_is_not_taken(tmp_path: Path, alone: None) -> N
     assert ahead is not None
     assert ahead.take(PROVISIONING, ("**/*.cfg",), EXCLUDE) is None
     assert ahead.take(PROVISIONING, INCLUDE, EXCLUDE) is None  # taken once only
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_a_failing_or_killed_child_gives_nothing(
@@ -108,14 +114,14 @@ def test_a_failing_or_killed_child_gives_nothing(
     failed = AheadListing.start(PROVISIONING, INCLUDE, EXCLUDE)
     assert failed is not None
     assert failed.take(PROVISIONING, INCLUDE, EXCLUDE) is None
-    assert _gone(failed.pid)
+    assert reaped(failed.pid)
 
     monkeypatch.setattr(ahead_module, "_payload", lambda *_args: time.sleep(60) or b"")
     killed = AheadListing.start(PROVISIONING, INCLUDE, EXCLUDE)
     assert killed is not None
     os.kill(killed.pid, signal.SIGKILL)
     assert killed.take(PROVISIONING, INCLUDE, EXCLUDE) is None
-    assert _gone(killed.pid)
+    assert reaped(killed.pid)
 
 
 def test_discarding_ends_a_running_child(monkeypatch: pytest.MonkeyPatch, alone: None) -> None:
@@ -125,7 +131,7 @@ def test_discarding_ends_a_running_child(monkeypatch: pytest.MonkeyPatch, alone:
     started = time.monotonic()
     ahead.discard()
     assert time.monotonic() - started < 30  # killed, not waited for
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_no_child_is_forked_beside_another_thread() -> None:
@@ -184,10 +190,10 @@ def test_closing_drops_a_listing_not_taken(tmp_path: Path, alone: None) -> None:
     started = connector._ahead
     assert started is not None
     connector.close()
-    assert connector._ahead is None and _gone(started.pid)
+    assert connector._ahead is None and reaped(started.pid)
 
 
-_SEARCH_IN_A_FRESH_INTERPRETER = """
+_SEARCH = """
 import json, sys
 from pathlib import Path
 import connectors.voip.connector as voip_connector
@@ -206,7 +212,7 @@ print(json.dumps({"listed": listed, "records": rows, "scans": result.sources[0].
 
 def test_a_search_lists_ahead_and_finds_the_same(tmp_path: Path) -> None:
     """A real search, unpatched: the listing comes from the child, the result is the same
-    as a search whose sources file turns the index (and so the listing ahead) off."""
+    as that of a search without the index, whose later rounds list for themselves."""
     directory = tmp_path / "provisioning"
     shutil.copytree(PROVISIONING, directory)
     (tmp_path / "a").mkdir()
@@ -217,17 +223,7 @@ def test_a_search_lists_ahead_and_finds_the_same(tmp_path: Path) -> None:
     plain = sources_file(tmp_path / "b", directory, connection={"index": False})
     outputs = []
     for sources in (indexed, indexed, plain):
-        done = subprocess.run(
-            [sys.executable, "-c", _SEARCH_IN_A_FRESH_INTERPRETER, str(sources)],
-            capture_output=True,
-            text=True,
-            env={
-                **os.environ,
-                "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-            },
-            check=True,
-        )
-        outputs.append(json.loads(done.stdout))
+        outputs.append(json.loads(_in_a_fresh_interpreter(_SEARCH, str(sources))))
     cold, warm, full = outputs
     assert cold["listed"] == [] and warm["listed"] == []
     assert cold["scans"] >= 2  # the later round used the first round's listing
@@ -250,28 +246,11 @@ print(listing.pid, flush=True)
 def test_a_child_left_running_is_killed_when_the_process_ends(tmp_path: Path) -> None:
     """A listing whose scan was abandoned (a hung network file system) does not outlive
     the search process."""
-    done = subprocess.run(
-        [sys.executable, "-c", _HUNG_CHILD_AT_EXIT, str(PROVISIONING)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=True,
-        timeout=60,
-    )
-    pid = int(done.stdout)
+    pid = int(_in_a_fresh_interpreter(_HUNG_CHILD_AT_EXIT, str(PROVISIONING)))
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.05)
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, killed and waiting for init to reap it, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+    assert not alive(pid)
 
 
 _SLOW_CHILD_AND_OUTPUT = """
@@ -289,13 +268,5 @@ def test_the_child_does_not_hold_the_output_open(tmp_path: Path) -> None:
     """A reader of the search's output sees its end when the search ends, not when a
     listing child does."""
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-c", _SLOW_CHILD_AND_OUTPUT, str(PROVISIONING)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=True,
-        timeout=60,
-    )
-    os.kill(int(done.stdout), signal.SIGKILL)
+    os.kill(int(_in_a_fresh_interpreter(_SLOW_CHILD_AND_OUTPUT, str(PROVISIONING))), signal.SIGKILL)
     assert time.monotonic() - started < 20
