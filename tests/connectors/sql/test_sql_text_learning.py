@@ -20,7 +20,12 @@ import pytest
 import sqlalchemy as sa
 from sql_support import create, profile_from_values, writer
 
-from connectors.sql.learning import learn, text_example, text_fact_columns
+from connectors.sql.learning import (
+    learn,
+    register_sqlite_functions,
+    text_example,
+    text_fact_columns,
+)
 from connectors.sql.profile import _CASES, TEXT_TYPES, ColumnProfile, learn_values
 
 #: column -> (identifier type, the stored values); None: NULL
@@ -213,6 +218,8 @@ def test_each_value_is_described_as_python_sees_it(database_url: str) -> None:
         database_url, metadata, {"randoms": [{"id": i + 1, "v": v} for i, v in enumerate(values)]}
     )
     with writer(database_url) as engine, engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            register_sqlite_functions(connection)
         facts = text_fact_columns(engine.dialect.name, table.c.v)
         rows = connection.execute(sa.select(table.c.id, *facts)).all()
     assert len(rows) == len(values)
