@@ -46,13 +46,24 @@ def _rowid() -> sa.ColumnElement[Any]:
 
 def middle_rowid(connection: Connection, table: sa.TableClause) -> int | None:
     """The rowid that splits ``table`` in two halves, or None when it is read whole
-    (not SQLite, one core, a small table, no real rowid).
+    (not SQLite, one core, a small table, no real rowid)."""
+    if connection.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2:
+        return None
+    ends = rowid_ends(connection, table)
+    if ends is None or ends[1] - ends[0] < SPLIT_FROM:
+        return None
+    low, high = ends
+    return low + (high - low) // 2
+
+
+def rowid_ends(connection: Connection, table: sa.TableClause) -> tuple[int, int] | None:
+    """SQLite: the smallest and largest rowid of ``table``, read from the ends of its
+    B-tree; None when it has no rows or no real rowid (a view, a table ``WITHOUT
+    ROWID`` or one with a column that takes the name of the rowid).
 
     Asked of every searched table in every round, so both statements go to the driver
     as text (no statement to compile): a tenth of a millisecond each.
     """
-    if connection.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2:
-        return None
     schema = table.schema or "main"
     try:
         names = connection.exec_driver_sql(
@@ -68,11 +79,11 @@ def middle_rowid(connection: Connection, table: sa.TableClause) -> int | None:
         low, high = connection.exec_driver_sql(
             f"SELECT (SELECT min(_rowid_) FROM {place}), (SELECT max(_rowid_) FROM {place})"  # noqa: S608
         ).one()
-    except sa.exc.SQLAlchemyError:  # a view, a table WITHOUT ROWID: one pass
+    except sa.exc.SQLAlchemyError:  # a view, a table WITHOUT ROWID
         return None
-    if not isinstance(low, int) or not isinstance(high, int) or high - low < SPLIT_FROM:
+    if not isinstance(low, int) or not isinstance(high, int):
         return None
-    return low + (high - low) // 2
+    return low, high
 
 
 def passes_over_the_table(connection: Connection, statement: sa.Select, table: str) -> bool:

@@ -47,6 +47,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connectors.sql.halves import rowid_ends
 from connectors.sql.profile import (
     _CASES,
     _WHITE,
@@ -503,24 +504,19 @@ def _sqlite_patterns(column: Any, column_index: Any, side: str, grouped: bool) -
 
 
 def _many_rows(connection: Connection, clause: sa.TableClause) -> bool:
-    """SQLite: whether ``clause`` spans :data:`GROUP_FROM` rowids or more (a view or a
-    table without rowids: taken as many)."""
-    ends = [
-        sa.select(end(sa.literal_column("_rowid_"))).select_from(clause).scalar_subquery()
-        for end in (sa.func.min, sa.func.max)
-    ]
-    try:
-        low, high = connection.execute(sa.select(*ends)).one()
-    except sa.exc.SQLAlchemyError:  # a view, a table WITHOUT ROWID
-        return True
-    if low is None or high is None:
-        return False  # empty
-    return not isinstance(low, int) or not isinstance(high, int) or high - low >= GROUP_FROM
+    """SQLite: whether ``clause`` spans :data:`GROUP_FROM` rowids or more (one without
+    real rowids, a view: taken as many)."""
+    ends = rowid_ends(connection, clause)
+    if ends is None:
+        empty = sa.select(sa.literal(1)).select_from(clause).limit(1)
+        return connection.execute(empty).first() is not None
+    return ends[1] - ends[0] >= GROUP_FROM
 
 
 def _value_facts(backend: str, value: Any, side: str) -> tuple[Any, Any, Any]:
-    """PostgreSQL, MariaDB/MySQL: a value's stored type, layout (ASCII digits written as 0) and first (heads) or
-    last (tails) :data:`~connectors.sql.profile.MAX_SIDE` ASCII digits."""
+    """PostgreSQL, MariaDB/MySQL: a value's stored type, layout (ASCII digits written
+    as 0) and first (heads) or last (tails) :data:`~connectors.sql.profile.MAX_SIDE`
+    ASCII digits."""
     text = sa.cast(value, sa.String if backend in ("mysql", "mariadb") else sa.Text)
     # constants as SQL literals: GROUP BY repeats the expressions, which bound
     # parameters would make different ones

@@ -129,7 +129,8 @@ def test_finding_the_middle_reads_the_ends_of_the_table_not_all_of_it(
     """The rowids' bounds come from the ends of the table's B-tree (SQLite's plan says
     SEARCH), not from a pass over every row (SCAN): it is asked before every search."""
     _result, statements = _scan_recording(sqlite_url, _calls(sqlite_url), "phone", "0612345678")
-    (bounds,) = [text for text, _thread in statements if "max(_rowid_)" in text]
+    # (learning the columns' profiles asks the same, for their size)
+    (bounds,) = {text for text, _thread in statements if "max(_rowid_)" in text}
     with writer(sqlite_url) as engine, engine.connect() as connection:
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {bounds}")]
     # SEARCH calls, or SEARCH main.calls when the statement names the schema

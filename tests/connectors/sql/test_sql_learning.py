@@ -11,14 +11,16 @@ stored as numbers, and more distinct leading digits than a profile keeps.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sql_support import connector, create, profile_from_values
+from sql_support import connector, create, profile_from_values, writer
 
-from connectors.sql.learning import learn
-from connectors.sql.profile import ColumnProfile, learn_values
+from connectors.sql import learning
+from connectors.sql.learning import _example, _unmasked, learn, masked
+from connectors.sql.profile import MAX_SIDE, ColumnProfile, learn_values
 
 #: column -> (identifier type, SQL type, the stored values)
 FULLWIDTH = "\uff10\uff16\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18"  # ０６１２…
@@ -222,3 +224,124 @@ def test_postgresql_learns_the_digit_columns_side_by_side_in_one_pass_each(
     assert "Parallel Append" in plan, plan
     assert plan.count("Gather") == 1, plan
     assert plan.count("Seq Scan on calls") == 2, plan
+
+
+#: awkward values for the SQLite masks: spellings, white space, non-ASCII digits and
+#: letters, case, blanks, numbers, fewer digits than are kept, very long
+AWKWARD: list[Any] = [
+    "0612345678",
+    "+31 6 1234 5678",
+    "\t(06) 1234-5678 \n",
+    "0031612345678",
+    "06" + FULLWIDTH[2:],
+    ARABIC + "12345678",
+    "Tel: 06 1234 5678",
+    "tel:06-12345678",
+    "É06123456789",
+    "06\ue0002000 0001",
+    "",
+    "   ",
+    "1",
+    "1234",
+    "12345",
+    "123456",
+    "1" * 500,
+    31612345678,
+    -5,
+    0,
+]
+
+
+@pytest.mark.parametrize("side", ["heads", "tails", "exact"])
+def test_sqlite_mask_is_the_value_rebuilt_from_its_layout_and_kept_digits(side: str) -> None:
+    """What SQLite returns per value (:func:`masked`) is what :func:`_example` writes
+    from the value's layout and kept digits, and gives them back."""
+    for value in AWKWARD:
+        text = str(value)
+        layout = re.sub("[0-9]", "0", text)
+        digits = re.sub("[^0-9]", "", text)
+        kept = {"heads": digits[:MAX_SIDE], "tails": digits[-MAX_SIDE:], "exact": ""}[side]
+        mask = masked(value, side)
+        assert mask is not None
+        assert mask.decode() == _example(layout, kept, side), (value, side)
+        assert _unmasked(mask, side) == (layout, kept), (value, side)
+    assert masked(None, side) is None
+
+
+def _sqlite_learn(
+    url: str, table: str, columns: dict[str, str]
+) -> tuple[list[str], dict[str, Any]]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda _c, _cur, s, *_: seen.append(s))
+    clause = sa.table(table, *map(sa.column, ["id", *columns]))
+    try:
+        with engine.connect() as connection:
+            _, profiles = learn(connection, clause, columns, "id")
+    finally:
+        engine.dispose()
+    return seen, profiles
+
+
+@pytest.mark.parametrize("group_from", [learning.GROUP_FROM, 0])
+def test_sqlite_digit_columns_one_pass_each_masked_per_row_or_per_distinct_value(
+    sqlite_url: str, group_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a table of fewer than GROUP_FROM rowids has each row's value masked by
+    one function call (SQLite computes the select list before DISTINCT: no grouping
+    first, no other function); a larger one groups the values by bytes first. Either
+    way the profile is the one the values give."""
+    monkeypatch.setattr(learning, "GROUP_FROM", group_from)
+    metadata = sa.MetaData()
+    _table(metadata)
+    create(sqlite_url, metadata, {"tricky": _rows()})
+    digits = {name: kind for name, (kind, _, _) in COLUMNS.items() if kind != "email"}
+    seen, profiles = _sqlite_learn(sqlite_url, "tricky", digits)
+    for name, kind in digits.items():
+        expected = _summary(profile_from_values(kind, COLUMNS[name][2]))
+        assert _summary(profiles[name]) == expected, name
+    (statement,) = [s for s in seen if "UNION ALL" in s]
+    assert statement.count("discover_mask_") == len(digits)
+    assert "discover_ascii" not in statement and "DISTINCT tricky." not in statement
+    if group_from:
+        assert "GROUP BY" not in statement
+        assert statement.count("FROM tricky") == len(digits)
+    else:
+        assert statement.count('COLLATE "BINARY") AS anon_') == len(digits)
+    # every column described by the database: none read value by value
+    assert not [s for s in seen if "SELECT DISTINCT tricky." in s]
+
+
+@pytest.mark.parametrize("group_from", [learning.GROUP_FROM, 0])
+@pytest.mark.parametrize("collation", ["RTRIM", "NOCASE"])
+def test_sqlite_a_column_collation_equates_no_spellings_in_the_profile(
+    sqlite_url: str, collation: str, group_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column declared COLLATE RTRIM or NOCASE equates values that differ in trailing
+    blanks or case; the profile still has every stored spelling (a DISTINCT of the
+    column, which follows its collation, kept one of them)."""
+    monkeypatch.setattr(learning, "GROUP_FROM", group_from)
+    values = {
+        "phone": ["0612345678", "0612345678 ", "0612345678\t", "06-12345678"],
+        "imsi": ["204041234567890", "204041234567890  ", "x204041234567890"],
+        "email": ["jan@example.nl", "JAN@EXAMPLE.NL", "Jan@Example.Nl", "jan@example.nl "],
+    }
+    rows = max(map(len, values.values()))
+    with writer(sqlite_url) as engine, engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE collated (id INTEGER PRIMARY KEY, "
+            + ", ".join(f"{name} TEXT COLLATE {collation}" for name in values)
+            + ")"
+        )
+        for index in range(rows):
+            connection.exec_driver_sql(
+                "INSERT INTO collated VALUES (?, ?, ?, ?)",
+                (index + 1, *(v[index] if index < len(v) else None for v in values.values())),
+            )
+    _, profiles = _sqlite_learn(sqlite_url, "collated", {name: name for name in values})
+    for name, stored in values.items():
+        expected = _summary(profile_from_values(name, stored))
+        assert _summary(profiles[name]) == expected, name
+    # the spellings a DISTINCT of the column would have merged
+    assert len(profiles["phone"].shapes) == 4
+    assert len(profiles["email"].cases) == 4

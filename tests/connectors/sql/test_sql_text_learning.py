@@ -167,6 +167,25 @@ def test_the_cases_that_matter_are_in_the_data(text_url: str) -> None:
     assert profiles["email_display_wide"].refused is None
 
 
+def test_sqlite_names_a_mixed_case_by_python_not_by_patterns(sqlite_url: str) -> None:
+    """SQLite tells all lower and all upper case itself; any other value's case is
+    named by one call of Python's own rules (no GLOB patterns, each of which walks the
+    value from every position)."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "texts",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *(sa.Column(name, sa.String(200)) for name in COLUMNS),
+    )
+    create(sqlite_url, metadata, {"texts": _rows()})
+    columns = {name: kind for name, (kind, _) in COLUMNS.items()}
+    _, statements, _ = _learn(sqlite_url, columns)
+    (statement,) = [s for s in statements if "texts.email_cases" in s]
+    assert "GLOB" not in statement
+    assert statement.count("THEN 'upper' ELSE discover_case(") == len(columns)
+
+
 def test_a_refusing_value_anywhere_refuses_the_column(database_url: str) -> None:
     """Thousands of plain values, one odd value among them: still refused."""
     values = [f"user{n}@example.nl" for n in range(3000)]
