@@ -252,8 +252,9 @@ class VoipConnector(Connector):
         snapshot, parsed_rows = self._up_to_date(stored)
         listing, problems = snapshot.listing, snapshot.problems
         warnings, unreadable = list(snapshot.warnings), snapshot.unreadable
-        wanted = stored.candidates(identifiers)
+        wanted, names = stored.candidates(identifiers)
         builder = IndexBuilder(self.directory, self.mapping, self.fallback_scope)
+        builder.names = names  # references resolved as over the whole directory
         index = builder.build([relpath for relpath in listing.files if relpath in wanted])
         known = set(warnings)
         if builder.unscoped:

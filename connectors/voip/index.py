@@ -32,15 +32,15 @@ import gc
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
 
 from connectors.base import WITHHELD, FieldValue, Link, Record
 from connectors.voip.files import Unreadable, scan_directory
 from connectors.voip.mapping import FieldRule, VoipMapping, sip_user_part
 from connectors.voip.parsers import ParsedConfig, ParsedPhonebook, parse_file
+from connectors.voip.references import Resolver, names_of, target_name, target_path
 from discover.identifiers import try_normalise
 from discover.mapping import FieldSpec
 
@@ -170,6 +170,9 @@ class IndexBuilder:
         self._prepared: dict[tuple[int, str, str | None], str | None] = {}
         self._scopes: dict[str, str | None] = {}
         self._tails: dict[str, str | None] = {}
+        #: the files of the whole directory by name, for a build of part of it (see
+        #: :class:`~connectors.voip.references.Resolver`); None: the parsed files'
+        self.names: Mapping[str, Sequence[str]] | None = None
 
     def _normalise(self, kind: str, text: str) -> str | None:
         """try_normalise, remembered: the same colleague is in many phonebooks."""
@@ -273,42 +276,24 @@ class IndexBuilder:
         self, configs: list[ParsedConfig], phonebooks: list[ParsedPhonebook]
     ) -> dict[str, set[str]]:
         """file -> the configurations that name it (a phonebook URL, a config part)."""
-        by_name: dict[str, list[str]] = defaultdict(list)
-        for item in (*configs, *phonebooks):
-            if "#" not in item.relpath:
-                by_name[PurePosixPath(item.relpath).name.lower()].append(item.relpath)
+        by_name = self.names
+        if by_name is None:
+            by_name = names_of(item.relpath for item in (*configs, *phonebooks))
+        resolver = Resolver(by_name)
         referrers: dict[str, set[str]] = defaultdict(set)
         for config in configs:
             for key in config.format.reference_keys(config.keys):
                 for target in re.split(r"[,\s]+", config.keys.get(key, "")):
-                    resolved = self._resolve(target, config.relpath, by_name)
+                    resolved, fitting = resolver.resolve(target, config.relpath)
+                    if resolved is None and fitting > 1:
+                        name = target_name(target_path(target))
+                        self.index.warnings.append(
+                            f"{config.relpath}: reference {name!r} matches {fitting} files; "
+                            "not followed"
+                        )
                     if resolved and resolved != config.relpath:
                         referrers[resolved].add(config.relpath)
         return referrers
-
-    def _resolve(self, target: str, referrer: str, by_name: dict[str, list[str]]) -> str | None:
-        if not target:
-            return None
-        path = unquote(urlsplit(target).path if "://" in target else target)
-        name = PurePosixPath(path).name.lower()
-        candidates = by_name.get(name, [])
-        if len(candidates) <= 1:
-            return candidates[0] if candidates else None
-        directory = PurePosixPath(referrer).parent
-        same_dir = [c for c in candidates if PurePosixPath(c).parent == directory]
-        if len(same_dir) == 1:
-            return same_dir[0]
-        tail = [c for c in candidates if path.lower().endswith("/" + c.lower())]
-        if len(tail) == 1:
-            return tail[0]
-        top = referrer.split("/", 1)[0]
-        same_top = [c for c in candidates if c.split("/", 1)[0] == top]
-        if len(same_top) == 1:
-            return same_top[0]
-        self.index.warnings.append(
-            f"{referrer}: reference {name!r} matches {len(candidates)} files; not followed"
-        )
-        return None
 
     def _handsets(
         self, configs: list[ParsedConfig], referrers: dict[str, set[str]]

@@ -30,7 +30,6 @@ import sqlite3
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
 
 from connectors import caches
 from connectors.heap import building, release
@@ -38,12 +37,13 @@ from connectors.voip.files import Listing, Unreadable
 from connectors.voip.index import IndexBuilder, phone_tail, unscoped_warning
 from connectors.voip.mapping import VoipMapping
 from connectors.voip.parsers import ParsedConfig, parse_file
+from connectors.voip.references import Resolver, target_name, target_path
 from discover.identifiers import Identifier
 
 log = logging.getLogger(__name__)
 
 #: bump when what is stored changes: an index of another format is built again
-FORMAT = 2
+FORMAT = 3
 _BATCH = 500
 #: entries of what normalising gave, shared by the files of one update, before they
 #: are dropped: some 200 bytes each. 400,000 grew a 60,000-file build by 70 MB (192 MB
@@ -60,7 +60,7 @@ CREATE INDEX IF NOT EXISTS files_mac ON files (mac);
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
 CREATE INDEX IF NOT EXISTS files_flagged ON files (relpath)
     WHERE unreadable OR unscoped OR warnings != '[]';
-CREATE TABLE IF NOT EXISTS refs (relpath TEXT, name TEXT);
+CREATE TABLE IF NOT EXISTS refs (relpath TEXT, name TEXT, target TEXT);
 CREATE INDEX IF NOT EXISTS refs_name ON refs (name);
 CREATE INDEX IF NOT EXISTS refs_relpath ON refs (relpath);
 CREATE TABLE IF NOT EXISTS keys (key TEXT, relpath TEXT);
@@ -121,7 +121,7 @@ class _FileEntry:
     stamp: Stamp
     mac: str | None = None
     keys: set[str] = field(default_factory=set)
-    refs: set[str] = field(default_factory=set)
+    refs: set[tuple[str, str]] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     unreadable: bool = False
     unscoped: bool = False
@@ -140,15 +140,15 @@ def _name(relpath: str) -> str:
     return PurePosixPath(relpath.split("#", 1)[0]).name.lower()
 
 
-def _referenced_names(config: ParsedConfig) -> set[str]:
-    """The file names a configuration refers to (as the index builder resolves them)."""
-    names: set[str] = set()
+def _references(config: ParsedConfig) -> set[tuple[str, str]]:
+    """The references of a configuration: (the file name it names, the reference as
+    written), resolved when searched (:class:`~connectors.voip.references.Resolver`)."""
+    found: set[tuple[str, str]] = set()
     for key in config.format.reference_keys(config.keys):
         for target in re.split(r"[,\s]+", config.keys.get(key, "")):
             if target:
-                path = unquote(urlsplit(target).path if "://" in target else target)
-                names.add(PurePosixPath(path).name.lower())
-    return names
+                found.add((target_name(target_path(target)), target))
+    return found
 
 
 class FileIndex:
@@ -301,7 +301,7 @@ class FileIndex:
         builder._prepared = self._prepared
         builder._tails = self._tails
         if isinstance(parsed, ParsedConfig):
-            entry.refs = _referenced_names(parsed)
+            entry.refs = _references(parsed)
             index = builder.assemble([parsed], list(parsed.embedded))
         else:
             index = builder.assemble([], [parsed])
@@ -346,8 +346,8 @@ class FileIndex:
                 ],
             )
             connection.executemany(
-                "INSERT INTO refs (relpath, name) VALUES (?, ?)",
-                [(e.relpath, n) for e in entries for n in sorted(e.refs)],
+                "INSERT INTO refs (relpath, name, target) VALUES (?, ?, ?)",
+                [(e.relpath, name, target) for e in entries for name, target in sorted(e.refs)],
             )
             connection.executemany(
                 "INSERT INTO keys (relpath, key) VALUES (?, ?)",
@@ -356,37 +356,79 @@ class FileIndex:
 
     # -- searching ----------------------------------------------------------------
 
-    def candidates(self, identifiers: Collection[Identifier]) -> set[str]:
+    def candidates(
+        self, identifiers: Collection[Identifier]
+    ) -> tuple[set[str], dict[str, list[str]]]:
         """The files whose records may hold one of ``identifiers``, with the files
-        joined to them (same handset, referring or referred to, same file name)."""
+        joined to them: the same handset's, the files their references resolve to and
+        the configurations whose references resolve to them; and, for the build of
+        those files, the directory's readable files of every name they refer by.
+
+        References are resolved as a build of the whole directory resolves them
+        (:class:`~connectors.voip.references.Resolver`), so a client's ``phonebook.xml``
+        joins that client's handsets, not every handset whose phonebook has the name.
+        """
         keys = sorted({index_key(i.type, i.value) for i in identifiers})
+        names: dict[str, list[str]] = {}
         with self._open() as connection:
             found = set(self._select(connection, "keys", "key", keys, "relpath"))
             frontier = set(found)
             while frontier:
                 batch = sorted(frontier)
                 macs = set(self._select(connection, "files", "relpath", batch, "mac")) - {None}
-                names = set(self._select(connection, "files", "relpath", batch, "name"))
-                referred = set(self._select(connection, "refs", "relpath", batch, "name"))
                 joined = set(self._select(connection, "files", "mac", sorted(macs), "relpath"))
-                joined.update(
-                    self._select(connection, "files", "name", sorted(names | referred), "relpath")
+                own = list(
+                    self._rows(connection, "refs", "relpath", batch, "relpath, name, target")
                 )
-                joined.update(self._select(connection, "refs", "name", sorted(names), "relpath"))
+                batch_names = set(self._select(connection, "files", "relpath", batch, "name"))
+                referring = list(
+                    self._rows(
+                        connection, "refs", "name", sorted(batch_names), "relpath, name, target"
+                    )
+                )
+                wanted = ({name for _, name, _ in own} | batch_names) - names.keys()
+                for relpath, name in self._rows(
+                    connection, "files", "name", sorted(wanted), "relpath, name", "NOT unreadable"
+                ):
+                    names.setdefault(name, []).append(relpath)
+                for name in wanted:
+                    names.setdefault(name, [])
+                resolver = Resolver(names)
+                for referrer, _name, target in own:
+                    resolved, _fitting = resolver.resolve(target, referrer)
+                    if resolved is not None:
+                        joined.add(resolved)
+                in_batch = set(batch)
+                for referrer, _name, target in referring:
+                    if resolver.resolve(target, referrer)[0] in in_batch:
+                        joined.add(referrer)
                 frontier = joined - found
                 found |= frontier
-        return found
+        return found, names
+
+    @classmethod
+    def _select(
+        cls, connection: sqlite3.Connection, table: str, column: str, values: list, wanted: str
+    ) -> Iterable:
+        for (value,) in cls._rows(connection, table, column, values, wanted):
+            yield value
 
     @staticmethod
-    def _select(
-        connection: sqlite3.Connection, table: str, column: str, values: list, wanted: str
-    ) -> Iterable:
+    def _rows(
+        connection: sqlite3.Connection,
+        table: str,
+        column: str,
+        values: list,
+        wanted: str,
+        condition: str = "1",
+    ) -> Iterable[tuple]:
+        """The ``wanted`` columns of the rows whose ``column`` is one of ``values``, a
+        batch of values at a time (fixed table and column names only)."""
         for start in range(0, len(values), _BATCH):
             chunk = values[start : start + _BATCH]
             marks = ", ".join("?" * len(chunk))
-            query = f"SELECT {wanted} FROM {table} WHERE {column} IN ({marks})"  # noqa: S608
-            for (value,) in connection.execute(query, chunk):
-                yield value
+            query = f"SELECT {wanted} FROM {table} WHERE {column} IN ({marks}) AND {condition}"  # noqa: S608
+            yield from connection.execute(query, chunk)
 
     def summary(self, listing: Listing) -> tuple[list[str], int]:
         """Every file's warnings in listing order, and how many files were not read.
