@@ -4,8 +4,10 @@ Builds (``--scale 1``) 100,000 people in the CRM (SQLite), 5,000,000 call-detail
 records in SQLite and the same records in a fresh PostgreSQL database (dropped at
 the end), an LDIF export with an entry per person plus groups (~100,000 entries),
 a provisioning directory with a Yealink configuration and a 20-entry phonebook per
-handset (~60,000 files), a SIM inventory (CSV, and the same rows as an XLSX workbook)
-and roaming and bundle notification logs (CSV, ~10 and ~3 rows per person). The call
+handset and a client phonebook (``phonebook.xml``, the same name in every client
+directory) that all of a client's handsets load (~62,500 files), a SIM inventory
+(CSV, and the same rows as an XLSX workbook) and roaming and bundle notification
+logs (CSV, ~10 and ~3 rows per person). The call
 records have no index on their number columns, as in the estate this was measured on.
 
 Then, for one subject searched by e-mail (``discover search --email …``, identity
@@ -115,7 +117,18 @@ def build_ldif(path: Path, people: int) -> None:
 
 
 def build_provisioning(root: Path, handsets: int, people: int) -> None:
-    """A Yealink configuration and phonebook per handset; handset n is person n's."""
+    """Per handset a Yealink configuration and its own 20-entry phonebook; per client a
+    ``phonebook.xml`` of all its people, which every handset of the client loads as its
+    second phonebook (the same file name in every client directory). Handset n is
+    person n's."""
+    clients: dict[str, list[str]] = {}
+    for n in range(people):
+        person = synthetic.person(n)
+        entry = (
+            f"<DirectoryEntry><Name>{person.name}</Name>"
+            f"<Telephone>0{person.mobile[3:]}</Telephone></DirectoryEntry>"
+        )
+        clients.setdefault(f"org{person.organisation}", []).append(entry)
     for n in range(handsets):
         person = synthetic.person(n % people)
         mac = f"001565{n:06x}"
@@ -127,7 +140,8 @@ def build_provisioning(root: Path, handsets: int, people: int) -> None:
             "#!version:1.0.0.1\n"
             f"account.1.user_name = {ext}\naccount.1.display_name = {person.name}\n"
             f"account.1.password = secret-{n}\naccount.1.auth_name = {client}{ext}\n"
-            f"remote_phonebook.data.1.url = http://prov/{client}/{mac}-phonebook.xml\n",
+            f"remote_phonebook.data.1.url = http://prov/{client}/{mac}-phonebook.xml\n"
+            f"remote_phonebook.data.2.url = http://prov/{client}/phonebook.xml\n",
             encoding="utf-8",
         )
         colleagues = [synthetic.person((n + 7 * (k + 1)) % people) for k in range(PHONEBOOK)]
@@ -139,6 +153,12 @@ def build_provisioning(root: Path, handsets: int, people: int) -> None:
         (directory / f"{mac}-phonebook.xml").write_text(
             f"<YealinkIPPhoneDirectory>{body}</YealinkIPPhoneDirectory>", encoding="utf-8"
         )
+    for client, entries in clients.items():
+        if (root / client).is_dir():
+            (root / client / "phonebook.xml").write_text(
+                f"<YealinkIPPhoneDirectory>{''.join(entries)}</YealinkIPPhoneDirectory>",
+                encoding="utf-8",
+            )
 
 
 def build_notifications(estate: Path, people: int) -> None:
@@ -250,6 +270,9 @@ def build(root: Path, sizes: Sizes, pg_database: str | None) -> dict[str, dict[s
             root, synthetic.Sizes(people=sizes.people, cdrs=sizes.cdrs, inventory=sizes.people)
         )
         build_ldif(estate / "directory.ldif", sizes.people)
+        build_provisioning(estate / "provisioning", sizes.handsets, sizes.people)
+    if not (estate / "provisioning" / "org0" / "phonebook.xml").exists():  # an older estate
+        shutil.rmtree(estate / "provisioning", ignore_errors=True)
         build_provisioning(estate / "provisioning", sizes.handsets, sizes.people)
     if not (estate / "roaming.csv").exists():
         build_notifications(estate, sizes.people)
@@ -514,7 +537,8 @@ def main() -> None:
     sizes = Sizes.at(args.scale)
     print(
         f"estate: {sizes.people:,} people, {sizes.cdrs:,} call records, "
-        f"{sizes.people:,} directory entries, {2 * sizes.handsets:,} provisioning files",
+        f"{sizes.people:,} directory entries, {2 * sizes.handsets:,} provisioning files"
+        " and a client phonebook per client",
         flush=True,
     )
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-estate-"))
