@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     relpath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, ctime_ns INTEGER,
     mac TEXT, name TEXT, unreadable INTEGER, unscoped INTEGER, rows INTEGER,
-    warnings TEXT);
+    warnings TEXT, config INTEGER);
 CREATE INDEX IF NOT EXISTS files_mac ON files (mac);
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
 CREATE INDEX IF NOT EXISTS files_flagged ON files (relpath)
@@ -126,6 +126,7 @@ class _FileEntry:
     unreadable: bool = False
     unscoped: bool = False
     rows: int = 0
+    config: bool = False
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -301,6 +302,7 @@ class FileIndex:
         builder._prepared = self._prepared
         builder._tails = self._tails
         if isinstance(parsed, ParsedConfig):
+            entry.config = True
             entry.refs = _references(parsed)
             index = builder.assemble([parsed], list(parsed.embedded))
         else:
@@ -330,7 +332,7 @@ class FileIndex:
                     stale,
                 )
             connection.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.relpath,
@@ -341,6 +343,7 @@ class FileIndex:
                         int(e.unscoped),
                         e.rows,
                         json.dumps(e.warnings),
+                        int(e.config),
                     )
                     for e in entries
                 ],
@@ -359,34 +362,51 @@ class FileIndex:
     def candidates(
         self, identifiers: Collection[Identifier]
     ) -> tuple[set[str], dict[str, list[str]]]:
-        """The files whose records may hold one of ``identifiers``, with the files
-        joined to them: the same handset's, the files their references resolve to and
-        the configurations whose references resolve to them; and, for the build of
-        those files, the directory's readable files of every name they refer by.
+        """The files a build must read to give the records holding one of
+        ``identifiers`` as a build of the whole directory gives them; and, for that
+        build, the directory's readable files of every name they refer by.
 
-        References are resolved as a build of the whole directory resolves them
-        (:class:`~connectors.voip.references.Resolver`), so a client's ``phonebook.xml``
-        joins that client's handsets, not every handset whose phonebook has the name.
+        Besides the files holding the identifiers: the same handset's files (a handset
+        is assembled from its configuration and its parts); the files the matched
+        handsets' references resolve to (their phonebooks, whose entries are theirs);
+        and, for every phonebook or part read, the configurations whose references
+        resolve to it, with their own handsets' files and parts: whether a phonebook
+        has one owner, and which, depends on them all. Those configurations' own
+        phonebooks are not read: nothing of theirs is in the result. References are
+        resolved as over the whole directory
+        (:class:`~connectors.voip.references.Resolver`), so a client's
+        ``phonebook.xml`` joins that client's handsets, not every handset whose
+        phonebook has the name.
         """
         keys = sorted({index_key(i.type, i.value) for i in identifiers})
         names: dict[str, list[str]] = {}
         with self._open() as connection:
             found = set(self._select(connection, "keys", "key", keys, "relpath"))
+            # full: matched files and those the matched handsets hold or load;
+            # owners: configurations read only to know whose a phonebook or part is
+            full, owners = set(found), set[str]()
             frontier = set(found)
             while frontier:
                 batch = sorted(frontier)
-                macs = set(self._select(connection, "files", "relpath", batch, "mac")) - {None}
-                joined = set(self._select(connection, "files", "mac", sorted(macs), "relpath"))
+                in_batch = set(batch)
+                facts = {
+                    relpath: (mac, name, bool(config))
+                    for relpath, mac, name, config in self._rows(
+                        connection, "files", "relpath", batch, "relpath, mac, name, config"
+                    )
+                }
+                macs = sorted({mac for mac, _name, _config in facts.values() if mac})
+                same_handset = list(
+                    self._rows(connection, "files", "mac", macs, "relpath, mac, config")
+                )
                 own = list(
                     self._rows(connection, "refs", "relpath", batch, "relpath, name, target")
                 )
-                batch_names = set(self._select(connection, "files", "relpath", batch, "name"))
+                batch_names = sorted({name for _mac, name, _config in facts.values()})
                 referring = list(
-                    self._rows(
-                        connection, "refs", "name", sorted(batch_names), "relpath, name, target"
-                    )
+                    self._rows(connection, "refs", "name", batch_names, "relpath, name, target")
                 )
-                wanted = ({name for _, name, _ in own} | batch_names) - names.keys()
+                wanted = ({name for _, name, _ in own} | set(batch_names)) - names.keys()
                 for relpath, name in self._rows(
                     connection, "files", "name", sorted(wanted), "relpath, name", "NOT unreadable"
                 ):
@@ -394,17 +414,57 @@ class FileIndex:
                 for name in wanted:
                     names.setdefault(name, [])
                 resolver = Resolver(names)
+                reached_full: set[str] = set()
+                reached_owners: set[str] = set()
+                # a matched configuration's handset is read whole; a matched phonebook's
+                # (named by its MAC) only as the phonebook's owner
+                full_macs = {
+                    facts[r][0]
+                    for r in in_batch & full
+                    if r in facts and facts[r][0] and facts[r][2]
+                }
+                for relpath, mac, config in same_handset:
+                    if mac in full_macs:
+                        reached_full.add(relpath)
+                    elif config:  # an owner's handset: its parts, not its phonebooks
+                        reached_owners.add(relpath)
+                targets: set[str] = set()
                 for referrer, _name, target in own:
                     resolved, _fitting = resolver.resolve(target, referrer)
-                    if resolved is not None:
-                        joined.add(resolved)
-                in_batch = set(batch)
+                    if resolved is None:
+                        continue
+                    if referrer in full:
+                        reached_full.add(resolved)
+                    targets.add(resolved)
                 for referrer, _name, target in referring:
-                    if resolver.resolve(target, referrer)[0] in in_batch:
-                        joined.add(referrer)
-                frontier = joined - found
+                    resolved = resolver.resolve(target, referrer)[0]
+                    if resolved not in in_batch:
+                        continue
+                    if resolved in full and facts.get(resolved, ("", "", False))[2]:
+                        # a part of a matched handset: the configuration that loads it
+                        # may be the handset it joins, read whole
+                        reached_full.add(referrer)
+                    else:
+                        reached_owners.add(referrer)
+                # an owner's references matter only where they are parts of its
+                # handset (configurations); its phonebooks are not read
+                reached_owners |= self._configs(connection, targets - reached_full)
+                reached_owners -= reached_full
+                frontier = (reached_full - full) | (reached_owners - full - owners)
+                full |= reached_full
+                owners |= reached_owners - full
                 found |= frontier
         return found, names
+
+    def _configs(self, connection: sqlite3.Connection, relpaths: Collection[str]) -> set[str]:
+        """Which of ``relpaths`` are configurations (not phonebooks)."""
+        return {
+            relpath
+            for relpath, config in self._rows(
+                connection, "files", "relpath", sorted(relpaths), "relpath, config"
+            )
+            if config
+        }
 
     @classmethod
     def _select(

@@ -83,7 +83,8 @@ def _phonebook(entries: list[tuple[str, str]]) -> str:
 
 
 def _client_phonebooks(root: Path, *, ambiguous: bool = False) -> Path:
-    """Clients whose handsets all load the client's own ``phonebook.xml``; a handset
+    """Clients whose handsets all load the client's own ``phonebook.xml`` and a
+    personal phonebook (named by the handset's MAC) with a contact at another client; a handset
     whose directory has none (resolved by the URL's path), one that loads a phonebook
     shared by name once and (``ambiguous``) one whose reference fits several files.
 
@@ -95,15 +96,21 @@ def _client_phonebooks(root: Path, *, ambiguous: bool = False) -> Path:
         "beta": [("Piet Smit", "0612345673"), ("Anna Mol", "0612345674")],
         "gamma": [("Kees Dam", "0612345675"), ("Zoë Lint", "0612345676")],
     }
+    clients = list(people)
     number = 0
-    for client, entries in people.items():
+    for position, (client, entries) in enumerate(people.items()):
         (directory / client).mkdir(parents=True)
         (directory / client / "phonebook.xml").write_text(_phonebook(entries))
+        elsewhere = people[clients[(position + 1) % len(clients)]][0]  # a contact at the next
         for name, _mobile in entries:
             number += 1
             mac = f"001565aa{number:04x}"
             url = f"http://prov.example/{client}/phonebook.xml"
-            (directory / client / f"{mac}.cfg").write_text(_yealink(mac, name, 200 + number, url))
+            own = f"http://prov.example/{client}/{mac}-phonebook.xml"
+            (directory / client / f"{mac}.cfg").write_text(
+                _yealink(mac, name, 200 + number, url) + f"remote_phonebook.data.2.url = {own}\n"
+            )
+            (directory / client / f"{mac}-phonebook.xml").write_text(_phonebook([elsewhere]))
     (directory / "delta").mkdir()
     (directory / "delta" / "001565bb0001.cfg").write_text(
         _yealink("001565bb0001", "Lot Roos", 301, "http://prov.example/acme/phonebook.xml")
@@ -145,16 +152,36 @@ def test_a_client_phonebook_joins_that_clients_handsets_only(tmp_path: Path) -> 
     indexed.build_index()
     stored = indexed.file_index()
     assert stored is not None
-    wanted, _names = stored.candidates([Identifier("phone", "+31612345673")])  # in beta's
+    # Piet is in beta's phonebook and in acme's personal phonebooks: those and their
+    # owners are read, not the owners' other phonebooks nor anything else of acme's
+    wanted, _names = stored.candidates([Identifier("phone", "+31612345673")])
     assert wanted == {
         "beta/phonebook.xml",
         "beta/001565aa0003.cfg",
         "beta/001565aa0004.cfg",
+        "acme/001565aa0001-phonebook.xml",
+        "acme/001565aa0001.cfg",
+        "acme/001565aa0002-phonebook.xml",
+        "acme/001565aa0002.cfg",
     }
-    wanted, _names = stored.candidates([Identifier("phone", "+31612345671")])  # in acme's
+    # Jan is in acme's phonebook (which a delta handset loads by the URL's path) and in
+    # gamma's personal phonebooks
+    wanted, _names = stored.candidates([Identifier("phone", "+31612345671")])
     assert wanted == {
         "acme/phonebook.xml",
         "acme/001565aa0001.cfg",
         "acme/001565aa0002.cfg",
         "delta/001565bb0001.cfg",  # its directory has no phonebook.xml: the URL's path
+        "gamma/001565aa0005-phonebook.xml",
+        "gamma/001565aa0005.cfg",
+        "gamma/001565aa0006-phonebook.xml",
+        "gamma/001565aa0006.cfg",
+    }
+    # a handset's own extension: its handset, both its phonebooks and their owners
+    wanted, _names = stored.candidates([Identifier("extension", "beta/203")])
+    assert wanted == {
+        "beta/001565aa0003.cfg",
+        "beta/001565aa0003-phonebook.xml",
+        "beta/phonebook.xml",
+        "beta/001565aa0004.cfg",
     }
