@@ -34,7 +34,8 @@ def target_name(path: str) -> str:
     return PurePosixPath(path).name.lower()
 
 
-def _parent(relpath: str) -> str:
+def parent_directory(relpath: str) -> str:
+    """The directory of a file, as a reference's resolution compares it (``.`` at the top)."""
     return str(PurePosixPath(relpath).parent)
 
 
@@ -51,7 +52,7 @@ class _Named:
     def of(cls, files: Sequence[str]) -> _Named:
         named = cls(list(files))
         for relpath in named.files:
-            named.by_directory[_parent(relpath)].append(relpath)
+            named.by_directory[parent_directory(relpath)].append(relpath)
             named.by_top[relpath.split("/", 1)[0]].append(relpath)
             named.by_lowered[relpath.lower()].append(relpath)
         return named
@@ -84,7 +85,7 @@ class Resolver:
         named = self._named.get(name)
         if named is None:
             named = self._named[name] = _Named.of(candidates)
-        same_directory = named.by_directory.get(_parent(referrer), ())
+        same_directory = named.by_directory.get(parent_directory(referrer), ())
         if len(same_directory) == 1:
             return same_directory[0], len(candidates)
         lowered = path.lower()

@@ -37,7 +37,7 @@ from connectors.voip.files import Listing, Unreadable
 from connectors.voip.index import IndexBuilder, phone_tail, unscoped_warning
 from connectors.voip.mapping import VoipMapping
 from connectors.voip.parsers import ParsedConfig, parse_file
-from connectors.voip.references import Resolver, target_name, target_path
+from connectors.voip.references import Resolver, parent_directory, target_name, target_path
 from discover.identifiers import Identifier
 
 log = logging.getLogger(__name__)
@@ -55,13 +55,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     relpath TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, ctime_ns INTEGER,
     mac TEXT, name TEXT, unreadable INTEGER, unscoped INTEGER, rows INTEGER,
-    warnings TEXT, config INTEGER);
+    warnings TEXT, config INTEGER, directory TEXT);
 CREATE INDEX IF NOT EXISTS files_mac ON files (mac);
-CREATE INDEX IF NOT EXISTS files_name ON files (name);
+CREATE INDEX IF NOT EXISTS files_name ON files (name, directory);
 CREATE INDEX IF NOT EXISTS files_flagged ON files (relpath)
     WHERE unreadable OR unscoped OR warnings != '[]';
-CREATE TABLE IF NOT EXISTS refs (relpath TEXT, name TEXT, target TEXT);
-CREATE INDEX IF NOT EXISTS refs_name ON refs (name);
+CREATE TABLE IF NOT EXISTS refs (relpath TEXT, name TEXT, target TEXT, directory TEXT);
+CREATE INDEX IF NOT EXISTS refs_name ON refs (name, directory);
 CREATE INDEX IF NOT EXISTS refs_relpath ON refs (relpath);
 CREATE TABLE IF NOT EXISTS keys (key TEXT, relpath TEXT);
 CREATE INDEX IF NOT EXISTS keys_key ON keys (key);
@@ -332,7 +332,7 @@ class FileIndex:
                     stale,
                 )
             connection.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.relpath,
@@ -344,13 +344,18 @@ class FileIndex:
                         e.rows,
                         json.dumps(e.warnings),
                         int(e.config),
+                        parent_directory(e.relpath),
                     )
                     for e in entries
                 ],
             )
             connection.executemany(
-                "INSERT INTO refs (relpath, name, target) VALUES (?, ?, ?)",
-                [(e.relpath, name, target) for e in entries for name, target in sorted(e.refs)],
+                "INSERT INTO refs (relpath, name, target, directory) VALUES (?, ?, ?, ?)",
+                [
+                    (e.relpath, name, target, parent_directory(e.relpath))
+                    for e in entries
+                    for name, target in sorted(e.refs)
+                ],
             )
             connection.executemany(
                 "INSERT INTO keys (relpath, key) VALUES (?, ?)",
@@ -403,9 +408,7 @@ class FileIndex:
                     self._rows(connection, "refs", "relpath", batch, "relpath, name, target")
                 )
                 batch_names = sorted({name for _mac, name, _config in facts.values()})
-                referring = list(
-                    self._rows(connection, "refs", "name", batch_names, "relpath, name, target")
-                )
+                referring = self._referring(connection, facts)
                 wanted = ({name for _, name, _ in own} | set(batch_names)) - names.keys()
                 for relpath, name in self._rows(
                     connection, "files", "name", sorted(wanted), "relpath, name", "NOT unreadable"
@@ -455,6 +458,31 @@ class FileIndex:
                 owners |= reached_owners - full
                 found |= frontier
         return found, names
+
+    @staticmethod
+    def _referring(
+        connection: sqlite3.Connection, facts: dict[str, tuple[str | None, str, bool]]
+    ) -> list[tuple[str, str, str]]:
+        """The references to the names of the files of ``facts`` that may resolve to one
+        of them: those written in the file's own directory, and those written in a
+        directory that does not hold exactly one readable file of the name (there the
+        path, or the top directory, decides); not those written in another directory
+        with its own file of the name, which resolve to it (every client's handsets
+        and its ``phonebook.xml``)."""
+        found: dict[tuple[str, str, str], None] = {}
+        for name in sorted({name for _mac, name, _config in facts.values()}):
+            query = (
+                "SELECT relpath, name, target FROM refs WHERE name = ? AND directory NOT IN"
+                " (SELECT directory FROM files WHERE name = ? AND NOT unreadable"
+                " GROUP BY directory HAVING count(*) = 1)"
+            )
+            found.update(dict.fromkeys(connection.execute(query, (name, name))))
+        for relpath, (_mac, name, _config) in sorted(facts.items()):
+            query = "SELECT relpath, name, target FROM refs WHERE name = ? AND directory = ?"
+            found.update(
+                dict.fromkeys(connection.execute(query, (name, parent_directory(relpath))))
+            )
+        return list(found)
 
     def _configs(self, connection: sqlite3.Connection, relpaths: Collection[str]) -> set[str]:
         """Which of ``relpaths`` are configurations (not phonebooks)."""
