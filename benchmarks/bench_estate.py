@@ -545,7 +545,7 @@ def main() -> None:
     pg_database = None if args.no_postgres else f"bench_estate_{secrets.token_hex(4)}"
     try:
         sources = build(root, sizes, pg_database)
-        index = sizes.people // 2 + 1
+        index = sizes.handsets // 2 + 1  # a subject with a handset, in phonebooks
         email = synthetic.person(index).email
         lookups = hand_written(root, sources, index)
         start = min(
