@@ -40,7 +40,13 @@ from connectors.base import WITHHELD, FieldValue, Link, Record
 from connectors.voip.files import Unreadable, scan_directory
 from connectors.voip.mapping import FieldRule, VoipMapping, sip_user_part
 from connectors.voip.parsers import ParsedConfig, ParsedPhonebook, parse_file
-from connectors.voip.references import Resolver, names_of, target_name, target_path
+from connectors.voip.references import (
+    Resolver,
+    names_of,
+    target_name,
+    target_path,
+    written_references,
+)
 from discover.identifiers import try_normalise
 from discover.mapping import FieldSpec
 
@@ -282,17 +288,16 @@ class IndexBuilder:
         resolver = Resolver(by_name)
         referrers: dict[str, set[str]] = defaultdict(set)
         for config in configs:
-            for key in config.format.reference_keys(config.keys):
-                for target in re.split(r"[,\s]+", config.keys.get(key, "")):
-                    resolved, fitting = resolver.resolve(target, config.relpath)
-                    if resolved is None and fitting > 1:
-                        name = target_name(target_path(target))
-                        self.index.warnings.append(
-                            f"{config.relpath}: reference {name!r} matches {fitting} files; "
-                            "not followed"
-                        )
-                    if resolved and resolved != config.relpath:
-                        referrers[resolved].add(config.relpath)
+            for target in written_references(config):
+                resolved, fitting = resolver.resolve(target, config.relpath)
+                if resolved is None and fitting > 1:
+                    name = target_name(target_path(target))
+                    self.index.warnings.append(
+                        f"{config.relpath}: reference {name!r} matches {fitting} files; "
+                        "not followed"
+                    )
+                if resolved and resolved != config.relpath:
+                    referrers[resolved].add(config.relpath)
         return referrers
 
     def _handsets(

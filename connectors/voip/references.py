@@ -17,11 +17,25 @@ files a reference really joins, not every file of the same name.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from connectors.voip.parsers import ParsedConfig
+
+
+def written_references(config: ParsedConfig) -> Iterator[str]:
+    """The references a configuration writes (its format's reference keys, a value
+    holding several separated by commas or white space), as written."""
+    for key in config.format.reference_keys(config.keys):
+        for target in re.split(r"[,\s]+", config.keys.get(key, "")):
+            if target:
+                yield target
 
 
 def target_path(target: str) -> str:

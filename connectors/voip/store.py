@@ -37,7 +37,13 @@ from connectors.voip.files import Listing, Unreadable
 from connectors.voip.index import IndexBuilder, phone_tail, unscoped_warning
 from connectors.voip.mapping import VoipMapping
 from connectors.voip.parsers import ParsedConfig, parse_file
-from connectors.voip.references import Resolver, parent_directory, target_name, target_path
+from connectors.voip.references import (
+    Resolver,
+    parent_directory,
+    target_name,
+    target_path,
+    written_references,
+)
 from discover.identifiers import Identifier
 
 log = logging.getLogger(__name__)
@@ -144,12 +150,7 @@ def _name(relpath: str) -> str:
 def _references(config: ParsedConfig) -> set[tuple[str, str]]:
     """The references of a configuration: (the file name it names, the reference as
     written), resolved when searched (:class:`~connectors.voip.references.Resolver`)."""
-    found: set[tuple[str, str]] = set()
-    for key in config.format.reference_keys(config.keys):
-        for target in re.split(r"[,\s]+", config.keys.get(key, "")):
-            if target:
-                found.add((target_name(target_path(target)), target))
-    return found
+    return {(target_name(target_path(target)), target) for target in written_references(config)}
 
 
 class FileIndex:
