@@ -69,7 +69,7 @@ from discover.identifiers import Identifier, read_imsi_database_ahead
 from discover.mapping import LoadedMapping, resolve_file
 from discover.register import Register, default_register
 from discover.request import Request
-from discover.sources import Settings, SourcesConfig
+from discover.sources import Settings, SourceConfig, SourcesConfig
 from discover.time_limit import TimeLimitExceeded, abandoned, limit_of, run_within
 
 if TYPE_CHECKING:
@@ -277,39 +277,27 @@ def _open_ahead_first(sources: SourcesConfig, register: Register) -> list[Connec
     malformed mapping still raises before any source is searched; what was started
     ahead is dropped.
     """
+
+    def opened(source: SourceConfig) -> Connector:
+        loaded = load_mapping(
+            source.mapping_path, register, expected_kind=source.kind, overrides=source.overrides
+        )
+        return connector_class(source.kind)(source, loaded.model, register, sources.settings)
+
     ahead: dict[str, Connector] = {}
     try:
         for source in sources.sources:
             if source.kind in AHEAD_KINDS:
-                loaded = load_mapping(
-                    source.mapping_path,
-                    register,
-                    expected_kind=source.kind,
-                    overrides=source.overrides,
-                )
-                connector = connector_class(source.kind)(
-                    source, loaded.model, register, sources.settings
-                )
-                ahead[source.name] = connector
-                connector.start_ahead()
-        rest = [source for source in sources.sources if source.name not in ahead]
-        mappings = {
-            source.name: load_mapping(
-                source.mapping_path, register, expected_kind=source.kind, overrides=source.overrides
-            )
-            for source in rest
-        }
-        opened = {
-            source.name: connector_class(source.kind)(
-                source, mappings[source.name].model, register, sources.settings
-            )
-            for source in rest
+                ahead[source.name] = opened(source)
+                ahead[source.name].start_ahead()
+        others = {
+            source.name: opened(source) for source in sources.sources if source.name not in ahead
         }
     except BaseException:
         for connector in ahead.values():
             connector.close()
         raise
-    return [ahead.get(source.name) or opened[source.name] for source in sources.sources]
+    return [ahead.get(source.name) or others[source.name] for source in sources.sources]
 
 
 def search(
