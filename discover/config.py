@@ -236,12 +236,19 @@ def parse_yaml(text: str, *, file: str) -> Any:
 
 
 @cache
+def _fast_registry() -> Any:
+    """The shipped schemas for jsonschema-rs (they refer to each other by ``$id``)."""
+    import jsonschema_rs
+
+    return jsonschema_rs.Registry(shipped_schemas())
+
+
+@cache
 def _fast_validator(schema_name: str) -> Any:
     import jsonschema_rs
 
-    registry = jsonschema_rs.Registry(shipped_schemas())
     return jsonschema_rs.validator_for(
-        load_schema(schema_name), validate_formats=False, registry=registry
+        load_schema(schema_name), validate_formats=False, registry=_fast_registry()
     )
 
 
