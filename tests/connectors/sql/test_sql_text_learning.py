@@ -97,8 +97,8 @@ def _summary(profile: ColumnProfile) -> tuple[bool, list[list[Any]]]:
     return data["refused"] is None, data["cases"]
 
 
-@pytest.fixture
-def text_url(database_url: str) -> str:
+def _texts(url: str) -> str:
+    """The database at ``url`` with the table ``texts`` of every column's values."""
     metadata = sa.MetaData()
     sa.Table(
         "texts",
@@ -106,8 +106,13 @@ def text_url(database_url: str) -> str:
         sa.Column("id", sa.Integer, primary_key=True),
         *(sa.Column(name, sa.String(200)) for name in COLUMNS),
     )
-    create(database_url, metadata, {"texts": _rows()})
-    return database_url
+    create(url, metadata, {"texts": _rows()})
+    return url
+
+
+@pytest.fixture
+def text_url(database_url: str) -> str:
+    return _texts(database_url)
 
 
 def _learn(
@@ -171,16 +176,8 @@ def test_sqlite_names_a_mixed_case_by_python_not_by_patterns(sqlite_url: str) ->
     """SQLite tells all lower and all upper case itself; any other value's case is
     named by one call of Python's own rules (no GLOB patterns, each of which walks the
     value from every position)."""
-    metadata = sa.MetaData()
-    sa.Table(
-        "texts",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
-        *(sa.Column(name, sa.String(200)) for name in COLUMNS),
-    )
-    create(sqlite_url, metadata, {"texts": _rows()})
     columns = {name: kind for name, (kind, _) in COLUMNS.items()}
-    _, statements, _ = _learn(sqlite_url, columns)
+    _, statements, _ = _learn(_texts(sqlite_url), columns)
     (statement,) = [s for s in statements if "texts.email_cases" in s]
     assert "GLOB" not in statement
     assert statement.count("THEN 'upper' ELSE discover_case(") == len(columns)
