@@ -57,6 +57,7 @@ from connectors.sql.profile import (
     cache_dir,
     fingerprint,
     fresh,
+    table_state,
 )
 from discover.errors import SourceError
 from discover.identifiers import Identifier, fold_text
@@ -395,13 +396,15 @@ class SqlConnector(Connector):
                     identifier for kind in types for identifier in wanted[kind].values()
                 )
                 select, names = self._selects[name]
-                profile = self._table_profile(connection, name, specs)
+                profile, indexed = self._table_profile(connection, name, specs)
+                if connection.dialect.name != "postgresql":
+                    indexed = frozenset()  # rows added since: a statement of their own
                 middle = middle_rowid(connection, self._tables[name])
                 for chunk in _chunks(relevant, self.settings.chunk_size):
                     by_type: dict[str, list[Identifier]] = defaultdict(list)
                     for identifier in chunk:
                         by_type[identifier.type].append(identifier)
-                    wheres, exact = self._wheres(name, specs, by_type, profile)
+                    wheres, exact = self._wheres(name, specs, by_type, profile, indexed)
                     for number, predicate in enumerate(wheres):
                         # the first statement reads the whole table (in halves, when
                         # large and exact comparisons only); the others a range of its
@@ -447,8 +450,9 @@ class SqlConnector(Connector):
 
     def _table_profile(
         self, connection: Connection, name: str, specs: Sequence[FieldSpec]
-    ) -> TableProfile | None:
-        """The profiles of a table's searched columns, learnt again when the table moved.
+    ) -> tuple[TableProfile | None, frozenset[str]]:
+        """The profiles of a table's searched columns, learnt again when the table moved,
+        and the columns that lead a plain index (PostgreSQL; see :class:`TableState`).
 
         Every profiled column of the table is learnt at once (one pass over it), not
         only those ``specs`` searches now: the next round's identifiers need the others.
@@ -457,15 +461,16 @@ class SqlConnector(Connector):
         table = self.mapping.tables[name]
         columns = {s.name: s.identifier for s in table.searchable if s.identifier in PROFILED_TYPES}
         if cache is None or not any(s.identifier in PROFILED_TYPES for s in specs):
-            return None
-        current = fingerprint(connection, table.table, table.schema)
+            return None, frozenset()
+        state = table_state(connection, table.table, table.schema)
+        current = state.fingerprint
         if current is None:
-            return None
+            return None, state.indexed
         backend = connection.dialect.name
         key = f"{table.location}\n" + ",".join(f"{c}:{k}" for c, k in sorted(columns.items()))
         cached = cache.get(key)
         if cached is not None and fresh(backend, cached.fingerprint, current):
-            return cached
+            return cached, state.indexed
         single_key = table.key[0] if len(table.key) == 1 else None
         try:
             # a connection of its own: a failure must not end the scan's transaction
@@ -476,12 +481,12 @@ class SqlConnector(Connector):
                 )
         except SourceError as exc:
             log.warning("%s: columns of %s not profiled: %s", self.name, table.location, exc)
-            return None
+            return None, state.indexed
         learnt = TableProfile(current, key_max, profiles)
         # kept only when nothing may have changed while it was learnt (MariaDB: a
         # write in the same second); otherwise it serves this scan and is learnt again
         cache.put(key, learnt if fresh(backend, current, current) else None)
-        return learnt
+        return learnt, state.indexed
 
     def _wheres(
         self,
@@ -489,6 +494,7 @@ class SqlConnector(Connector):
         specs: Sequence[FieldSpec],
         by_type: dict[str, list[Identifier]],
         profile: TableProfile | None,
+        indexed: frozenset[str],
     ) -> tuple[list[ColumnElement], bool]:
         """The WHERE of each statement: per column the stored spellings where the
         column's profile allows it, else the normalising predicate; then, for the rows
@@ -498,10 +504,18 @@ class SqlConnector(Connector):
 
         The newer rows get a statement of their own: a range of the key, which every
         backend reads from its primary key, instead of one more condition on every row
-        of the main scan (an eighth of a 5,000,000-row scan on SQLite).
+        of the main scan (an eighth of a 5,000,000-row scan on SQLite). When every
+        column compared exactly leads a plain index (``indexed``: PostgreSQL), the
+        newer rows are one more arm of the first statement's ``OR`` instead: the
+        planner reads the arms as one bitmap OR of index scans, where a second
+        statement would cost as much as the indexed lookup itself (a round trip, and
+        planning the normalising expression). Not without those indexes: on a full scan
+        the arm's estimated cost turns on PostgreSQL's JIT compilation and slowed a
+        5,000,000-row scan by half.
         """
         clause = self._tables[name]
         exact: list[ColumnElement] = []
+        exact_columns: set[str] = set()
         normalising: list[ColumnElement] = []
         guarded: list[ColumnElement] = []
         for spec in specs:
@@ -521,13 +535,18 @@ class SqlConnector(Connector):
                 normalising.append(predicate)
             else:
                 exact.append(spellings_in(column, spellings))
+                exact_columns.add(spec.name)
                 guarded.append(predicate)
         wheres = [sa.or_(*exact, *normalising)]
         if guarded and profile is not None:
             key = self.mapping.tables[name].key
             if profile.key_max is not None and len(key) == 1:
                 newer = clause.c[key[0]] > sa.literal(profile.key_max, sa.BigInteger())
-                wheres.append(sa.and_(newer, sa.or_(*guarded)))
+                added = sa.and_(newer, sa.or_(*guarded))
+                if not normalising and exact_columns <= indexed:
+                    wheres = [sa.or_(*exact, added)]
+                else:
+                    wheres.append(added)
         return wheres, not normalising
 
     # -- relations --------------------------------------------------------------------

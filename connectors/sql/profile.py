@@ -384,8 +384,31 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class TableState:
+    """What one catalogue query says of a table before it is searched.
+
+    ``fingerprint`` moves whenever the table's rows change (see :func:`fingerprint`);
+    ``indexed`` names the columns that lead a plain, valid B-tree index (PostgreSQL
+    only; empty elsewhere), so a scan knows the planner can read its exact
+    comparisons from indexes without asking for a plan. An index added later does not
+    move the fingerprint: it changes how a table is read, not what it holds.
+    """
+
+    fingerprint: list[Any] | None
+    indexed: frozenset[str] = frozenset()
+
+
 def fingerprint(connection: Connection, table: str, schema: str | None) -> list[Any] | None:
-    """Something that moves whenever the table's rows change; None when there is none.
+    """Something that moves whenever the table's rows change; None when there is none."""
+    return table_state(connection, table, schema).fingerprint
+
+
+def table_state(connection: Connection, table: str, schema: str | None) -> TableState:
+    """The table's fingerprint, and on PostgreSQL its indexed columns, in one query.
+
+    The fingerprint is something that moves whenever the table's rows change; None when
+    there is none.
 
     SQLite: size and modification time of the database file and its write-ahead log.
     PostgreSQL (ordinary tables): the file node and the insert, update and delete
@@ -403,7 +426,7 @@ def fingerprint(connection: Connection, table: str, schema: str | None) -> list[
             {"schema": schema or "main"},
         ).scalar()
         if not path:
-            return None
+            return TableState(None)
         stamp: list[Any] = []
         for candidate in (path, path + "-wal"):
             try:
@@ -411,7 +434,7 @@ def fingerprint(connection: Connection, table: str, schema: str | None) -> list[
                 stamp += [info.st_size, info.st_mtime_ns]
             except OSError:
                 stamp += [None, None]
-        return stamp
+        return TableState(stamp)
     if backend == "postgresql":
         row = connection.execute(
             # the statistics functions pg_stat_all_tables and pg_stat_database are
@@ -419,7 +442,14 @@ def fingerprint(connection: Connection, table: str, schema: str | None) -> list[
             sa.text(
                 "SELECT c.relfilenode, pg_stat_get_tuples_inserted(c.oid), "
                 "pg_stat_get_tuples_updated(c.oid), pg_stat_get_tuples_deleted(c.oid), "
-                "pg_stat_get_db_stat_reset_time(d.oid), pg_relation_size(c.oid) "
+                "pg_stat_get_db_stat_reset_time(d.oid), pg_relation_size(c.oid), "
+                # columns leading a plain valid B-tree index (no expression, no WHERE)
+                "ARRAY(SELECT a.attname::text FROM pg_index i "
+                "JOIN pg_class ic ON ic.oid = i.indexrelid "
+                "JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree' "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+                "WHERE i.indrelid = c.oid AND i.indisvalid AND i.indisready "
+                "AND i.indexprs IS NULL AND i.indpred IS NULL) "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "JOIN pg_database d ON d.datname = current_database() "
                 "WHERE c.relkind = 'r' AND c.relname = :table "
@@ -427,9 +457,9 @@ def fingerprint(connection: Connection, table: str, schema: str | None) -> list[
             ),
             {"table": table, "schema": schema},
         ).first()
-        if row is None or row[-1] < MIN_TABLE_BYTES:
-            return None
-        return [_jsonable(v) for v in row[:-1]]
+        if row is None or row[-2] < MIN_TABLE_BYTES:
+            return TableState(None)
+        return TableState([_jsonable(v) for v in row[:-2]], frozenset(row[-1] or ()))
     if backend in ("mysql", "mariadb"):
         row = connection.execute(
             sa.text(
@@ -442,12 +472,12 @@ def fingerprint(connection: Connection, table: str, schema: str | None) -> list[
             {"table": table, "schema": schema},
         ).first()
         if row is None or row[0] is None or (row[3] or 0) < MIN_TABLE_BYTES:
-            return None
+            return TableState(None)
         created, updated, now, _, uptime = row
         started = now.timestamp() - float(uptime or 0)
         # [stable part, update time, now, server start]: see fresh()
-        return [_jsonable(created), _jsonable(updated), now.timestamp(), started]
-    return None
+        return TableState([_jsonable(created), _jsonable(updated), now.timestamp(), started])
+    return TableState(None)
 
 
 def fresh(backend: str, stored: list[Any] | None, current: list[Any] | None) -> bool:

@@ -100,15 +100,24 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory / "sql-profiles"
 
 
-@pytest.fixture
-def calls_url(database_url: str, cache: Path) -> str:
+def _fill(url: str) -> str:
     metadata = sa.MetaData()
     _calls(metadata)
-    create(database_url, metadata, {"calls": _rows()})
-    with writer(database_url) as engine, engine.begin() as connection:
+    create(url, metadata, {"calls": _rows()})
+    with writer(url) as engine, engine.begin() as connection:
         analyze = "ANALYZE TABLE calls" if engine.dialect.name == "mysql" else "ANALYZE"
         connection.execute(sa.text(analyze))
-    return database_url
+    return url
+
+
+@pytest.fixture
+def calls_url(database_url: str, cache: Path) -> str:
+    return _fill(database_url)
+
+
+@pytest.fixture
+def postgres_calls_url(postgres_url: str, cache: Path) -> str:
+    return _fill(postgres_url)
 
 
 def _statements(source: Any) -> list[tuple[str, Any]]:
@@ -155,12 +164,48 @@ def test_stored_spellings_are_searched_with_in_and_every_one_is_found(calls_url:
     statement, _ = _search_statement(seen)
     # exact comparisons on the bare columns, not the normalising expression
     assert "a_number IN" in statement and "b_number IN" in statement
-    assert "replace(" not in statement.lower()
-    # the rows added after profiling: a statement of their own, over a range of the key
     newer = [s for s, _ in seen if _newer(s)]
-    assert newer and "replace(" in newer[-1].lower()
+    if sa.make_url(calls_url).get_backend_name() == "postgresql":
+        # both columns lead an index: the rows added after profiling are one more arm
+        # of the same statement, the normalising expression only behind the key guard
+        exact, guarded = " ".join(statement.split()).split("OR calls.id >")
+        assert "replace(" not in exact.lower() and "replace(" in guarded.lower()
+        assert not newer
+    else:
+        # the rows added after profiling: a statement of their own, over a key range
+        assert "replace(" not in statement.lower()
+        assert newer and "replace(" in newer[-1].lower()
     # rows transferred: the matches and the one foreign decoy, nothing else
     assert result.rows_read <= len(SUBJECT_ROWS) + len(DECOYS)
+
+
+def test_postgresql_reads_rows_added_since_profiling_with_the_indexed_lookup(
+    postgres_calls_url: str,
+) -> None:
+    """One statement, one bitmap OR of index scans (the key's for the newer rows),
+    when every exactly compared column leads a plain index; a statement of its own for
+    the newer rows when one does not (on a full scan that arm slows every row)."""
+    calls_url = postgres_calls_url  # the other backends: always a statement of their own
+    with connector(calls_url, MAPPING) as source:
+        source.scan(_subject())
+    _write(calls_url, "INSERT INTO calls (id, b_number) VALUES (9002, '(06) 1234.5678')")
+    with connector(calls_url, MAPPING) as source:
+        seen = _statements(source)
+        result = source.scan(_subject())
+    assert "id=9002" in keys(result.records)
+    searched = [s for s in seen if s[0].startswith("SELECT calls.id AS")]  # not learning
+    assert len(searched) == 1 and not _newer(searched[0][0]), [s[:300] for s, _ in searched]
+    with writer(calls_url) as engine, engine.connect() as connection:
+        plan = " ".join(
+            str(r) for r in connection.exec_driver_sql("EXPLAIN " + searched[0][0], searched[0][1])
+        )
+    assert "BitmapOr" in plan and "calls_pkey" in plan and "Seq Scan" not in plan, plan
+    _write(calls_url, "DROP INDEX ix_calls_b")
+    with connector(calls_url, MAPPING) as source:
+        seen = _statements(source)
+        result = source.scan(_subject())
+    assert "id=9002" in keys(result.records)
+    assert [s for s, _ in seen if _newer(s)], "the newer rows lost their own statement"
 
 
 def test_a_plain_index_on_the_column_serves_the_search(calls_url: str) -> None:
