@@ -26,7 +26,10 @@ it prints per source and in total:
 * the whole warm search ``--repeat`` more times, each right after its own
   call-record lookup, and the median and range of those ratios;
 * for SQL sources also the search without column profiles (``connection.profile:
-  false``: the normalising predicate, as before profiles existed).
+  false``: the normalising predicate, as before profiles existed);
+* for the call records, the SQL alone: the statements the warm search sends for the
+  ``cdr`` table replayed against the hand-written statement on one open connection
+  (``sql_replay.py``), without and with a plain index on the number columns.
 
     python3 benchmarks/bench_estate.py                  # the full estate (~10 min to build)
     python3 benchmarks/bench_estate.py --scale 0.02     # 2,000 people, 100,000 calls
@@ -484,6 +487,39 @@ PEAK_AT_EXIT = (
 )
 
 
+#: the hand-written call-record statement per source, in the driver's parameter style
+HAND_SQL = {
+    "telephony": "SELECT * FROM cdr WHERE calling_number IN (?) OR called_number IN (?)",
+    "telephony-pg": "SELECT * FROM cdr WHERE calling_number IN (%s) OR called_number IN (%s)",
+}
+
+
+def sql_alone(root: Path, label: str, entry: dict[str, Any], index: int, repeat: int) -> None:
+    """Print the call-record statements of a warm search against the hand-written one
+    (``sql_replay.py``, in a child: the search's cache from ``measure(label)``)."""
+    person = synthetic.person(index)
+    switch = person.mobile[1:]
+    sources_file = write_sources(root / f"sources-{label}-sql.yaml", [entry])
+    env = {**os.environ, "DISCOVER_CACHE_DIR": str(root / "cache" / label), "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "sql_replay.py"), "--sources", str(sources_file),
+        "--table", "cdr", "--email", person.email, "--phone", person.mobile,
+        "--hand", HAND_SQL[entry["name"]], "--hand-params", json.dumps([switch, switch]),
+        "--repeat", str(repeat),
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(f"{label + ', SQL alone':<28}failed: {done.stderr.strip()[-300:]}", flush=True)
+        return
+    figures = json.loads(done.stdout)
+    print(
+        f"{label + ', SQL alone':<28}{figures['hand_seconds']:>11.4f}s | the search's "
+        f"{len(figures['statements'])} statements on cdr, replayed: "
+        f"{figures['search_seconds']:.4f}s | ratio {figures['ratio']:.2f}",
+        flush=True,
+    )
+
+
 def run_child(arguments: list[str], env: dict[str, str]) -> Run:
     """Run a child process; its peak resident memory is what it wrote at exit."""
     started = time.perf_counter()
@@ -591,6 +627,8 @@ def main() -> None:
         for name in searched:
             if only is None or name in only:
                 measure(name, [sources[name]], hands[name])
+                if name in HAND_SQL:
+                    sql_alone(root, name, sources[name], index, args.repeat)
                 if sources[name]["kind"] == "sql":  # as before column profiles
                     plain = {**sources[name], "connection": {**sources[name]["connection"]}}
                     plain["connection"]["profile"] = False
@@ -635,6 +673,7 @@ def main() -> None:
         for name in ("telephony", "telephony-pg"):
             if name in sources:
                 measure(f"{name} +index", [sources[name]], best_of(args.repeat, lookups[name]))
+                sql_alone(root, f"{name} +index", sources[name], index, args.repeat)
     finally:
         if pg_database:
             drop_postgres(pg_database)
