@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from celery import Celery
 from celery.result import AsyncResult
 
 from discover.batch.broker import TASK_NAME, CelerySettings
@@ -107,22 +108,11 @@ def run_celery(
     try:
         while followers:
             for task_id, follower in list(followers.items()):
-                result = AsyncResult(task_id, app=app)
-                state = result.state
-                # each access asks the backend again: read the progress once, since the
-                # task may finish in between and its info become the result (a list)
-                info = result.info if state == "PROGRESS" else None
-                if state == "PROGRESS" and isinstance(info, dict):
-                    follower.update(info, sink)
-                elif state == "SUCCESS":
-                    shard_lines = result.get(disable_sync_subtasks=False)
-                    lines.extend(_finish(follower, shard_lines, sink))
-                    result.forget()
-                    del followers[task_id]
-                elif state == "FAILURE":
-                    error = f"shard {follower.spec.index} failed on the worker: {result.result!r}"
-                    lines.extend(_finish(follower, _failed(follower.spec, error), sink))
-                    result.forget()
+                state, info = _snapshot(app, task_id)
+                shard_lines = _follow(follower, state, info, sink)
+                if shard_lines is not None:
+                    lines.extend(shard_lines)
+                    AsyncResult(task_id, app=app).forget()
                     del followers[task_id]
             if not followers:
                 break
@@ -146,6 +136,34 @@ def run_celery(
     finally:
         app.close()
     return lines
+
+
+def _snapshot(app: Celery, task_id: str) -> tuple[str, Any]:
+    """A task's state and its info, read together in one request to the result backend.
+
+    ``AsyncResult.state`` and ``.info`` each ask the backend again, and a task may end
+    between the two: a ``PROGRESS`` state then comes with the task's result (a shard's
+    report lines, a list) instead of its progress counters (a dict).
+    """
+    meta = app.backend.get_task_meta(task_id)
+    return meta["status"], meta.get("result")
+
+
+def _follow(
+    follower: _Follower, state: str, info: Any, progress: ProgressSink
+) -> list[dict[str, Any]] | None:
+    """Hand one snapshot of a shard's task (see :func:`_snapshot`) on to ``progress``.
+
+    Returns the shard's report lines once its task has ended, None while it runs.
+    """
+    if state == "PROGRESS" and isinstance(info, dict):
+        follower.update(info, progress)
+    elif state == "SUCCESS":
+        return _finish(follower, info, progress)
+    elif state == "FAILURE":
+        error = f"shard {follower.spec.index} failed on the worker: {info!r}"
+        return _finish(follower, _failed(follower.spec, error), progress)
+    return None
 
 
 def _failed(spec: ShardSpec, error: str) -> list[dict[str, Any]]:

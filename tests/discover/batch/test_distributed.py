@@ -109,6 +109,14 @@ def _requests(events: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def _scans(events: list[dict[str, Any]]) -> list[tuple[str, int, int, int, int]]:
+    return [
+        (e["source"], e["identifiers"], e["records"], e["rows"], e["scans"])
+        for e in events
+        if e["event"] == "scan"
+    ]
+
+
 @pytest.mark.parametrize("after", [1, 2, 3, 4])
 def test_a_shard_ending_between_two_reads_of_its_task_is_collected(
     settings: CelerySettings, after: int
@@ -120,6 +128,24 @@ def test_a_shard_ending_between_two_reads_of_its_task_is_collected(
     assert lines == finished
     assert ending.reads > after  # the coordinator did read the task after it ended
     assert _requests(events) == {"done": 3}
-    scans = [event for event in events if event["event"] == "scan"]
-    assert all(event["source"] == "crm" for event in scans)
-    assert sum(event["identifiers"] for event in scans) <= 3
+    # the progress the first poll read is handed on whole, even when the task ends
+    # right after that read
+    assert _scans(events) == [("crm", 3, 2, 5, 1)]
+
+
+@pytest.mark.parametrize("after", [1, 2])
+def test_a_shard_failing_between_two_reads_of_its_task_fails_its_requests(
+    settings: CelerySettings, after: int
+) -> None:
+    spec = _spec(2)
+    error = RuntimeError("the worker's disk is full")
+    ending = Ending(f"{spec.run_id}-shard-0", after, states.FAILURE, error)
+    lines, events = _run(settings, spec, ending)
+    assert [(line["request_id"], line["status"]) for line in lines] == [
+        ("R-0", "failed"),
+        ("R-1", "failed"),
+    ]
+    for line in lines:
+        assert line["error"] == f"shard 0 failed on the worker: {error!r}"
+    assert _requests(events)["failed"] == 2
+    assert _scans(events) == [("crm", 3, 2, 5, 1)]
