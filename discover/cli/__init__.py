@@ -19,7 +19,8 @@ from typing import Any
 import click
 from click.utils import make_default_short_help
 
-from discover.cli import allocator, collector, ending
+from discover import allocator
+from discover.cli import collector, ending
 from discover.cli.options import WRITING
 from discover.cli.output import console_err, escape
 from discover.errors import DiscoverError, ExportError, InputError, SourceError
@@ -229,7 +230,7 @@ def cli(verbose: int, debug: bool) -> None:
 def main() -> None:
     """Console-script entry point: one command, then the exit (see
     :mod:`discover.cli.collector` for what that lets the garbage collector skip,
-    :mod:`discover.cli.allocator` for how polars gives memory back, and
+    :mod:`discover.allocator` for how polars gives memory back, and
     :mod:`discover.cli.ending` for how a search ends without the interpreter's teardown)."""
     allocator.configure()
     collector.one_command()

@@ -6,7 +6,8 @@ are short and their peaks come one after another (a log read and its index built
 frame dropped; the next source), so pages kept from one step add to the next one's:
 building the index of a 1,000,000-row roaming log peaked at 460 MB, and at 290 MB with
 freed pages given back, in the same time. jemalloc reads its settings once, when
-polars loads: the console script sets them before anything imports polars.
+polars loads: the console script and the Celery worker's app module
+(:mod:`discover.batch.celery_app`) set them before anything imports polars.
 
 polars writes its own defaults into the same variable when it loads, so a command
 started by a process that uses polars (the desk, a benchmark, a test) finds them there;
