@@ -5,18 +5,27 @@ JSON Lines, :mod:`discover.batch.requests`), skips requests an earlier run finis
 cuts the rest into shards of subjects (:func:`plan_shards`), runs each shard as one
 multi-subject search followed by one case and one package per request
 (:mod:`discover.batch.shard`) on this machine (:mod:`discover.batch.local`) or on
-Celery workers (:mod:`discover.batch.celery_app`, :mod:`discover.batch.distributed`),
-and writes a report (:mod:`discover.batch.report`).
+Celery workers (:mod:`discover.batch.celery_app`, :mod:`discover.batch.tasks`,
+:mod:`discover.batch.distributed`), and writes a report (:mod:`discover.batch.report`).
+
+Importing this package loads none of them: the names below load their module when
+first named. A Celery worker imports :mod:`discover.batch.celery_app` through this
+package, and that module must set polars's allocator before anything loads polars.
 """
 
-from discover.batch.requests import (
-    BatchInput,
-    BatchItem,
-    InvalidRow,
-    RequestDefaults,
-    read_requests,
-)
-from discover.batch.runner import BatchOptions, plan_shards, run_batch
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from discover.batch.requests import (
+        BatchInput,
+        BatchItem,
+        InvalidRow,
+        RequestDefaults,
+        read_requests,
+    )
+    from discover.batch.runner import BatchOptions, plan_shards, run_batch
 
 __all__ = [
     "BatchInput",
@@ -28,3 +37,23 @@ __all__ = [
     "read_requests",
     "run_batch",
 ]
+
+_REQUESTS = frozenset({"BatchInput", "BatchItem", "InvalidRow", "RequestDefaults", "read_requests"})
+_RUNNER = frozenset({"BatchOptions", "plan_shards", "run_batch"})
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported from their module when first named."""
+    if name in _REQUESTS:
+        from discover.batch import requests as module
+    elif name in _RUNNER:
+        from discover.batch import runner as module
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
