@@ -17,8 +17,8 @@ from celery import Celery
 from celery.result import AsyncResult
 
 from discover.batch.broker import TASK_NAME, CelerySettings
-from discover.batch.celery_app import make_app
 from discover.batch.shard import ProgressSink, ShardSpec, outcome
+from discover.batch.tasks import make_app
 from discover.errors import DiscoverError
 
 log = logging.getLogger(__name__)

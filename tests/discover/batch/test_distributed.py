@@ -22,9 +22,9 @@ from celery import states
 from celery.backends.redis import RedisBackend
 
 from discover.batch.broker import CelerySettings
-from discover.batch.celery_app import make_app
 from discover.batch.distributed import run_celery
 from discover.batch.shard import ShardSpec, outcome
+from discover.batch.tasks import make_app
 
 pytestmark = pytest.mark.redis
 
