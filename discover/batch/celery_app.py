@@ -19,14 +19,28 @@ starts the batch:
   that vanished (killed with its whole machine) stays invisible before it is
   delivered again. Must exceed the longest shard.
 
+Importing this module first tells polars's allocator to give freed memory back at
+once, as the ``discover`` command does (:mod:`discover.allocator`), unless the
+environment sets a decay of its own. jemalloc reads that setting once, when polars
+loads, and the shard task's modules load polars: so it is applied here, before they
+are imported, and not in a worker signal (``celeryd_init``, the earliest, is sent
+after Celery imported this module, polars with it). Nothing before this point loads
+polars (:mod:`discover` and :mod:`discover.batch` import their modules when first
+named). The pool processes that run the shards are forked from the worker's main
+process after that and keep its allocator settings.
+
 How the shards are run, and delivered "at least once", is in
 :mod:`discover.batch.tasks`.
 """
 
 from __future__ import annotations
 
-from discover.batch.broker import CelerySettings
-from discover.batch.tasks import make_app
+from discover import allocator
+
+allocator.configure()  # before polars loads, which the imports below do
+
+from discover.batch.broker import CelerySettings  # noqa: E402
+from discover.batch.tasks import make_app  # noqa: E402
 
 __all__ = ["app", "make_app"]
 
