@@ -28,6 +28,7 @@ Exit code 0 when precision and recall are 1.000 and batch equals single searches
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -84,6 +85,10 @@ class Report:
     requests: int = 0
     incomplete: int = 0
     seconds: float = 0.0
+    #: per source, the rows each single search read (after the batch built the indexes)
+    warm_reads: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: per source, the records the estate holds in it
+    held: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @property
     def perfect(self) -> bool:
@@ -229,6 +234,10 @@ def measure(estate: Estate, *, singles: bool = True) -> Report:
             alone = search(request, sources)
             if _comparable(alone) != _comparable(together):
                 report.batch_differs.append(request.request_id)
+            for status in alone.sources:
+                report.warm_reads[status.name].append(status.rows_read)
+        for truth in estate.records.values():
+            report.held[truth.source] += 1
     return report
 
 
@@ -249,6 +258,15 @@ def render(report: Report) -> str:
         f"secrets in hits: {len(report.secrets)}"
     )
     lines.extend(f"  {mistake}" for mistake in report.mistakes[:40])
+    if report.warm_reads:
+        # a warm search reads what the indexes point to, not the source: a source whose
+        # single searches read a large share of it has fallen back to reading it whole
+        lines.append("rows read by one warm single search (median / most) of the records held:")
+        lines.extend(
+            f"  {source:<12} {statistics.median(reads):>6.0f} / {max(reads):<6} of "
+            f"{report.held.get(source, 0)}"
+            for source, reads in sorted(report.warm_reads.items())
+        )
     return "\n".join(lines)
 
 
