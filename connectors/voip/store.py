@@ -147,6 +147,27 @@ def _name(relpath: str) -> str:
     return PurePosixPath(relpath.split("#", 1)[0]).name.lower()
 
 
+def _enough_owners(loaders: list[tuple[str, str | None]], full: Collection[str]) -> set[str]:
+    """Of the configurations that load one phonebook or part (with their own MACs), those
+    a build must read to decide whose it is, as a build of the whole directory decides.
+
+    A phonebook or part has an owner only when exactly one handset loads it; two
+    configurations with their own, different MACs are two handsets, so one of each of
+    two MACs settles that it has none (a part joins no handset either), whatever the
+    others are. A client's ``phonebook.xml``, loaded by every handset of a client of
+    thousands, is then read with two of them, not all. Otherwise (MACs missing or all
+    alike) every one is read, as before.
+    """
+    pending = sorted((relpath, mac) for relpath, mac in loaders if relpath not in full)
+    first_of: dict[str, str] = {}
+    for relpath, mac in pending:
+        if mac:
+            first_of.setdefault(mac, relpath)
+    if len(first_of) >= 2:
+        return {first_of[mac] for mac in sorted(first_of)[:2]}
+    return {relpath for relpath, _mac in pending}
+
+
 def _references(config: ParsedConfig) -> set[tuple[str, str]]:
     """The references of a configuration: (the file name it names, the reference as
     written), resolved when searched (:class:`~connectors.voip.references.Resolver`)."""
@@ -440,7 +461,8 @@ class FileIndex:
                     if referrer in full:
                         reached_full.add(resolved)
                     targets.add(resolved)
-                for referrer, _name, target in referring:
+                loaded_by: dict[str, list[tuple[str, str | None]]] = {}
+                for referrer, _name, target, mac in referring:
                     resolved = resolver.resolve(target, referrer)[0]
                     if resolved not in in_batch:
                         continue
@@ -449,7 +471,9 @@ class FileIndex:
                         # may be the handset it joins, read whole
                         reached_full.add(referrer)
                     else:
-                        reached_owners.add(referrer)
+                        loaded_by.setdefault(resolved, []).append((referrer, mac))
+                for loaders in loaded_by.values():
+                    reached_owners |= _enough_owners(loaders, full)
                 # an owner's references matter only where they are parts of its
                 # handset (configurations); its phonebooks are not read
                 reached_owners |= self._configs(connection, targets - reached_full)
@@ -463,23 +487,26 @@ class FileIndex:
     @staticmethod
     def _referring(
         connection: sqlite3.Connection, facts: dict[str, tuple[str | None, str, bool]]
-    ) -> list[tuple[str, str, str]]:
+    ) -> list[tuple[str, str, str, str | None]]:
         """The references to the names of the files of ``facts`` that may resolve to one
-        of them: those written in the file's own directory, and those written in a
-        directory that does not hold exactly one readable file of the name (there the
-        path, or the top directory, decides); not those written in another directory
-        with its own file of the name, which resolve to it (every client's handsets
-        and its ``phonebook.xml``)."""
-        found: dict[tuple[str, str, str], None] = {}
+        of them, with the referring configuration's own MAC: those written in the file's
+        own directory, and those written in a directory that does not hold exactly one
+        readable file of the name (there the path, or the top directory, decides); not
+        those written in another directory with its own file of the name, which resolve
+        to it (every client's handsets and its ``phonebook.xml``)."""
+        found: dict[tuple[str, str, str, str | None], None] = {}
+        columns = (
+            "SELECT r.relpath, r.name, r.target, f.mac FROM refs r JOIN files f USING (relpath)"
+        )
         for name in sorted({name for _mac, name, _config in facts.values()}):
             query = (
-                "SELECT relpath, name, target FROM refs WHERE name = ? AND directory NOT IN"
+                f"{columns} WHERE r.name = ? AND r.directory NOT IN"  # noqa: S608 - fixed text
                 " (SELECT directory FROM files WHERE name = ? AND NOT unreadable"
                 " GROUP BY directory HAVING count(*) = 1)"
             )
             found.update(dict.fromkeys(connection.execute(query, (name, name))))
         for relpath, (_mac, name, _config) in sorted(facts.items()):
-            query = "SELECT relpath, name, target FROM refs WHERE name = ? AND directory = ?"
+            query = f"{columns} WHERE r.name = ? AND r.directory = ?"
             found.update(
                 dict.fromkeys(connection.execute(query, (name, parent_directory(relpath))))
             )

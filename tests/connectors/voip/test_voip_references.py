@@ -164,14 +164,14 @@ def test_a_client_phonebook_joins_that_clients_handsets_only(tmp_path: Path) -> 
         "acme/001565aa0002-phonebook.xml",
         "acme/001565aa0002.cfg",
     }
-    # Jan is in acme's phonebook (which a delta handset loads by the URL's path) and in
-    # gamma's personal phonebooks
+    # Jan is in acme's phonebook (which a delta handset also loads, by the URL's path:
+    # its directory has no phonebook.xml) and in gamma's personal phonebooks; two of
+    # the phonebook's three handsets settle that it has no owner
     wanted, _names = stored.candidates([Identifier("phone", "+31612345671")])
     assert wanted == {
         "acme/phonebook.xml",
         "acme/001565aa0001.cfg",
         "acme/001565aa0002.cfg",
-        "delta/001565bb0001.cfg",  # its directory has no phonebook.xml: the URL's path
         "gamma/001565aa0005-phonebook.xml",
         "gamma/001565aa0005.cfg",
         "gamma/001565aa0006-phonebook.xml",
@@ -185,6 +185,56 @@ def test_a_client_phonebook_joins_that_clients_handsets_only(tmp_path: Path) -> 
         "beta/phonebook.xml",
         "beta/001565aa0004.cfg",
     }
+
+
+def _one_client(root: Path, handsets: int, *, with_mac: bool = True) -> Path:
+    """One client whose ``handsets`` all load its ``phonebook.xml`` (configurations named
+    by their MAC, or ``with_mac=False``: named by the extension, no MAC anywhere)."""
+    directory = root / "provisioning" / "big"
+    directory.mkdir(parents=True)
+    entries = [(f"Person {n}", f"06200{n:05d}") for n in range(handsets)]
+    (directory / "phonebook.xml").write_text(_phonebook(entries))
+    for n in range(handsets):
+        name = f"001565ff{n:04x}.cfg" if with_mac else f"phone{300 + n}.cfg"
+        url = "http://prov.example/big/phonebook.xml"
+        (directory / name).write_text(_yealink("", f"Person {n}", 300 + n, url))
+    return directory.parent
+
+
+def test_a_phonebook_loaded_by_many_handsets_is_read_with_two_of_them(tmp_path: Path) -> None:
+    """Whose a phonebook is depends on how many handsets load it: two with different
+    MACs settle that it is nobody's, so a client of many handsets costs two reads, not
+    one per handset; the records are a full pass's."""
+    directory = _one_client(tmp_path, 30)
+    indexed = _connector(tmp_path, directory, "indexed", index_cache=str(tmp_path / "cache"))
+    indexed.build_index()
+    stored = indexed.file_index()
+    assert stored is not None
+    wanted, _names = stored.candidates([Identifier("phone", "+31620000007")])
+    assert wanted == {"big/phonebook.xml", "big/001565ff0000.cfg", "big/001565ff0001.cfg"}
+    # the handset of one of them: its phonebook is read whole, and two others decide
+    wanted, _names = stored.candidates([Identifier("extension", "big/307")])
+    assert wanted == {
+        "big/001565ff0007.cfg",
+        "big/phonebook.xml",
+        "big/001565ff0000.cfg",
+        "big/001565ff0001.cfg",
+    }
+    plain = _connector(tmp_path, directory, "plain", index=False)
+    for identifier in (Identifier("phone", "+31620000007"), Identifier("extension", "big/307")):
+        assert _shape(indexed.scan([identifier]))[0] == _shape(plain.scan([identifier]))[0]
+
+
+def test_handsets_without_a_mac_are_all_read_as_owners(tmp_path: Path) -> None:
+    """Configurations without a MAC are not known to be different handsets before they
+    are read: every one that loads the phonebook is read."""
+    directory = _one_client(tmp_path, 5, with_mac=False)
+    indexed = _connector(tmp_path, directory, "indexed", index_cache=str(tmp_path / "cache"))
+    indexed.build_index()
+    stored = indexed.file_index()
+    assert stored is not None
+    wanted, _names = stored.candidates([Identifier("phone", "+31620000003")])
+    assert wanted == {"big/phonebook.xml", *(f"big/phone{300 + n}.cfg" for n in range(5))}
 
 
 def _random_directory(root: Path, seed: int) -> Path:
@@ -229,7 +279,44 @@ def _random_directory(root: Path, seed: int) -> Path:
                     _phonebook([(f"Contact {n[-3:]}", n) for n in picked])
                 )
             (directory / client / f"{address}.cfg").write_text(config)
+    _polycom_and_shared_loaders(directory, clients, numbers, chosen)
     return directory
+
+
+def _polycom_and_shared_loaders(
+    directory: Path, clients: list[str], numbers: list[str], chosen: random.Random
+) -> None:
+    """What decides a phonebook's owner beside MAC-named handsets: a configuration
+    without a MAC that loads the client's phonebook (a handset of its own), and Polycom
+    masters whose parts (``CONFIG_FILES``) are their own or shared by the client's
+    masters, each with a directory named by its MAC."""
+    mac = 0
+    for position, client in enumerate(clients):
+        if chosen.random() < 0.4:
+            (directory / client / "common.cfg").write_text(
+                _yealink("", f"Reception {client}", 600 + position,
+                         f"http://prov.example/{client}/phonebook.xml")
+            )  # fmt: skip
+        for _ in range(chosen.randint(0, 3)):
+            mac += 1
+            address = f"001565ee{mac:04x}"
+            parts = chosen.choice(
+                [[f"phone{mac}.cfg"], ["common-reg.cfg"], [f"phone{mac}.cfg", "common-reg.cfg"]]
+            )
+            (directory / client / f"{address}-master.cfg").write_text(
+                f'<APPLICATION CONFIG_FILES="{", ".join(parts)}"/>'
+            )
+            (directory / client / f"phone{mac}.cfg").write_text(
+                f'<polycomConfig reg.1.address="{700 + mac}"/>'
+            )
+            (directory / client / "common-reg.cfg").write_text(
+                f'<polycomConfig reg.1.address="{800 + position}"/>'
+            )
+            picked = chosen.sample(numbers, 2)
+            items = "".join(f"<item><fn>Contact</fn><ct>{n}</ct></item>" for n in picked)
+            (directory / client / f"{address}-directory.xml").write_text(
+                f"<directory><item_list>{items}</item_list></directory>"
+            )
 
 
 @pytest.mark.parametrize("seed", range(6))
