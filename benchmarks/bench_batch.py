@@ -120,7 +120,8 @@ def singles(
         result = search(request, sources)
         case = work / "cases" / row["request_id"]
         write_case(result, case, force=True)
-        export_package(case, out=work / "packages", force=True)
+        # as the batch does: undecided matches stay out (a batch has no review step)
+        export_package(case, out=work / "packages", force=True, allow_undecided=True)
         seconds.append(time.perf_counter() - started)
         hits[row["request_id"]] = comparable(result.hits)
         print(

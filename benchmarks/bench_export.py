@@ -128,7 +128,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             out = work / f"out-{fmt}"
 
             def export(fmt: str = fmt, out: Path = out) -> None:
-                export_package(case_path, kind=args.kind, formats=[fmt], out=out, force=True)
+                export_package(
+                    case_path,
+                    kind=args.kind,
+                    formats=[fmt],
+                    out=out,
+                    force=True,
+                    allow_undecided=True,  # the synthetic case's possible matches stay out
+                )
 
             bare_dir = work / f"bare-{fmt}"
             bare_dir.mkdir()

@@ -299,6 +299,9 @@ def _write(
             controller=request.controller,
             force=True,
             client_instruction=spec.client_instruction,
+            # a batch has no review step: undecided matches stay out, the export log
+            # counts them (README, Known limits)
+            allow_undecided=True,
         ).path
         checksum = sha256_file(package / MANIFEST)
         # a row with a rejected identifier is never marked done: a rerun reports it again

@@ -28,8 +28,11 @@ from discover.policy import Decision
 from discover.register import default_register
 from exporters.tables import iso_datetime
 
-#: the client's instruction that lets client records into a test package
-EVERY = {"controller": "all", "client_instruction": "TEST-INSTRUCTION-1"}
+#: the possible matches of the demo and synthetic cases stay out undecided, as
+#: ``discover export --allow-undecided`` leaves them
+UNDECIDED_OUT = {"allow_undecided": True}
+#: every controller's part, on the client's instruction that lets client records in
+EVERY = {"controller": "all", "client_instruction": "TEST-INSTRUCTION-1", **UNDECIDED_OUT}
 
 FieldRef = tuple[str, str, str, str]  # source, location, record_key, field
 RecordRef = tuple[str, str, str]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import pyzipper
-from package_checks import assert_absent
+from package_checks import UNDECIDED_OUT, assert_absent
 from support.synthetic_case import SECRET_PREFIX
 
 from discover.errors import ExportError
@@ -20,7 +20,11 @@ PASSPHRASE = "correct horse battery staple"
 
 def test_encrypted_package_holds_only_the_archive(synthetic_case: Path, tmp_path: Path) -> None:
     result = export_package(
-        synthetic_case, formats=["json", "csv", "xlsx"], out=tmp_path, passphrase=PASSPHRASE
+        synthetic_case,
+        formats=["json", "csv", "xlsx"],
+        out=tmp_path,
+        passphrase=PASSPHRASE,
+        **UNDECIDED_OUT,
     )
     package = result.path
     archive = package / f"{package.name}.zip"
@@ -46,7 +50,7 @@ def test_encrypted_package_holds_only_the_archive(synthetic_case: Path, tmp_path
 
 def test_wrong_passphrase_opens_nothing(synthetic_case: Path, tmp_path: Path) -> None:
     package = export_package(
-        synthetic_case, formats=["json"], out=tmp_path, passphrase=PASSPHRASE
+        synthetic_case, formats=["json"], out=tmp_path, passphrase=PASSPHRASE, **UNDECIDED_OUT
     ).path
     with pytest.raises(RuntimeError), pyzipper.AESZipFile(package / f"{package.name}.zip") as z:
         z.setpassword(b"not the passphrase at all")
@@ -55,7 +59,9 @@ def test_wrong_passphrase_opens_nothing(synthetic_case: Path, tmp_path: Path) ->
 
 def test_short_passphrases_are_refused(synthetic_case: Path, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="at least 12"):
-        export_package(synthetic_case, formats=["json"], out=tmp_path, passphrase="short")
+        export_package(
+            synthetic_case, formats=["json"], out=tmp_path, passphrase="short", **UNDECIDED_OUT
+        )
     assert not any(p.name.endswith("-access") for p in tmp_path.iterdir())
     with pytest.raises(ExportError):
         check_passphrase("x" * 11)

@@ -209,6 +209,7 @@ def test_controller_split(demo_case: Path, tmp_path: Path, controller: str) -> N
         formats=ALL,
         out=tmp_path,
         controller=controller,  # type: ignore[arg-type]
+        allow_undecided=True,
         **extra,  # type: ignore[arg-type]
     )
     assert result.path.name.endswith(f"-access-{controller}")
@@ -229,7 +230,7 @@ def test_controller_split(demo_case: Path, tmp_path: Path, controller: str) -> N
 
 
 def test_default_package_names_each_client_as_controller(demo_case: Path, tmp_path: Path) -> None:
-    result = export_package(demo_case, formats=["json"], out=tmp_path)
+    result = export_package(demo_case, formats=["json"], out=tmp_path, allow_undecided=True)
     document = json.loads((result.path / "access.json").read_text(encoding="utf-8"))
     assert document["controller_scope"] == "provider"
     names = {c["controller_name"] for s in document["data"] for c in s["categories"]}
@@ -275,19 +276,23 @@ def test_a_confirmed_namesake_is_filed_under_its_own_client(
 def test_existing_package_is_never_overwritten_without_force(
     demo_case: Path, tmp_path: Path
 ) -> None:
-    first = export_package(demo_case, formats=["json"], out=tmp_path).path
+    first = export_package(demo_case, formats=["json"], out=tmp_path, allow_undecided=True).path
     before = (first / "manifest.json").read_bytes()
     with pytest.raises(ExportError, match="--force"):
-        export_package(demo_case, formats=["json", "csv"], out=tmp_path)
+        export_package(demo_case, formats=["json", "csv"], out=tmp_path, allow_undecided=True)
     assert (first / "manifest.json").read_bytes() == before
-    second = export_package(demo_case, formats=["json", "csv"], out=tmp_path, force=True).path
+    second = export_package(
+        demo_case, formats=["json", "csv"], out=tmp_path, force=True, allow_undecided=True
+    ).path
     assert second == first and verify_package(second) == []
     assert (second / "csv" / "metadata.json").is_file()
     assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no staging left over
 
 
 def test_files_are_private(demo_case: Path, tmp_path: Path) -> None:
-    package = export_package(demo_case, formats=ALL, kind="portability", out=tmp_path).path
+    package = export_package(
+        demo_case, formats=ALL, kind="portability", out=tmp_path, allow_undecided=True
+    ).path
     for path in [package, *package.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"

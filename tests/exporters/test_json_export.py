@@ -29,7 +29,9 @@ def _validate_with_jsonschema(document: object, name: str) -> None:
 def test_documents_validate_against_the_published_schemas(
     demo_case: Path, tmp_path: Path, kind: str, schema: str
 ) -> None:
-    package = export_package(demo_case, kind=kind, formats=["json", "csv"], out=tmp_path).path  # type: ignore[arg-type]
+    package = export_package(
+        demo_case, kind=kind, formats=["json", "csv"], out=tmp_path, allow_undecided=True
+    ).path  # type: ignore[arg-type]
     document = json.loads((package / f"{kind}.json").read_text(encoding="utf-8"))
     _validate_with_jsonschema(document, schema)
     sidecar = json.loads((package / "csv" / "metadata.json").read_text(encoding="utf-8"))
@@ -48,8 +50,12 @@ def test_both_schemas_describe_the_request_alike() -> None:
 
 
 def test_key_order_is_stable(demo_case: Path, tmp_path: Path) -> None:
-    first = export_package(demo_case, formats=["json"], out=tmp_path / "a").path
-    second = export_package(demo_case, formats=["json"], out=tmp_path / "b").path
+    first = export_package(
+        demo_case, formats=["json"], out=tmp_path / "a", allow_undecided=True
+    ).path
+    second = export_package(
+        demo_case, formats=["json"], out=tmp_path / "b", allow_undecided=True
+    ).path
     one = json.loads((first / "access.json").read_text(encoding="utf-8"))
     two = json.loads((second / "access.json").read_text(encoding="utf-8"))
     one.pop("generated_at")
@@ -71,12 +77,21 @@ def test_key_order_is_stable(demo_case: Path, tmp_path: Path) -> None:
 def test_english_on_request_dutch_by_default(demo_case: Path, tmp_path: Path) -> None:
     nl = json.loads(
         (
-            export_package(demo_case, formats=["json"], out=tmp_path / "nl").path / "access.json"
+            export_package(
+                demo_case, formats=["json"], out=tmp_path / "nl", allow_undecided=True
+            ).path
+            / "access.json"
         ).read_text(encoding="utf-8")
     )
     en = json.loads(
         (
-            export_package(demo_case, formats=["json"], language="en", out=tmp_path / "en").path
+            export_package(
+                demo_case,
+                formats=["json"],
+                language="en",
+                out=tmp_path / "en",
+                allow_undecided=True,
+            ).path
             / "access.json"
         ).read_text(encoding="utf-8")
     )
@@ -94,7 +109,9 @@ def test_english_on_request_dutch_by_default(demo_case: Path, tmp_path: Path) ->
 
 
 def test_portability_json_keeps_stable_names(demo_case: Path, tmp_path: Path) -> None:
-    package = export_package(demo_case, kind="portability", formats=["json"], out=tmp_path).path
+    package = export_package(
+        demo_case, kind="portability", formats=["json"], out=tmp_path, allow_undecided=True
+    ).path
     document = json.loads((package / "portability.json").read_text(encoding="utf-8"))
     assert set(document) == set(load_schema(PORTABILITY)["properties"]) - {"csv"}
     for dataset in document["datasets"]:
@@ -106,7 +123,9 @@ def test_portability_json_keeps_stable_names(demo_case: Path, tmp_path: Path) ->
 
 
 def test_a_document_that_breaks_the_schema_is_refused(demo_case: Path, tmp_path: Path) -> None:
-    package = export_package(demo_case, kind="portability", formats=["json"], out=tmp_path).path
+    package = export_package(
+        demo_case, kind="portability", formats=["json"], out=tmp_path, allow_undecided=True
+    ).path
     document = json.loads((package / "portability.json").read_text(encoding="utf-8"))
     validate(document, PORTABILITY, what="portability.json")
     document["format_version"] = 2
@@ -140,7 +159,9 @@ def test_a_partial_request_validates_and_names_the_rejected_identifier(
         {"type": "phone", "value": "06-123 45", "reason": "not a valid phone number"}
     ]
     write_json(case / "summary.json", summary)
-    package = export_package(case, kind=kind, formats=["json"], out=tmp_path / "out").path  # type: ignore[arg-type]
+    package = export_package(
+        case, kind=kind, formats=["json"], out=tmp_path / "out", allow_undecided=True
+    ).path  # type: ignore[arg-type]
     document = json.loads((package / f"{kind}.json").read_text(encoding="utf-8"))
     _validate_with_jsonschema(document, schema)
     assert document["request"]["identifiers_rejected"] == [

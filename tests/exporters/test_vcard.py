@@ -133,7 +133,9 @@ def test_uids_are_stable_across_exports(contacts_case: Path, tmp_path: Path) -> 
 
 
 def test_no_vcard_without_phonebook_contacts(demo_case: Path, tmp_path: Path) -> None:
-    result = export_package(demo_case, kind="access", formats=["json"], out=tmp_path)
+    result = export_package(
+        demo_case, kind="access", formats=["json"], out=tmp_path, allow_undecided=True
+    )
     assert not (result.path / "contacts.vcf").exists()  # access packages: JSON/CSV/XLSX only
 
 

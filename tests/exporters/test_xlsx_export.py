@@ -82,7 +82,7 @@ def _open(path: Path) -> openpyxl.Workbook:
 
 
 def test_cover_and_layout(demo_case: Path, tmp_path: Path) -> None:
-    package = export_package(demo_case, formats=["xlsx"], out=tmp_path).path
+    package = export_package(demo_case, formats=["xlsx"], out=tmp_path, allow_undecided=True).path
     book = _open(package / "access.xlsx")
     cover = book.worksheets[0]
     assert cover.title == "Voorblad"
@@ -204,7 +204,9 @@ def test_libreoffice_converts_it_to_a_pdf_with_content(
         server_missing("LibreOffice", "soffice is not installed (Debian: libreoffice-calc)")
     if not shutil.which("pdftoppm"):
         server_missing("pdftoppm", "poppler-utils is not installed")
-    package = export_package(demo_case, kind=kind, formats=["xlsx"], out=tmp_path / "p").path  # type: ignore[arg-type]
+    package = export_package(
+        demo_case, kind=kind, formats=["xlsx"], out=tmp_path / "p", allow_undecided=True
+    ).path  # type: ignore[arg-type]
     assert openpyxl.load_workbook(package / f"{kind}.xlsx", read_only=True).sheetnames
     work = tmp_path / "lo"
     work.mkdir()

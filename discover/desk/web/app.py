@@ -584,6 +584,9 @@ async def export_run(request: Request) -> Response:
                 formats=formats,
                 language=language,
                 controller=controller,  # type: ignore[arg-type]
+                # the console has always left undecided matches out (its review page
+                # decides them one by one); the export log counts them
+                allow_undecided=True,
                 force=True,
             )
         )
