@@ -251,7 +251,7 @@ def export_package(
     passphrase: str | None = None,
     vcard_version: VCardVersion = "3.0",
     client_instruction: str | None = None,
-    allow_undecided: bool = True,
+    allow_undecided: bool = False,
     exported_by: str | None = None,
     extension: dict[str, Any] | None = None,
 ) -> ExportResult:
@@ -261,10 +261,12 @@ def export_package(
     organisation whose data the provider holds as its processor, with the categories
     and whom to address. The clients' records go out with ``controller`` ``client``
     or ``all``; ``client_instruction`` (the client's instruction, which the CLI
-    requires for those) is recorded in the export log. ``allow_undecided=False`` refuses a case
-    with possible matches nobody decided on (the CLI's default). ``exported_by`` and
-    ``extension`` (Art. 12(3): ``months`` 1 or 2 and a ``reason``) go into the log;
-    the extension also into the package.
+    requires for those) is recorded in the export log. A case with possible matches
+    nobody decided on is refused (:class:`UndecidedMatches`) unless ``allow_undecided``,
+    which leaves them out and is recorded in the log: a package never silently lacks
+    records nobody chose to leave out. ``exported_by`` and ``extension`` (Art. 12(3):
+    ``months`` 1 or 2 and a ``reason``) go into the log; the extension also into the
+    package.
     """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]

@@ -29,7 +29,7 @@ from discover.register import default_register
 from exporters.tables import iso_datetime
 
 #: the possible matches of the demo and synthetic cases stay out undecided, as
-#: ``discover export --allow-undecided`` leaves them
+#: ``discover export --allow-undecided`` leaves them (the library refuses otherwise)
 UNDECIDED_OUT = {"allow_undecided": True}
 #: every controller's part, on the client's instruction that lets client records in
 EVERY = {"controller": "all", "client_instruction": "TEST-INSTRUCTION-1", **UNDECIDED_OUT}
