@@ -78,6 +78,33 @@ class UndecidedMatches(ExportError):
         )
 
 
+#: controller scopes whose packages hold data the provider processes for its clients
+CLIENT_SCOPES: tuple[str, ...] = ("client", "all")
+
+
+class MissingClientInstruction(ExportError):
+    """Client records asked for without the client's instruction to hand them out."""
+
+    def __init__(self, controller: str) -> None:
+        self.controller = controller
+        super().__init__(
+            f"controller {controller!r} puts out data the provider processes on behalf of "
+            "client organisations (as their processor, Art. 28 GDPR), which goes out only on "
+            "the client's instruction: give its reference (--client-instruction REF)"
+        )
+
+
+def needs_client_instruction(controller: str, client_instruction: str | None) -> bool:
+    """Whether an export in ``controller`` scope lacks the client's instruction it needs."""
+    return controller in CLIENT_SCOPES and not (client_instruction or "").strip()
+
+
+def require_client_instruction(controller: str, client_instruction: str | None) -> None:
+    """Refuse client records without the client's instruction (every caller, one rule)."""
+    if needs_client_instruction(controller, client_instruction):
+        raise MissingClientInstruction(controller)
+
+
 MAX_EXTENSION_MONTHS = 2
 ATTACHMENTS_DIR = "files"
 MAX_ATTACHMENT = 200 * 1024 * 1024
@@ -260,13 +287,13 @@ def export_package(
     The default package holds the provider's own data in full and names every client
     organisation whose data the provider holds as its processor, with the categories
     and whom to address. The clients' records go out with ``controller`` ``client``
-    or ``all``; ``client_instruction`` (the client's instruction, which the CLI
-    requires for those) is recorded in the export log. A case with possible matches
-    nobody decided on is refused (:class:`UndecidedMatches`) unless ``allow_undecided``,
-    which leaves them out and is recorded in the log: a package never silently lacks
-    records nobody chose to leave out. ``exported_by`` and ``extension`` (Art. 12(3):
-    ``months`` 1 or 2 and a ``reason``) go into the log; the extension also into the
-    package.
+    or ``all``, and only with ``client_instruction`` (the client's instruction,
+    recorded in the export log): without it they are refused
+    (:class:`MissingClientInstruction`). A case with possible matches nobody decided on
+    is refused (:class:`UndecidedMatches`) unless ``allow_undecided``, which leaves them
+    out and is recorded in the log: a package never silently lacks records nobody
+    chose to leave out. ``exported_by`` and ``extension`` (Art. 12(3): ``months`` 1 or
+    2 and a ``reason``) go into the log; the extension also into the package.
     """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -276,6 +303,7 @@ def export_package(
         raise ExportError(f"unknown kind {kind!r}; expected access or portability")
     if controller not in ("provider", "client", "all"):
         raise ExportError(f"unknown controller {controller!r}; expected provider, client or all")
+    require_client_instruction(controller, client_instruction)
     check_extension(extension)
     register = register or default_register()
     case = read_case(case_path)

@@ -28,6 +28,7 @@ from discover.config import read_document
 from discover.errors import ExportError
 from discover.register import default_register
 from discover.sources import load_sources
+from exporters.export import needs_client_instruction
 
 Executor = Literal["local", "celery"]
 #: Subjects per shard unless told otherwise. Every shard pays a full pass over each
@@ -70,9 +71,9 @@ def check_client_instruction(items: list[BatchItem], instruction: str | None) ->
     ``discover export``, a batch puts them out only on the client's instruction, and
     the whole batch is refused before anything is searched or written.
     """
-    if (instruction or "").strip():
-        return
-    asking = [item for item in items if item.request.controller in ("client", "all")]
+    asking = [
+        item for item in items if needs_client_instruction(item.request.controller, instruction)
+    ]
     if not asking:
         return
     named = ", ".join(

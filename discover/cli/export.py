@@ -190,11 +190,10 @@ def export(
     when the case is incomplete (a source failed): the package says so; exit 2 for
     undecided matches, a missing client instruction or a bad deadline extension.
     """
-    if controller in ("client", "all") and not (client_instruction or "").strip():
-        raise ExportError(
-            f"--controller {controller} puts out data the provider processes on behalf of "
-            "client organisations: give the client's instruction with --client-instruction REF"
-        )
+    # the library's rule, checked before a passphrase is asked for or generated
+    from exporters.export import require_client_instruction
+
+    require_client_instruction(controller, client_instruction)
     if extension_reason and extend_deadline is None:
         raise ExportError("--extension-reason needs --extend-deadline MONTHS (1 or 2)")
     extension = (

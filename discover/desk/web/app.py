@@ -565,6 +565,7 @@ async def export_run(request: Request) -> Response:
     formats = [f for f in form.getlist("format") if f in FORMATS]
     language = str(form.get("language", ""))
     controller = str(form.get("controller", ""))
+    client_instruction = str(form.get("client_instruction", "")).strip() or None
     problems = []
     if kind not in SEARCH_KINDS:
         problems.append("choose access or portability")
@@ -584,6 +585,7 @@ async def export_run(request: Request) -> Response:
                 formats=formats,
                 language=language,
                 controller=controller,  # type: ignore[arg-type]
+                client_instruction=client_instruction,
                 # the console has always left undecided matches out (its review page
                 # decides them one by one); the export log counts them
                 allow_undecided=True,

@@ -200,6 +200,7 @@ def test_whole_flow_keeps_personal_data_out_of_urls_titles_and_audit(app, desk) 
             "format": ["json", "csv"],
             "language": "en",
             "controller": "all",
+            "client_instruction": "ACME-2026-17",
         },
     )
     assert exported.status_code == 303
@@ -225,6 +226,37 @@ def test_whole_flow_keeps_personal_data_out_of_urls_titles_and_audit(app, desk) 
     record = desk.get("REQ-DEMO-0001")
     assert record.status == "exported"
     assert desk.verify_audit().ok
+
+
+def test_console_export_puts_client_records_out_only_on_the_clients_instruction(
+    app, desk, demo_data: Path
+) -> None:
+    from exporters.export import load_export_log
+
+    browser, token = log_in(app, OFFICER)
+    form = {
+        "csrf_token": token,
+        "kind": "access",
+        "format": ["json"],
+        "language": "en",
+        "controller": "all",
+    }
+    case = demo_data / "case"
+    logged = len(load_export_log(case))
+    refused = browser.post("/requests/REQ-DEMO-0001/export", data=form)
+    assert refused.status_code == 400
+    assert "client&#39;s instruction" in refused.text or "client's instruction" in refused.text
+    assert len(load_export_log(case)) == logged
+    done = browser.post(
+        "/requests/REQ-DEMO-0001/export", data={**form, "client_instruction": " ACME-2026-17 "}
+    )
+    assert done.status_code == 303, done.text[:300]
+    entry = load_export_log(case)[-1]
+    assert entry["controller_scope"] == "all" and entry["client_instruction"] == "ACME-2026-17"
+    # the console leaves undecided matches out, as it always did, and the log says so
+    assert entry["pending_review"] > 0 and entry["allow_undecided"] is True
+    page = browser.get("/requests/REQ-DEMO-0001/export").text
+    assert 'name="client_instruction"' in page
 
 
 def test_download_is_a_zip_with_the_manifest(app, desk, tmp_path: Path) -> None:

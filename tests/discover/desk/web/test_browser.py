@@ -188,6 +188,7 @@ def test_officer_answers_a_request_in_the_browser(
         _check_page(page, artefacts, "10-export")
         page.get_by_label("xlsx").check()
         page.get_by_label("Language").select_option("en")
+        page.get_by_label("Client's instruction").fill("ACME-2026-17")
         page.get_by_role("button", name="Write the package").click()
         assert "package written" in page.get_by_role("status").inner_text()
         _check_page(page, artefacts, "11-request-exported")
