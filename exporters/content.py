@@ -10,10 +10,9 @@ Texts come from ``exporters/texts/*.yaml`` (Dutch and English), never from code.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,6 +22,7 @@ import pyarrow as pa
 import yaml
 
 from discover.case import Case
+from discover.desk.dates import add_months, first_deadline
 from discover.policy import ControllerScope, PackageKind, Selection
 from discover.register import Register
 from exporters.tables import RecordType, display_names, e164, iso_datetime
@@ -49,12 +49,6 @@ def labels() -> dict[str, Any]:
 
 def label(key: str, language: str) -> str:
     return str(labels()["labels"][key][language])
-
-
-def one_month_later(day: date) -> date:
-    """The Art. 12(3) deadline: one month after receipt (end of month if shorter)."""
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:
@@ -171,7 +165,7 @@ def request_record(
     if shown is not None:
         sources = [s for s in sources if s.get("name") in shown]
     raw = list(request.raw_identifiers) or [(i.type, i.value) for i in request.identifiers]
-    deadline = one_month_later(request.received)
+    deadline = first_deadline(request.received)
     record: dict[str, Any] = {
         "request_id": request.request_id,
         "kind": kind,
@@ -202,9 +196,8 @@ def request_record(
     }
     if extension:
         months = int(extension["months"])
-        extended = deadline
-        for _ in range(months):
-            extended = one_month_later(extended)
+        # counted from the first deadline, as the register counts it (whole months)
+        extended = add_months(deadline, months)
         record["deadline_extended"] = {
             "deadline": extended.isoformat(),
             "months": months,

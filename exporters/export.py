@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from discover.case import Case, read_case
 from discover.config import read_document
+from discover.desk.dates import MAX_EXTENSION_MONTHS
 from discover.errors import CaseError, ConfigError, ExportError
 from discover.files import FILE_MODE, write_json
 from discover.policy import ControllerScope, PackageKind, Selection, select_hits
@@ -105,7 +106,6 @@ def require_client_instruction(controller: str, client_instruction: str | None) 
         raise MissingClientInstruction(controller)
 
 
-MAX_EXTENSION_MONTHS = 2
 ATTACHMENTS_DIR = "files"
 MAX_ATTACHMENT = 200 * 1024 * 1024
 

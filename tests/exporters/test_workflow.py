@@ -9,10 +9,11 @@ from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
+from support.resealed import reseal
 
 from discover.case import read_case
 from discover.cli import cli
-from exporters.content import one_month_later
+from discover.desk.dates import add_months, first_deadline
 from exporters.export import load_export_log
 
 
@@ -95,12 +96,39 @@ def test_the_deadline_extension_is_shown_in_the_package(
     package = next((tmp_path / "out").iterdir())
     document = json.loads((package / "access.json").read_text(encoding="utf-8"))
     received = date.fromisoformat(document["request"]["received"])
-    extended = one_month_later(one_month_later(one_month_later(received)))
+    extended = add_months(first_deadline(received), 2)
     assert document["request"]["deadline_extended"]["deadline"] == extended.isoformat()
     assert reason in document["request"]["deadline_extended"]["text"]
     assert "art. 12 lid 3 AVG" in document["request"]["deadline_extended"]["text"]
     assert extended.isoformat() in (package / "letter.html").read_text(encoding="utf-8")
     assert load_export_log(case)[-1]["deadline_extension"] == {"months": 2, "reason": reason}
+
+
+def test_an_extended_deadline_is_the_registers_at_a_months_end(
+    demo_case: Path, fresh_case: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    """Received 30 December: due 30 January, extended by two months to 30 March (the
+    register's count), not to 28 March (one month at a time, clamped in February)."""
+    case = fresh_case(demo_case)
+    request = json.loads((case / "request.json").read_text(encoding="utf-8"))
+    request["received"] = "2026-12-30"
+    (case / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    reseal(case)
+    result = _export(
+        case,
+        tmp_path / "out",
+        "--allow-undecided",
+        "--extend-deadline",
+        "2",
+        "--extension-reason",
+        "many systems",
+    )
+    assert result.exit_code == 0, result.output
+    package = next((tmp_path / "out").iterdir())
+    document = json.loads((package / "access.json").read_text(encoding="utf-8"))
+    assert document["request"]["deadline"] == "2027-01-30"
+    assert document["request"]["deadline_extended"]["deadline"] == "2027-03-30"
+    assert add_months(first_deadline(date(2026, 12, 30)), 2) == date(2027, 3, 30)
 
 
 def test_console_and_cover_flag_a_category_missing_from_the_statement(
