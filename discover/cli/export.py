@@ -125,7 +125,10 @@ def _check_case_writable(case_dir: Path) -> None:
     type=click.IntRange(1, 2),
     default=None,
     metavar="MONTHS",
-    help="Extend the one-month deadline by 1 or 2 months (Art. 12(3) GDPR); needs a reason.",
+    help=(
+        "Extend the one-month deadline by 1 or 2 months (Art. 12(3) GDPR); needs a reason. "
+        "Recorded in the register too when it holds the request (once, as `requests extend`)."
+    ),
 )
 @click.option(
     "--extension-reason",
@@ -186,9 +189,11 @@ def export(
     """Write an access or portability package from CASE_DIR.
 
     Possible matches must be decided first with `discover review` (or left out with
-    --allow-undecided); secrets never leave; other people's data is redacted. Exit 1
-    when the case is incomplete (a source failed): the package says so; exit 2 for
-    undecided matches, a missing client instruction or a bad deadline extension.
+    --allow-undecided); secrets never leave; other people's data is redacted. When the
+    register holds the case's request, its deadline extension goes into the package,
+    and --extend-deadline is recorded there first. Exit 1 when the case is incomplete
+    (a source failed): the package says so; exit 2 for undecided matches, a missing
+    client instruction, a bad deadline extension or one other than the register's.
     """
     # the library's rule, checked before a passphrase is asked for or generated
     from exporters.export import require_client_instruction
@@ -204,6 +209,14 @@ def export(
     _check_case_writable(case_dir)
     ctx.meta[WRITING] = out or case_dir / "packages"
     passphrase = _passphrase(encrypt, passphrase_env)
+    exporter = exported_by or default_exporter()
+    from discover.desk.extensions import agreed_extension
+
+    # one extension per request: the register's goes into the package, the export's
+    # into the register (first), and two different ones are refused
+    agreed = agreed_extension(case_dir, extension, actor=exporter)
+    if agreed.note:
+        console().print(escape(agreed.note))
     from exporters import export_package  # loaded when a package is written, not for --help
 
     result = export_package(
@@ -218,8 +231,8 @@ def export(
         vcard_version=vcard_version,  # type: ignore[arg-type]
         client_instruction=client_instruction,
         allow_undecided=allow_undecided,
-        exported_by=exported_by or default_exporter(),
-        extension=extension,
+        exported_by=exporter,
+        extension=agreed.extension,
     )
     from discover.desk.hooks import exported  # the register, when it knows the request
 

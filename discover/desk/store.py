@@ -85,6 +85,13 @@ class RequestRecord:
         return urgency(self.deadline, today or date.today(), closed=self.closed)
 
     @property
+    def extension(self) -> dict[str, Any] | None:
+        """The Art. 12(3) extension as a package carries it (months, reason), if any."""
+        if not self.extension_months:
+            return None
+        return {"months": self.extension_months, "reason": self.extension_reason or ""}
+
+    @property
     def searchable(self) -> bool:
         return self.kind in SEARCH_KINDS
 
