@@ -586,6 +586,7 @@ async def export_run(request: Request) -> Response:
                 language=language,
                 controller=controller,  # type: ignore[arg-type]
                 client_instruction=client_instruction,
+                extension=record.extension,  # the register's, extended on the request page
                 # the console has always left undecided matches out (its review page
                 # decides them one by one); the export log counts them
                 allow_undecided=True,

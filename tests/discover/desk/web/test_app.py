@@ -259,6 +259,43 @@ def test_console_export_puts_client_records_out_only_on_the_clients_instruction(
     assert 'name="client_instruction"' in page
 
 
+def test_console_export_carries_the_registers_deadline_extension(app, desk) -> None:
+    import json
+    from datetime import date
+
+    browser, token = log_in(app, OFFICER)
+    extended = browser.post(
+        "/requests/REQ-DEMO-0001/extend",
+        data={
+            "csrf_token": token,
+            "months": "2",
+            "reason": "many systems",
+            "told": date.today().isoformat(),
+        },
+    )
+    assert extended.status_code == 303, extended.text[:300]
+    exported = browser.post(
+        "/requests/REQ-DEMO-0001/export",
+        data={
+            "csrf_token": token,
+            "kind": "access",
+            "format": ["json"],
+            "language": "en",
+            "controller": "provider",
+        },
+    )
+    assert exported.status_code == 303, exported.text[:300]
+    package = Path(desk.links("REQ-DEMO-0001", "package")[-1].path)
+    document = json.loads((package / "access.json").read_text(encoding="utf-8"))
+    shown = document["request"]["deadline_extended"]
+    record = desk.get("REQ-DEMO-0001")
+    assert (shown["deadline"], shown["months"], shown["reason"]) == (
+        record.deadline.isoformat(),
+        2,
+        "many systems",
+    )
+
+
 def test_download_is_a_zip_with_the_manifest(app, desk, tmp_path: Path) -> None:
     import io
     import json
