@@ -188,6 +188,9 @@ def test_officer_answers_a_request_in_the_browser(
         _check_page(page, artefacts, "10-export")
         page.get_by_label("xlsx").check()
         page.get_by_label("Language").select_option("en")
+        # the scope is the provider's own by default; all needs the client's instruction
+        assert page.get_by_label("Controller scope").input_value() == "provider"
+        page.get_by_label("Controller scope").select_option("all")
         page.get_by_label("Client's instruction").fill("ACME-2026-17")
         page.get_by_role("button", name="Write the package").click()
         assert "package written" in page.get_by_role("status").inner_text()
