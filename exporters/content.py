@@ -22,7 +22,7 @@ import pyarrow as pa
 import yaml
 
 from discover.case import Case
-from discover.desk.dates import add_months, first_deadline
+from discover.deadlines import add_months, first_deadline
 from discover.policy import ControllerScope, PackageKind, Selection
 from discover.register import Register
 from exporters.tables import RecordType, display_names, e164, iso_datetime

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from discover.case import Case, read_case
 from discover.config import read_document
-from discover.desk.dates import MAX_EXTENSION_MONTHS
+from discover.deadlines import MAX_EXTENSION_MONTHS
 from discover.errors import CaseError, ConfigError, ExportError
 from discover.files import FILE_MODE, write_json
 from discover.policy import ControllerScope, PackageKind, Selection, select_hits

@@ -20,8 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from discover.deadlines import MAX_EXTENSION_MONTHS, add_months, first_deadline, urgency
 from discover.desk import audit
-from discover.desk.dates import MAX_EXTENSION_MONTHS, add_months, first_deadline, urgency
 from discover.desk.location import (
     DB_ENV,
     STORE_FILE,

@@ -13,7 +13,7 @@ from support.resealed import reseal
 
 from discover.case import read_case
 from discover.cli import cli
-from discover.desk.dates import add_months, first_deadline
+from discover.deadlines import add_months, first_deadline
 from exporters.export import load_export_log
 
 

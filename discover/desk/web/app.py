@@ -28,7 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from discover.desk.dates import DUE_SOON_DAYS
+from discover.deadlines import DUE_SOON_DAYS
 from discover.desk.hooks import search_detail
 from discover.desk.intake import new_request, parse_date
 from discover.desk.passwords import password_matches

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from discover.cli import cli
 from discover.cli.requests import KIND_CHOICES, METHOD_CHOICES
-from discover.desk.dates import add_months
+from discover.deadlines import add_months
 from discover.desk.schema import KINDS, VERIFICATION_METHODS
 
 

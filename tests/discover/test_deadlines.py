@@ -1,6 +1,6 @@
 from datetime import date
 
-from discover.desk.dates import add_months, first_deadline, urgency
+from discover.deadlines import add_months, first_deadline, urgency
 
 
 def test_one_month_ends_on_the_same_day_or_the_end_of_a_shorter_month() -> None:
