@@ -11,7 +11,7 @@ first named. ``discover --help`` imports this package and none of them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from discover.errors import (
     CaseError,
@@ -22,6 +22,7 @@ from discover.errors import (
     InvalidIdentifier,
     SourceError,
 )
+from discover.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from discover.identifiers import Identifier, normalise
@@ -48,20 +49,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """The rest of the public surface, imported when first named."""
-    if name in ("Identifier", "normalise"):
-        from discover import identifiers as module
-    elif name in ("Request", "build_request", "load_request"):
-        from discover import request as module
-    elif name == "load_sources":
-        from discover import sources as module
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(
+    globals(),
+    {
+        "discover.identifiers": ("Identifier", "normalise"),
+        "discover.request": ("Request", "build_request", "load_request"),
+        "discover.sources": ("load_sources",),
+    },
+)

@@ -15,7 +15,9 @@ package, and that module must set polars's allocator before anything loads polar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from discover.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from discover.batch.requests import (
@@ -38,22 +40,16 @@ __all__ = [
     "run_batch",
 ]
 
-_REQUESTS = frozenset({"BatchInput", "BatchItem", "InvalidRow", "RequestDefaults", "read_requests"})
-_RUNNER = frozenset({"BatchOptions", "plan_shards", "run_batch"})
-
-
-def __getattr__(name: str) -> Any:
-    """The public names, imported from their module when first named."""
-    if name in _REQUESTS:
-        from discover.batch import requests as module
-    elif name in _RUNNER:
-        from discover.batch import runner as module
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(
+    globals(),
+    {
+        "discover.batch.requests": (
+            "BatchInput",
+            "BatchItem",
+            "InvalidRow",
+            "RequestDefaults",
+            "read_requests",
+        ),
+        "discover.batch.runner": ("BatchOptions", "plan_shards", "run_batch"),
+    },
+)
