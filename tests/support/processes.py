@@ -1,8 +1,11 @@
-"""Child processes in tests: whether one was reaped, whether one still runs."""
+"""Child processes in tests: whether one was reaped, whether one still runs, what one
+prints without a request register."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -22,3 +25,18 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def output_without_a_register(program: str, cwd: Path) -> str:
+    """What ``python -c program`` prints, run in ``cwd`` with no request register set
+    up (``DISCOVER_DESK_DB`` and ``DISCOVER_DATA`` left out of its environment)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCOVER_DESK_DB", "DISCOVER_DATA")}
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout

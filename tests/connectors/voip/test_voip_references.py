@@ -10,7 +10,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from test_voip_store import _assert_same, _connector, _identifiers, _shape
 
+from connectors.voip.connector import VoipConnector
 from connectors.voip.references import Resolver, names_of
+from connectors.voip.store import FileIndex
 from discover.identifiers import Identifier
 
 
@@ -146,12 +148,18 @@ def test_a_reference_that_fits_several_files_is_named_and_not_followed(tmp_path:
         assert len(result.records) == 1  # the handset, without a phonebook of its own
 
 
-def test_a_client_phonebook_joins_that_clients_handsets_only(tmp_path: Path) -> None:
-    directory = _client_phonebooks(tmp_path)
+def _built(tmp_path: Path, directory: Path) -> tuple[VoipConnector, FileIndex]:
+    """A connector on ``directory`` with its index built, and the index."""
     indexed = _connector(tmp_path, directory, "indexed", index_cache=str(tmp_path / "cache"))
     indexed.build_index()
     stored = indexed.file_index()
     assert stored is not None
+    return indexed, stored
+
+
+def test_a_client_phonebook_joins_that_clients_handsets_only(tmp_path: Path) -> None:
+    directory = _client_phonebooks(tmp_path)
+    _indexed, stored = _built(tmp_path, directory)
     # Piet is in beta's phonebook and in acme's personal phonebooks: those and their
     # owners are read, not the owners' other phonebooks nor anything else of acme's
     wanted, _names = stored.candidates([Identifier("phone", "+31612345673")])
@@ -206,10 +214,7 @@ def test_a_phonebook_loaded_by_many_handsets_is_read_with_two_of_them(tmp_path: 
     MACs settle that it is nobody's, so a client of many handsets costs two reads, not
     one per handset; the records are a full pass's."""
     directory = _one_client(tmp_path, 30)
-    indexed = _connector(tmp_path, directory, "indexed", index_cache=str(tmp_path / "cache"))
-    indexed.build_index()
-    stored = indexed.file_index()
-    assert stored is not None
+    indexed, stored = _built(tmp_path, directory)
     wanted, _names = stored.candidates([Identifier("phone", "+31620000007")])
     assert wanted == {"big/phonebook.xml", "big/001565ff0000.cfg", "big/001565ff0001.cfg"}
     # the handset of one of them: its phonebook is read whole, and two others decide
@@ -229,10 +234,7 @@ def test_handsets_without_a_mac_are_all_read_as_owners(tmp_path: Path) -> None:
     """Configurations without a MAC are not known to be different handsets before they
     are read: every one that loads the phonebook is read."""
     directory = _one_client(tmp_path, 5, with_mac=False)
-    indexed = _connector(tmp_path, directory, "indexed", index_cache=str(tmp_path / "cache"))
-    indexed.build_index()
-    stored = indexed.file_index()
-    assert stored is not None
+    _indexed, stored = _built(tmp_path, directory)
     wanted, _names = stored.candidates([Identifier("phone", "+31620000003")])
     assert wanted == {"big/phonebook.xml", *(f"big/phone{300 + n}.cfg" for n in range(5))}
 

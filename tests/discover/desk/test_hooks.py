@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from support.processes import output_without_a_register
 
 from discover.cli import cli
 from discover.desk.store import Desk
@@ -112,13 +110,4 @@ def test_without_a_register_nothing_is_loaded_for_it(tmp_path: Path) -> None:
         "assert hooks.searched('REQ-1', Path('.'), {}) is False\n"
         "print('discover.desk.store' in sys.modules, 'sqlalchemy' in sys.modules)"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCOVER_DESK_DB", "DISCOVER_DATA")}
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.split() == ["False", "False"]
+    assert output_without_a_register(program, tmp_path).split() == ["False", "False"]
