@@ -43,6 +43,7 @@ from discover.engine import SearchResult, open_connectors, search_many
 from discover.errors import DiscoverError
 from discover.identifiers import Identifier
 from discover.register import default_register
+from discover.request import Request
 from discover.sources import load_sources
 from exporters import export_package
 from exporters.package import MANIFEST, sha256_file
@@ -146,6 +147,24 @@ def read_summary(layout: Layout, request_id: str) -> dict[str, Any] | None:
         return json.loads((layout.case(request_id) / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def rejected_reasons(request: Request) -> list[str]:
+    """A row's identifiers that could not be read, as its report line names them."""
+    return [f"rejected {r.describe()}" for r in request.rejected]
+
+
+def search_gaps(summary: dict[str, Any]) -> list[str]:
+    """Why a written case's search is incomplete: its failed and truncated sources.
+
+    Read from the case summary rather than the search result, so that the report line
+    of a request can be rebuilt from the output directory alone and says the same as
+    when it was written.
+    """
+    sources = summary.get("sources", [])
+    failed = [f"{s['name']}: {s.get('error')}" for s in sources if s.get("status") == "failed"]
+    truncated = [f"{s['name']}: results truncated" for s in sources if s.get("truncated")]
+    return failed + truncated
 
 
 class CountingConnector:
@@ -274,19 +293,17 @@ def _write(
         summary = write_case(result, layout.case(rid), force=True)
         # an identifier the row gave that could not be read: the others were searched,
         # the package is written and names it, and the row stays incomplete
-        rejected = [f"rejected {r.describe()}" for r in request.rejected]
-        if any(s.failed or s.truncated for s in result.sources):
+        rejected = rejected_reasons(request)
+        gaps = search_gaps(summary)
+        if gaps:
             # A package from an earlier, different request of this id no longer fits.
             if previous and previous.get("package"):
                 remove_package(layout.root / previous["package"])
-            failed = [f"{s.name}: {s.error}" for s in result.failed_sources]
-            truncated = [s.name for s in result.sources if s.truncated]
-            reasons = rejected + failed + [f"{name}: results truncated" for name in truncated]
             return outcome(
                 item,
                 spec.index,
                 "incomplete",
-                error="; ".join(reasons) or "incomplete search",
+                error="; ".join(rejected + gaps),
                 layout=layout,
                 summary=summary,
             )
