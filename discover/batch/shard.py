@@ -158,8 +158,8 @@ def search_gaps(summary: dict[str, Any]) -> list[str]:
     """Why a written case's search is incomplete: its failed and truncated sources.
 
     Read from the case summary rather than the search result, so that the report line
-    of a request can be rebuilt from the output directory alone and says the same as
-    when it was written.
+    of a request can be rebuilt from the output directory alone (see
+    :mod:`discover.batch.salvage`) and says the same as when it was written.
     """
     sources = summary.get("sources", [])
     failed = [f"{s['name']}: {s.get('error')}" for s in sources if s.get("status") == "failed"]
@@ -356,10 +356,12 @@ def run_shard(
 
     Progress events (dicts with an ``event`` key): ``scan_started`` and ``scan``
     (per source scan: identifiers, records, rows, seconds, ok) and ``request`` (one
-    request written: its status). With ``final_attempt=False`` a transient source
-    failure raises :class:`TransientShardFailure` before anything is written, so the
-    caller can retry the shard; on the final attempt the failure is written down and
-    the requests are reported ``incomplete``.
+    request finished: its line in the requests file and its status; a shard that
+    breaks off later keeps the requests it finished, see :mod:`discover.batch.salvage`).
+    With ``final_attempt=False`` a transient source failure raises
+    :class:`TransientShardFailure` before anything is written, so the caller can retry
+    the shard; on the final attempt the failure is written down and the requests are
+    reported ``incomplete``.
     """
     layout = Layout(Path(spec.out))
     layout.prepare()
@@ -386,14 +388,23 @@ def run_shard(
             package_sha256=done.package_sha256,
         )
 
+    def announce(line: dict[str, Any]) -> None:
+        if progress:
+            progress(
+                {
+                    "event": "request",
+                    "shard": spec.index,
+                    "line": line["line"],
+                    "status": line["status"],
+                }
+            )
+
     def report(line: dict[str, Any]) -> None:
         results[line["line"]] = line
-        if progress:
-            progress({"event": "request", "shard": spec.index, "status": line["status"]})
+        announce(line)
 
     for line in results.values():
-        if progress:
-            progress({"event": "request", "shard": spec.index, "status": line["status"]})
+        announce(line)
     if items:
         try:
             searched = _search(spec, items, progress)
