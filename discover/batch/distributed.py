@@ -2,9 +2,11 @@
 
 The coordinator (the ``discover batch`` process) needs no worker code of its own: it
 publishes tasks by name and polls their state in the result backend. Workers
-publish their progress as task state (``PROGRESS`` with per-source counters); the
-coordinator turns the differences into the same events the local executor sends, so
-the progress bars look the same.
+publish their progress as task state (``PROGRESS`` with per-source counters, the
+requests finished per status and their lines in the requests file); the coordinator
+turns the differences into the same events the local executor sends, so the progress
+bars look the same. A shard whose task fails, or gives no result in time, keeps the
+requests its worker had finished (:mod:`discover.batch.salvage`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from celery import Celery
 from celery.result import AsyncResult
 
 from discover.batch.broker import TASK_NAME, CelerySettings
-from discover.batch.shard import ProgressSink, ShardSpec, outcome
+from discover.batch.salvage import ended_shard_lines, progress_correction
+from discover.batch.shard import ProgressSink, ShardSpec
 from discover.batch.tasks import make_app
 from discover.errors import DiscoverError
 
@@ -38,7 +41,10 @@ class _Follower:
     def __init__(self, spec: ShardSpec) -> None:
         self.spec = spec
         self.sources: dict[str, dict[str, int]] = {}
+        #: requests counted in progress events so far, per status
         self.requests: dict[str, int] = {}
+        #: the requests the worker reported finished: line in the requests file → status
+        self.finished: dict[int, str] = {}
         self.attempt = 0
 
     def update(self, meta: dict[str, Any], progress: ProgressSink) -> None:
@@ -62,6 +68,9 @@ class _Follower:
                     }
                 )
                 self.sources[name] = {key: max(seen[key], counts.get(key, 0)) for key in seen}
+        for status, lines in meta.get("finished", {}).items():
+            for line in lines:
+                self.finished[line] = status
         self.report_requests(meta.get("requests", {}), progress)
 
     def report_requests(self, counts: dict[str, int], progress: ProgressSink) -> None:
@@ -130,7 +139,7 @@ def run_celery(
                 for task_id, follower in followers.items():
                     app.control.revoke(task_id)
                     error = f"{TIMEOUT_ERROR} {timeout:.0f} s (the shard may still be running)"
-                    lines.extend(_finish(follower, _failed(follower.spec, error), sink))
+                    lines.extend(_finish(follower, _ended(follower, error), sink))
                 break
             time.sleep(poll)
     finally:
@@ -162,19 +171,22 @@ def _follow(
         return _finish(follower, info, progress)
     elif state == "FAILURE":
         error = f"shard {follower.spec.index} failed on the worker: {info!r}"
-        return _finish(follower, _failed(follower.spec, error), progress)
+        return _finish(follower, _ended(follower, error), progress)
     return None
 
 
-def _failed(spec: ShardSpec, error: str) -> list[dict[str, Any]]:
-    return [outcome(item, spec.index, "failed", error=error) for item in spec.items]
+def _ended(follower: _Follower, error: str) -> list[dict[str, Any]]:
+    """A shard without its report: what its worker finished stays, the rest failed."""
+    return ended_shard_lines(follower.spec, follower.finished, error)
 
 
 def _finish(
     follower: _Follower, shard_lines: list[dict[str, Any]], progress: ProgressSink
 ) -> list[dict[str, Any]]:
-    counts: dict[str, int] = {}
-    for line in shard_lines:
-        counts[line["status"]] = counts.get(line["status"], 0) + 1
-    follower.report_requests(counts, progress)
+    """Bring the shard's requests counted so far to its report's counts."""
+    correction = progress_correction(follower.requests, shard_lines)
+    if correction:
+        progress({"event": "requests", "counts": correction})
+        for status, count in correction.items():
+            follower.requests[status] = follower.requests.get(status, 0) + count
     return shard_lines

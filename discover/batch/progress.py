@@ -97,7 +97,10 @@ class BatchProgress:
         if kind == "request":
             self.statuses[event.get("status", "done")] += 1
             self._progress.update(self._requests, advance=1, description=self._describe())
-        elif kind == "requests":  # several at once (from a remote worker's counters)
+        elif kind == "requests":
+            # several at once: a remote worker's counters, or the correction that brings
+            # a shard which broke off to its report's counts (negative for a status
+            # counted more often than the report gives it)
             for status, count in event.get("counts", {}).items():
                 self.statuses[status] += count
             advance = sum(event.get("counts", {}).values())

@@ -60,6 +60,9 @@ class _StateSink:
         self.task = task
         self.sources: dict[str, dict[str, int]] = {}
         self.requests: Counter[str] = Counter()
+        #: lines (in the requests file) of the requests finished, per status: if the
+        #: task fails later, the coordinator keeps them (request lines, no identifiers)
+        self.finished: dict[str, list[int]] = {}
         self.attempt = attempt
         self.last = 0.0
 
@@ -74,7 +77,10 @@ class _StateSink:
             counts["rows"] += event.get("rows", 0)
             counts["scans"] += 1
         elif kind == "request":
-            self.requests[event.get("status", "done")] += 1
+            status = event.get("status", "done")
+            self.requests[status] += 1
+            if "line" in event:
+                self.finished.setdefault(status, []).append(event["line"])
         else:
             return
         now = time.monotonic()
@@ -91,6 +97,7 @@ class _StateSink:
                 "attempt": self.attempt,
                 "sources": self.sources,
                 "requests": dict(self.requests),
+                "finished": self.finished,
             },
         )
 
