@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from discover.clients import ClientDirectory, read_clients
 from discover.config import place, read_document, shipped_path, validate
 from discover.errors import ConfigError
 
@@ -128,6 +129,8 @@ class SourcesConfig:
     path: Path
     sources: tuple[SourceConfig, ...]
     settings: Settings
+    #: the ``clients:`` block: whom a record's client field or place names
+    clients: ClientDirectory = field(default_factory=ClientDirectory)
 
 
 def read_secrets_file(path: Path, *, file: str) -> dict[str, str]:
@@ -249,12 +252,11 @@ def resolve_mapping_path(raw: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def _client_contact(document: Mapping[str, Any], client: str | None) -> dict[str, str] | None:
-    """The ``clients:`` entry of a source's client (address, privacy contact), if any."""
+def _client_contact(clients: ClientDirectory, client: str | None) -> dict[str, str] | None:
+    """The contact details of a source's client (address, privacy contact), if any."""
     if not client:
         return None
-    entry = (document.get("clients") or {}).get(client)
-    return {str(k): str(v) for k, v in entry.items()} if entry else None
+    return dict(clients.contacts.get(client, {})) or None
 
 
 def load_sources(
@@ -273,6 +275,7 @@ def load_sources(
         secrets_path = resolve_mapping_path(document["secrets_file"], base_dir)
         variables.update(read_secrets_file(secrets_path, file=file))
     variables.update(os.environ if environ is None else environ)
+    clients = read_clients(document.get("clients"), file=file)
 
     names: set[str] = set()
     sources: list[SourceConfig] = []
@@ -307,7 +310,7 @@ def load_sources(
                 mapping_path=mapping_path,
                 connection=connection,
                 client=raw.get("client"),
-                client_contact=_client_contact(document, raw.get("client")),
+                client_contact=_client_contact(clients, raw.get("client")),
                 description=raw.get("description"),
                 file=file,
                 base_dir=base_dir,
@@ -327,4 +330,4 @@ def load_sources(
     if "role_mailboxes" in raw_settings:
         raw_settings["role_mailboxes"] = tuple(m.lower() for m in raw_settings["role_mailboxes"])
     settings = Settings(**raw_settings)
-    return SourcesConfig(path=path, sources=tuple(sources), settings=settings)
+    return SourcesConfig(path=path, sources=tuple(sources), settings=settings, clients=clients)
