@@ -94,6 +94,9 @@ class Record:
     entity: str = "person"
     third_party: bool = False
     recorded_at: datetime | None = None
+    #: what the record's place says of its client (a provisioning directory's client
+    #: folder), matched by the engine against the sources file's clients; None: nothing
+    client: str | None = None
 
     @property
     def ref(self) -> tuple[str, str]:

@@ -62,6 +62,9 @@ class FieldSpec:
     #: the field holds a file reference: the directory it is relative to (itself
     #: relative to the sources file; ``${VAR}`` and ``${VAR:-default}`` allowed)
     file_base: str | None = None
+    #: the field names the client organisation the record is held for (a name, a
+    #: customer number), looked up among the sources file's ``clients:``
+    client: bool = False
 
     @property
     def expandable(self) -> bool:
@@ -100,6 +103,10 @@ def field_spec(
     category = raw.get("category", default_category)
     check_category(category, register, file=file, where=f"{where}.category")
     secret_kind = _secret_kind(raw.get("secret", False), file=file, where=f"{where}.secret")
+    if raw.get("client") and secret_kind is not None:
+        raise ConfigError(
+            file, f"{where}.client", "a secret is never read: it cannot name a client"
+        )
     origin = raw.get("origin")
     if origin is not None and origin not in ORIGINS:
         raise ConfigError(file, f"{where}.origin", f"expected one of {', '.join(ORIGINS)}")
@@ -116,6 +123,7 @@ def field_spec(
         recorded_at=bool(raw.get("recorded_at", False)),
         label=raw.get("label"),
         organisation=bool(raw.get("organisation", False)),
+        client=bool(raw.get("client", False)),
     )
 
 

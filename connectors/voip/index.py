@@ -110,6 +110,7 @@ class Index:
                 links=list(links),
                 entity="person",
                 third_party=True,
+                client=self.records[n].client,
             )
             for n in numbers
         ]
@@ -255,6 +256,15 @@ class IndexBuilder:
 
     # -- scopes -------------------------------------------------------------------
 
+    def client_of(self, relpath: str) -> str | None:
+        """The folder naming a file's client (the mapping's ``client`` level), as
+        written; None without one, or for a file above that level."""
+        level = self.mapping.client_level
+        if level is None:
+            return None
+        folders = relpath.split("/")[:-1]
+        return folders[level - 1] if len(folders) >= level else None
+
     def scope_of(self, relpath: str) -> str | None:
         """The client scope of a file: its directory at the mapping's level, or the source's."""
         if relpath not in self._scopes:
@@ -359,7 +369,13 @@ class IndexBuilder:
         ]
         if not any(f.spec.searchable and f.value is not WITHHELD for f in fields):
             return 0  # a shared file with no account and no MAC: nothing to find
-        record = Record(location=config.relpath, key=key, fields=fields, entity="person")
+        record = Record(
+            location=config.relpath,
+            key=key,
+            fields=fields,
+            entity="person",
+            client=self.client_of(config.relpath),
+        )
         handset.records.append(self._add(record))
         self.index.rows += 1
         return 1
@@ -446,12 +462,13 @@ class IndexBuilder:
         token = hashlib.sha256(phonebook.relpath.encode("utf-8")).hexdigest()[:12]
         found_at = f"{scope}/phonebook-{token}" if scope else f"phonebook-{token}"
         first = len(self.index.records)
+        client = self.client_of(phonebook.relpath)
         for number, entry in enumerate(phonebook.entries, start=1):
             fields = self._entry_fields(entry, phonebook.relpath)
             if not fields:
                 continue
             self.index.rows += 1
-            record = Record(location=found_at, key=f"entry {number}", fields=fields)
+            record = Record(location=found_at, key=f"entry {number}", fields=fields, client=client)
             self._add(record)
         numbers = range(first, len(self.index.records))
         if owner is None or not numbers:

@@ -161,6 +161,8 @@ class VoipMapping:
     formats: tuple[Format, ...]
     description: str = ""
     identifier_types: frozenset[str] = field(default=frozenset())
+    #: the directory level whose name is a file's client (None: the place names none)
+    client_level: int | None = None
 
     def format(self, name: str) -> Format:
         return next(f for f in self.formats if f.name == name)
@@ -362,6 +364,7 @@ def parse_voip_mapping(document: dict[str, Any], *, register: Register, file: st
     except LookupError:
         raise ConfigError(file, "files.encoding", f"{encoding!r} is not a known encoding") from None
     scope = document.get("scope", {})
+    client = document.get("client")
     identifier_types = frozenset(
         rule.spec.identifier
         for rules in (handset_fields, contact_fields)
@@ -383,4 +386,5 @@ def parse_voip_mapping(document: dict[str, Any], *, register: Register, file: st
         formats=tuple(formats[name] for name in order),
         description=document.get("description", ""),
         identifier_types=identifier_types,
+        client_level=int(client.get("level", 1)) if client is not None else None,
     )

@@ -225,6 +225,21 @@ def test_secret_cannot_be_an_identifier(tmp_path: Path) -> None:
     assert "a secret column cannot also be searched as an identifier" in error.message
 
 
+def test_a_secret_cannot_name_a_client(tmp_path: Path) -> None:
+    document = crm()
+    document["tables"]["internet_lines"]["columns"]["pppoe_password"]["client"] = True
+    error = failure(tmp_path, document)
+    assert error.place == "tables.internet_lines.columns.pppoe_password.client"
+    assert "cannot name a client" in error.message
+
+
+def test_client_must_be_a_boolean(tmp_path: Path) -> None:
+    document = crm()
+    document["tables"]["contacts"]["columns"]["organisation_id"]["client"] = "yes"
+    error = failure(tmp_path, document)
+    assert error.place == "tables.contacts.columns.organisation_id.client"
+
+
 def test_no_credentials_in_a_mapping(tmp_path: Path) -> None:
     document = crm()
     document["connection"] = {"url": "postgresql://crm:hunter2@db/crm"}
