@@ -62,7 +62,8 @@ from connectors.base import (
     normalised_text,
 )
 from connectors.heap import builds_running
-from discover.errors import SourceError, kind_label
+from discover.clients import ClientDirectory
+from discover.errors import SourceError, kind_label, shown_value
 from discover.hit_values import MATCH_KINDS, embedded_image, render_value
 from discover.holders import Verdict, judge
 from discover.identifiers import Identifier, read_imsi_database_ahead
@@ -154,6 +155,8 @@ class SearchResult:
     stopped: list[dict[str, Any]] = field(default_factory=list)
     #: places of stored identifier values no rule could read
     unreadable: list[str] = field(default_factory=list)
+    #: the client organisations the hits name: name -> name and contact details
+    clients: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def failed_sources(self) -> list[SourceStatus]:
@@ -172,6 +175,7 @@ class SearchResult:
             "stopped_identifiers": list(self.stopped),
             "rejected_identifiers": [r.to_document() for r in self.request.rejected],
             "unreadable_values": len(self.unreadable),
+            "clients": {name: dict(self.clients[name]) for name in sorted(self.clients)},
         }
 
 
@@ -346,7 +350,9 @@ def search_many(
             ready()
         if any(_takes(connector, "imsi") for connector in connectors):
             read_imsi_database_ahead()
-        return _Rounds(requests, connectors, sources.settings, register, progress).run()
+        return _Rounds(
+            requests, connectors, sources.settings, register, progress, sources.clients
+        ).run()
     finally:
         if own_connectors:
             for connector in connectors:
@@ -420,6 +426,7 @@ class _Rounds:
         settings: Settings,
         register: Register,
         progress: ProgressCallback | None,
+        clients: ClientDirectory | None = None,
     ) -> None:
         self.subjects = [_Subject(request) for request in requests]
         self.connectors = list(connectors)
@@ -429,6 +436,8 @@ class _Rounds:
         self.statuses = {
             c.name: SourceStatus(c.name, c.kind, client=_client_of(c)) for c in self.connectors
         }
+        #: whom a record's client field or place names (the sources file's clients)
+        self.clients = clients or ClientDirectory()
         self.checked: set[str] = set()
         #: the judgement on each identifier searched, the same for every subject
         self.verdicts: dict[Identifier, Verdict | None] = {}
@@ -915,6 +924,7 @@ class _Rounds:
         from discover.hits import hits_table  # may be loading already: load_hits_ahead
 
         rows = list(self._hit_rows(subject))
+        named = sorted({row["client"] for row in rows if row["client"]})
         return SearchResult(
             request=subject.request,
             hits=hits_table(rows),
@@ -928,7 +938,16 @@ class _Rounds:
                 for identifier, verdict in sorted(subject.stops.items())
             ],
             unreadable=list(subject.unreadable),
+            clients={name: self._client_document(name) for name in named},
         )
+
+    def _client_document(self, name: str) -> dict[str, str]:
+        """A client as the case keeps it for packages: name and contact details (a
+        source's ``client:`` the ``clients:`` block lacks has its name only)."""
+        for status in self.statuses.values():
+            if status.client and status.client.get("name") == name:
+                return dict(status.client)
+        return self.clients.document(name)
 
     def _via(self, subject: _Subject, identifier: Identifier) -> str:
         """The provenance chain: given identifier -> record.field -> found identifier …"""
@@ -966,8 +985,63 @@ class _Rounds:
         config = getattr(connector, "source", None)
         return resolve_file(getattr(config, "base_dir", None), base, reference)
 
+    def _record_clients(self, subject: _Subject) -> dict[RecordRef, str | None]:
+        """Each record's client organisation, by name, or None when it has none.
+
+        A source of one client (``client:`` in the sources file) holds that client's
+        records; otherwise the values of the record's client fields and its place
+        (a provisioning directory's client folder) must name one client of the sources
+        file's ``clients:``. A value naming none, or values naming two, leave the record
+        without a client, never a guessed one; the search warns of them by source when
+        the record holds a client category (its controller is then named generically).
+        """
+        found: dict[RecordRef, str | None] = {}
+        unknown: dict[str, dict[str, int]] = defaultdict(dict)
+        conflicting: dict[str, int] = defaultdict(int)
+        for ref in sorted(subject.records, key=_ref_order):
+            source = ref[0]
+            status = self.statuses.get(source)
+            if status is not None and status.client:
+                found[ref] = status.client.get("name")
+                continue
+            record = subject.records[ref]
+            values: list[object] = [record.client] if record.client is not None else []
+            values += [
+                v.value
+                for v in record.fields
+                if v.spec.client and v.value is not None and v.value is not WITHHELD
+            ]
+            attribution = self.clients.attribute(source, values)
+            found[ref] = attribution.client
+            held_for_client = any(
+                self.register.category(v.spec.category).controller == "client"
+                for v in record.fields
+            )
+            if not held_for_client:
+                continue
+            for value in attribution.unknown:
+                unknown[source][value] = unknown[source].get(value, 0) + 1
+            if attribution.conflicting:
+                conflicting[source] += 1
+        for source, values in sorted(unknown.items()):
+            shown = ", ".join(shown_value(v, 40) for v in sorted(values)[:3])
+            more = " …" if len(values) > 3 else ""
+            subject.warnings.append(
+                f"source {source}: {sum(values.values())} record(s) of client categories "
+                f"name a client the sources file's clients do not list ({shown}{more}): "
+                "their controller is named generically; add the value to that client's "
+                "identifiers"
+            )
+        for source, count in sorted(conflicting.items()):
+            subject.warnings.append(
+                f"source {source}: {count} record(s) of client categories name two "
+                "different clients: their controller is named generically"
+            )
+        return found
+
     def _hit_rows(self, subject: _Subject) -> Iterable[dict[str, Any]]:
         classes = _classify(subject)
+        clients = self._record_clients(subject)
         context: dict[RecordRef, list[tuple[RecordRef, str]]] = defaultdict(list)
         for ref in sorted(subject.records, key=_ref_order):
             record = subject.records[ref]
@@ -984,10 +1058,11 @@ class _Rounds:
             if ref in hidden:
                 continue
             record = subject.records[ref]
-            yield from self._record_rows(subject, classes, ref, record, record, None)
+            client = clients[ref]
+            yield from self._record_rows(subject, classes, ref, record, record, None, client)
             for child, relation in context.get(ref, ()):
                 yield from self._record_rows(
-                    subject, classes, ref, record, subject.records[child], relation
+                    subject, classes, ref, record, subject.records[child], relation, client
                 )
 
     def _record_rows(
@@ -998,9 +1073,11 @@ class _Rounds:
         record: Record,
         shown: Record,
         relation: str | None,
+        client: str | None,
     ) -> Iterable[dict[str, Any]]:
         """The hits of one record, or of another person's record shown as its context
-        (``relation`` set: every field is that person's, so each one is third-party)."""
+        (``relation`` set: every field is that person's, so each one is third-party);
+        ``client`` is the record's client organisation (see :meth:`_record_clients`)."""
         source = ref[0]
         kind, root_ref, path = classes[ref]
         root = subject.records[root_ref]
@@ -1057,6 +1134,7 @@ class _Rounds:
                 else self._file(source, spec.file_base, text)
                 if spec.file_base
                 else embedded_image(value.value),
+                "client": client,
             }
 
 

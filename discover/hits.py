@@ -3,8 +3,9 @@
 Long format: one row per field value of a matched record, with where it came from
 (source, location, record key, field), why it matched (matched_on, match, via), and
 how the register says it must be treated (category, controller, legal basis,
-portable, secret, third_party). Category, identity and policy are real columns,
-never Arrow metadata, so they survive Parquet, CSV and any join.
+portable, secret, third_party), and the client organisation it is held for.
+Category, identity and policy are real columns, never Arrow metadata, so they
+survive Parquet, CSV and any join.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ HITS_SCHEMA = pa.schema(
         pa.field("label_nl", pa.string()),
         pa.field("label_en", pa.string()),
         pa.field("file", pa.string()),
+        pa.field("client", pa.string()),
     ]
 )
 HIT_COLUMNS: tuple[str, ...] = tuple(HITS_SCHEMA.names)
@@ -83,6 +85,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "label_nl",
     "label_en",
     "file",
+    "client",
 )
 
 #: What each column means; the README's hits-schema table is generated from the same words.
@@ -114,6 +117,10 @@ HIT_COLUMN_DOCS: Mapping[str, str] = {
     "label_nl": "the field's name in Dutch packages (the mapping's label)",
     "label_en": "the field's name in English packages (the mapping's label)",
     "file": "a recording's path, or a photo as a data: URI (packages hold it as a file)",
+    "client": (
+        "the client organisation the record is held for (a name from the sources file's "
+        "clients); null: not known"
+    ),
 }
 
 

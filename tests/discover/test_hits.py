@@ -80,6 +80,7 @@ def test_the_schema_has_the_agreed_columns_in_order() -> None:
         "label_nl",
         "label_en",
         "file",
+        "client",
     )
     assert set(HIT_COLUMN_DOCS) == set(HIT_COLUMNS)
     assert HITS_SCHEMA.field("observed_at").type == pa.timestamp("us", tz="UTC")

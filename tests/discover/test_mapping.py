@@ -103,6 +103,18 @@ def test_loads_the_demo_mapping(tmp_path: Path) -> None:
     assert loaded.model.tables["internet_lines"].columns["pppoe_password"].secret
     follows = {(r.from_table, r.to_table, r.follow) for r in loaded.model.relations}
     assert ("contacts", "organisations", "forward") in follows
+    # the fields that name a record's client: the organisation's name, its number elsewhere
+    clients = {
+        (table, name)
+        for table, spec in loaded.model.tables.items()
+        for name, column in spec.columns.items()
+        if column.client
+    }
+    assert clients == {
+        ("organisations", "name"),
+        ("contacts", "organisation_id"),
+        ("internet_lines", "organisation_id"),
+    }
 
 
 # -- malformed mappings ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from voip_helpers import PROVISIONING, masked
+from voip_helpers import PROVISIONING, masked, run
 
 from connectors import load_mapping
 from connectors.voip.connector import VoipConnector
@@ -83,3 +83,31 @@ def test_the_client_level_follows_the_mapping_and_a_file_above_it_has_none(
     found = _clients(tmp_path, sources)
     assert found[("hosted/acme/001565abcd01.cfg", "account 1")] == "acme"
     assert found[("hosted/spa001565abcd03.xml", "account 1")] is None  # no client folder
+
+
+def test_the_search_names_each_record_s_client_and_warns_of_an_unknown_folder(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "prov"
+    shutil.copytree(PROVISIONING / "acme", directory / "acme")
+    shutil.copytree(PROVISIONING / "bakkerij", directory / "cust-0042")  # no client lists it
+    result = run(_sources(tmp_path, directory), ("mac", "001565abcd01"), ("mac", "0004f2aa0010"))
+    clients = {
+        (h["location"], h["record_key"]): h["client"]
+        for h in result.hits.to_pylist()
+        if h["match"] != "related"
+    }
+    assert clients[("acme/001565abcd01.cfg", "account 1")] == ACME
+    assert clients[("cust-0042/0004F2AA0010.xml", "account 1")] is None
+    assert result.clients == {ACME: {"name": ACME}}
+    (warning,) = [w for w in result.warnings if "cust-0042" in w]
+    # the handset and its phonebook's entries
+    assert warning.startswith("source provisioning: 3 record(s) of client categories")
+    assert "(cust-0042)" in warning and "named generically" in warning
+
+
+def test_a_source_of_one_client_names_it_whatever_its_folders(tmp_path: Path) -> None:
+    sources = _sources(tmp_path, PROVISIONING, client=BAKKERIJ)
+    result = run(sources, ("mac", "001565abcd01"))
+    assert {h["client"] for h in result.hits.to_pylist()} == {BAKKERIJ}
+    assert not [w for w in result.warnings if "client" in w]
