@@ -92,16 +92,21 @@ BUILDERS: list[Callable[[Path], list[dict[str, Any]]]] = [
 ]
 
 
-def demo_clients() -> dict[str, dict[str, str]]:
+def demo_clients() -> dict[str, dict[str, Any]]:
     """The client organisations' contact details: packages tell the subject whom to
-    address for the data the provider processes on each client's behalf."""
+    address for the data the provider processes on each client's behalf.
+
+    Their identifiers let the sources of several clients name each record's client:
+    the provisioning folder and PBX name (``acme``), and the CRM's organisation number.
+    """
     return {
         org.name: {
             "address": f"{org.street}, {org.postcode[:4]} {org.postcode[4:]} {org.city}",
             "privacy_contact": f"privacy@{org.domain}",
             "phone": org.switchboard,
+            "identifiers": [org.key, {"source": "crm", "value": str(number)}],
         }
-        for org in ORGANISATIONS
+        for number, org in enumerate(ORGANISATIONS, start=1)
     }
 
 

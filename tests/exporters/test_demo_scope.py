@@ -179,3 +179,22 @@ def test_dates_phones_and_search_terms_read_the_same_everywhere(
     cover = [c for row in book.worksheets[0].iter_rows(values_only=True) for c in row if c]
     assert "e-mailadres: JAN.DEVRIES@ACME-LOGISTIEK.NL" in cover
     assert "naam: Jan de Vries" in cover
+
+
+def test_the_demo_s_sources_of_several_clients_name_each_record_s_client(
+    demo_case: Path,
+) -> None:
+    """The CRM by organisation, the provisioning directory by folder, the inventories by
+    their customer and PBX columns; the keyholder list and the notification logs name
+    no client, and the namesake's records are the bakery's."""
+    clients: dict[tuple[str, bool], set[str | None]] = {}
+    for hit in read_case(demo_case).hits.to_pylist():
+        if hit["controller"] == "client":
+            key = (hit["source"], hit["match"] == "possible")
+            clients.setdefault(key, set()).add(hit["client"])
+    acme, bakkerij = "Acme Logistiek B.V.", "Bakkerij De Vries"
+    for source in ("crm", "provisioning", "mobile-inventory", "voip-devices", "acme-directory"):
+        assert clients[(source, False)] == {acme}, source
+    assert clients[("provisioning", True)] == clients[("crm", True)] == {bakkerij}
+    assert clients[("alarm-keyholders", False)] == {None}
+    assert clients[("roaming-notifications", False)] == {None}
