@@ -77,12 +77,39 @@ def source_clients(case: Case) -> dict[str, dict[str, str]]:
     return found
 
 
+def case_clients(case: Case) -> dict[str, dict[str, str]]:
+    """Client name -> its name and contact details: the clients the case's hits name,
+    and each source's client (all a case written before records named their client)."""
+    found = {client["name"]: client for client in source_clients(case).values()}
+    named = case.summary.get("clients")
+    for name, entry in (named if isinstance(named, dict) else {}).items():
+        if isinstance(entry, dict):
+            found[str(name)] = {**{str(k): str(v) for k, v in entry.items()}, "name": str(name)}
+    return found
+
+
+def hit_clients(hits: pa.Table, case: Case) -> list[str | None]:
+    """The client organisation of every row of ``hits``, or None where none is known.
+
+    A hit names its record's client (a client field, its place, or its source's
+    ``client:``); a hit of a case written before hits named one takes its source's.
+    """
+    by_source = {source: client["name"] for source, client in source_clients(case).items()}
+    return [
+        client or by_source.get(source)
+        for source, client in zip(
+            hits.column("source").to_pylist(), hits.column("client").to_pylist(), strict=True
+        )
+    ]
+
+
 def controller_name(
     register: Register, who: str, client: Mapping[str, str] | None, language: str
 ) -> str:
-    """The organisation that is a record's controller: the provider, or the client its
-    source holds data for. Never the request's employer: a source of another client
-    (a namesake at another organisation) is that client's."""
+    """The organisation that is a record's controller: the provider, or the client the
+    record is held for. Never the request's employer: a record of another client (a
+    namesake at another organisation) is that client's; a record whose client is not
+    known names "the client organisation" without a name, never a guess."""
     if who == "provider":
         return register.organisation["name"]
     if client and client.get("name"):
@@ -90,21 +117,48 @@ def controller_name(
     return texts()["client_unnamed"][language]
 
 
+def _client_details(
+    clients: Mapping[str, dict[str, str]], who: str, client: str | None
+) -> dict[str, str] | None:
+    """A client-controlled record's client as packages name it (None: not known)."""
+    if who != "client" or not client:
+        return None
+    return clients.get(client) or {"name": client}
+
+
 def hit_controller_names(
     hits: pa.Table, case: Case, register: Register, language: str
 ) -> list[str]:
     """The controller's name for every row of ``hits`` (see :func:`controller_name`)."""
-    clients = source_clients(case)
-    names: dict[tuple[str, str], str] = {}
+    clients = case_clients(case)
+    names: dict[tuple[str, str | None], str] = {}
     result = []
-    for source, who in zip(
-        hits.column("source").to_pylist(), hits.column("controller").to_pylist(), strict=True
+    for who, client in zip(
+        hits.column("controller").to_pylist(), hit_clients(hits, case), strict=True
     ):
-        key = (source, who)
+        key = (who, client)
         if key not in names:
-            names[key] = controller_name(register, who, clients.get(source), language)
+            details = _client_details(clients, who, client)
+            names[key] = controller_name(register, who, details, language)
         result.append(names[key])
     return result
+
+
+def unattributed_records(hits: pa.Table, case: Case) -> int:
+    """How many records of ``hits`` hold client data whose client is not known: their
+    controller is named generically ("the client organisation")."""
+    refs = set()
+    for source, location, key, who, client in zip(
+        hits.column("source").to_pylist(),
+        hits.column("location").to_pylist(),
+        hits.column("record_key").to_pylist(),
+        hits.column("controller").to_pylist(),
+        hit_clients(hits, case),
+        strict=True,
+    ):
+        if who == "client" and not client:
+            refs.add((source, location, key))
+    return len(refs)
 
 
 def identifier_type_label(kind: str, language: str) -> str:
@@ -112,11 +166,21 @@ def identifier_type_label(kind: str, language: str) -> str:
     return str(texts()["identifier_types"].get(kind, {}).get(language, kind))
 
 
-def visible_sources(case: Case, included: Collection[str]) -> set[str]:
+def visible_sources(case: Case, included: pa.Table) -> set[str]:
     """Sources a package may name: those of no single client, and those whose client's
-    records it holds. Another client's source name reveals that client's systems."""
+    records the hits ``included`` hold (a source of that client, or a client record a
+    source of several clients names it in). Another client's source name reveals that
+    client's systems."""
     clients = source_clients(case)
-    shown_clients = {clients[s]["name"] for s in included if s in clients}
+    sources = included.column("source").to_pylist()
+    shown_clients = {clients[s]["name"] for s in set(sources) if s in clients}
+    shown_clients |= {
+        client
+        for who, client in zip(
+            included.column("controller").to_pylist(), hit_clients(included, case), strict=True
+        )
+        if who == "client" and client
+    }
     names = {str(e.get("name")) for e in case.summary.get("sources", []) if isinstance(e, dict)}
     return {n for n in names if n not in clients or clients[n]["name"] in shown_clients}
 
@@ -130,7 +194,7 @@ def scrub_via(hits: pa.Table, case: Case) -> pa.Table:
     if hits.num_rows == 0:
         return hits
     clients = source_clients(case)
-    shown = visible_sources(case, set(hits.column("source").to_pylist()))
+    shown = visible_sources(case, hits)
     hidden = {name: info["name"] for name, info in clients.items() if name not in shown}
     if not hidden:
         return hits
@@ -300,17 +364,17 @@ def controller_parts(
     provider holds for it as its processor, and the subject knows whom to address).
     """
     t = texts()
-    clients = source_clients(case)
+    clients = case_clients(case)
     organisation = register.organisation
     held: dict[tuple[str, str], set[str]] = {}
     contact_of: dict[str, dict[str, str]] = {}
-    for source, who, category in zip(
-        everything.column("source").to_pylist(),
+    for who, category, named in zip(
         everything.column("controller").to_pylist(),
         everything.column("category").to_pylist(),
+        hit_clients(everything, case),
         strict=True,
     ):
-        client = clients.get(source) if who == "client" else None
+        client = _client_details(clients, who, named)
         name = controller_name(register, who, client, language)
         held.setdefault((who, name), set()).add(category)
         if client:
@@ -624,7 +688,7 @@ class PackageContext:
         return sorted(set(self.selection.hits.column("category").to_pylist()))
 
     def shown_sources(self) -> set[str]:
-        return visible_sources(self.case, set(self.selection.hits.column("source").to_pylist()))
+        return visible_sources(self.case, self.selection.hits)
 
     def request(self, kind: PackageKind) -> dict[str, Any]:
         return request_record(
@@ -671,6 +735,21 @@ class PackageContext:
             for c in self.categories()
             if not self.register.category(c).in_statement
         ]
+
+
+def _record_clients(hits: pa.Table, case: Case) -> dict[tuple[str, str, str], str | None]:
+    """(source, location, record_key) -> the record's client (see :func:`hit_clients`)."""
+    found: dict[tuple[str, str, str], str | None] = {}
+    for source, location, key, client in zip(
+        hits.column("source").to_pylist(),
+        hits.column("location").to_pylist(),
+        hits.column("record_key").to_pylist(),
+        hit_clients(hits, case),
+        strict=True,
+    ):
+        if found.get((source, location, key)) is None:
+            found[(source, location, key)] = client
+    return found
 
 
 def _labels_of(selection: Selection, language: str) -> dict[tuple[str, str], str]:
@@ -851,7 +930,8 @@ def portability_document(
     it (the same as an access package's), so that the package stands on its own.
     """
     register, case, language = ctx.register, ctx.case, ctx.language
-    clients = source_clients(case)
+    clients = case_clients(case)
+    record_client = _record_clients(ctx.selection.hits, case)
     titles = {c: register.category(c).named(language) for c in register.categories}
     names = display_names(record_types, titles)
     datasets = []
@@ -859,19 +939,30 @@ def portability_document(
         record_types, record_type_documents(record_types, names), strict=True
     ):
         who = register.category(record_type.category).controller
-        controller = controller_name(register, who, clients.get(record_type.source), language)
+        frame = record_type.frame
+        place = (record_type.source, record_type.location)
+        controllers = [
+            controller_name(
+                register,
+                who,
+                _client_details(clients, who, record_client.get((*place, key))),
+                language,
+            )
+            for key in frame.get_column(frame.columns[0]).to_list()  # _record_key first
+        ]
         dataset: dict[str, Any] = {
             "id": described["id"],
             "title": described["title"],
             "category": described["category"],
-            "controller_name": controller,
+            # one name when every record has the same controller, else each of them
+            "controller_name": " / ".join(dict.fromkeys(controllers))
+            or controller_name(register, who, None, language),
             "source": described["source"],
             "location": described["location"],
             "columns": described["columns"],
             "rows": described["rows"],
         }
         if with_records:
-            frame = record_type.frame
             field_names = frame.columns[1:-1]  # _record_key first, _recorded_at last
             dataset["records"] = [
                 {
@@ -880,7 +971,7 @@ def portability_document(
                     "recorded_at": _iso(row[-1]),
                     "values": dict(zip(field_names, row[1:-1], strict=True)),
                 }
-                for row in frame.iter_rows()
+                for row, controller in zip(frame.iter_rows(), controllers, strict=True)
             ]
         datasets.append(dataset)
     by_location = {(r.source, r.location): r.id for r in record_types}

@@ -36,6 +36,7 @@ from exporters.content import (
     placeholders,
     portability_document,
     scrub_via,
+    unattributed_records,
 )
 from exporters.csv_export import write_csv_package
 from exporters.formats import FORMATS
@@ -65,6 +66,9 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     #: categories in the package that the privacy statement does not mention
     statement_notices: list[str] = field(default_factory=list)
+    #: records of client data in the package whose client organisation is not known:
+    #: their controller is named generically ("the client organisation")
+    unattributed_client_records: int = 0
 
 
 class UndecidedMatches(ExportError):
@@ -327,6 +331,7 @@ def export_package(
         else select_hits(case.hits, controller="all", **rules).hits  # type: ignore[arg-type]
     )
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
+    unattributed = unattributed_records(selection.hits, case)
     attachments = attachment_names(selection.hits, register, language)
     ctx = PackageContext(
         case=case,
@@ -433,6 +438,7 @@ def export_package(
             "withheld": len(selection.withheld),
             "redacted": len(selection.redacted),
             "overdue_records": selection.overdue_records,
+            "unattributed_client_records": unattributed,
             "pending_review": selection.pending_review,
             "decisions_applied": selection.decisions_applied,
             "decisions_unmatched": selection.decisions_unmatched,
@@ -453,6 +459,13 @@ def export_package(
             f"{selection.overdue_records} included record(s) are past their retention period; "
             "schedule their deletion once the request is answered (`discover review`)"
         )
+    if unattributed:
+        warnings.append(
+            f"{unattributed} included record(s) of client data name no known client "
+            'organisation: the package names their controller generically ("the client '
+            'organisation"); tell the subject which client it is, or give the sources '
+            "file's clients the identifiers these records use (see the search's warnings)"
+        )
     if selection.decisions_unmatched:
         warnings.append(
             f"{len(selection.decisions_unmatched)} review decision(s) refer to records the "
@@ -468,4 +481,5 @@ def export_package(
         contacts=contacts,
         warnings=warnings,
         statement_notices=[n["category"] for n in ctx.statement_notices()],
+        unattributed_client_records=unattributed,
     )

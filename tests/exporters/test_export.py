@@ -238,7 +238,17 @@ def test_default_package_names_each_client_as_controller(demo_case: Path, tmp_pa
     parts = {p["organisation"]: p for p in document["information"]["controller"]["parts"]}
     acme = parts["Acme Logistiek B.V."]
     assert acme["included"] is False and acme["processor"] == "Bezorgsupport"
-    assert acme["categories"] == ["managed_it.directory"]
+    # its directory, and the records the CRM, the provisioning directory and the
+    # inventories name it in: its line, its address, the subject's handset and SIM
+    assert {
+        "managed_it.directory",
+        "internet.line",
+        "general.service_address",
+        "voip.handset",
+        "mobile.sim",
+    } <= set(acme["categories"])
+    # the keyholder list names no client: its records stay with "the client organisation"
+    assert "alarm.keyholder" not in acme["categories"]
     assert "privacy@acme-logistiek.nl" in acme["statement"]
     assert "Richt uw verzoek" in acme["statement"]
     # no client's source or record leaks into the provider's package

@@ -246,8 +246,13 @@ def write_synthetic_case(
     failed_source: str | None = None,
     request: Request | None = None,
     rows: Iterable[dict[str, Any]] | None = None,
+    clients: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Write a case of about ``n_hits`` hits (or of the given hit rows); returns its summary."""
+    """Write a case of about ``n_hits`` hits (or of the given hit rows); returns its summary.
+
+    ``clients`` are the client organisations the rows' ``client`` column names, with
+    their contact details, as the search keeps them in the summary.
+    """
     register = default_register()
     request = request or synthetic_request()
     if rows is None:
@@ -269,5 +274,6 @@ def write_synthetic_case(
         warnings=[],
         started_at=NOW,
         finished_at=NOW,
+        clients=dict(clients or {}),
     )
     return write_case(result, path, force=True)
