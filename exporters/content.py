@@ -25,7 +25,7 @@ from discover.case import Case
 from discover.deadlines import add_months, first_deadline
 from discover.policy import ControllerScope, PackageKind, Selection
 from discover.register import Register
-from exporters.tables import RecordType, display_names, e164, iso_datetime
+from exporters.tables import CONTROLLER, RecordType, display_names, e164, iso_datetime
 
 FORMAT_NAME = {"access": "discover-access-package", "portability": "discover-portability-package"}
 FORMAT_VERSION = 1
@@ -941,14 +941,16 @@ def portability_document(
         who = register.category(record_type.category).controller
         frame = record_type.frame
         place = (record_type.source, record_type.location)
+        given = frame.get_column(CONTROLLER).to_list() if CONTROLLER in frame.columns else None
         controllers = [
-            controller_name(
+            (given[n] if given and given[n] else None)
+            or controller_name(
                 register,
                 who,
                 _client_details(clients, who, record_client.get((*place, key))),
                 language,
             )
-            for key in frame.get_column(frame.columns[0]).to_list()  # _record_key first
+            for n, key in enumerate(frame.get_column(frame.columns[0]).to_list())
         ]
         dataset: dict[str, Any] = {
             "id": described["id"],
@@ -963,13 +965,15 @@ def portability_document(
             "rows": described["rows"],
         }
         if with_records:
-            field_names = frame.columns[1:-1]  # _record_key first, _recorded_at last
+            # _record_key first, _controller and _recorded_at last
+            names = frame.columns
+            fields_at = [i for i in range(1, len(names) - 1) if names[i] != CONTROLLER]
             dataset["records"] = [
                 {
                     "record_key": row[0],
                     "controller_name": controller,
                     "recorded_at": _iso(row[-1]),
-                    "values": dict(zip(field_names, row[1:-1], strict=True)),
+                    "values": {names[i]: row[i] for i in fields_at},
                 }
                 for row, controller in zip(frame.iter_rows(), controllers, strict=True)
             ]

@@ -32,6 +32,7 @@ from exporters.content import (
     PackageContext,
     access_document,
     fill,
+    hit_controller_names,
     labels,
     placeholders,
     portability_document,
@@ -346,7 +347,11 @@ def export_package(
     )
     tables: list[RecordType] = []
     if "csv" in formats or "xlsx" in formats or kind == "portability":
-        tables = record_types(selection.hits, kind=kind)
+        tables = record_types(
+            selection.hits,
+            kind=kind,
+            controller_names=hit_controller_names(selection.hits, case, register, language),
+        )
     titles = {c.id: c.named(language) for c in register.categories.values()}
     target = (out or case_path / "packages") / package_name(
         case.request.request_id, kind, controller

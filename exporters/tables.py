@@ -12,10 +12,11 @@ mapping's ``label``, see :func:`headers`), and a record type is named by its
 category's title (:func:`display_names`), never by a file or record name, which may
 hold a MAC address or a person's name. A phone number column is followed by the same
 numbers in E.164 (``<name>.e164``). Record-level columns start with an underscore so
-that they never clash with a field: ``_record_key`` always, and in access packages
-``_match``, ``_via`` and ``_recorded_at`` (why the record is the subject's, and its
-own date). Values stay the text the hits hold; withheld and redacted values are null
-(empty in CSV and XLSX) and listed in the package metadata.
+that they never clash with a field: ``_record_key`` always, ``_controller`` (the
+organisation that answers for the record: the provider, or the client it is held for)
+and ``_recorded_at`` (its own date), and in access packages ``_match`` and ``_via``
+(why the record is the subject's). Values stay the text the hits hold; withheld and
+redacted values are null (empty in CSV and XLSX) and listed in the package metadata.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ RECORD_KEY = "_record_key"
 MATCH = "_match"
 VIA = "_via"
 RECORDED_AT = "_recorded_at"
+CONTROLLER = "_controller"
 E164_SUFFIX = ".e164"
 META_COLUMNS: dict[str, tuple[str, ...]] = {
-    "access": (MATCH, VIA, RECORDED_AT),
-    "portability": (RECORDED_AT,),
+    "access": (MATCH, VIA, CONTROLLER, RECORDED_AT),
+    "portability": (CONTROLLER, RECORDED_AT),
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -245,12 +247,24 @@ def e164(value: str | None) -> str | None:
 _SHEET_SAFE = re.compile(r"[\[\]:*?/\\<>|\"\x00-\x1f]+")
 
 
-def record_types(hits: pa.Table, *, kind: PackageKind) -> list[RecordType]:
-    """The included hits (after the policy) as record types, sorted by source and location."""
+def record_types(
+    hits: pa.Table, *, kind: PackageKind, controller_names: Sequence[str] | None = None
+) -> list[RecordType]:
+    """The included hits (after the policy) as record types, sorted by source and location.
+
+    ``controller_names`` is each hit's controller by name (the provider, or the client
+    its record is held for): a record's ``_controller`` is its fields' controllers,
+    one or, for a record holding both the provider's and a client's data, both.
+    """
     frame = pl.from_arrow(hits.select(list(_HIT_COLUMNS)))
     assert isinstance(frame, pl.DataFrame)
     if frame.height == 0:
         return []
+    frame = frame.with_columns(
+        pl.Series("controller_name", controller_names, dtype=pl.String)
+        if controller_names is not None
+        else pl.lit(None, pl.String).alias("controller_name")
+    )
     # Two values of one field in one record (a source may repeat an attribute) become
     # the columns "field", "field#2", ... rather than being merged or lost.
     occurrence = pl.int_range(pl.len()).over(["source", "location", "record_key", "field"])
@@ -313,6 +327,10 @@ def _record_type(source: str, location: str, part: pl.DataFrame, kind: PackageKi
         pl.col("match").first().alias(MATCH),
         pl.col("via").first().alias(VIA),
         pl.col("recorded_at").first().alias(RECORDED_AT),
+        pl.col("controller_name").drop_nulls().unique(maintain_order=True).alias(CONTROLLER),
+    )
+    record_level = record_level.with_columns(
+        pl.when(pl.col(CONTROLLER).list.len() > 0).then(pl.col(CONTROLLER).list.join(" / "))
     )
     meta = META_COLUMNS[kind]
     record_level = record_level.rename({"record_key": RECORD_KEY}).select(RECORD_KEY, *meta)

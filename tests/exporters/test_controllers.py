@@ -37,7 +37,12 @@ from discover.request import build_request
 from discover.sources import load_sources
 from exporters import export_package
 from exporters.export import load_export_log
-from tests.exporters.package_checks import EVERY, assert_absent, package_bytes
+from tests.exporters.package_checks import (
+    EVERY,
+    assert_absent,
+    package_bytes,
+    read_package_csv,
+)
 
 ALL = ["json", "csv", "xlsx"]
 GENERIC_NL = "de opdrachtgevende partij"
@@ -120,11 +125,38 @@ def test_the_csv_xlsx_and_letter_name_both_clients_with_their_categories(
         if c["category"] == "internet.line"
     }
     assert lines == {ACME: 1, BAKKERIJ: 1}
+    # each row of the line's CSV and sheet says whose it is
+    (described,) = [t for t in sidecar["record_types"] if t["location"] == "internet_lines"]
+    headers = {c["name"]: c["header"] for c in described["columns"]}
+    frame = read_package_csv(package / "csv" / described["file"])
+    rows = dict(
+        zip(
+            frame.get_column(headers["_record_key"]).to_list(),
+            frame.get_column(headers["_controller"]).to_list(),
+            strict=True,
+        )
+    )
+    assert rows == {"id=1": ACME, "id=2": BAKKERIJ}
+    # the organisation's record holds its switchboard (the provider's) and address
+    (organisations,) = [t for t in sidecar["record_types"] if t["location"] == "organisations"]
+    frame = read_package_csv(package / "csv" / organisations["file"])
+    both = [set(v.split(" / ")) for v in frame.get_column("Verwerkingsverantwoordelijke")]
+    assert sorted(both, key=sorted) == [{"Bezorgsupport", ACME}, {"Bezorgsupport", BAKKERIJ}]
     book = openpyxl.load_workbook(package / "access.xlsx", read_only=True)
     cover = "\n".join(
         str(c) for row in book.worksheets[0].iter_rows(values_only=True) for c in row if c
     )
+    sheet_rows = [
+        row
+        for sheet in book.worksheets[1:]
+        for row in sheet.iter_rows(values_only=True)
+        if row and ("SVC-0001" in row or "SVC-0002" in row)
+    ]
     book.close()
+    assert {row[0]: next(c for c in row if c in (ACME, BAKKERIJ)) for row in sheet_rows} == {
+        "id=1": ACME,
+        "id=2": BAKKERIJ,
+    }
     letter = (package / "letter.html").read_text(encoding="utf-8")
     for text in (cover, letter):
         assert ACME in text and "privacy@acme-logistiek.nl" in text

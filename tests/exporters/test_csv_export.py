@@ -11,6 +11,7 @@ from discover.case import read_case
 from discover.policy import select_hits
 from discover.register import default_register
 from exporters import export_package
+from exporters.content import hit_controller_names
 from exporters.csv_export import SEPARATOR, neutralise, text_frame
 from exporters.tables import record_types
 from tests.exporters.package_checks import EVERY, read_package_csv
@@ -20,14 +21,16 @@ def test_each_csv_loads_back_to_the_same_rows(demo_case: Path, tmp_path: Path) -
     package = export_package(demo_case, formats=["csv"], out=tmp_path, **EVERY).path
     sidecar = json.loads((package / "csv" / "metadata.json").read_text(encoding="utf-8"))
     register = default_register()
+    case = read_case(demo_case)
     hits = select_hits(
-        read_case(demo_case).hits,
+        case.hits,
         kind="access",
         controller="all",
         own_use_categories=register.own_use_categories(),
         masked_categories=register.masked_categories(),
     ).hits
-    tables = {t.id: t for t in record_types(hits, kind="access")}
+    names = hit_controller_names(hits, case, register, "nl")
+    tables = {t.id: t for t in record_types(hits, kind="access", controller_names=names)}
     assert sorted(t["id"] for t in sidecar["record_types"]) == sorted(tables)
     assert sorted(p.name for p in (package / "csv").iterdir()) == sorted(
         [t["file"] for t in sidecar["record_types"]] + ["metadata.json"]

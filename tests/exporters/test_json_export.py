@@ -116,9 +116,11 @@ def test_portability_json_keeps_stable_names(demo_case: Path, tmp_path: Path) ->
     assert set(document) == set(load_schema(PORTABILITY)["properties"]) - {"csv"}
     for dataset in document["datasets"]:
         names = [c["name"] for c in dataset["columns"]]
-        assert names[0] == "_record_key" and names[-1] == "_recorded_at"
+        assert names[0] == "_record_key" and names[-2:] == ["_controller", "_recorded_at"]
         for record in dataset["records"]:
-            assert set(record["values"]) == set(names[1:-1])
+            # the record-level columns are the record's own keys, not values
+            assert set(record["values"]) == set(names[1:-2])
+            assert record["controller_name"]
     assert {c["legal_basis"] for c in document["categories"]} <= {"contract", "consent"}
 
 
