@@ -998,13 +998,12 @@ class _Rounds:
         found: dict[RecordRef, str | None] = {}
         unknown: dict[str, dict[str, int]] = defaultdict(dict)
         conflicting: dict[str, int] = defaultdict(int)
-        for ref in sorted(subject.records, key=_ref_order):
+        for ref, record in subject.records.items():
             source = ref[0]
             status = self.statuses.get(source)
             if status is not None and status.client:
                 found[ref] = status.client.get("name")
                 continue
-            record = subject.records[ref]
             values: list[object] = [record.client] if record.client is not None else []
             values += [
                 v.value
@@ -1013,11 +1012,10 @@ class _Rounds:
             ]
             attribution = self.clients.attribute(source, values)
             found[ref] = attribution.client
-            held_for_client = any(
+            if not (attribution.unknown or attribution.conflicting) or not any(
                 self.register.category(v.spec.category).controller == "client"
                 for v in record.fields
-            )
-            if not held_for_client:
+            ):
                 continue
             for value in attribution.unknown:
                 unknown[source][value] = unknown[source].get(value, 0) + 1
