@@ -321,6 +321,7 @@ class TabularConnector(Connector):
                 return store.FileEntry(str(path), stamp, reread=True)
             warnings, truncated = self._sheet_report(item)
             stored = store.SheetEntry(ordinal, item.location, warnings, truncated, item.missing)
+            stored.decodes = item.decodes  # every byte checked as it was read just now
             try:
                 frame = self._index_sheet(item, stored)
             except FileProblem:
@@ -575,10 +576,14 @@ class TabularConnector(Connector):
         return self._cache
 
     def _sheets(
-        self, files: list[Path], cache: dict[Any, Any] | None = None
+        self,
+        files: list[Path],
+        cache: dict[Any, Any] | None = None,
+        decodes: Callable[[Path], bool] | None = None,
     ) -> Iterator[Sheet | tuple[str, FileProblem]]:
         """Every sheet of ``files``; what the readers keep goes to ``cache`` (by default
-        the connector's, kept for the search's later rounds)."""
+        the connector's, kept for the search's later rounds); ``decodes``: see
+        :func:`read_sheets`."""
         for path in files:
             yield from read_sheets(
                 path,
@@ -586,6 +591,7 @@ class TabularConnector(Connector):
                 base_dir=self.source.base_dir,
                 scope=self.scope,
                 cache=self._reader_cache() if cache is None else cache,
+                decodes=decodes,
             )
 
     def _sheet_report(self, sheet: Sheet) -> tuple[list[str], bool]:
@@ -1227,7 +1233,8 @@ class _View:
     def _open(self, item: _Stored) -> Sheet:
         slot = (str(item.path), item.entry.ordinal)
         if slot not in self.opened:
-            for ordinal, opened in enumerate(self.connector._sheets([item.path])):
+            sheets = self.connector._sheets([item.path], decodes=self._decodes)
+            for ordinal, opened in enumerate(sheets):
                 if ordinal != item.entry.ordinal:
                     continue
                 if isinstance(opened, tuple):
@@ -1238,3 +1245,15 @@ class _View:
             else:
                 raise FileProblem("the file changed while it was searched")
         return self.opened[slot]
+
+    def _decodes(self, path: Path) -> bool:
+        """Whether every byte of ``path`` was found to decode in its one-byte encoding
+        when it was indexed, and the file is still the one indexed (its stamp, as the
+        index's update compares it): its bytes are then not checked again. A file
+        changed since (even between that update and this read) is checked."""
+        entry = self.entries.get(str(path))
+        if entry is None or entry.stamp is None or not entry.sheets:
+            return False
+        if not all(sheet.decodes for sheet in entry.sheets):
+            return False
+        return store.stamp_of(path) == entry.stamp

@@ -15,7 +15,10 @@ of its first and last 64 KiB (with its size) changes. The hash catches a rewrite
 place that keeps the size and restores the modification time, as long as the change
 touches either end of the file (every byte of a file up to 128 KiB); a same-size
 change in the middle of a larger file with its modification time put back is the
-limit of what is noticed without reading the whole file on every search.
+limit of what is noticed without reading the whole file on every search. What a
+full read of the file found is valid for that stamp: that every byte of a CSV file
+in a one-byte encoding decodes (:attr:`SheetEntry.decodes`) is not checked again by a
+search of the file as stamped.
 
 The whole index is built again when what its entries depend on besides the files
 changes: the mapping, the source's scope, the code that reads files and computes keys
@@ -56,7 +59,7 @@ if TYPE_CHECKING:  # loaded where an index is built: a search does without it
 log = logging.getLogger(__name__)
 
 #: bump when what is stored changes: an index of another format is built again
-FORMAT = 2
+FORMAT = 3
 _SAMPLE = 64 * 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -138,6 +141,9 @@ class SheetEntry:
     #: the rows whose key value (the mapping's ``key``) is repeated in the sheet, so
     #: that a search reading some rows only knows; None: not known
     repeated: list[int] | None = None
+    #: a CSV file in a one-byte encoding (cp1252 …) every byte of which decoded when it
+    #: was indexed: a search of the file as stamped does not check them all again
+    decodes: bool = False
 
 
 @dataclass(slots=True)
