@@ -24,10 +24,13 @@ import gc
 import threading
 from collections.abc import Callable, Iterator
 
+from discover.time_limit import patience
+
 #: how long a build waits for another one before it goes ahead side by side: the lock
 #: saves memory and never decides a result, so a build that hangs (a file system that
 #: stopped answering, a source abandoned at its time limit) delays the others at most
-#: this long
+#: this long, and at most half the time a waiting source has left (its time limit, see
+#: :func:`discover.time_limit.patience`): that source is not failed because of the other
 BUILD_WAIT = 60.0
 
 _builds = threading.RLock()
@@ -90,12 +93,13 @@ def builds_running() -> bool:
 def index_build(wait: float | None = None) -> Iterator[bool]:
     """One index build at a time in this process; what it freed given back after.
 
-    Waits at most ``wait`` seconds (default :data:`BUILD_WAIT`) for a build running in
-    another thread, then goes ahead anyway (yields whether it had the turn). The turn
-    is given up however the build ends, an error included; a build of the same thread
-    inside it is not kept waiting.
+    Waits at most ``wait`` seconds (default :data:`BUILD_WAIT`, or half the time the
+    source building has left when that is less) for a build running in another
+    thread, then goes ahead anyway (yields whether it had the turn). The turn is given
+    up however the build ends, an error included; a build of the same thread inside it
+    is not kept waiting.
     """
-    turn = _builds.acquire(timeout=BUILD_WAIT if wait is None else wait)
+    turn = _builds.acquire(timeout=patience(BUILD_WAIT) if wait is None else wait)
     try:
         with building():
             yield turn

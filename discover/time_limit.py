@@ -11,12 +11,19 @@ and so is the connector it was using: it is never called or closed again, becaus
 its state belongs to that thread now. The connectors' own timeouts (SQL statement
 and lock timeouts, LDAP receive timeouts, non-blocking opens of files) keep this a
 last resort.
+
+A source's work may wait for someone else's: another source's index build (they
+take turns, to save memory) or a lock another process holds on its index. Such a
+wait is bounded by :func:`patience`, which the work asks in its own thread: at most
+half the time its source has left, so that a source is never failed as timed out
+because another one hangs; the one that hangs is failed at its own limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +32,8 @@ T = TypeVar("T")
 
 #: connectors whose work was abandoned: never used or closed again
 _abandoned: weakref.WeakSet[Any] = weakref.WeakSet()
+#: the deadline (``time.monotonic``) of the work running in a thread, if it has one
+_limits = threading.local()
 
 
 class TimeLimitExceeded(Exception):
@@ -64,8 +73,10 @@ def run_within(owner: object, seconds: float, work: Callable[[], T]) -> T:
         raise TimeLimitExceeded(0)
     outcome: dict[str, Any] = {}
     done = threading.Event()
+    deadline = time.monotonic() + seconds
 
     def target() -> None:
+        _limits.deadline = deadline
         try:
             outcome["result"] = work()
         except BaseException as exc:  # handed to the waiting thread as it is
@@ -81,6 +92,27 @@ def run_within(owner: object, seconds: float, work: Callable[[], T]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def time_left() -> float | None:
+    """The seconds the work running in this thread has left of its limit (see
+    :func:`run_within`); None when it runs under none (``discover index build``)."""
+    deadline = getattr(_limits, "deadline", None)
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def patience(longest: float) -> float:
+    """How long the work running in this thread may wait for someone else's work
+    (another source's index build, a lock another process holds): at most
+    ``longest``, and at most half the time it has left.
+
+    Waiting longer would make the waiting source time out, and be named as the one
+    that did not answer, because of the other; after giving up it goes on without
+    what it waited for (it builds beside the other build, it reads every file instead
+    of its index) with half its time still left.
+    """
+    left = time_left()
+    return longest if left is None else min(longest, left / 2)
 
 
 def _abandon(owner: object) -> None:

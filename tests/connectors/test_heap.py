@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from connectors import heap
+from discover.time_limit import run_within
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,6 +96,28 @@ def test_a_build_that_never_ends_does_not_keep_the_others_waiting() -> None:
     finally:
         leave.set()
         holder.join()
+
+
+class _Source:
+    """Stands in for the connector whose work runs under a time limit."""
+
+
+def test_a_build_waits_at_most_half_the_time_its_source_has_left() -> None:
+    """A source with a time limit under the minute a build waits for another is not
+    failed because another source's build hangs: it goes ahead with half its time."""
+    holder, leave = _holding()
+
+    def build() -> tuple[bool, float]:
+        started = time.monotonic()
+        with heap.index_build() as turn:
+            return turn, time.monotonic() - started
+
+    try:
+        turn, waited = run_within(_Source(), 2, build)
+    finally:
+        leave.set()
+        holder.join()
+    assert turn is False and 0.9 < waited < 1.5
 
 
 def test_the_turn_is_given_up_when_a_build_fails() -> None:

@@ -8,10 +8,13 @@ subject; the search exits 1 and the case names the source and its limit.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +22,20 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from connectors import heap
+from connectors.tabular.connector import TabularConnector
 from discover.cli import cli
 from discover.config import validate
 from discover.errors import ConfigError
 from discover.sources import Settings, load_sources
-from discover.time_limit import TimeLimitExceeded, abandoned, limit_of, run_within
+from discover.time_limit import (
+    TimeLimitExceeded,
+    abandoned,
+    limit_of,
+    patience,
+    run_within,
+    time_left,
+)
 
 
 class _Owner:
@@ -139,3 +151,92 @@ def test_a_silent_source_times_out_and_the_others_finish(tmp_path: Path) -> None
     assert statuses["subscribers"]["status"] == "ok"
     assert statuses["subscribers"]["records"] == 1
     assert summary["complete"] is False
+
+
+# -- waiting for someone else's index build ------------------------------------------------
+
+
+def test_time_left_and_patience_follow_the_limit_of_the_work_in_this_thread() -> None:
+    assert time_left() is None and patience(60) == 60  # no limit: the longest wait
+    left, waits = run_within(_Owner(), 8, lambda: (time_left(), patience(60)))
+    assert left is not None and 7 < left <= 8
+    assert 3.5 < waits <= 4  # half the time left
+    assert run_within(_Owner(), 300, lambda: patience(60)) == 60
+    assert time_left() is None  # the waiting thread has no limit of its own
+
+
+_CONTACTS = {
+    "version": 1,
+    "kind": "tabular",
+    "category": "general.contact",
+    "columns": {"name": None, "email": {"identifier": "email"}},
+    "headers": {"name": "Naam", "email": "E-mail"},
+}
+
+
+def _tabular_source(folder: Path, name: str, time_limit: float) -> dict[str, Any]:
+    """A tabular source of its own CSV file (holding jan@example.nl) and index."""
+    (folder / "contacts.yaml").write_text(yaml.safe_dump(_CONTACTS), encoding="utf-8")
+    (folder / f"{name}.csv").write_text("Naam,E-mail\nJan,jan@example.nl\n", encoding="utf-8")
+    return {
+        "name": name,
+        "kind": "tabular",
+        "mapping": "contacts.yaml",
+        "time_limit": time_limit,
+        "connection": {"path": f"{name}.csv", "index_cache": "index"},
+    }
+
+
+def _search(folder: Path, sources: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """A search for jan@example.nl, the sources one after another; the exit code and
+    each source's status by name."""
+    path = folder / "sources.yaml"
+    document = {"version": 1, "settings": {"parallel_sources": 1}, "sources": sources}
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    case = folder / f"case-{len(list(folder.glob('case-*')))}"
+    arguments = ["search", "--sources", str(path), "--email", "jan@example.nl"]
+    result = CliRunner().invoke(cli, [*arguments, "--case", str(case), "--json"])
+    summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
+    return result.exit_code, {source["name"]: source for source in summary["sources"]}
+
+
+def test_a_source_is_not_timed_out_behind_another_sources_hung_index_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One source's index build hangs in a read that never returns (a FIFO nobody
+    writes, as a file system that stopped answering) and keeps the builds' turn. The
+    next source, whose time limit is under the minute a build waits for another,
+    builds beside it after half its time and finds the subject; the source that hung
+    is the one failed as timed out."""
+    stalled = tmp_path / "stalled"
+    os.mkfifo(stalled)
+    index_file = TabularConnector._index_file
+
+    def hanging(self: TabularConnector, path: Path, stamp: Any) -> Any:
+        if path.name == "hung.csv":
+            with stalled.open("rb") as never:  # blocks until the test ends
+                never.read()
+        return index_file(self, path, stamp)
+
+    monkeypatch.setattr(TabularConnector, "_index_file", hanging)
+    sources = [_tabular_source(tmp_path, "hung", 1), _tabular_source(tmp_path, "waits", 4)]
+    started = time.monotonic()
+    try:
+        code, statuses = _search(tmp_path, sources)
+        took = time.monotonic() - started
+    finally:
+        _release(stalled)
+    assert statuses["hung"]["status"] == "failed"
+    assert "timed out: not done within its time limit of 1 s" in statuses["hung"]["error"]
+    assert statuses["waits"]["status"] == "ok", statuses["waits"]
+    assert statuses["waits"]["records"] == 1
+    assert code == 1 and took < 10
+
+
+def _release(fifo: Path) -> None:
+    """Let the read blocked on ``fifo`` end (end of file), and wait for the build that
+    made it to give up the builds' turn, so that the next test does not wait for it."""
+    with contextlib.suppress(OSError):  # nobody is reading it (the build never began)
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert heap._builds.acquire(timeout=30)
+    heap._builds.release()
