@@ -96,14 +96,28 @@ def private_file(path: Path, *, empty: bool = False) -> None:
     os.chmod(path, 0o600)
 
 
+#: how long a statement waits for a lock another connection (another process's search
+#: or ``discover index build``) holds on an index file, unless told otherwise
+BUSY_WAIT = 60.0
+
+
+def busy(exc: BaseException) -> bool:
+    """Whether a SQLite error says another connection held the lock too long."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and (
+        code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+    )
+
+
 @contextlib.contextmanager
-def private_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
-    """A connection to the private index file ``path``, closed afterwards.
+def private_sqlite(path: Path, timeout: float = BUSY_WAIT) -> Iterator[sqlite3.Connection]:
+    """A connection to the private index file ``path``, closed afterwards; each
+    statement waits at most ``timeout`` seconds for another connection's lock.
 
     A scan may run in a worker thread (the source's time limit), hence no thread check.
     """
     private_file(path)
-    connection = sqlite3.connect(path, timeout=60, check_same_thread=False)
+    connection = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
     try:
         yield connection
     finally:

@@ -272,7 +272,11 @@ class TabularConnector(Connector):
         stored = self.file_index()
         if stored is None:
             return store.Update()
-        return stored.update(self._files(), self._index_file)[0]
+        try:
+            return stored.update(self._files(), self._index_file)[0]
+        except store.IndexBusy as exc:
+            message = f"file index {stored.path}: {exc}"
+            raise SourceError(self.name, message, transient=True) from None
 
     def index_status(self) -> dict[str, object] | None:
         """Where the persistent index is and what it holds; None when it is off."""
@@ -887,8 +891,9 @@ class TabularConnector(Connector):
         if stored is not None:
             try:
                 return self._scan_indexed(stored, identifiers)
-            # an unwritable cache, or an index another search damaged meanwhile
-            except (OSError, sqlite3.Error, store.IndexUnreadable) as exc:
+            # an unwritable cache, an index another search damaged meanwhile, or one
+            # another process keeps locked (its build hangs)
+            except (OSError, sqlite3.Error, store.IndexUnreadable, store.IndexBusy) as exc:
                 problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
                 log.warning("%s", problem)
         result = self._scan(identifiers)

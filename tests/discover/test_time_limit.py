@@ -13,8 +13,11 @@ import json
 import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +243,53 @@ def _release(fifo: Path) -> None:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     assert heap._builds.acquire(timeout=30)
     heap._builds.release()
+
+
+def test_a_source_is_not_timed_out_behind_another_process_writing_its_index(
+    tmp_path: Path,
+) -> None:
+    """Another process (a search, ``discover index build``) holds the lock of a
+    source's index file and does not let go. The source waits for it at most half its
+    time left, then reads every file, says which index another process kept locked,
+    and leaves that index in place."""
+    source = _tabular_source(tmp_path, "contacts", 4)
+    code, statuses = _search(tmp_path, [source])
+    assert code == 0 and statuses["contacts"]["records"] == 1  # the index is built
+    (index,) = (tmp_path / "index").glob("tabular-*.sqlite")
+    with _locked(index):
+        started = time.monotonic()
+        code, statuses = _search(tmp_path, [source])
+        took = time.monotonic() - started
+    status = statuses["contacts"]
+    assert status["status"] == "ok", status
+    assert status["records"] == 1 and took < 4
+    (warning,) = [text for text in status["warnings"] if str(index) in text]
+    assert "another search or index build" in warning and "every file was read" in warning
+    assert index.exists()
+    code, statuses = _search(tmp_path, [source])  # the lock let go: the index is used
+    assert statuses["contacts"]["status"] == "ok" and statuses["contacts"]["warnings"] == []
+
+
+@contextlib.contextmanager
+def _locked(database: Path) -> Iterator[None]:
+    """``database`` exclusively locked by a process of its own until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "connection.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n",
+            str(database),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield
+    finally:
+        holder.communicate(timeout=30)  # stdin closed: it ends and lets go

@@ -17,6 +17,7 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from discover.errors import InvalidIdentifier, SourceError
 from discover.identifiers import Identifier
 from discover.register import default_register
 from discover.sources import load_sources
+from discover.time_limit import run_within
 
 
 def _shape(result: ScanResult) -> tuple[Any, ...]:
@@ -289,6 +291,37 @@ def test_a_damaged_index_is_built_again_with_a_warning(folder: Path, tmp_path: P
         assert keys(result) == ["row=4"]
         assert target.build_index().parsed == 0  # the rebuilt index is whole again
         assert keys(_email(target, "p3@example.nl")) == ["row=4"]
+
+
+def test_an_index_another_process_keeps_locked_is_waited_for_then_left_as_it_is(
+    folder: Path, tmp_path: Path
+) -> None:
+    """A lock another connection holds on the index (another process's search or build
+    that hangs) is not damage: within a time limit, the search waits half its time,
+    then reads every file and says so; the build fails as a transient problem; the
+    index stays, and serves again once the lock is let go."""
+    target = _indexed(tmp_path)
+    target.build_index()
+    stored = target.file_index()
+    assert stored is not None
+    (folder / "b.csv").write_text(HEADER + _row(101, "zoe@example.nl"), "utf-8")
+    holder = sqlite3.connect(stored.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(SourceError, match="holds its lock and did not let go") as failed:
+            run_within(target, 1, target.build_index)
+        assert failed.value.transient
+        search = partial(TabularConnector.scan, target, ids(("email", "zoe@example.nl")))
+        result = run_within(target, 1, search)
+        assert keys(result) == ["row=2"]
+        (warning,) = result.warnings
+        assert str(stored.path) in warning and "every file was read" in warning
+    finally:
+        holder.rollback()
+        holder.close()
+    assert target.index_status()["files"] == 2  # type: ignore[index]
+    assert target.build_index().parsed == 1  # the changed file, as the lock kept it
+    assert _email(target, "zoe@example.nl").warnings == []
 
 
 def test_index_modes_and_no_secret_in_it(tmp_path: Path) -> None:
