@@ -20,12 +20,18 @@ when it was indexed, or the rows of a part): a difference (a stray quote polars 
 otherwise, another line-ending convention, a changed file) means the boundaries cannot
 be trusted, and the file is read in full. Only encodings in which a newline and the
 quote are single bytes that never occur inside another character (UTF-8, and the
-ASCII range of the others) are read this way.
+ASCII range of the others) are split into parts. Records are also found in UTF-16
+(Excel's "Unicode text"), a code unit of two bytes at a time: a newline and a quote
+are code units no other character's code units equal (a character beyond the BMP is
+two surrogates), so the same parity of quotes finds the same boundaries
+(:func:`read_records` with ``unit``).
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import sys
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,43 +63,69 @@ class Records:
     count: int
 
 
-def _ends(chunk: bytes, quote_byte: int | None, carry: int) -> np.ndarray:
+#: the code units of a file in one byte a character (UTF-8, cp1252 …), as numpy reads them
+BYTES = "u1"
+
+
+def _ends(chunk: bytes, quote_byte: int | None, carry: int, unit: str = BYTES) -> np.ndarray:
     """Offsets in ``chunk`` of the newlines that end a record (an even number of quotes
-    before them, ``carry`` counting those of earlier chunks)."""
+    before them, ``carry`` counting those of earlier chunks): of the newline's last
+    byte when a code unit (``unit``, a numpy type) is wider than one."""
     import numpy as np  # here: loading it costs every search's start some 60 ms
 
-    data = np.frombuffer(chunk, dtype=np.uint8)
+    data = np.frombuffer(chunk, dtype=unit)
     newlines = np.flatnonzero(data == 10)
-    if quote_byte is None:
-        return newlines
-    quotes = np.flatnonzero(data == quote_byte)
-    before = np.searchsorted(quotes, newlines) + carry
-    return newlines[before % 2 == 0]
+    if quote_byte is not None:
+        quotes = np.flatnonzero(data == quote_byte)
+        before = np.searchsorted(quotes, newlines) + carry
+        newlines = newlines[before % 2 == 0]
+    width = data.itemsize
+    return newlines if width == 1 else newlines * width + (width - 1)
 
 
-def _spans(path: Path, quote: bytes, wanted: set[int]) -> tuple[dict[int, tuple[int, int]], int]:
+def _count(chunk: bytes, code: int, unit: str) -> int:
+    """How many code units of ``chunk`` are ``code``."""
+    if unit == BYTES:
+        return chunk.count(code.to_bytes(1, "big"))
+    import numpy as np  # here: loading it costs every search's start some 60 ms
+
+    return int(np.count_nonzero(np.frombuffer(chunk, dtype=unit) == code))
+
+
+def _spans(
+    path: Path, quote: bytes, wanted: set[int], unit: str = BYTES
+) -> tuple[dict[int, tuple[int, int]], int]:
     """``(start, end)`` of each wanted record (0-based, header records included) and
-    the number of records, one chunk at a time: memory holds a chunk, not the file."""
+    the number of records, one chunk at a time: memory holds a chunk, not the file.
+
+    ``quote`` is the quote's code unit (in UTF-8 its first byte); Untrusted when the
+    file is not whole code units of ``unit``."""
     spans: dict[int, tuple[int, int]] = {}
-    quote_byte = quote[0] if quote else None
+    width = int(unit[-1])
+    quote_code = int.from_bytes(quote, "little" if unit[0] == "<" else "big") if quote else None
+    size = max(width, CHUNK - CHUNK % width)  # a chunk of whole code units
     carry = 0  # quotes seen so far, modulo 2
     position = 0  # of the chunk in the file
     records = 0  # records ended before this chunk
     previous_end = 0  # where the record now being read began
     last = 10
     with open_regular(path) as handle:
-        while chunk := handle.read(CHUNK):
-            quoted = bool(carry) or (quote_byte is not None and quote in chunk)
-            count = chunk.count(b"\n")
-            if not quoted and not any(records <= n < records + count for n in wanted):
+        while chunk := handle.read(size):
+            if len(chunk) % width:
+                raise Untrusted("the file ends inside a character")
+            quoted = bool(carry) or (quote_code is not None and quote in chunk)
+            # counted as bytes: a newline byte is one only where a code unit is a byte
+            count = chunk.count(b"\n") if width == 1 and not quoted else -1
+            if count >= 0 and not any(records <= n < records + count for n in wanted):
                 # the common chunk: no quote in it, no wanted record ends in it
                 if count:
                     previous_end = position + chunk.rfind(b"\n") + 1
                 records += count
             else:
-                ends = _ends(chunk, quote_byte if quoted else None, carry) + (position + 1)
+                ends = _ends(chunk, quote_code if quoted else None, carry, unit) + (position + 1)
                 if quoted:
-                    carry = (carry + chunk.count(quote)) % 2
+                    assert quote_code is not None  # a quote was seen
+                    carry = (carry + _count(chunk, quote_code, unit)) % 2
                 for number in (n for n in wanted if records <= n < records + len(ends)):
                     offset = number - records
                     start = int(ends[offset - 1]) if offset else previous_end
@@ -102,7 +134,7 @@ def _spans(path: Path, quote: bytes, wanted: set[int]) -> tuple[dict[int, tuple[
                     previous_end = int(ends[-1])
                 records += len(ends)
             position += len(chunk)
-            last = chunk[-1]
+            last = chunk[-1] if width == 1 else _last_unit(chunk, unit)
     if position and last != 10:  # a last record without a line break
         if records in wanted:
             spans[records] = (previous_end, position)
@@ -110,17 +142,53 @@ def _spans(path: Path, quote: bytes, wanted: set[int]) -> tuple[dict[int, tuple[
     return spans, records
 
 
-def read_records(
-    path: Path, header_records: int, quote: str | None, wanted: Collection[int]
-) -> Records | None:
-    """The header and the data records ``wanted`` (0-based after the header) of ``path``.
+def _last_unit(chunk: bytes, unit: str) -> int:
+    import numpy as np  # here: loading it costs every search's start some 60 ms
 
-    None when the file has fewer records than its header.
+    return int(np.frombuffer(chunk, dtype=unit)[-1])
+
+
+def utf16_unit(encoding: str, head: bytes) -> str | None:
+    """The numpy type of a UTF-16 file's code units (``<u2`` or ``>u2``), in the byte
+    order Python decodes it in: the encoding's own, else the byte-order mark's, else
+    the machine's. None for another encoding."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    if name in ("utf-16-le", "utf-16-be"):
+        return "<u2" if name.endswith("le") else ">u2"
+    if name != "utf-16":
+        return None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "<u2" if head.startswith(b"\xff\xfe") else ">u2"
+    return "<u2" if sys.byteorder == "little" else ">u2"
+
+
+def read_records(
+    path: Path,
+    header_records: int,
+    quote: str | None,
+    wanted: Collection[int],
+    unit: str = BYTES,
+) -> Records | None:
+    """The header and the data records ``wanted`` (0-based after the header) of ``path``,
+    whose code units are ``unit`` (a numpy type: bytes, or UTF-16's, see
+    :func:`utf16_unit`).
+
+    None when the file has fewer records than its header, or is not whole code units.
     """
     numbers = {header_records + index for index in wanted}
     if header_records:
         numbers.add(header_records - 1)
-    spans, total = _spans(path, (quote or "").encode("utf-8")[:1], numbers)
+    if unit == BYTES:
+        quoted = (quote or "").encode("utf-8")[:1]
+    else:
+        quoted = (quote or "")[:1].encode("utf-16-le" if unit[0] == "<" else "utf-16-be")
+    try:
+        spans, total = _spans(path, quoted, numbers, unit)
+    except Untrusted:
+        return None
     if total < header_records:
         return None
     rows: dict[int, bytes] = {}

@@ -57,6 +57,52 @@ def test_each_record_read_alone_is_the_row_polars_reads(
         assert alone[-1] == row, index
 
 
+#: TRICKY with characters whose UTF-16 code units hold a newline's or a quote's byte
+#: (U+0A22, U+220A, U+010A) and one beyond the BMP (a surrogate pair)
+WIDE = (
+    TRICKY.decode("utf-8").replace("Jan", "J\u0a22n \u220a\u010a").replace("Last", "L\U0001f600st")
+)
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 64, 1 << 20])
+@pytest.mark.parametrize(("encoding", "unit"), [("utf-16", "<u2"), ("utf-16-be", ">u2")])
+def test_the_records_of_a_utf16_file_are_found_a_code_unit_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, encoding: str, unit: str
+) -> None:
+    """Excel's "Unicode text": a line break and a quote are two bytes. Each record read
+    alone decodes to the record the UTF-8 file holds (chunks cut surrogate pairs and
+    code units: an odd chunk is read one byte shorter)."""
+    monkeypatch.setattr(csv_rows, "CHUNK", chunk)
+    data = WIDE.encode(encoding)
+    assert csv_rows.utf16_unit(encoding, data) == unit
+    path = tmp_path / "log.csv"
+    path.write_bytes(data)
+    expected = read_records(_written(tmp_path / "utf8.csv", WIDE.encode()), 2, '"', range(7))
+    records = read_records(path, 2, '"', range(7), unit)
+    assert records is not None and expected is not None and records.count == 7
+    assert records.header.decode(encoding) == expected.header.decode()
+    for index in range(7):
+        decoded = (records.header + records.rows[index]).decode(encoding)
+        assert decoded == (expected.header + expected.rows[index]).decode(), index
+
+
+def test_a_utf16_file_cut_inside_a_character_is_not_read_by_place(tmp_path: Path) -> None:
+    path = _written(tmp_path / "log.csv", WIDE.encode("utf-16") + b"\x00")
+    assert read_records(path, 2, '"', [0], "<u2") is None
+
+
+def test_the_byte_order_of_utf16_is_the_encoding_s_else_the_mark_s() -> None:
+    assert csv_rows.utf16_unit("utf-16", b"\xfe\xff\x00a") == ">u2"
+    assert csv_rows.utf16_unit("UTF16", b"\xff\xfea\x00") == "<u2"
+    assert csv_rows.utf16_unit("utf-16-le", b"\xfe\xff") == "<u2"  # as Python decodes it
+    assert csv_rows.utf16_unit("cp1252", b"\xff\xfe") is None
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def test_only_the_wanted_records_are_returned(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_bytes(TRICKY)
@@ -153,9 +199,9 @@ def test_an_indexed_search_reads_the_rows_by_place_and_answers_as_a_full_read(
     read: list[int] = []
     real = csv_rows.read_records
 
-    def counting(path: Path, header: int, quote: str | None, wanted: object) -> object:
+    def counting(path: Path, header: int, quote: str | None, wanted: object, *unit: str) -> object:
         read.append(len(list(wanted)))  # type: ignore[call-overload]
-        return real(path, header, quote, wanted)  # type: ignore[arg-type]
+        return real(path, header, quote, wanted, *unit)  # type: ignore[arg-type]
 
     monkeypatch.setattr("connectors.tabular.read.read_records", counting)
     indexed = connector(tmp_path, SIMS, "log.csv", index_cache=str(tmp_path / "cache"))
