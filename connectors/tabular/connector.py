@@ -584,10 +584,11 @@ class TabularConnector(Connector):
         files: list[Path],
         cache: dict[Any, Any] | None = None,
         decodes: Callable[[Path], bool] | None = None,
+        some_rows: bool = False,
     ) -> Iterator[Sheet | tuple[str, FileProblem]]:
         """Every sheet of ``files``; what the readers keep goes to ``cache`` (by default
-        the connector's, kept for the search's later rounds); ``decodes``: see
-        :func:`read_sheets`."""
+        the connector's, kept for the search's later rounds); ``decodes`` and
+        ``some_rows``: see :func:`read_sheets`."""
         for path in files:
             yield from read_sheets(
                 path,
@@ -596,6 +597,7 @@ class TabularConnector(Connector):
                 scope=self.scope,
                 cache=self._reader_cache() if cache is None else cache,
                 decodes=decodes,
+                some_rows=some_rows,
             )
 
     def _sheet_report(self, sheet: Sheet) -> tuple[list[str], bool]:
@@ -1238,7 +1240,7 @@ class _View:
     def _open(self, item: _Stored) -> Sheet:
         slot = (str(item.path), item.entry.ordinal)
         if slot not in self.opened:
-            sheets = self.connector._sheets([item.path], decodes=self._decodes)
+            sheets = self.connector._sheets([item.path], decodes=self._decodes, some_rows=True)
             for ordinal, opened in enumerate(sheets):
                 if ordinal != item.entry.ordinal:
                     continue
@@ -1252,10 +1254,11 @@ class _View:
         return self.opened[slot]
 
     def _decodes(self, path: Path) -> bool:
-        """Whether every byte of ``path`` was found to decode in its one-byte encoding
-        when it was indexed, and the file is still the one indexed (its stamp, as the
-        index's update compares it): its bytes are then not checked again. A file
-        changed since (even between that update and this read) is checked."""
+        """Whether every byte of ``path`` was found to decode in its encoding (one byte a
+        character, or UTF-16) when it was indexed, and the file is still the one indexed
+        (its stamp, as the index's update compares it): its bytes are then not checked
+        again. A file changed since (even between that update and this read) is
+        checked."""
         entry = self.entries.get(str(path))
         if entry is None or entry.stamp is None or not entry.sheets:
             return False

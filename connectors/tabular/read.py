@@ -20,6 +20,7 @@ privacy staff; the connector reports it and goes on with the other files.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import functools
@@ -44,7 +45,7 @@ from connectors.safe_files import (
     readable_by_name,
 )
 from connectors.tabular import csv_rows
-from connectors.tabular.csv_rows import read_records, record_parts
+from connectors.tabular.csv_rows import BYTES, read_records, record_parts, utf16_unit
 from connectors.tabular.exprs import clean, integral, scoped_extension
 from connectors.tabular.mapping import DIGIT_TYPES, TabularMapping, header_text
 from connectors.tabular.workbook_facts import Stamp, WorkbookFacts, as_runs, from_runs
@@ -106,8 +107,9 @@ class Sheet:
     #: :class:`Untrusted` when they cannot be used (the file is then read whole). None:
     #: the file is read whole
     parts: Callable[[], Iterator[tuple[Sheet, int, int]]] | None = None
-    #: a CSV file in a one-byte encoding every byte of which decodes in it: checked as
-    #: it was read, or known from its index (see :func:`read_sheets`)
+    #: a CSV file in another encoding than UTF-8 (one byte a character, UTF-16) every
+    #: byte of which decodes: checked or transcoded as it was read, or known from its
+    #: index (see :func:`read_sheets`)
     decodes: bool = False
 
     def query(self, keep: pl.Expr, *extra: pl.Expr) -> pl.LazyFrame:
@@ -340,6 +342,7 @@ def _csv_sheet(
     scope: str | None,
     cache: dict[Any, Any],
     decodes: Callable[[Path], bool] | None = None,
+    some_rows: bool = False,
 ) -> Sheet:
     options = mapping.read
     encoding = options.encoding
@@ -347,10 +350,14 @@ def _csv_sheet(
     utf8 = encoding in ("utf-8", "utf-8-sig")
     python_encoding = "utf-8-sig" if utf8 else encoding
 
+    def whole_utf8() -> bytes:
+        """The whole file as polars reads it (UTF-8)."""
+        return _file_bytes(path) if utf8 else _transcoded(path, encoding)
+
     def as_utf8(data: bytes) -> bytes:
-        """Bytes of the file as polars reads them (UTF-8); FileProblem naming the
-        first byte the encoding does not decode (its place in the file when ``data``
-        starts the file; the callers reading parts or rows fall back to the whole)."""
+        """Some of the file's bytes (its records, a part) as polars reads them (UTF-8);
+        FileProblem when they do not decode (the callers then read the whole file,
+        which names the byte with its place)."""
         if utf8:
             return data
         try:
@@ -384,37 +391,38 @@ def _csv_sheet(
 
     notes: list[str] = []
     truncated = False
-    source: Any = readable_by_name(path)  # polars takes a path only as UTF-8 text
+    # what polars scans when it reads the whole file: a UTF-8 file as it is (by name,
+    # or its bytes when the name is not UTF-8), another one's UTF-8 once transcoded
+    source: Any = readable_by_name(path) if utf8 else None
     single_byte = not utf8 and _single_byte(encoding)
-    by_place = utf8 or single_byte  # its records can be found by their bytes
+    # UTF-16: its records are found a code unit of two bytes at a time (csv_rows), when
+    # some rows are read; a file read whole is transcoded at once (polars then parses
+    # only the columns a query needs, not every one as from a deferred transcoding)
+    unit = None if utf8 or single_byte else utf16_unit(encoding, head)
+    if unit is not None and len(options.quote.encode("utf-16-le")) != 2:
+        unit = None  # a quote of two code units is not followed
+    by_place = utf8 or single_byte or (unit is not None and some_rows)
     if by_place:  # read lazily from the file; only its tail is looked at here
         size = path.stat().st_size
         with open_regular(path) as handle:
-            handle.seek(max(0, size - _SNIFF_BYTES))
-            tail = handle.read().decode(python_encoding, errors="replace")
-        text = None
-        if single_byte and not (decodes is not None and decodes(path)):
+            start = max(0, size - _SNIFF_BYTES)
+            handle.seek(start - start % 2 if unit is not None else start)
+            tail = handle.read().decode(_tail_encoding(python_encoding, unit), errors="replace")
+        if not utf8 and not (decodes is not None and decodes(path)):
             _check_decodes(path, encoding)
-    else:  # transcoded in memory: polars reads UTF-8 only
-        try:
-            with open_regular(path) as handle:
-                text = handle.read().decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise FileProblem(f"not {encoding} text (byte {exc.start})") from None
-        tail = text[-_SNIFF_BYTES:]
+    else:  # transcoded in memory, a megabyte at a time: polars reads UTF-8 only
+        source = _transcoded(path, encoding)
+        tail = source[-_SNIFF_BYTES:].decode("utf-8", errors="replace")
     if _cut_off(tail, delimiter, options.quote, width):
-        if text is None:  # cut the bytes: the cut may split a multi-byte character
-            data = _file_bytes(path)
-            source = as_utf8(data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1])
-        else:
-            text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
+        # cut the UTF-8 bytes: a UTF-16 line break is two bytes, a cp1252 one is one
+        data = source if isinstance(source, bytes) else whole_utf8()
+        source = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
+        del data
         truncated = True
         notes.append(
             "the file ends in the middle of a row (cut off?): that last row was not "
             "read and rows after it may be missing"
         )
-    if text is not None:
-        source = text.encode("utf-8")
     schema = {f"c{i}": pl.String for i in range(width)}
 
     def scan(data: Any) -> pl.LazyFrame:
@@ -456,7 +464,7 @@ def _csv_sheet(
         status = path.stat()
         key = ("csv-prefix", str(path), status.st_mtime_ns, status.st_size)
         if key not in cache:
-            data = source if isinstance(source, bytes) else as_utf8(_file_bytes(path))
+            data = source if isinstance(source, bytes) else whole_utf8()
             cache[key] = readable_prefix(data, header_end, scan)
         prefix, line = cache[key]
         note = (
@@ -472,7 +480,7 @@ def _csv_sheet(
             return None
         # the first data row too: polars takes the number of fields from it, as in a
         # full read (a short row first would be refused); it is filtered out later
-        records = read_records(path, header_end, options.quote, {0, *indexes})
+        records = read_records(path, header_end, options.quote, {0, *indexes}, unit or BYTES)
         if records is None or records.count != rows:
             return None
         chosen = sorted(records.rows)
@@ -498,15 +506,15 @@ def _csv_sheet(
             yield sheet, skip, count
             del sheet  # not held while the next part is read
 
-    if isinstance(source, bytes) or utf8:
+    if source is not None:
         whole = scan(source)
     else:  # transcoded only if the whole file is read (not for the rows read by place)
-        whole = pl.defer(lambda: scan(as_utf8(_file_bytes(path))).collect(), schema=schema)
+        whole = pl.defer(lambda: scan(whole_utf8()).collect(), schema=schema)
     sheet = build(whole, notes, truncated)
-    sheet.decodes = single_byte
+    sheet.decodes = not utf8  # checked, known from the index, or transcoded whole
     sheet.repair = repair
     sheet.subset = subset
-    if _in_parts(path, by_place and not truncated, delimiter, options.quote):
+    if _in_parts(path, (utf8 or single_byte) and not truncated, delimiter, options.quote):
         sheet.parts = parts
     return sheet
 
@@ -529,16 +537,50 @@ def _file_bytes(path: Path) -> bytes:
         return handle.read()
 
 
+def _tail_encoding(encoding: str, unit: str | None) -> str:
+    """How the end of a file is decoded on its own: UTF-16 in its byte order (no
+    byte-order mark there), other encodings as themselves."""
+    if unit is None:
+        return encoding
+    return "utf-16-le" if unit.startswith("<") else "utf-16-be"
+
+
 def _check_decodes(path: Path, encoding: str) -> None:
-    """FileProblem naming the first byte of ``path`` that ``encoding`` (one byte a
-    character) does not decode, read a megabyte at a time: the file is not held."""
+    """FileProblem naming the first byte of ``path`` that ``encoding`` does not decode
+    with its place, read a megabyte at a time: the file is not held."""
+    for _text in _decoded_chunks(path, encoding):
+        pass
+
+
+def _transcoded(path: Path, encoding: str) -> bytes:
+    """The whole file in UTF-8 (FileProblem as :func:`_check_decodes`), transcoded a
+    megabyte at a time: its bytes and its text are not held beside the UTF-8 (a 60 MB
+    log in UTF-16, 120 MB, and its text took 250 MB more)."""
+    pieces = [text.encode() for text in _decoded_chunks(path, encoding)]
+    data = b"".join(pieces)
+    del pieces
+    give_back_freed()  # the pieces, kept in the C heap otherwise beside what follows
+    return data
+
+
+def _decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
+    """The text of ``path`` a megabyte of it at a time; a character a chunk cuts
+    (UTF-16's code units and surrogate pairs) is decoded with the next. FileProblem
+    naming the first byte that does not decode, with its place in the file."""
+    decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     with open_regular(path) as handle:
-        while chunk := handle.read(csv_rows.CHUNK):
+        while True:
+            chunk = handle.read(csv_rows.CHUNK)
+            held = len(decoder.getstate()[0])  # bytes of a character cut by the last chunk
             try:
-                chunk.decode(encoding)
+                text = decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
-                raise FileProblem(f"not {encoding} text (byte {offset + exc.start})") from None
+                place = offset - held + exc.start
+                raise FileProblem(f"not {encoding} text (byte {place})") from None
+            yield text
+            if not chunk:
+                return
             offset += len(chunk)
 
 
@@ -988,13 +1030,16 @@ def read_sheets(
     scope: str | None,
     cache: dict[Any, Any],
     decodes: Callable[[Path], bool] | None = None,
+    some_rows: bool = False,
 ) -> Iterator[Sheet | tuple[str, FileProblem]]:
     """The sheets of one file; a problem is yielded as (location, FileProblem).
 
-    ``decodes`` tells whether a CSV file in a one-byte encoding is known to decode
-    whole (its index checked every byte, and the file is unchanged since): its bytes
-    are then not checked again (a 60 MB log: 0.1 s of every warm search). Without it,
-    or when it says no, they are.
+    ``decodes`` tells whether a CSV file in a one-byte encoding or UTF-16 is known to
+    decode whole (its index checked every byte, and the file is unchanged since): its
+    bytes are then not checked again (a 60 MB cp1252 log: 0.1 s of every warm
+    search). Without it, or when it says no, they are. ``some_rows``: the caller
+    reads some rows only if it can (a search through the index), so a UTF-16 file is
+    not transcoded before it is read whole.
     """
     location = location_of(path, None, base_dir)
     try:
@@ -1006,7 +1051,7 @@ def read_sheets(
         elif kind == "parquet":
             yield _parquet_sheet(path, mapping, location, scope)
         else:
-            yield _csv_sheet(path, mapping, location, scope, cache, decodes)
+            yield _csv_sheet(path, mapping, location, scope, cache, decodes, some_rows)
     except FileProblem as exc:
         yield location, exc
     except OSError as exc:

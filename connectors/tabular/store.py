@@ -17,8 +17,8 @@ touches either end of the file (every byte of a file up to 128 KiB); a same-size
 change in the middle of a larger file with its modification time put back is the
 limit of what is noticed without reading the whole file on every search. What a
 full read of the file found is valid for that stamp: that every byte of a CSV file
-in a one-byte encoding decodes (:attr:`SheetEntry.decodes`) is not checked again by a
-search of the file as stamped.
+in a one-byte encoding or UTF-16 decodes (:attr:`SheetEntry.decodes`) is not checked
+again by a search of the file as stamped.
 
 The whole index is built again when what its entries depend on besides the files
 changes: the mapping, the source's scope, the code that reads files and computes keys
@@ -147,8 +147,9 @@ class SheetEntry:
     #: the rows whose key value (the mapping's ``key``) is repeated in the sheet, so
     #: that a search reading some rows only knows; None: not known
     repeated: list[int] | None = None
-    #: a CSV file in a one-byte encoding (cp1252 …) every byte of which decoded when it
-    #: was indexed: a search of the file as stamped does not check them all again
+    #: a CSV file in a one-byte encoding (cp1252 …) or UTF-16 every byte of which
+    #: decoded when it was indexed: a search of the file as stamped does not check them
+    #: all again
     decodes: bool = False
 
 

@@ -386,6 +386,20 @@ def _answer(result: Any) -> tuple[Any, ...]:
     return records, sorted(result.warnings), result.truncated
 
 
+@pytest.mark.parametrize("index", [False, True])
+def test_a_cp1252_file_whose_name_is_not_utf8_is_transcoded_when_read_whole(
+    tmp_path: Path, index: bool
+) -> None:
+    """polars opens a file by a UTF-8 name only: such a file's bytes are handed to it,
+    and in cp1252 they are transcoded first, as for any other name."""
+    _cp1252_log(tmp_path / os.fsdecode(b"log-\xe9t\xe9.csv"), 40)
+    options = {"index_cache": str(tmp_path / "cache")} if index else {"index": False}
+    target = connector(tmp_path, CP1252, "*.csv", **options)
+    found = target.scan(ids(("phone", "0600000031")))
+    (record,) = [r for r in found.records if r.key == "id=M-31"]
+    assert any("régel €" in str(value.value) for value in record.fields)
+
+
 def test_a_warm_search_of_an_unchanged_file_does_not_check_its_bytes_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -495,3 +509,96 @@ def test_a_change_the_stamp_misses_is_still_reported_when_its_rows_are_read(
     assert keys(elsewhere, third_party=False) == ["id=M-31"]
     with pytest.raises(SourceError, match=rf"not cp1252 text \(byte {place}\)"):
         target.scan(ids(("email", "p2000@example.nl")))
+
+
+# -- UTF-16: rows read by the place of their records too ------------------------------------
+
+UTF16 = {**MAPPING, "read": {**MAPPING["read"], "encoding": "utf-16"}}
+
+
+def _utf16_log(path: Path, count: int, byte_order: str) -> bytes:
+    """A UTF-16 log with its byte-order mark, whose rows hold characters whose code units
+    hold a newline's or a quote's byte (U+0A22, U+220A) and one beyond the BMP."""
+    rows = [_row(n).replace("regel", "r\u0a22gel \u220a \U0001f600") for n in range(count)]
+    data = ("\ufeff" + "\r\n".join([*HEADER, *rows]) + "\r\n").encode(byte_order)
+    path.write_bytes(data)
+    return data
+
+
+def _counting_whole_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files read whole into memory (as they are, or in UTF-8), from now on."""
+    read: list[Path] = []
+    for name in ("_file_bytes", "_transcoded"):
+        whole = getattr(tabular_read, name)
+
+        def counting(path: Path, *encoding: str, whole: Any = whole) -> bytes:
+            read.append(path)
+            return whole(path, *encoding)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(tabular_read, name, counting)
+    return read
+
+
+@pytest.mark.parametrize("byte_order", ["utf-16-le", "utf-16-be"])
+def test_a_warm_search_of_a_utf16_file_reads_its_rows_by_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, byte_order: str
+) -> None:
+    """Excel's "Unicode text" export: the index is built from the whole file, but a
+    search through it reads the subject's records by their place (a code unit of two
+    bytes at a time), neither reading the file whole nor checking all its bytes, and
+    answers as a full read."""
+    monkeypatch.setattr(csv_rows, "CHUNK", 64)  # records and characters across chunks
+    path = tmp_path / "log.csv"
+    _utf16_log(path, 40, byte_order)
+    target = connector(tmp_path, UTF16, "log.csv", index_cache=str(tmp_path / "cache"))
+    assert target.build_index().rows == 40
+    read, checked = _counting_whole_reads(monkeypatch), _counting_checks(monkeypatch)
+    for wanted in (ids(("phone", "0600000031")), ids(("email", "p5@example.nl"))):
+        warm = target.scan(wanted)
+        assert (read, checked) == ([], [])
+        full = connector(tmp_path, UTF16, "log.csv", index=False).scan(wanted)
+        assert read  # a full read transcodes the file whole
+        assert _answer(warm) == _answer(full) and keys(warm, third_party=True)
+        read.clear()
+        checked.clear()
+    (record,) = [r for r in warm.records if r.key == "id=M-5"]
+    assert any("r\u0a22gel \u220a \U0001f600" in str(value.value) for value in record.fields)
+
+
+def test_a_utf16_file_changed_to_hold_a_lone_surrogate_is_reported_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tabular_read, "_SNIFF_BYTES", 200)
+    path = tmp_path / "log.csv"
+    data = _utf16_log(path, 40, "utf-16-le")
+    target = connector(tmp_path, UTF16, "log.csv", index_cache=str(tmp_path / "cache"))
+    assert keys(target.scan(ids(("phone", "0600000031"))), third_party=False) == ["id=M-31"]
+    place = data.index("M-20".encode("utf-16-le"))
+    path.write_bytes(data[:place] + b"\x00\xdc" + data[place:])  # a low surrogate alone
+    message = rf"not utf-16 text \(byte {place}\)"
+    with pytest.raises(SourceError, match=message):
+        target.scan(ids(("phone", "0600000031")))
+    with pytest.raises(SourceError, match=message):
+        connector(tmp_path, UTF16, "log.csv", index=False).scan(ids(("phone", "0600000031")))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+@pytest.mark.parametrize("index", [False, True])
+def test_a_file_cut_off_in_its_last_row_is_read_up_to_it_in_any_encoding(
+    tmp_path: Path, encoding: str, index: bool
+) -> None:
+    """The cut falls on the last line break in the file's text, whatever bytes a line
+    break takes; the rows before it are found, and the cut is reported."""
+    rows = [_row(n).replace("regel", "régel €") for n in range(10)]
+    text = "\r\n".join([*HEADER, *rows]) + "\r\nM-10,06000000"  # the last row cut off
+    (tmp_path / "log.csv").write_bytes(text.encode(encoding))
+    mapping = {**MAPPING, "read": {**MAPPING["read"], "encoding": encoding}}
+    options = {"index_cache": str(tmp_path / "cache")} if index else {"index": False}
+    for _search in range(2):  # indexed: built, then warm
+        found = connector(tmp_path, mapping, "log.csv", **options).scan(
+            ids(("phone", "0600000009"))
+        )
+        assert keys(found, third_party=False) == ["id=M-9"] and found.truncated
+        assert any("ends in the middle of a row" in warning for warning in found.warnings)
+        (record,) = [r for r in found.records if r.key == "id=M-9"]
+        assert any("régel €" in str(value.value) for value in record.fields)
