@@ -18,6 +18,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
+from discover.errors import DiscoverError
+from discover.time_limit import patience
+
 
 def cache_dir(configured: object, base_dir: Path, name: str) -> Path:
     """The directory of the cache ``name`` (``sql-profiles``, ``file-index``)."""
@@ -99,6 +102,18 @@ def private_file(path: Path, *, empty: bool = False) -> None:
 #: how long a statement waits for a lock another connection (another process's search
 #: or ``discover index build``) holds on an index file, unless told otherwise
 BUSY_WAIT = 60.0
+#: how long ``discover index status`` waits for such a lock before it says the index is
+#: locked: it reads two counts, and a build's writes are let go of in moments
+STATUS_WAIT = 5.0
+
+
+class IndexBusy(DiscoverError):
+    """Another process (a search, ``discover index build``) holds the index's lock and
+    did not let go within the wait: the index is left as it is."""
+
+
+#: what :class:`IndexBusy` says (warnings add which index, and what was done instead)
+BUSY = "another search or index build holds its lock and did not let go in time"
 
 
 def busy(exc: BaseException) -> bool:
@@ -107,6 +122,40 @@ def busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
     )
+
+
+def busy_wait() -> float:
+    """How long a search may wait now for a lock another process holds on its index:
+    :data:`BUSY_WAIT`, and at most half the time its source has left
+    (:func:`discover.time_limit.patience`).
+
+    A lock held longer is someone else's hang (a build stuck on a file system that
+    stopped answering): the source goes on without its index rather than being failed
+    as timed out because of the other process.
+    """
+    return patience(BUSY_WAIT)
+
+
+@contextlib.contextmanager
+def unless_busy() -> Iterator[None]:
+    """SQLite's "database is locked" inside the block raised as :class:`IndexBusy`.
+
+    A busy index is not a damaged one: callers remove and rebuild an index whose file
+    cannot be read, and must leave one that another process holds as it is.
+    """
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if not busy(exc):
+            raise
+        raise IndexBusy(BUSY) from None
+
+
+def be_patient(connection: sqlite3.Connection) -> None:
+    """Let ``connection`` wait for another process's lock no longer than
+    :func:`busy_wait` says now (a write after a long build, a search of a batch that
+    keeps its index open, has less time left than when the connection was opened)."""
+    connection.execute(f"PRAGMA busy_timeout = {int(busy_wait() * 1000)}")
 
 
 @contextlib.contextmanager
@@ -122,6 +171,14 @@ def private_sqlite(path: Path, timeout: float = BUSY_WAIT) -> Iterator[sqlite3.C
         yield connection
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def patient_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+    """:func:`private_sqlite` for a search or a build: another process's lock is waited
+    for at most :func:`busy_wait`, then :class:`IndexBusy` (the index is left as it is)."""
+    with unless_busy(), private_sqlite(path, busy_wait()) as connection:
+        yield connection
 
 
 def reset_for_settings(
@@ -153,13 +210,16 @@ def remove_sqlite(path: Path) -> bool:
 
 
 def index_status(path: Path, keys_query: str) -> dict[str, object]:
-    """How many files and keys an index file holds (``discover index status``)."""
+    """How many files and keys an index file holds (``discover index status``); whether
+    another process keeps it locked (``busy``), or it is damaged."""
     if not path.exists():
         return {"path": str(path), "exists": False, "files": 0, "keys": 0}
     try:
-        with private_sqlite(path) as connection:
+        with unless_busy(), private_sqlite(path, STATUS_WAIT) as connection:
             files = connection.execute("SELECT count(*) FROM files").fetchone()[0]
             keys = connection.execute(keys_query).fetchone()[0]
+    except IndexBusy:
+        return {"path": str(path), "exists": True, "busy": True}
     except sqlite3.DatabaseError:
         return {"path": str(path), "exists": True, "damaged": True}
     return {"path": str(path), "exists": True, "files": files, "keys": int(keys or 0)}

@@ -274,7 +274,7 @@ class TabularConnector(Connector):
             return store.Update()
         try:
             return stored.update(self._files(), self._index_file)[0]
-        except store.IndexBusy as exc:
+        except caches.IndexBusy as exc:
             message = f"file index {stored.path}: {exc}"
             raise SourceError(self.name, message, transient=True) from None
 
@@ -895,7 +895,7 @@ class TabularConnector(Connector):
                 return self._scan_indexed(stored, identifiers)
             # an unwritable cache, an index another search damaged meanwhile, or one
             # another process keeps locked (its build hangs)
-            except (OSError, sqlite3.Error, store.IndexUnreadable, store.IndexBusy) as exc:
+            except (OSError, sqlite3.Error, store.IndexUnreadable, caches.IndexBusy) as exc:
                 problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
                 log.warning("%s", problem)
         result = self._scan(identifiers)

@@ -41,7 +41,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,7 +52,6 @@ from connectors import caches
 from connectors.heap import index_build
 from connectors.safe_files import check_regular, open_regular
 from discover.errors import DiscoverError
-from discover.time_limit import patience
 
 if TYPE_CHECKING:  # loaded where an index is built: a search does without it
     import numpy as np
@@ -85,11 +84,6 @@ Stamp = tuple[int, int, int, str]  # size, mtime_ns, inode, hash of both ends
 
 class IndexUnreadable(DiscoverError):
     """The stored index is damaged (it is then built again)."""
-
-
-class IndexBusy(DiscoverError):
-    """Another process (a search, ``discover index build``) holds the index's lock and
-    did not let go within the wait: the index is left as it is."""
 
 
 def stamp_of(path: Path) -> Stamp | None:
@@ -256,28 +250,12 @@ class FileIndex:
 
     # -- opening ------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
+    def _open(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """The index file's connection. A lock another process holds is waited for at
         most a minute, and at most half the time the search's source has left
-        (:func:`discover.time_limit.patience`): IndexBusy then, so that the source reads
+        (:func:`connectors.caches.busy_wait`): IndexBusy then, so that the source reads
         its files instead of timing out because of the other process."""
-        try:
-            with caches.private_sqlite(self.path, patience(caches.BUSY_WAIT)) as connection:
-                yield connection
-        except sqlite3.OperationalError as exc:
-            if not caches.busy(exc):
-                raise
-            raise IndexBusy(
-                "another search or index build holds its lock and did not let go in time"
-            ) from None
-
-    @staticmethod
-    def _patient(connection: sqlite3.Connection) -> None:
-        """Wait for another process's lock no longer than :func:`patience` says now
-        (a write after a long build has less time left than the connection had)."""
-        wait = patience(caches.BUSY_WAIT)
-        connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        return caches.patient_sqlite(self.path)
 
     def _prepare(self, connection: sqlite3.Connection) -> str | None:
         """Create the tables; empty them when they were made for other settings."""
@@ -344,7 +322,7 @@ class FileIndex:
 
     @classmethod
     def _replace(cls, connection: sqlite3.Connection, entry: FileEntry) -> None:
-        cls._patient(connection)
+        caches.be_patient(connection)  # what is left after reading the file
         with connection:  # by path: another search may have stored it meanwhile
             cls._drop_path(connection, entry.path)
             cls._store(connection, entry)

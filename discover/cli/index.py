@@ -113,6 +113,8 @@ def _status_row(connector: Any) -> dict[str, Any]:
         return {"state": "off (connection.index: false)"}
     if not status["exists"]:
         state = "not built (the next search or 'discover index build' builds it)"
+    elif status.get("busy"):
+        state = "locked by another search or index build (left as it is)"
     elif status.get("damaged"):
         state = "damaged (the next search builds it again)"
     elif "files" in status:

@@ -13,17 +13,15 @@ import json
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from support.sqlite_lock import locked
 
 from connectors import heap
 from connectors.tabular.connector import TabularConnector
@@ -256,7 +254,7 @@ def test_a_source_is_not_timed_out_behind_another_process_writing_its_index(
     code, statuses = _search(tmp_path, [source])
     assert code == 0 and statuses["contacts"]["records"] == 1  # the index is built
     (index,) = (tmp_path / "index").glob("tabular-*.sqlite")
-    with _locked(index):
+    with locked(index):
         started = time.monotonic()
         code, statuses = _search(tmp_path, [source])
         took = time.monotonic() - started
@@ -268,28 +266,3 @@ def test_a_source_is_not_timed_out_behind_another_process_writing_its_index(
     assert index.exists()
     code, statuses = _search(tmp_path, [source])  # the lock let go: the index is used
     assert statuses["contacts"]["status"] == "ok" and statuses["contacts"]["warnings"] == []
-
-
-@contextlib.contextmanager
-def _locked(database: Path) -> Iterator[None]:
-    """``database`` exclusively locked by a process of its own until the block ends."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys\n"
-            "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "connection.execute('BEGIN EXCLUSIVE')\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n",
-            str(database),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        yield
-    finally:
-        holder.communicate(timeout=30)  # stdin closed: it ends and lets go
