@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
-from connectors.caches import file_index_dir
+from connectors.caches import IndexBusy, file_index_dir
 from connectors.voip.ahead import AheadListing
 from connectors.voip.files import Listing, Unreadable, scan_directory
 from connectors.voip.index import Index, IndexBuilder, unscoped_warning, valid_scope
@@ -216,7 +216,11 @@ class VoipConnector(Connector):
             return Update()
         self.check()
         listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
-        return stored.update(listing)[0]
+        try:
+            return stored.update(listing)[0]
+        except IndexBusy as exc:  # left as it is; a later build may find it free
+            message = f"file index {stored.path}: {exc}"
+            raise SourceError(self.name, message, transient=True) from None
 
     def index_status(self) -> dict[str, object] | None:
         """Where the persistent index is and what it holds; None when it is off."""
@@ -274,7 +278,9 @@ class VoipConnector(Connector):
         if stored is not None:
             try:
                 return self._scan_indexed(stored, identifiers)
-            except (OSError, sqlite3.Error) as exc:  # an unwritable cache: search without it
+            # an unwritable cache, or an index another process keeps locked (its search
+            # or build hangs): search without it, and leave it as it is
+            except (OSError, sqlite3.Error, IndexBusy) as exc:
                 problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
                 log.warning("%s", problem)
         index = self._current_index()

@@ -16,7 +16,11 @@ match.
 No secret value is stored: secret fields are withheld before indexing and never
 searchable, and only normalised identifiers, paths, MACs, file names and warnings are
 written. The directory is created with mode 0700 and the file with mode 0600. An
-index that cannot be read is removed and built again, with a warning.
+index that cannot be read is removed and built again, with a warning. An index whose
+lock another process (another search, ``discover index build``) keeps is not damaged:
+it is waited for at most a minute, and at most half the time the source has left
+(:func:`connectors.caches.busy_wait`), then :class:`~connectors.caches.IndexBusy`
+leaves it as it is and the search passes over the whole directory.
 """
 
 from __future__ import annotations
@@ -194,7 +198,9 @@ class FileIndex:
     # -- opening ------------------------------------------------------------------
 
     def _open(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return caches.private_sqlite(self.path)
+        """The index file's connection; another process's lock is waited for at most
+        :func:`connectors.caches.busy_wait`, then IndexBusy."""
+        return caches.patient_sqlite(self.path)
 
     def _prepare(self, connection: sqlite3.Connection) -> str | None:
         """Create the tables; empty them when they were made for other settings.
@@ -223,7 +229,9 @@ class FileIndex:
     def update(self, listing: Listing) -> tuple[Update, list[str]]:
         """Bring the index up to date with ``listing``; returns what it did and warnings.
 
-        A damaged index is removed and built again (with a warning).
+        A damaged index is removed and built again (with a warning). One that another
+        process keeps locked past the wait raises :class:`~connectors.caches.IndexBusy`
+        and is left as it is (it is no sqlite3.DatabaseError).
         """
         warnings: list[str] = []
         try:
@@ -300,6 +308,7 @@ class FileIndex:
                 pending = []
         self._store(connection, pending, gone, stored)
         done.dropped = len(gone)
+        caches.be_patient(connection)
         connection.executescript(_SCHEMA)  # (again) the look-up indexes
         if digest is not None:
             with connection:
@@ -347,6 +356,7 @@ class FileIndex:
         # a file the index held before (changed) or no longer sees: its rows go first
         stale = [(e.relpath,) for e in entries if e.relpath in stored]
         stale.extend((relpath,) for relpath in gone)
+        caches.be_patient(connection)  # what is left after parsing the batch
         with connection:
             for table in ("files", "refs", "keys"):
                 connection.executemany(

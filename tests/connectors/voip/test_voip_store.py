@@ -3,8 +3,9 @@
 Every identifier the directory holds is searched one by one with the index and
 without it (``connection.index: false``, a full pass), after each change a
 provisioning directory sees: a file edited, added, removed, renamed; the results
-must be equal. The index file is then damaged (rebuilt, with a warning), its modes
-checked, and its bytes searched for every password of the fixtures.
+must be equal. The index file is then damaged (rebuilt, with a warning) or locked by
+another process (left as it is: the search reads every file), its modes checked, and
+its bytes searched for every password of the fixtures.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import os
 import pwd
 import shutil
 import stat
+import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.sqlite_lock import locked
 from support.unprivileged import run_unprivileged, shared_directory
 from voip_helpers import FIXTURE_SECRETS, PROVISIONING, sources_file
 
@@ -26,9 +30,11 @@ from connectors.base import ScanResult
 from connectors.voip.connector import VoipConnector
 from connectors.voip.index import IndexBuilder
 from connectors.voip.store import FileIndex
+from discover.errors import SourceError
 from discover.identifiers import Identifier, try_normalise
 from discover.register import default_register
 from discover.sources import load_sources
+from discover.time_limit import run_within
 
 
 def _built(indexed: VoipConnector) -> FileIndex:
@@ -165,6 +171,43 @@ def test_a_damaged_index_is_built_again_with_a_warning(
     assert result.records
     assert indexed.build_index().parsed == 0  # the rebuilt index is whole again
     _assert_same(indexed, plain)
+
+
+def test_an_index_another_process_keeps_locked_is_left_as_it_is(
+    estate: tuple[Path, VoipConnector, VoipConnector],
+) -> None:
+    """Another process (a search, ``discover index build``) holds the index's lock and
+    does not let go. That is not damage: within a time limit of 2 s the search waits
+    half of it, then passes over the whole directory, as a search without the index,
+    and names the locked index; a build fails as a transient problem; the index is
+    neither removed nor rebuilt, and the next search brings it up to date and uses it."""
+    directory, indexed, plain = estate
+    stored = _built(indexed)
+    before = stored.path.stat().st_ino
+    jan = directory / "acme" / "001565abcd01.cfg"  # changed since it was indexed
+    jan.write_text(jan.read_text().replace("user_name = 201", "user_name = 299"))
+    wanted = [Identifier("extension", "acme/299")]
+    with locked(stored.path):
+        started = time.monotonic()
+        result = run_within(indexed, 2, partial(indexed.scan, wanted))
+        took = time.monotonic() - started
+        with pytest.raises(SourceError, match="holds its lock and did not let go") as failed:
+            run_within(indexed, 2, indexed.build_index)
+    assert failed.value.transient and str(stored.path) in str(failed.value)
+    assert 0.8 < took < 2  # half the time left, not SQLite's minute
+    (warning,) = [text for text in result.warnings if str(stored.path) in text]
+    assert "another search or index build" in warning and "every file was read" in warning
+    full = plain.scan(wanted)
+    assert {r.location for r in result.records if r.matches} == {"acme/001565abcd01.cfg"}
+    assert _shape(result)[0] == _shape(full)[0] and result.truncated == full.truncated
+    assert sorted(text for text in result.warnings if text != warning) == _shape(full)[1]
+    assert stored.path.stat().st_ino == before  # not removed, not built again
+    assert stored.status()["files"] == len(list(directory.rglob("*.*")))
+
+    again = indexed.scan(wanted)  # the lock let go: the index is brought up to date
+    assert _shape(again) == _shape(full)
+    assert indexed.build_index().parsed == 0  # that search updated it: it used it
+    assert stored.path.stat().st_ino == before
 
 
 def test_index_modes_and_no_secret_in_it(
