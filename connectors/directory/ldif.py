@@ -12,7 +12,9 @@ thousands, is a set of dictionary look-ups; matched entries are read again from
 their offsets and verified like server results. Memory holds the index, not the
 entries. The index is kept on disk (:mod:`connectors.directory.ldif_store`) for the
 export's size, modification time and inode, so that a later search of an unchanged
-export does not read the file at all and looks each value up on disk.
+export does not read the file at all and looks each value up on disk. An index that
+another process keeps locked is left as it is: that search reads the export whole
+(and does not keep what it read), with a warning; the next one tries the index again.
 """
 
 from __future__ import annotations
@@ -349,6 +351,16 @@ class LdifConnector(DirectoryConnector):
                 os.unlink(written)  # this search reads it through its open connection
         return stored
 
+    def _read_whole(self, path: Path, exc: caches.IndexBusy, result: ScanResult) -> _Index:
+        """The export read whole for one search, its index ``path`` left as it is:
+        another process keeps it locked. Not kept (it holds every value in memory): the
+        next search tries the index again."""
+        message = f"file index {path} cannot be used ({exc}); the whole export was read"
+        log.warning("%s", message)
+        self.index_warnings.append(message)
+        with building():  # the whole export is read: no scan starts ahead meanwhile
+            return self._build_index(result)
+
     def build_index(self) -> bool:
         """Bring the persistent index up to date; whether the export was read."""
         self.close()
@@ -356,7 +368,11 @@ class LdifConnector(DirectoryConnector):
         if path is None:
             return False
         self.check()
-        stored = self._load_stored(path)
+        try:
+            stored = self._load_stored(path)
+        except caches.IndexBusy as exc:  # left as it is; a later build may find it free
+            message = f"file index {path}: {exc}"
+            raise SourceError(self.name, message, transient=True) from None
         if stored is not None:
             stored.close()
             return False
@@ -384,11 +400,17 @@ class LdifConnector(DirectoryConnector):
         self._index = None
 
     def index(self, result: ScanResult | None = None) -> ldif_store.Lookups:
+        """The export's index: the stored one, else built (and stored) by reading the
+        export; an index another process keeps locked gives the export read whole, for
+        this caller only."""
         if self._index is None:
             self.check()
             path = self.index_file()
             if path is not None:
-                self._stored = self._load_stored(path)
+                try:
+                    self._stored = self._load_stored(path)
+                except caches.IndexBusy as exc:
+                    return self._read_whole(path, exc, result or ScanResult())
                 if self._stored is not None:
                     self._index = self._stored
                     return self._index
@@ -437,12 +459,12 @@ class LdifConnector(DirectoryConnector):
 
     def _record(
         self,
+        index: ldif_store.Lookups,
         name: str,
         offset: int,
         wanted: dict[str, dict[str, Identifier]],
         result: ScanResult,
     ) -> tuple[Record, LdifEntry] | None:
-        index = self.index()
         try:
             entry = read_entry_at(self.path, offset, self.file_urls)
         except (LdifError, OSError) as exc:
@@ -457,8 +479,28 @@ class LdifConnector(DirectoryConnector):
     def scan(self, identifiers: Collection[Identifier]) -> ScanResult:
         result = ScanResult()
         index = self.index(result)
-        result.warnings.extend([*self.index_warnings, *index.warnings])
+        try:
+            self._answer(index, identifiers, result)
+        except caches.IndexBusy as exc:
+            # another process locked the index since it was opened (a batch keeps it
+            # open across searches): this search reads the export whole
+            path = self.index_file()
+            if path is None:
+                raise
+            self.close()  # the next search opens it again
+            result = ScanResult()
+            self._answer(self._read_whole(path, exc, result), identifiers, result)
+        result.warnings[:0] = self.index_warnings
         self.index_warnings = []
+        return result
+
+    def _answer(
+        self, index: ldif_store.Lookups, identifiers: Collection[Identifier], result: ScanResult
+    ) -> None:
+        """The records holding ``identifiers`` and those related to them, into ``result``."""
+        if isinstance(index, ldif_store.StoredIndex):
+            index.be_patient()
+        result.warnings.extend(index.warnings)
         result.truncated = index.truncated
         wanted: dict[str, dict[str, Identifier]] = defaultdict(dict)
         candidates: dict[str, set[int]] = defaultdict(set)
@@ -470,22 +512,21 @@ class LdifConnector(DirectoryConnector):
         frontier: dict[str, list[tuple[int, Record]]] = defaultdict(list)
         for name, offsets in candidates.items():
             for offset in sorted(offsets):
-                built = self._record(name, offset, wanted, result)
+                built = self._record(index, name, offset, wanted, result)
                 if built is not None and built[0].matches:
                     found[name][offset] = built[0]
                     frontier[name].append((offset, built[0]))
-        self._follow_relations(found, frontier, wanted, result)
+        self._follow_relations(index, found, frontier, wanted, result)
         result.records = [record for records in found.values() for record in records.values()]
-        return result
 
     def _follow_relations(
         self,
+        index: ldif_store.Lookups,
         found: dict[str, dict[int, Record]],
         frontier: dict[str, list[tuple[int, Record]]],
         wanted: dict[str, dict[str, Identifier]],
         result: ScanResult,
     ) -> None:
-        index = self.index()
         while any(frontier.values()):
             next_frontier: dict[str, list[tuple[int, Record]]] = defaultdict(list)
             for relation in self.mapping.relations:
@@ -496,7 +537,7 @@ class LdifConnector(DirectoryConnector):
                         target = found[relation.from_type].get(offset)
                         fresh = target is None
                         if target is None:
-                            built = self._record(relation.from_type, offset, wanted, result)
+                            built = self._record(index, relation.from_type, offset, wanted, result)
                             if built is None:
                                 continue
                             target = built[0]

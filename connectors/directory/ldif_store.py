@@ -12,6 +12,13 @@ The index holds normalised identifier values, DN keys of relations, offsets, ent
 locations, attribute names and the export's warnings: never an entry's other values.
 The directory is created with mode 0700 and the file with mode 0600; an index that
 cannot be read is removed and built again, with a warning.
+
+The index file is never written in place (a new one is written beside it and moved
+over it), so searches and builds only read it, and a lock on it is another program's
+(a backup tool, a ``sqlite3`` shell). That is not damage: it is waited for at most a
+minute, and at most half the time the source has left
+(:func:`connectors.caches.busy_wait`), then :class:`~connectors.caches.IndexBusy`
+leaves it as it is, and the search reads the export whole.
 """
 
 from __future__ import annotations
@@ -176,36 +183,58 @@ class IndexWriter:
 
 
 class StoredIndex:
-    """An index read from disk: each look-up is one query, nothing else in memory."""
+    """An index read from disk: each look-up is one query, nothing else in memory.
+
+    A lock another process holds on the file is waited for at most
+    :func:`connectors.caches.busy_wait`, then :class:`~connectors.caches.IndexBusy`
+    (opening it, or any look-up: a batch keeps it open across searches).
+    """
 
     def __init__(self, path: Path) -> None:
         # a scan may run in a worker thread (the source's time limit); one at a time
         self._connection = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, check_same_thread=False
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=caches.busy_wait()
         )
-        meta = dict(self._connection.execute("SELECT key, value FROM meta"))
-        self.meta = meta
-        self.warnings: list[str] = json.loads(meta["warnings"])
-        self.truncated: bool = json.loads(meta["truncated"])
-        self.seen_attributes = {k: set(v) for k, v in json.loads(meta["seen"]).items()}
-        self.bases_used = {(name, position) for name, position in json.loads(meta["bases"])}
+        try:
+            with caches.unless_busy():
+                meta = dict(self._connection.execute("SELECT key, value FROM meta"))
+            self.meta = meta
+            self.warnings: list[str] = json.loads(meta["warnings"])
+            self.truncated: bool = json.loads(meta["truncated"])
+            self.seen_attributes = {k: set(v) for k, v in json.loads(meta["seen"]).items()}
+            self.bases_used = {(name, position) for name, position in json.loads(meta["bases"])}
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def be_patient(self) -> None:
+        """Wait for another process's lock no longer than
+        :func:`connectors.caches.busy_wait` says now (a search of a batch that opened the
+        index earlier has its own time left)."""
+        caches.be_patient(self._connection)
 
     def candidates(self, kind: str, value: str) -> list[tuple[str, int]]:
-        rows = self._connection.execute(
-            "SELECT entry_type, offset FROM ldif_values WHERE key = ?", (_value_key(kind, value),)
-        )
-        return [(name, offset) for name, offset in rows]
+        with caches.unless_busy():
+            rows = self._connection.execute(
+                "SELECT entry_type, offset FROM ldif_values WHERE key = ?",
+                (_value_key(kind, value),),
+            )
+            return [(name, offset) for name, offset in rows]
 
     def referrers(self, entry_type: str, attribute: str, reference: DnKey) -> list[int]:
         key = _reference_key(entry_type, attribute, reference)
-        rows = self._connection.execute("SELECT offset FROM ldif_references WHERE key = ?", (key,))
-        return [offset for (offset,) in rows]
+        with caches.unless_busy():
+            rows = self._connection.execute(
+                "SELECT offset FROM ldif_references WHERE key = ?", (key,)
+            )
+            return [offset for (offset,) in rows]
 
     def location(self, entry_type: str, offset: int) -> str:
-        row = self._connection.execute(
-            "SELECT location FROM ldif_locations WHERE entry_type = ? AND offset = ?",
-            (entry_type, offset),
-        ).fetchone()
+        with caches.unless_busy():
+            row = self._connection.execute(
+                "SELECT location FROM ldif_locations WHERE entry_type = ? AND offset = ?",
+                (entry_type, offset),
+            ).fetchone()
         if row is None:
             raise sqlite3.DatabaseError(f"no location for offset {offset}")
         return str(row[0])
@@ -218,7 +247,8 @@ def load(path: Path, stamp: Stamp | None, settings: str) -> StoredIndex | None:
     """The stored index when it was built from this export with these settings.
 
     None when there is none or it is stale; sqlite3.DatabaseError, KeyError or
-    ValueError when it is damaged.
+    ValueError when it is damaged; :class:`~connectors.caches.IndexBusy` when another
+    process keeps it locked (it is not damaged).
     """
     if stamp is None or not path.is_file():
         return None
@@ -235,12 +265,16 @@ def load(path: Path, stamp: Stamp | None, settings: str) -> StoredIndex | None:
 
 
 def status(path: Path) -> dict[str, object]:
-    """What the index file holds (for operators)."""
+    """What the index file holds (for operators); whether another process keeps it
+    locked (``busy``), or it is damaged."""
     if not path.is_file():
         return {"path": str(path), "exists": False, "values": 0}
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=caches.STATUS_WAIT)
     try:
-        values = connection.execute("SELECT count(*) FROM ldif_values").fetchone()[0]
+        with caches.unless_busy():
+            values = connection.execute("SELECT count(*) FROM ldif_values").fetchone()[0]
+    except caches.IndexBusy:
+        return {"path": str(path), "exists": True, "busy": True}
     except sqlite3.DatabaseError:
         return {"path": str(path), "exists": True, "damaged": True}
     finally:

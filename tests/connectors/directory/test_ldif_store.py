@@ -3,7 +3,8 @@
 Every value the export indexes is searched with a fresh connector (which answers from
 the stored index) and without the index (``connection.index: false``); the results
 must be equal, before and after the export is rewritten. A damaged index is built
-again with a warning; the index file is private and holds no value that is not an
+again with a warning; one another process keeps locked is left as it is while the
+export is read whole; the index file is private and holds no value that is not an
 identifier.
 """
 
@@ -12,21 +13,26 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ldap_support import INETORGPERSON, PEOPLE_LDIF, SUFFIX, source
+from support.sqlite_lock import locked
 
 import connectors.directory.ldif as ldif_module
-from connectors import load_mapping
+from connectors import caches, load_mapping
 from connectors.base import ScanResult
 from connectors.directory import ldif_store
 from connectors.directory.ldif import LdifConnector, _Index
 from connectors.directory.ldif_store import StoredIndex
+from discover.errors import SourceError
 from discover.identifiers import Identifier
 from discover.register import default_register
 from discover.sources import Settings
+from discover.time_limit import run_within
 
 
 def _connector(export: Path, **connection: Any) -> LdifConnector:
@@ -122,6 +128,90 @@ def test_a_damaged_index_is_built_again_with_a_warning(tmp_path: Path) -> None:
     assert any("could not be read" in w and "built again" in w for w in result.warnings)
     assert result.records
     _assert_same(export, cache)
+
+
+ZOE = [Identifier("email", "zoe.celik@example.org")]
+
+
+def _locked_warning(result: ScanResult, path: Path) -> str:
+    (warning,) = [text for text in result.warnings if str(path) in text]
+    assert "another search or index build" in warning and "the whole export was read" in warning
+    return warning
+
+
+def test_an_index_another_process_keeps_locked_is_left_as_it_is(tmp_path: Path) -> None:
+    """Another process holds the index's lock and does not let go. That is not damage:
+    within a time limit of 2 s the search waits half of it, then reads the export
+    whole, as a search without the index, and names the locked index; a build fails as
+    a transient problem; the index is neither removed nor replaced, and the next
+    search answers from it."""
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    assert _connector(export, index_cache=str(cache)).build_index() is True
+    path = _connector(export, index_cache=str(cache)).index_file()
+    assert path is not None
+    before = path.stat().st_ino
+    full = _connector(export, index=False).scan(ZOE)
+    searching = _connector(export, index_cache=str(cache))
+    building = _connector(export, index_cache=str(cache))
+    with locked(path):
+        started = time.monotonic()
+        result = run_within(searching, 2, partial(searching.scan, ZOE))
+        took = time.monotonic() - started
+        with pytest.raises(SourceError, match="holds its lock and did not let go") as failed:
+            run_within(building, 2, building.build_index)
+    assert failed.value.transient and str(path) in str(failed.value)
+    assert 0.8 < took < 2  # half the time left
+    warning = _locked_warning(result, path)
+    assert result.records and _shape(result)[0] == _shape(full)[0]
+    assert sorted(text for text in result.warnings if text != warning) == _shape(full)[1]
+    assert result.truncated == full.truncated and result.rows_read == full.rows_read
+    assert path.stat().st_ino == before  # not removed, not replaced
+    assert list(cache.glob("*.tmp")) == []
+
+    again = searching.scan(ZOE)  # the lock let go: the index answers
+    assert isinstance(searching._index, StoredIndex)
+    assert _shape(again) == _shape(full) and again.rows_read == 2  # Zoë and her group
+    assert path.stat().st_ino == before
+
+
+def test_an_index_locked_while_a_batch_keeps_it_open_is_left_as_it_is(tmp_path: Path) -> None:
+    """A batch keeps its connectors, and so the index it opened, across searches:
+    another process locking it meanwhile makes the next search read the export whole,
+    with the warning; the search after it opens the index again."""
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    cache = tmp_path / "cache"
+    kept = _connector(export, index_cache=str(cache))
+    assert kept.build_index() is True
+    assert kept.scan(ZOE).rows_read == 2
+    assert isinstance(kept._index, StoredIndex)
+    path = kept.index_file()
+    assert path is not None
+    full = _connector(export, index=False).scan(ZOE)
+    with locked(path):
+        result = run_within(kept, 2, partial(kept.scan, ZOE))
+    _locked_warning(result, path)
+    assert _shape(result)[0] == _shape(full)[0] and result.rows_read == full.rows_read
+    again = kept.scan(ZOE)
+    assert isinstance(kept._index, StoredIndex)
+    assert _shape(again) == _shape(full) and again.rows_read == 2
+
+
+def test_status_says_an_index_another_process_keeps_locked_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(caches, "STATUS_WAIT", 0.2)
+    export = tmp_path / "people.ldif"
+    shutil.copy(PEOPLE_LDIF, export)
+    connector = _connector(export, index_cache=str(tmp_path / "cache"))
+    connector.build_index()
+    path = connector.index_file()
+    assert path is not None
+    with locked(path):
+        assert connector.index_status() == {"path": str(path), "exists": True, "busy": True}
+    assert connector.index_status()["values"] > 10  # type: ignore[index]
 
 
 def test_index_file_is_private_and_holds_only_identifiers(tmp_path: Path) -> None:
