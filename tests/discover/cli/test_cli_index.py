@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner, Result
+from support.sqlite_lock import locked
 
+from connectors import caches
 from discover.cli import cli
 
 FIXTURES = Path(__file__).parents[2] / "connectors"
@@ -153,3 +156,34 @@ def test_an_index_built_by_one_process_serves_the_next(tmp_path: Path) -> None:
         assert again["provisioning"]["state"] == "0 file(s) read, 0 dropped", seed
         assert again["export"]["state"] == "up to date", seed
         assert again["roaming"]["state"] == "0 file(s) read, 0 dropped", seed
+
+
+def test_an_index_another_process_keeps_locked_fails_its_build_and_is_left_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each source's index held by another process (a search or build that hangs):
+    ``status`` says it is locked, not damaged; ``build`` fails each of those sources
+    by name and exits 1; nothing is removed, and the next build finds them whole."""
+    monkeypatch.setattr(caches, "BUSY_WAIT", 0.5)  # a minute otherwise
+    monkeypatch.setattr(caches, "STATUS_WAIT", 0.2)
+    sources = str(_sources(tmp_path))
+    _rows(invoke("build", "--sources", sources, "--json"))
+    indexes = sorted((tmp_path / "cache").glob("*.sqlite"))
+    assert len(indexes) == 3
+    inodes = [path.stat().st_ino for path in indexes]
+    with locked(indexes[0]), locked(indexes[1]), locked(indexes[2]):
+        status = _rows(invoke("status", "--sources", sources, "--json"))
+        built = invoke("build", "--sources", sources, "--json")
+    for row in status.values():
+        assert row["busy"] is True and "damaged" not in row
+        assert row["state"] == "locked by another search or index build (left as it is)"
+    assert built.exit_code == 1
+    rows = {row["source"]: row for row in json.loads(built.stdout)["sources"]}
+    for name, row in rows.items():
+        assert row["state"].startswith(f"failed: source '{name}': file index "), row
+        assert row["state"].endswith("holds its lock and did not let go in time"), row
+    assert [path.stat().st_ino for path in indexes] == inodes
+    again = _rows(invoke("build", "--sources", sources, "--json"))
+    assert again["provisioning"]["state"] == "0 file(s) read, 0 dropped"
+    assert again["export"]["state"] == "up to date"
+    assert again["roaming"]["state"] == "0 file(s) read, 0 dropped"
