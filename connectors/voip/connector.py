@@ -277,12 +277,17 @@ class VoipConnector(Connector):
         problem: str | None = None
         if stored is not None:
             try:
-                return self._scan_indexed(stored, identifiers)
+                result = self._scan_indexed(stored, identifiers)
             # an unwritable cache, or an index another process keeps locked (its search
             # or build hangs): search without it, and leave it as it is
             except (OSError, sqlite3.Error, IndexBusy) as exc:
                 problem = f"file index {stored.path} cannot be used ({exc}); every file was read"
                 log.warning("%s", problem)
+            else:
+                # the whole directory's records an earlier search parsed without the
+                # index (it was locked) are not needed while the index serves
+                self._index = self._signature = None
+                return result
         index = self._current_index()
         result = self._answer(index, identifiers)
         result.rows_read = index.rows if self._fresh else 0

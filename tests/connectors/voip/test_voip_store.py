@@ -203,9 +203,11 @@ def test_an_index_another_process_keeps_locked_is_left_as_it_is(
     assert sorted(text for text in result.warnings if text != warning) == _shape(full)[1]
     assert stored.path.stat().st_ino == before  # not removed, not built again
     assert stored.status()["files"] == len(list(directory.rglob("*.*")))
+    assert indexed._index is not None  # the full pass, for the search's next round
 
     again = indexed.scan(wanted)  # the lock let go: the index is brought up to date
     assert _shape(again) == _shape(full)
+    assert indexed._index is None  # the full pass is let go of
     assert indexed.build_index().parsed == 0  # that search updated it: it used it
     assert stored.path.stat().st_ino == before
 
