@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import threading
@@ -166,6 +167,9 @@ def test_time_left_and_patience_follow_the_limit_of_the_work_in_this_thread() ->
     assert time_left() is None  # the waiting thread has no limit of its own
 
 
+JAN = ("--email", "jan@example.nl")
+_FIXTURES = Path(__file__).resolve().parents[1] / "connectors"
+
 _CONTACTS = {
     "version": 1,
     "kind": "tabular",
@@ -188,14 +192,16 @@ def _tabular_source(folder: Path, name: str, time_limit: float) -> dict[str, Any
     }
 
 
-def _search(folder: Path, sources: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    """A search for jan@example.nl, the sources one after another; the exit code and
-    each source's status by name."""
+def _search(
+    folder: Path, sources: list[dict[str, Any]], subject: tuple[str, str] = JAN
+) -> tuple[int, dict[str, Any]]:
+    """A search for ``subject`` (jan@example.nl), the sources one after another; the
+    exit code and each source's status by name."""
     path = folder / "sources.yaml"
     document = {"version": 1, "settings": {"parallel_sources": 1}, "sources": sources}
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     case = folder / f"case-{len(list(folder.glob('case-*')))}"
-    arguments = ["search", "--sources", str(path), "--email", "jan@example.nl"]
+    arguments = ["search", "--sources", str(path), *subject]
     result = CliRunner().invoke(cli, [*arguments, "--case", str(case), "--json"])
     summary = json.loads((case / "summary.json").read_text(encoding="utf-8"))
     return result.exit_code, {source["name"]: source for source in summary["sources"]}
@@ -266,3 +272,59 @@ def test_a_source_is_not_timed_out_behind_another_process_writing_its_index(
     assert index.exists()
     code, statuses = _search(tmp_path, [source])  # the lock let go: the index is used
     assert statuses["contacts"]["status"] == "ok" and statuses["contacts"]["warnings"] == []
+
+
+def _file_source(folder: Path, kind: str) -> tuple[dict[str, Any], tuple[str, str]]:
+    """A provisioning directory or an LDIF export of its own, with a time limit of 4 s
+    and its own index; and a subject it holds."""
+    if kind == "voip":
+        shutil.copytree(_FIXTURES / "fixtures" / "voip" / "provisioning", folder / "prov")
+        mapping, subject = "shipped:voip/provisioning.yaml", ("--extension", "acme/201")
+        connection: dict[str, Any] = {"directory": "prov"}
+    else:
+        shutil.copy(_FIXTURES / "ldap_data" / "people.ldif", folder / "people.ldif")
+        mapping, subject = "shipped:directory/inetorgperson.yaml", ("--email", ZOE)
+        connection = {"path": "people.ldif", "base_dn": "dc=example,dc=org"}
+    source = {
+        "name": kind,
+        "kind": kind,
+        "mapping": mapping,
+        "time_limit": 4,
+        "connection": {**connection, "index_cache": "index"},
+    }
+    return source, subject
+
+
+ZOE = "zoe.celik@example.org"
+
+
+@pytest.mark.parametrize("kind", ["voip", "ldif"])
+def test_a_file_source_reads_around_an_index_another_process_keeps_locked(
+    tmp_path: Path, kind: str
+) -> None:
+    """As for a tabular source: the provisioning directory is passed over whole, the
+    LDIF export read whole, after half the source's time; the search is ok with the
+    same records and a warning naming the index, which is left in place and used by
+    the next search."""
+    source, subject = _file_source(tmp_path, kind)
+    unlocked, statuses = _search(tmp_path, [source], subject)
+    first = statuses[kind]
+    assert first["status"] == "ok" and first["records"] > 0, first
+    (index,) = (tmp_path / "index").glob(f"{kind}-*.sqlite")  # built by that search
+    inode = index.stat().st_ino
+    with locked(index):
+        started = time.monotonic()
+        code, statuses = _search(tmp_path, [source], subject)
+        took = time.monotonic() - started
+    status = statuses[kind]
+    assert status["status"] == "ok" and code == unlocked, status
+    assert status["records"] == first["records"] and took < 4
+    (warning,) = [text for text in status["warnings"] if str(index) in text]
+    assert "another search or index build" in warning
+    assert [text for text in status["warnings"] if text != warning] == first["warnings"]
+    assert index.stat().st_ino == inode  # left as it is
+    code, statuses = _search(tmp_path, [source], subject)  # the lock let go
+    assert statuses[kind]["status"] == "ok" and code == unlocked
+    assert statuses[kind]["warnings"] == first["warnings"]
+    assert statuses[kind]["rows_read"] < status["rows_read"]  # what the index points to
+    assert index.stat().st_ino == inode
