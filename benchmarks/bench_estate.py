@@ -222,7 +222,11 @@ def copy_to_postgres(sqlite_path: Path, database: str) -> str:
                 while rows := cursor.fetchmany(50_000):
                     for row in rows:
                         copy.write_row(row)
-        conn.execute("ANALYZE")
+    # a table that has lived sets its rows' hint bits and visibility map long before a
+    # search: without VACUUM the first statement to read the freshly copied table (a
+    # cold search's learning) pays for writing them, and the next one does not
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
     source.close()
     return url.render_as_string(False)
 
