@@ -18,8 +18,9 @@ from typing import Any
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
+from support.hit_rows import hit_row
 from support.resealed import reseal
-from support.synthetic_case import NOW, write_synthetic_case
+from support.synthetic_case import write_synthetic_case
 from support.two_clients import (
     ACME,
     ACME_CONTACT,
@@ -169,31 +170,20 @@ def test_portability_records_name_their_own_client(tmp_path: Path) -> None:
     naming its own client."""
 
     def row(key: str, client: str) -> dict[str, Any]:
-        return {
-            "request_id": "REQ-SYNTH-0001",
-            "source": "mobile",
-            "location": "sims",
-            "record_key": key,
-            "field": "user_name",
-            "value": "Eva Smit",
-            "value_type": "text",
-            "identifier": "name",
-            "category": "mobile.sim",
-            "service": "mobile",
-            "matched_on": "email:eva.smit@smit-ict.nl",
-            "match": "exact",
-            "via": "email:eva.smit@smit-ict.nl",
-            "observed_at": NOW,
-            "recorded_at": None,
-            "overdue": False,
-            "controller": "client",
-            "legal_basis": "contract",
-            "portable": True,
-            "secret": False,
-            "third_party": False,
-            "origin": "provided",
-            "client": client,
-        }
+        return hit_row(
+            source="mobile",
+            location="sims",
+            record_key=key,
+            field="user_name",
+            value="Eva Smit",
+            identifier="name",
+            category="mobile.sim",
+            service="mobile",
+            matched_on="email:eva.smit@smit-ict.nl",
+            via="email:eva.smit@smit-ict.nl",
+            origin="provided",
+            client=client,
+        )
 
     case = tmp_path / "case"
     write_synthetic_case(

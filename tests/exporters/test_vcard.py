@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import vobject
 from package_checks import EVERY
-from support.synthetic_case import NOW, synthetic_request, write_synthetic_case
+from support.hit_rows import hit_row
+from support.synthetic_case import synthetic_request, write_synthetic_case
 
 from discover.hits import hits_table
 from exporters import export_package
@@ -15,31 +16,20 @@ from exporters.vcard import Contact, contacts_from_hits, escape, fold, vcard, vc
 
 
 def _hit(record: str, field: str, value: str | None, identifier: str | None, **extra: object):
-    row = {
-        "request_id": "REQ-SYNTH-0001",
+    fields: dict[str, object] = {
         "source": "provisioning",
         "location": "acme/phonebook-8c6cb1b99dd2",
         "record_key": record,
         "field": field,
         "value": value,
-        "value_type": "text",
         "identifier": identifier,
         "category": "voip.contacts",
         "service": "voip",
         "matched_on": "phone:+31612345678",
         "match": "expanded",
         "via": "email:jan.devries@acme-logistiek.nl -> phone:+31612345678",
-        "observed_at": NOW,
-        "recorded_at": None,
-        "overdue": False,
-        "controller": "client",
-        "legal_basis": "contract",
-        "portable": True,
-        "secret": False,
-        "third_party": False,
     }
-    row.update(extra)
-    return row
+    return hit_row(**{**fields, **extra})
 
 
 LONG_NOTE = "Bereikbaar ma–vr; vraag naar Zoë of Çelik, niet bellen na 17:00, " * 3

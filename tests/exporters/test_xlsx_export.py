@@ -14,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from PIL import Image
+from support.hit_rows import hit_row
 from support.synthetic_case import NOW, synthetic_request, write_synthetic_case
 
 from discover.case import read_case
@@ -27,31 +28,20 @@ SOFFICE = "/usr/bin/soffice"
 
 
 def _row(**overrides: object) -> dict[str, object]:
-    row: dict[str, object] = {
-        "request_id": "REQ-SYNTH-0001",
+    fields: dict[str, object] = {
         "source": "mobile",
         "location": "sims",
         "record_key": "id=1",
         "field": "iccid",
         "value": "8931041012345678902",
-        "value_type": "text",
         "identifier": "iccid",
         "category": "mobile.sim",
         "service": "mobile",
         "matched_on": "iccid:8931041012345678902",
-        "match": "exact",
         "via": "iccid:8931041012345678902",
-        "observed_at": NOW,
         "recorded_at": NOW,
-        "overdue": False,
-        "controller": "client",
-        "legal_basis": "contract",
-        "portable": True,
-        "secret": False,
-        "third_party": False,
     }
-    row.update(overrides)
-    return row
+    return hit_row(**{**fields, **overrides})
 
 
 @pytest.fixture
