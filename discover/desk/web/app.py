@@ -590,6 +590,7 @@ async def export_run(request: Request) -> Response:
                 # the console has always left undecided matches out (its review page
                 # decides them one by one); the export log counts them
                 allow_undecided=True,
+                exported_by=session.user,  # the export log names who exported, as the CLI's
                 force=True,
             )
         )

@@ -253,6 +253,7 @@ def test_console_export_puts_client_records_out_only_on_the_clients_instruction(
     assert done.status_code == 303, done.text[:300]
     entry = load_export_log(case)[-1]
     assert entry["controller_scope"] == "all" and entry["client_instruction"] == "ACME-2026-17"
+    assert entry["exported_by"] == OFFICER[0]  # who exported, as the command line logs it
     # the console leaves undecided matches out, as it always did, and the log says so
     assert entry["pending_review"] > 0 and entry["allow_undecided"] is True
     page = browser.get("/requests/REQ-DEMO-0001/export").text
