@@ -34,7 +34,9 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # tests/support
+# the packages first (tests/connectors must not shadow them), then tests/support
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support.synthetic_case import write_synthetic_case
 
