@@ -408,7 +408,8 @@ class FileIndex:
         handsets' references resolve to (their phonebooks, whose entries are theirs);
         and, for every phonebook or part read, the configurations whose references
         resolve to it, with their own handsets' files and parts: whether a phonebook
-        has one owner, and which, depends on them all. Those configurations' own
+        has one owner, and which, depends on them (two with different MACs of their own
+        settle that it has none, :func:`_enough_owners`). Those configurations' own
         phonebooks are not read: nothing of theirs is in the result. References are
         resolved as over the whole directory
         (:class:`~connectors.voip.references.Resolver`), so a client's
@@ -440,7 +441,7 @@ class FileIndex:
                     self._rows(connection, "refs", "relpath", batch, "relpath, name, target")
                 )
                 batch_names = sorted({name for _mac, name, _config in facts.values()})
-                referring = self._referring(connection, facts)
+                referring = self._referring(connection, facts, batch_names)
                 wanted = ({name for _, name, _ in own} | set(batch_names)) - names.keys()
                 for relpath, name in self._rows(
                     connection, "files", "name", sorted(wanted), "relpath, name", "NOT unreadable"
@@ -496,19 +497,22 @@ class FileIndex:
 
     @staticmethod
     def _referring(
-        connection: sqlite3.Connection, facts: dict[str, tuple[str | None, str, bool]]
+        connection: sqlite3.Connection,
+        facts: dict[str, tuple[str | None, str, bool]],
+        names: list[str],
     ) -> list[tuple[str, str, str, str | None]]:
-        """The references to the names of the files of ``facts`` that may resolve to one
-        of them, with the referring configuration's own MAC: those written in the file's
-        own directory, and those written in a directory that does not hold exactly one
-        readable file of the name (there the path, or the top directory, decides); not
-        those written in another directory with its own file of the name, which resolve
-        to it (every client's handsets and its ``phonebook.xml``)."""
+        """The references to ``names`` (the names of the files of ``facts``, sorted) that
+        may resolve to one of those files, with the referring configuration's own MAC:
+        those written in the file's own directory, and those written in a directory
+        that does not hold exactly one readable file of the name (there the path, or
+        the top directory, decides); not those written in another directory with its
+        own file of the name, which resolve to it (every client's handsets and its
+        ``phonebook.xml``)."""
         found: dict[tuple[str, str, str, str | None], None] = {}
         columns = (
             "SELECT r.relpath, r.name, r.target, f.mac FROM refs r JOIN files f USING (relpath)"
         )
-        for name in sorted({name for _mac, name, _config in facts.values()}):
+        for name in names:
             query = (
                 f"{columns} WHERE r.name = ? AND r.directory NOT IN"  # noqa: S608 - fixed text
                 " (SELECT directory FROM files WHERE name = ? AND NOT unreadable"
