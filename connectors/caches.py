@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
-from discover.errors import DiscoverError
+from discover.errors import DiscoverError, SourceError
 from discover.time_limit import patience
 
 
@@ -149,6 +149,17 @@ def unless_busy() -> Iterator[None]:
         if not busy(exc):
             raise
         raise IndexBusy(BUSY) from None
+
+
+@contextlib.contextmanager
+def busy_fails_the_build(source: str, path: Path) -> Iterator[None]:
+    """An index another process keeps locked fails ``discover index build`` for the
+    source as a transient error naming the index, which is left as it is: a later
+    build may find it free."""
+    try:
+        yield
+    except IndexBusy as exc:
+        raise SourceError(source, f"file index {path}: {exc}", transient=True) from None
 
 
 def be_patient(connection: sqlite3.Connection) -> None:

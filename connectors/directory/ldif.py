@@ -368,11 +368,8 @@ class LdifConnector(DirectoryConnector):
         if path is None:
             return False
         self.check()
-        try:
+        with caches.busy_fails_the_build(self.name, path):
             stored = self._load_stored(path)
-        except caches.IndexBusy as exc:  # left as it is; a later build may find it free
-            message = f"file index {path}: {exc}"
-            raise SourceError(self.name, message, transient=True) from None
         if stored is not None:
             stored.close()
             return False

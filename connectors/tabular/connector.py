@@ -272,11 +272,8 @@ class TabularConnector(Connector):
         stored = self.file_index()
         if stored is None:
             return store.Update()
-        try:
+        with caches.busy_fails_the_build(self.name, stored.path):
             return stored.update(self._files(), self._index_file)[0]
-        except caches.IndexBusy as exc:
-            message = f"file index {stored.path}: {exc}"
-            raise SourceError(self.name, message, transient=True) from None
 
     def index_status(self) -> dict[str, object] | None:
         """Where the persistent index is and what it holds; None when it is off."""

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Match, Record, ScanResult
-from connectors.caches import IndexBusy, file_index_dir
+from connectors.caches import IndexBusy, busy_fails_the_build, file_index_dir
 from connectors.voip.ahead import AheadListing
 from connectors.voip.files import Listing, Unreadable, scan_directory
 from connectors.voip.index import Index, IndexBuilder, unscoped_warning, valid_scope
@@ -216,11 +216,8 @@ class VoipConnector(Connector):
             return Update()
         self.check()
         listing = scan_directory(self.directory, self.mapping.include, self.mapping.exclude)
-        try:
+        with busy_fails_the_build(self.name, stored.path):
             return stored.update(listing)[0]
-        except IndexBusy as exc:  # left as it is; a later build may find it free
-            message = f"file index {stored.path}: {exc}"
-            raise SourceError(self.name, message, transient=True) from None
 
     def index_status(self) -> dict[str, object] | None:
         """Where the persistent index is and what it holds; None when it is off."""
